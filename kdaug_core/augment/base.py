@@ -1,0 +1,203 @@
+"""The one interface every augmenter has: a batch of source examples in, copies out.
+
+Each copy carries its text, its measured shift (kdaug_core.shift, the same word-level measure for every
+method), the augmenter's params and the seed it was drawn with. Copies are deterministic from
+(global seed, source id, augment spec, copy index), differ from their source and from each other; where
+a source cannot yield as many distinct copies as asked, fewer come back and the shortfall is reported.
+
+ReplacementAugmenter is the shared machinery of the word-replacement methods (synonym, kNN, masked LM):
+a subclass only says which words may change and what they may become; the base class hits the
+asked-for changed-token ratio exactly (as exactly as the sentence allows) and enforces distinctness.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Sequence
+
+import numpy as np
+
+from kdaug_core.corpus import SourceExample
+from kdaug_core.seeding import copy_seed
+from kdaug_core.shift import Shift, measure
+from kdaug_core.words import WordToken, replace_spans, word_tokens
+
+SIDES = ("auto", "text", "pair", "both")
+
+
+class AugmentSpecError(ValueError):
+    """An --augment spec or recipe entry is invalid; the message says which part and why."""
+
+
+@dataclass(frozen=True)
+class Param:
+    type: type
+    default: Any
+    help: str
+    check: Any = None  # callable(value) -> error message or None
+
+
+@dataclass(frozen=True)
+class AugmentedCopy:
+    text: str
+    text_pair: str | None
+    shift: Shift
+    aug_seed: int
+    copy_index: int
+
+
+@dataclass
+class AugmentResult:
+    source_id: str
+    copies: list[AugmentedCopy] = field(default_factory=list)
+    requested: int = 0
+
+    @property
+    def shortfall(self) -> int:
+        return self.requested - len(self.copies)
+
+
+def _ratio_ok(v: float) -> str | None:
+    return None if 0.0 < v <= 1.0 else "must be in (0, 1]"
+
+
+def _copies_ok(v: int) -> str | None:
+    return None if 1 <= v <= 1000 else "must be between 1 and 1000"
+
+
+def _side_ok(v: str) -> str | None:
+    return None if v in SIDES else f"must be one of {SIDES}"
+
+
+class Augmenter(ABC):
+    """Base class: parameter declaration and validation, and the batch interface."""
+
+    method: ClassVar[str]
+    PARAMS: ClassVar[dict[str, Param]] = {
+        "ratio": Param(float, 0.3, "share of word tokens to change", _ratio_ok),
+        "copies": Param(int, 4, "copies per source example", _copies_ok),
+        "side": Param(str, "auto", "sentence pairs: which side(s) to augment (auto = both)", _side_ok),
+    }
+
+    def __init__(self, spec_key: str = "", **params: Any):
+        self.params = self.validate_params(params)
+        self.spec_key = spec_key or self.method
+        for name, value in self.params.items():
+            setattr(self, name, value)
+
+    @classmethod
+    def validate_params(cls, params: dict[str, Any]) -> dict[str, Any]:
+        unknown = set(params) - set(cls.PARAMS)
+        if unknown:
+            raise AugmentSpecError(f"{cls.method}: unknown parameter(s) {sorted(unknown)}; "
+                                   f"it takes {sorted(cls.PARAMS)}")
+        out = {}
+        for name, p in cls.PARAMS.items():
+            value = params.get(name, p.default)
+            try:
+                value = _coerce(value, p.type)
+            except (TypeError, ValueError):
+                raise AugmentSpecError(f"{cls.method}: {name}={value!r} is not a valid {p.type.__name__}") from None
+            if p.check and value is not None and (msg := p.check(value)):
+                raise AugmentSpecError(f"{cls.method}: {name}={value!r} {msg}")
+            out[name] = value
+        return out
+
+    def aug_params_json(self) -> str:
+        return json.dumps({"method": self.method, **self.params}, sort_keys=True)
+
+    def setup(self) -> None:
+        """Loads heavy assets; called once per worker before the first batch."""
+
+    @abstractmethod
+    def augment_batch(self, sources: Sequence[SourceExample], seed: int) -> list[AugmentResult]:
+        """One AugmentResult per source, in order."""
+
+
+def _coerce(value: Any, typ: type) -> Any:
+    if value is None or isinstance(value, typ) and not (typ is int and isinstance(value, bool)):
+        return value
+    if typ is bool:
+        if isinstance(value, str) and value.lower() in ("true", "1", "yes", "false", "0", "no"):
+            return value.lower() in ("true", "1", "yes")
+        raise ValueError(value)
+    if typ is int:
+        f = float(value)
+        if not f.is_integer():
+            raise ValueError(value)
+        return int(f)
+    return typ(value)
+
+
+@dataclass
+class Slot:
+    """A word that may be replaced, with what it may become."""
+
+    side: int  # 0 text, 1 text_pair
+    index: int  # index into that side's word tokens
+    candidates: list[str]
+
+
+class ReplacementAugmenter(Augmenter):
+    """Replaces exactly k = ratio x (word tokens) words per copy (stochastically rounded, so the mean
+    hits the ratio and every copy lies within one word of it), drawn uniformly among replaceable words."""
+
+    MAX_ATTEMPTS_PER_COPY = 8
+
+    @abstractmethod
+    def find_slots(self, sources: Sequence[SourceExample], sides: list[list[int]],
+                   tokens: list[list[list[WordToken]]]) -> list[list[Slot]]:
+        """For each source, the replaceable words on the chosen sides and their candidates."""
+
+    def sides_of(self, source: SourceExample) -> list[int]:
+        if source.text_pair is None or self.side == "text":
+            return [0]
+        if self.side == "pair":
+            return [1]
+        return [0, 1]
+
+    def augment_batch(self, sources: Sequence[SourceExample], seed: int) -> list[AugmentResult]:
+        sides = [self.sides_of(s) for s in sources]
+        tokens = [[word_tokens(s.text), word_tokens(s.text_pair or "")] for s in sources]
+        slots = self.find_slots(sources, sides, tokens)
+        return [self._copies_for(src, sd, tok, sl, seed) for src, sd, tok, sl in zip(sources, sides, tokens, slots)]
+
+    def _copies_for(self, source: SourceExample, sides: list[int], tokens: list[list[WordToken]],
+                    slots: list[Slot], seed: int) -> AugmentResult:
+        result = AugmentResult(source.id, requested=self.copies)
+        n_words = sum(len(tokens[s]) for s in sides)
+        usable = [s for s in slots if s.candidates]
+        if not usable or n_words == 0:
+            return result
+        texts = (source.text, source.text_pair)
+        seen = {_norm(texts)}
+        for index in range(self.copies):
+            # Each copy has its own generator, seeded by its recorded aug_seed; a draw that repeats the
+            # source or an earlier copy is redrawn from the same generator.
+            aug_seed = copy_seed(seed, source.id, self.spec_key, index)
+            rng = np.random.default_rng(aug_seed)
+            for _ in range(self.MAX_ATTEMPTS_PER_COPY):
+                k = min(max(_stochastic_round(self.ratio * n_words, rng), 1), len(usable))
+                new: list[dict[int, str]] = [{}, {}]
+                for c in rng.choice(len(usable), size=k, replace=False):
+                    slot = usable[c]
+                    new[slot.side][slot.index] = slot.candidates[rng.integers(len(slot.candidates))]
+                out = tuple(replace_spans(texts[i], new[i], tokens[i]) if new[i] else texts[i] for i in (0, 1))
+                if _norm(out) not in seen:
+                    seen.add(_norm(out))
+                    shift = sum((measure(texts[i], out[i]) for i in sides), Shift(0, 0))
+                    result.copies.append(AugmentedCopy(out[0], out[1], shift, aug_seed, index))
+                    break
+        return result
+
+
+def _norm(texts: tuple) -> tuple:
+    return tuple(" ".join(t.lower().split()) if t else t for t in texts)
+
+
+def _stochastic_round(x: float, rng: np.random.Generator) -> int:
+    low = math.floor(x)
+    return low + int(rng.random() < x - low)

@@ -1,0 +1,430 @@
+"""Reading a labelled text corpus: JSONL, CSV/TSV, Parquet, or a directory saved by `datasets`.
+
+Reading is split in two pure steps so that a pipeline can shard it:
+  plan_read_units(path)  -> the work units (a file, a Parquet row group, an Arrow file of a saved dataset)
+  read_unit(unit)        -> RawRecord per record, with a stable position ("reviews.jsonl:17")
+and validation is a third, per record:
+  validate_record(raw, columns, labels) -> SourceExample, or BadRecord with the reason.
+A bad record never stops a job: it is rejected with its position and reason, and the job goes on.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+
+import fsspec
+
+from kdaug_core.seeding import content_id
+
+FORMATS = ("jsonl", "csv", "tsv", "parquet", "hf_dataset")
+_EXTENSIONS = {".jsonl": "jsonl", ".json": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".tsv": "tsv",
+               ".parquet": "parquet", ".pq": "parquet"}
+# Undecodable bytes survive decoding as lone surrogates (errors="surrogateescape"): we find them there.
+_SURROGATE = re.compile("[\udc80-\udcff]")
+MAX_RAW_CHARS = 4000
+
+
+class CorpusError(ValueError):
+    """The corpus as a whole cannot be read as asked (missing path, unknown format, missing column)."""
+
+
+class BadRecord(ValueError):
+    """One record is unusable; the message is the reason written to the dead letter."""
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    text: str = "text"
+    text_pair: str | None = None
+    label: str | None = "label"
+    id: str | None = None
+
+    def required(self) -> list[str]:
+        return [c for c in (self.text, self.text_pair, self.label, self.id) if c]
+
+
+@dataclass(frozen=True)
+class ReadUnit:
+    path: str
+    fmt: str
+    rel: str  # the file's name relative to the input root: part of every position, so ids are stable
+    part: int = 0  # Parquet row group; 0 elsewhere
+    csv_header: bool = True
+
+
+@dataclass(frozen=True)
+class RawRecord:
+    position: str
+    fields: dict | None  # None when the record could not even be parsed
+    raw: str  # the record as read (for the dead letter), cut to MAX_RAW_CHARS
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class SourceExample:
+    id: str
+    text: str
+    text_pair: str | None
+    label: int | None
+    position: str
+
+
+@dataclass
+class LabelSpace:
+    """The teacher's classes, and how corpus labels (ints, int strings or names) map onto them."""
+
+    id2label: dict[int, str]
+    label_map: dict[str, str] = field(default_factory=dict)  # corpus value -> teacher index or name
+
+    def __post_init__(self):
+        self.id2label = {int(k): str(v) for k, v in self.id2label.items()}
+        self._by_name = {v: k for k, v in self.id2label.items()}
+        self._by_folded = {v.casefold(): k for k, v in self.id2label.items()}
+
+    @property
+    def num_labels(self) -> int:
+        return len(self.id2label)
+
+    def names(self) -> list[str]:
+        return [self.id2label[i] for i in range(self.num_labels)]
+
+    def resolve(self, value: Any) -> int | None:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        if self.label_map:
+            key = _label_key(value)
+            if key not in self.label_map:
+                raise BadRecord(f"label {value!r} is not in --label-map ({', '.join(self.label_map)})")
+            value = self.label_map[key]
+        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+            raise BadRecord(f"label has type {type(value).__name__}; expected an int or a label name")
+        if isinstance(value, float):
+            if not value.is_integer():
+                raise BadRecord(f"label {value!r} is not an integer")
+            value = int(value)
+        if isinstance(value, str):
+            s = value.strip()
+            if re.fullmatch(r"[+-]?\d+", s):
+                value = int(s)
+            elif s in self._by_name:
+                return self._by_name[s]
+            elif s.casefold() in self._by_folded:
+                return self._by_folded[s.casefold()]
+            else:
+                raise BadRecord(f"unknown label name {s!r}; the teacher's labels are {self.names()}")
+        if not 0 <= value < self.num_labels:
+            raise BadRecord(f"label {value} is out of range for a teacher with {self.num_labels} classes")
+        return value
+
+
+def _label_key(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value).strip()
+
+
+def parse_label_map(spec: str | dict | None) -> dict[str, str]:
+    """'-1=negative,1=positive' (or a dict from a recipe) -> {'-1': 'negative', '1': 'positive'}."""
+    if not spec:
+        return {}
+    if isinstance(spec, dict):
+        return {_label_key(k): str(v) for k, v in spec.items()}
+    out = {}
+    for item in spec.split(","):
+        if "=" not in item:
+            raise CorpusError(f"--label-map item {item!r} is not of the form CORPUS_VALUE=TEACHER_LABEL")
+        k, v = item.split("=", 1)
+        out[k.strip()] = v.strip()
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- planning
+
+def detect_format(path: str) -> str:
+    fs, p = fsspec.core.url_to_fs(path)
+    if fs.isdir(p):
+        if fs.exists(f"{p}/state.json") or fs.exists(f"{p}/dataset_dict.json"):
+            return "hf_dataset"
+        formats = {_EXTENSIONS.get(os.path.splitext(f)[1].lower()) for f in fs.find(p)} - {None}
+        if len(formats) == 1:
+            return formats.pop()
+        raise CorpusError(f"cannot tell the format of directory {path!r} (found {sorted(formats) or 'no'} "
+                          f"corpus files); pass --input-format one of {FORMATS}")
+    ext = os.path.splitext(p)[1].lower()
+    if ext in _EXTENSIONS:
+        return _EXTENSIONS[ext]
+    raise CorpusError(f"cannot tell the format of {path!r} from its extension; pass --input-format "
+                      f"one of {FORMATS}")
+
+
+def plan_read_units(path: str, fmt: str | None = None, split: str = "train",
+                    csv_header: bool = True) -> list[ReadUnit]:
+    """Lists the work units of a corpus: a file, or one Parquet row group, or one Arrow file."""
+    fs, root = fsspec.core.url_to_fs(path)
+    if not fs.exists(root):
+        raise CorpusError(f"input {path!r} does not exist")
+    fmt = fmt or detect_format(path)
+    if fmt not in FORMATS:
+        raise CorpusError(f"unknown input format {fmt!r}; expected one of {FORMATS}")
+    if fmt == "hf_dataset":
+        return _plan_hf_dataset(fs, root, split)
+    if fs.isdir(root):
+        exts = [e for e, f in _EXTENSIONS.items() if f == fmt]
+        files = sorted(f for f in fs.find(root) if os.path.splitext(f)[1].lower() in exts)
+        base = root
+    else:
+        files, base = [root], os.path.dirname(root)
+    if not files:
+        raise CorpusError(f"no {fmt} files under {path!r}")
+    units = []
+    for f in files:
+        rel = os.path.relpath(f, base)
+        if fmt == "parquet":
+            import pyarrow.parquet as pq
+
+            with fs.open(f, "rb") as fh:
+                groups = pq.ParquetFile(fh).metadata.num_row_groups
+            units += [ReadUnit(_url(fs, f), fmt, rel, part=g) for g in range(max(groups, 1))]
+        else:
+            units.append(ReadUnit(_url(fs, f), fmt, rel, csv_header=csv_header))
+    return units
+
+
+def _url(fs, path: str) -> str:
+    """A path workers can open: plain for local files, with its protocol (gs://...) otherwise."""
+    local = "file" in (fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,))
+    return path if local else fs.unstrip_protocol(path)
+
+
+def _plan_hf_dataset(fs, root: str, split: str) -> list[ReadUnit]:
+    if fs.exists(f"{root}/dataset_dict.json"):
+        with fs.open(f"{root}/dataset_dict.json") as f:
+            splits = json.load(f)["splits"]
+        if split not in splits:
+            raise CorpusError(f"the saved DatasetDict at {root!r} has splits {splits}, not {split!r}; "
+                              f"pass --input-split")
+        root, prefix = f"{root}/{split}", f"{split}/"
+    else:
+        prefix = ""
+    with fs.open(f"{root}/state.json") as f:
+        state = json.load(f)
+    return [ReadUnit(_url(fs, f"{root}/{d['filename']}"), "hf_dataset", prefix + d["filename"])
+            for d in state["_data_files"]]
+
+
+# ----------------------------------------------------------------------------------------------- reading
+
+def read_unit(unit: ReadUnit) -> Iterator[RawRecord]:
+    if unit.fmt == "jsonl":
+        yield from _read_jsonl(unit)
+    elif unit.fmt in ("csv", "tsv"):
+        yield from _read_csv(unit)
+    elif unit.fmt == "parquet":
+        yield from _read_parquet(unit)
+    elif unit.fmt == "hf_dataset":
+        yield from _read_arrow_stream(unit)
+    else:
+        raise CorpusError(f"unknown format {unit.fmt!r}")
+
+
+def _clip(s: str) -> str:
+    return s if len(s) <= MAX_RAW_CHARS else s[:MAX_RAW_CHARS] + "...[cut]"
+
+
+def _read_jsonl(unit: ReadUnit) -> Iterator[RawRecord]:
+    with fsspec.open(unit.path, "rb") as f:
+        for lineno, line in enumerate(f, start=1):
+            pos = f"{unit.rel}:{lineno}"
+            if lineno == 1 and line.startswith(b"\xef\xbb\xbf"):
+                line = line[3:]
+            try:
+                text = line.decode("utf-8")
+            except UnicodeDecodeError as err:
+                yield RawRecord(pos, None, _clip(line.decode("utf-8", "backslashreplace")),
+                                f"undecodable bytes (not UTF-8) at byte {err.start} of the line")
+                continue
+            if not text.strip():
+                continue  # blank lines are layout, not records
+            try:
+                obj = json.loads(text)
+            except json.JSONDecodeError as err:
+                yield RawRecord(pos, None, _clip(text.rstrip("\n")), f"malformed JSON: {err.msg} at column {err.colno}")
+                continue
+            if not isinstance(obj, dict):
+                yield RawRecord(pos, None, _clip(text.rstrip("\n")),
+                                f"a JSONL record must be an object, got {type(obj).__name__}")
+                continue
+            yield RawRecord(pos, obj, _clip(text.rstrip("\n")))
+
+
+def _read_csv(unit: ReadUnit) -> Iterator[RawRecord]:
+    with fsspec.open(unit.path, "rb") as f:
+        data = f.read()
+    text = data.decode("utf-8-sig" if data.startswith(b"\xef\xbb\xbf") else "utf-8", errors="surrogateescape")
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter="\t" if unit.fmt == "tsv" else ",")
+    header = None
+    line = 0
+    for row in reader:
+        start, line = line + 1, reader.line_num
+        if not row or (len(row) == 1 and not row[0].strip()):
+            continue
+        if unit.csv_header and header is None:
+            header = [h.strip() for h in row]
+            continue
+        pos = f"{unit.rel}:{start}"
+        raw = _clip(",".join(row).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace"))
+        if any(_SURROGATE.search(cell) for cell in row):
+            yield RawRecord(pos, None, raw, "undecodable bytes (not UTF-8)")
+            continue
+        names = header if header is not None else [str(i) for i in range(len(row))]
+        if header is not None and len(row) != len(header):
+            yield RawRecord(pos, None, raw, f"expected {len(header)} fields, got {len(row)}")
+            continue
+        yield RawRecord(pos, dict(zip(names, row)), raw)
+
+
+def _read_parquet(unit: ReadUnit) -> Iterator[RawRecord]:
+    import pyarrow.parquet as pq
+
+    with fsspec.open(unit.path, "rb") as fh:
+        pf = pq.ParquetFile(fh)
+        offset = sum(pf.metadata.row_group(g).num_rows for g in range(unit.part))
+        if pf.metadata.num_row_groups == 0:
+            return
+        table = pf.read_row_group(unit.part)
+    yield from _rows_of_table(table, unit.rel, offset)
+
+
+def _read_arrow_stream(unit: ReadUnit) -> Iterator[RawRecord]:
+    import pyarrow as pa
+
+    with fsspec.open(unit.path, "rb") as fh:
+        reader = pa.ipc.open_stream(fh)
+        offset = 0
+        for batch in reader:
+            yield from _rows_of_table(pa.Table.from_batches([batch]), unit.rel, offset)
+            offset += batch.num_rows
+
+
+def _rows_of_table(table, rel: str, offset: int) -> Iterator[RawRecord]:
+    for i, row in enumerate(table.to_pylist()):
+        yield RawRecord(f"{rel}:{offset + i}", row, _clip(json.dumps(row, ensure_ascii=False, default=str)))
+
+
+def peek_columns(units: list[ReadUnit], max_records: int = 50) -> set[str]:
+    """The column names of the first parsable records, for checking flags before any work."""
+    if units and units[0].fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        with fsspec.open(units[0].path, "rb") as fh:
+            return set(pq.ParquetFile(fh).schema_arrow.names)
+    cols: set[str] = set()
+    seen = 0
+    for unit in units:
+        for rec in read_unit(unit):
+            if rec.fields is not None:
+                cols |= set(rec.fields)
+                seen += 1
+            if seen >= max_records:
+                return cols
+    return cols
+
+
+def peek_labels(units: list[ReadUnit], column: str, max_records: int = 1000) -> list[Any]:
+    values = []
+    for unit in units:
+        for rec in read_unit(unit):
+            if rec.fields is not None and rec.fields.get(column) not in (None, ""):
+                values.append(rec.fields[column])
+            if len(values) >= max_records:
+                return values
+    return values
+
+
+def check_columns(units: list[ReadUnit], columns: ColumnSpec) -> None:
+    """Fails fast when a column named by a flag is not in the corpus."""
+    present = peek_columns(units)
+    if not present:
+        raise CorpusError("the corpus has no readable records")
+    flags = {"text": "--text-column", "text_pair": "--text-pair-column", "label": "--label-column",
+             "id": "--id-column"}
+    for key, flag in flags.items():
+        col = getattr(columns, key)
+        if col and col not in present:
+            raise CorpusError(f"column {col!r} ({flag}) is not in the corpus; its columns are {sorted(present)}")
+
+
+def check_labels(units: list[ReadUnit], column: str, labels: LabelSpace) -> None:
+    """Fails fast when the corpus labels do not map onto the teacher's classes at all.
+
+    Single unknown labels are bad records (dead-lettered); a corpus none of whose sampled labels maps
+    is a mismatch between corpus and teacher, and no job should start on it.
+    """
+    sample = peek_labels(units, column)
+    if not sample:
+        return
+    errors = []
+    for value in sample:
+        try:
+            labels.resolve(value)
+            return
+        except BadRecord as err:
+            errors.append(str(err))
+    examples = sorted({repr(v) for v in sample})[:6]
+    raise CorpusError(
+        f"none of the corpus labels in column {column!r} (e.g. {', '.join(examples)}) maps onto the "
+        f"teacher's labels {labels.id2label}: {errors[0]}. Pass --label-map CORPUS_VALUE=TEACHER_LABEL,... "
+        f"or a teacher whose config has the right id2label.")
+
+
+# -------------------------------------------------------------------------------------------- validation
+
+def _text_field(fields: dict, column: str, what: str) -> str:
+    if column not in fields:
+        raise BadRecord(f"missing {what} column {column!r}")
+    value = fields[column]
+    if value is None:
+        raise BadRecord(f"{what} is missing (null)")
+    if not isinstance(value, str):
+        raise BadRecord(f"{what} has type {type(value).__name__}; expected a string")
+    if _SURROGATE.search(value):
+        raise BadRecord(f"{what} has undecodable bytes")
+    if not value.strip():
+        raise BadRecord(f"{what} is empty")
+    return value
+
+
+def validate_record(rec: RawRecord, columns: ColumnSpec, labels: LabelSpace | None) -> SourceExample:
+    if rec.error:
+        raise BadRecord(rec.error)
+    fields = rec.fields or {}
+    text = _text_field(fields, columns.text, "text")
+    pair = _text_field(fields, columns.text_pair, "text_pair") if columns.text_pair else None
+    label = None
+    if columns.label:
+        if columns.label not in fields:
+            raise BadRecord(f"missing label column {columns.label!r}")
+        label = labels.resolve(fields[columns.label]) if labels else None
+    if columns.id:
+        raw_id = fields.get(columns.id)
+        if raw_id is None or isinstance(raw_id, bool) or not isinstance(raw_id, (str, int)) or not str(raw_id).strip():
+            raise BadRecord(f"id in column {columns.id!r} is missing or not a string/int: {raw_id!r}")
+        example_id = str(raw_id).strip()
+    else:
+        example_id = content_id(rec.position, text, pair, fields.get(columns.label) if columns.label else None)
+    return SourceExample(example_id, text, pair, label, rec.position)
+
+
+def input_size_bytes(units: list[ReadUnit]) -> int:
+    total = 0
+    for path in {u.path for u in units}:
+        fs, p = fsspec.core.url_to_fs(path)
+        total += fs.size(p) or 0
+    return total
+

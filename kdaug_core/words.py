@@ -1,0 +1,58 @@
+"""Word tokens: the unit in which semantic shift is measured and augmentations are counted.
+
+A word token is a maximal run of letters or digits, optionally joined by inner apostrophes or hyphens
+("he's", "co-writer", "21st"). Punctuation is not a word. Tokens keep their character spans so that an
+augmenter can replace a word in place and leave spacing and punctuation exactly as they were.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+WORD_RE = re.compile(r"[^\W_]+(?:['\u2019\-][^\W_]+)*")
+
+
+@dataclass(frozen=True)
+class WordToken:
+    text: str
+    start: int
+    end: int
+
+
+def word_tokens(text: str) -> list[WordToken]:
+    return [WordToken(m.group(), m.start(), m.end()) for m in WORD_RE.finditer(text)]
+
+
+def words(text: str) -> list[str]:
+    return WORD_RE.findall(text)
+
+
+def replace_spans(text: str, replacements: dict[int, str], tokens: list[WordToken]) -> str:
+    """Returns `text` with token i replaced by replacements[i]; everything else kept byte for byte."""
+    out, cursor = [], 0
+    for i in sorted(replacements):
+        tok = tokens[i]
+        out.append(text[cursor:tok.start])
+        out.append(replacements[i])
+        cursor = tok.end
+    out.append(text[cursor:])
+    return "".join(out)
+
+
+def match_case(template: str, word: str) -> str:
+    """Gives `word` the casing pattern of `template` (lower, Title or UPPER)."""
+    if len(template) > 1 and template.isupper():
+        return word.upper()
+    if template[:1].isupper():
+        return word[:1].upper() + word[1:]
+    return word
+
+
+SENTENCE_END = frozenset(".!?")
+
+
+def sentence_initial(text: str, token: WordToken) -> bool:
+    """True when only spaces, quotes or brackets stand between the token and a sentence start."""
+    before = text[:token.start].rstrip(" \t\n\"'([{\u201c\u2018")
+    return not before or before[-1] in SENTENCE_END

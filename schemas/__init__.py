@@ -1,0 +1,14 @@
+"""The versioned schema of materialized datasets: one JSON file per version, read by the pipeline that
+writes datasets and by the trainer that reads them (through kdaug_core.schema)."""
+
+from importlib import resources
+
+CURRENT_VERSION = 1
+
+
+def schema_text(version: int = CURRENT_VERSION) -> str:
+    name = f"kd_dataset.v{version}.json"
+    path = resources.files(__package__).joinpath(name)
+    if not path.is_file():
+        raise FileNotFoundError(f"no schema version {version} (schemas/{name})")
+    return path.read_text(encoding="utf-8")
