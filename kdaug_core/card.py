@@ -1,0 +1,117 @@
+"""The files beside the data: manifest.json (counts, recipe, versions) and README.md, a dataset card in
+the Hugging Face format. Pure functions of the counts a run produced; one dataset directory can hold
+several splits, each run adding or replacing its own."""
+
+from __future__ import annotations
+
+import json
+import platform
+from datetime import datetime, timezone
+from importlib import metadata as importlib_metadata
+
+import yaml
+
+from kdaug_core import __version__
+from kdaug_core.schema import hf_features, load_spec
+
+
+def versions() -> dict[str, str]:
+    out = {"kdaug": __version__, "python": platform.python_version()}
+    for pkg in ("apache-beam", "torch", "transformers", "pyarrow", "nltk", "datasets"):
+        try:
+            out[pkg] = importlib_metadata.version(pkg)
+        except importlib_metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+def split_manifest(counts: dict[str, int], recipe: dict, teacher: dict, command: str,
+                   data_files: list[str], dead_letter_files: list[str], data_bytes: int = 0) -> dict:
+    """The manifest entry for one split, from the counters the pipeline emitted."""
+    methods = sorted(k.split("/", 1)[1] for k in counts if k.startswith("rows/"))
+    per_method = {m: int(counts.get(f"rows/{m}", 0)) for m in methods}
+    mean_ratio = {m: counts.get(f"changed_ratio_sum/{m}", 0.0) / n if n else 0.0 for m, n in per_method.items()}
+    specs = sorted({k.split("/", 1)[1] for k in counts if k.startswith("copies_requested/")})
+    augment = {s: {"requested": counts.get(f"copies_requested/{s}", 0),
+                   "written": counts.get(f"copies_written/{s}", 0),
+                   "short": counts.get(f"copies_requested/{s}", 0) - counts.get(f"copies_written/{s}", 0)}
+               for s in specs}
+    dead = {k.split("/", 1)[1]: v for k, v in counts.items() if k.startswith("dead_letter/")}
+    read = counts.get("records_read", 0)
+    originals = per_method.get("original", 0)
+    source_dead = sum(v for k, v in dead.items() if not k.startswith("copy:"))
+    return {
+        "records_read": read,
+        "records_written": originals,
+        "records_dead_lettered": source_dead,
+        "copies_dead_lettered": sum(v for k, v in dead.items() if k.startswith("copy:")),
+        "reconciles": read == originals + source_dead,
+        "rows_written": sum(per_method.values()),
+        "rows_per_method": per_method,
+        "mean_changed_ratio": mean_ratio,
+        "augment": augment,
+        "dead_letter_reasons": dead,
+        "truncated_rows": counts.get("truncated", 0),
+        "data_files": data_files,
+        "data_bytes": data_bytes,
+        "dead_letter_files": dead_letter_files,
+        "teacher": teacher,
+        "recipe": recipe,
+        "command": command,
+        "versions": versions(),
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def merge_manifest(existing: dict | None, split: str, entry: dict) -> dict:
+    manifest = dict(existing or {})
+    manifest["schema_version"] = load_spec()["version"]
+    manifest.setdefault("splits", {})[split] = entry
+    manifest["splits"] = dict(sorted(manifest["splits"].items()))
+    return manifest
+
+
+def dataset_card(manifest: dict, title: str = "kdaug distillation dataset") -> str:
+    splits = manifest["splits"]
+    header = {
+        "configs": [{"config_name": "default",
+                     "data_files": [{"split": s, "path": f"data/{s}-*.parquet"} for s in splits]}],
+        "dataset_info": {
+            "features": hf_features(manifest["schema_version"]),
+            "splits": [{"name": s, "num_bytes": e.get("data_bytes", 0), "num_examples": e["rows_written"]}
+                       for s, e in splits.items()],
+        },
+        "tags": ["knowledge-distillation", "data-augmentation", "kdaug"],
+    }
+    lines = ["---", yaml.safe_dump(header, sort_keys=False).rstrip(), "---", "", f"# {title}", "",
+             "Materialized by [kdaug](https://pypi.org/project/kdaug/): original examples plus augmented "
+             "copies, every row labelled by a teacher model. Train students on `teacher_logits`; the gold "
+             "`label` is trustworthy only on rows whose `aug_method` is `original`.", ""]
+    for split, e in splits.items():
+        teacher = e["teacher"]
+        lines += [f"## Split `{split}`", "",
+                  f"- Teacher: `{teacher['spec']}` (weights sha256 `{teacher['weights_sha256'][:16]}...`), "
+                  f"labels {teacher['label_names']}",
+                  f"- Records read {e['records_read']}, written {e['records_written']}, dead-lettered "
+                  f"{e['records_dead_lettered']}; rows written {e['rows_written']}; "
+                  f"texts truncated for the teacher: {e['truncated_rows']}", ""]
+        for note in e["recipe"].get("notes") or []:
+            lines += [f"> **Note:** {note}", ""]
+        lines += ["| method | rows | mean changed_ratio | copies asked | copies short |", "|---|---:|---:|---:|---:|"]
+        ratios = e.get("mean_changed_ratio", {})
+        for method, n in e["rows_per_method"].items():
+            asked = sum(a["requested"] for k, a in e["augment"].items() if k.split(".")[0] == method)
+            short = sum(a["short"] for k, a in e["augment"].items() if k.split(".")[0] == method)
+            lines.append(f"| {method} | {n} | {ratios.get(method, 0.0):.3f} | "
+                         f"{asked if method != 'original' else '-'} | {short if method != 'original' else '-'} |")
+        if e["dead_letter_reasons"]:
+            lines += ["", "Dead-lettered (see `dead_letter/`): " +
+                      ", ".join(f"{k}: {v}" for k, v in sorted(e["dead_letter_reasons"].items()))]
+        lines += ["", "### How it was made", "", "```", e["command"], "```", "", "Recipe:", "", "```json",
+                  json.dumps(e["recipe"], indent=2, sort_keys=True), "```", ""]
+    lines += ["## Columns", "", "| column | type | description |", "|---|---|---|"]
+    for c in load_spec(manifest["schema_version"])["columns"]:
+        lines.append(f"| `{c['name']}` | {c['type']}{'' if c['nullable'] else ', not null'} | {c['description']} |")
+    lines += ["", "## Loading", "", "```python", "import datasets",
+              "ds = datasets.load_dataset('path/to/this/dir')", "```", ""]
+    return "\n".join(lines)

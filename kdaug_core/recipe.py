@@ -1,0 +1,104 @@
+"""A recipe: everything that decides what a materialized dataset contains, as plain values.
+
+It comes from a YAML file (`--config recipe.yaml`), from flags, or both (flags win). The whole recipe is
+stored in every Parquet file's metadata and in the manifest, so a dataset says how it was made. Nothing
+about *how* it was run (runner, worker count) belongs here: those never change the rows.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from kdaug_core.augment import AugmentSpec, parse_augment_spec
+from kdaug_core.corpus import FORMATS, ColumnSpec, parse_label_map
+
+SPLIT_RE = r"^[A-Za-z0-9_.]+$"
+
+
+class RecipeError(ValueError):
+    """A recipe value is invalid; the message names it."""
+
+
+@dataclass
+class Recipe:
+    input: str
+    output: str
+    teacher: str
+    augment: list[AugmentSpec] = field(default_factory=list)
+    seed: int = 0
+    split: str = "train"
+    text_column: str = "text"
+    text_pair_column: str | None = None
+    label_column: str | None = "label"
+    id_column: str | None = None
+    label_map: dict[str, str] = field(default_factory=dict)
+    input_format: str | None = None
+    input_split: str | None = None  # for a saved DatasetDict: which of its splits to read (default: split)
+    csv_header: bool = True
+    max_length: int | None = None
+    device: str = "auto"
+    inference_batch_size: int = 256
+    num_shards: int | None = None  # None: from the input size
+    trust_remote_code: bool = False
+    notes: list[str] = field(default_factory=list)  # shown in the dataset card
+
+    def __post_init__(self):
+        import re
+
+        self.augment = [a if isinstance(a, AugmentSpec) else parse_augment_spec(a) for a in self.augment]
+        self.label_map = parse_label_map(self.label_map)
+        if self.label_column in ("", "none", "None"):
+            self.label_column = None
+        if not re.match(SPLIT_RE, self.split or ""):
+            raise RecipeError(f"--split {self.split!r} must be letters, digits, '_' or '.'")
+        if self.input_format is not None and self.input_format not in FORMATS:
+            raise RecipeError(f"--input-format {self.input_format!r} is not one of {FORMATS}")
+        if self.num_shards is not None and self.num_shards < 1:
+            raise RecipeError("--num-shards must be at least 1")
+        if self.inference_batch_size < 1:
+            raise RecipeError("--inference-batch-size must be at least 1")
+        if self.max_length is not None and self.max_length < 8:
+            raise RecipeError("--max-length must be at least 8")
+        if not isinstance(self.seed, int) or isinstance(self.seed, bool):
+            raise RecipeError(f"--seed must be an integer, got {self.seed!r}")
+
+    @property
+    def columns(self) -> ColumnSpec:
+        return ColumnSpec(self.text_column, self.text_pair_column, self.label_column, self.id_column)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["augment"] = [a.to_dict() for a in self.augment]
+        return d
+
+    def dataset_recipe(self) -> dict[str, Any]:
+        """The part that decides the rows (no output path): what goes into the Parquet metadata."""
+        d = self.to_dict()
+        d.pop("output")
+        return d
+
+    @classmethod
+    def from_sources(cls, config_path: str | None = None, **overrides: Any) -> "Recipe":
+        values: dict[str, Any] = {}
+        if config_path:
+            try:
+                with open(config_path, encoding="utf-8") as f:
+                    loaded = yaml.safe_load(f) or {}
+            except OSError as err:
+                raise RecipeError(f"cannot read --config {config_path!r}: {err.strerror}") from None
+            if not isinstance(loaded, dict):
+                raise RecipeError(f"--config {config_path!r} must be a YAML mapping")
+            values.update({k.replace("-", "_"): v for k, v in loaded.items()})
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(values) - known
+        if unknown:
+            raise RecipeError(f"unknown recipe key(s) {sorted(unknown)}; known: {sorted(known)}")
+        for required in ("input", "output", "teacher"):
+            if not values.get(required):
+                raise RecipeError(f"--{required} is required (as a flag or in --config)")
+        return cls(**values)

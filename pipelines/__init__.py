@@ -1,0 +1,1 @@
+"""Beam transforms and pipelines: thin wrappers over kdaug_core's pure functions."""
