@@ -13,6 +13,7 @@ from typing import Any, Iterable, Optional, Sequence
 
 from apache_beam.ml.inference.base import ModelHandler
 
+from kdaug_core.progress import Progress
 from kdaug_core.teacher import Teacher
 
 
@@ -36,6 +37,8 @@ class TeacherModelHandler(ModelHandler[dict, dict, Teacher]):
 
     def run_inference(self, batch: Sequence[dict], model: Teacher,
                       inference_args: Optional[dict[str, Any]] = None) -> Iterable[dict]:
+        if getattr(self, "_progress", None) is None:  # one per worker process
+            self._progress = Progress("teacher labelling")
         out = []
         # A batch may mix single texts and pairs only across corpora; label each kind on its own.
         for has_pair in (False, True):
@@ -51,6 +54,7 @@ class TeacherModelHandler(ModelHandler[dict, dict, Teacher]):
                                      "teacher_pred": int(pred[j]),
                                      "teacher_entropy": float(entropy[j]),
                                      "truncated": bool(labels.truncated[j])}))
+        self._progress.update(len(batch))
         return [row for _, row in sorted(out, key=lambda t: t[0])]
 
     def get_num_bytes(self, batch: Sequence[dict]) -> int:

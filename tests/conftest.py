@@ -1,0 +1,98 @@
+"""Shared fixtures: tiny teachers built from a config (real MiniLM tokenizer, random tiny weights),
+corpora written by the tests, and the real MR corpus fetched by the set-up script."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from kdaug_core.recipe import Recipe
+from pipelines.materialize import run
+
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+LABELS = {0: "negative", 1: "positive"}
+
+
+def build_tiny_teacher(dest: Path, num_labels: int = 2, id2label: dict | None = None, seed: int = 0) -> Path:
+    import torch
+    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
+
+    from kdaug_core.assets.minilm import minilm_path
+
+    tokenizer = AutoTokenizer.from_pretrained(str(minilm_path()))
+    id2label = id2label or ({i: f"LABEL_{i}" for i in range(num_labels)})
+    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2,
+                        num_attention_heads=2, intermediate_size=64, max_position_embeddings=128,
+                        num_labels=len(id2label), id2label=id2label, label2id={v: k for k, v in id2label.items()})
+    torch.manual_seed(seed)
+    model = BertForSequenceClassification(config).eval()
+    model.save_pretrained(dest, safe_serialization=True)
+    tokenizer.save_pretrained(dest)
+    return dest
+
+
+@pytest.fixture(scope="session")
+def tiny_teacher(tmp_path_factory) -> Path:
+    """A 2-class teacher with label names negative/positive."""
+    return build_tiny_teacher(tmp_path_factory.mktemp("teacher") / "tiny", id2label=LABELS)
+
+
+@pytest.fixture(scope="session")
+def tiny_pair_teacher(tmp_path_factory) -> Path:
+    """A 3-class teacher with generic label names (LABEL_0..2), as an NLI head would have."""
+    return build_tiny_teacher(tmp_path_factory.mktemp("teacher") / "tiny3", num_labels=3, seed=1)
+
+
+@pytest.fixture(scope="session")
+def mr_corpus() -> Path:
+    from kdaug_core.assets.mr import fetch_mr
+
+    return fetch_mr()
+
+
+@pytest.fixture(scope="session")
+def mr_rows(mr_corpus) -> list[dict]:
+    with open(mr_corpus, encoding="utf-8") as f:
+        return [json.loads(line) for line in f]
+
+
+def write_jsonl(path: Path, rows: list) -> Path:
+    with open(path, "w", encoding="utf-8") as f:
+        for r in rows:
+            f.write((r if isinstance(r, str) else json.dumps(r)) + "\n")
+    return path
+
+
+RUNNER = ["--runner=DirectRunner"]
+
+
+@pytest.fixture
+def materialize(tiny_teacher):
+    """Runs the pipeline on the DirectRunner and returns (manifest, rows sorted by id)."""
+
+    def _run(input_path, output, beam_args=(), **kw):
+        kw.setdefault("teacher", str(tiny_teacher))
+        recipe = Recipe(input=str(input_path), output=str(output), **kw)
+        manifest = run(recipe, RUNNER + list(beam_args), command="pytest")
+        return manifest, read_rows(output, recipe.split)
+
+    return _run
+
+
+def read_rows(output, split="train"):
+    files = sorted((output / "data").glob(f"{split}-*.parquet"))
+    rows = [r for f in files for r in pq.read_table(f).to_pylist()]
+    return sorted(rows, key=lambda r: r["id"])
+
+
+def read_dead_letters(output, split="train"):
+    out = []
+    for f in sorted((output / "dead_letter").glob(f"{split}-*.jsonl")):
+        out += [json.loads(line) for line in f.read_text().splitlines()]
+    return out

@@ -1,0 +1,37 @@
+import pytest
+
+from kdaug_core.assets import MissingAssetError, load_stopwords
+from kdaug_core.assets import wordnet as wnmod
+
+
+def test_stopwords_are_the_179_word_list():
+    sw = load_stopwords()
+    assert len(sw) == 179 and {"the", "not", "very", "don't"} <= sw and "film" not in sw
+
+
+def test_real_wordnet_loads():
+    wn = wnmod.load_wordnet()
+    assert wn.get_version() == "3.0"
+    assert "dog" in [lem.name() for lem in wn.synset("dog.n.01").lemmas()]
+
+
+def test_system_wordnet_gets_an_nltk_layout_with_lexnames(tmp_path):
+    system = wnmod.find_system_wordnet()
+    if system is None:
+        pytest.fail("the set-up script installs a system WordNet (wordnet-base); none was found")
+    root = wnmod.nltk_dir_from_system(system, tmp_path / "nltk_data")
+    target = root / "corpora" / "wordnet"
+    lexnames = (target / "lexnames").read_text().splitlines()
+    assert len(lexnames) == 45 and lexnames[3].split("\t") == ["03", "noun.Tops", "1"]
+    assert (target / "data.noun").stat().st_size == (system / "data.noun").stat().st_size
+
+
+def test_missing_wordnet_says_what_to_install(monkeypatch, tmp_path):
+    monkeypatch.setattr(wnmod, "_wordnet", None)
+    monkeypatch.setattr(wnmod, "_nltk_has_wordnet", lambda: False)
+    monkeypatch.setattr(wnmod, "SYSTEM_WORDNET_DIRS", (str(tmp_path),))
+    for var in ("KDAUG_WORDNET_DIR", "WNSEARCHDIR", "WNHOME"):
+        monkeypatch.delenv(var, raising=False)
+    with pytest.raises(MissingAssetError, match="apt-get install wordnet-base") as err:
+        wnmod.load_wordnet()
+    assert "nltk.downloader wordnet" in str(err.value)

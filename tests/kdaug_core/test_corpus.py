@@ -1,0 +1,156 @@
+import json
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from kdaug_core.corpus import (BadRecord, ColumnSpec, CorpusError, LabelSpace, check_columns, check_labels,
+                               parse_label_map, plan_read_units, read_unit, validate_record)
+from tests.conftest import write_jsonl
+
+LABELS = LabelSpace({0: "negative", 1: "positive"})
+
+
+def read_all(path, columns=ColumnSpec(), labels=LABELS, **kw):
+    good, bad = [], []
+    for unit in plan_read_units(str(path), **kw):
+        for rec in read_unit(unit):
+            try:
+                good.append(validate_record(rec, columns, labels))
+            except BadRecord as err:
+                bad.append((rec.position, str(err)))
+    return good, bad
+
+
+def test_jsonl_reads_texts_labels_and_positions(tmp_path):
+    p = write_jsonl(tmp_path / "c.jsonl", [{"text": "a fine film", "label": 1}, {"text": "dull", "label": "negative"}])
+    good, bad = read_all(p)
+    assert bad == []
+    assert [(e.text, e.label, e.position) for e in good] == [("a fine film", 1, "c.jsonl:1"), ("dull", 0, "c.jsonl:2")]
+
+
+def test_ids_come_from_the_id_column_or_a_stable_hash(tmp_path):
+    rows = [{"id": 7, "text": "one", "label": 0}, {"id": "b", "text": "two", "label": 1}]
+    p = write_jsonl(tmp_path / "c.jsonl", rows)
+    good, _ = read_all(p, ColumnSpec(id="id"))
+    assert [e.id for e in good] == ["7", "b"]
+    hashed1, _ = read_all(p)
+    hashed2, _ = read_all(p)
+    assert [e.id for e in hashed1] == [e.id for e in hashed2]
+    assert len({e.id for e in hashed1}) == 2 and all(len(e.id) == 20 for e in hashed1)
+    # Same content at another position is another record, with another id.
+    p2 = write_jsonl(tmp_path / "c.jsonl", [rows[1], rows[0]])
+    moved, _ = read_all(p2)
+    assert {e.id for e in moved}.isdisjoint({e.id for e in hashed1})
+
+
+def test_bad_jsonl_records_are_rejected_with_reasons(tmp_path):
+    p = tmp_path / "bad.jsonl"
+    p.write_bytes(b"\n".join([
+        b'{"text": "good one", "label": 1}',
+        b'{"text": "broken", ',
+        b'{"text": "caf\xe9 latin-1", "label": 1}',
+        b'{"text": "", "label": 1}',
+        b'{"label": 1}',
+        b'{"text": 42, "label": 1}',
+        b'{"text": "x", "label": "meh"}',
+        b'{"text": "x", "label": 5}',
+        b'{"text": "x", "label": 1.5}',
+        b'[1, 2]',
+        b'{"text": null, "label": 0}',
+    ]) + b"\n")
+    good, bad = read_all(p)
+    assert [e.text for e in good] == ["good one"]
+    reasons = dict(bad)
+    assert "malformed JSON" in reasons["bad.jsonl:2"]
+    assert "undecodable" in reasons["bad.jsonl:3"]
+    assert "empty" in reasons["bad.jsonl:4"]
+    assert "missing text column" in reasons["bad.jsonl:5"]
+    assert "type int" in reasons["bad.jsonl:6"]
+    assert "unknown label name 'meh'" in reasons["bad.jsonl:7"]
+    assert "out of range" in reasons["bad.jsonl:8"]
+    assert "not an integer" in reasons["bad.jsonl:9"]
+    assert "must be an object" in reasons["bad.jsonl:10"]
+    assert "null" in reasons["bad.jsonl:11"]
+
+
+def test_csv_with_header_tsv_and_headerless_csv(tmp_path):
+    (tmp_path / "h.csv").write_text('sentence,polarity\n"a, quoted, text",positive\nplain,0\n', encoding="utf-8")
+    good, bad = read_all(tmp_path / "h.csv", ColumnSpec(text="sentence", label="polarity"))
+    assert [(e.text, e.label) for e in good] == [("a, quoted, text", 1), ("plain", 0)] and not bad
+    (tmp_path / "t.tsv").write_text("text\tlabel\nhello there\t1\nbad\t1\textra\n", encoding="utf-8")
+    good, bad = read_all(tmp_path / "t.tsv")
+    assert [e.text for e in good] == ["hello there"]
+    assert bad == [("t.tsv:3", "expected 2 fields, got 3")]
+    (tmp_path / "n.csv").write_bytes(b"\xef\xbb\xbf1,great\n-1,awful\n")
+    labels = LabelSpace({0: "negative", 1: "positive"}, parse_label_map("-1=negative,1=positive"))
+    good, bad = read_all(tmp_path / "n.csv", ColumnSpec(text="1", label="0"), labels, csv_header=False)
+    assert [(e.text, e.label) for e in good] == [("great", 1), ("awful", 0)] and not bad
+
+
+def test_csv_undecodable_bytes_are_dead_lettered(tmp_path):
+    (tmp_path / "u.csv").write_bytes(b"text,label\nfine,1\nbad \xff byte,0\n")
+    good, bad = read_all(tmp_path / "u.csv")
+    assert [e.text for e in good] == ["fine"]
+    assert bad[0][0] == "u.csv:3" and "undecodable" in bad[0][1]
+
+
+def test_parquet_row_groups_are_units_and_pairs_are_read(tmp_path):
+    table = pa.table({"premise": [f"p{i}" for i in range(10)], "hypothesis": [f"h{i}" for i in range(10)],
+                      "label": [i % 3 for i in range(10)]})
+    pq.write_table(table, tmp_path / "nli.parquet", row_group_size=4)
+    units = plan_read_units(str(tmp_path / "nli.parquet"))
+    assert [u.part for u in units] == [0, 1, 2]
+    labels = LabelSpace({0: "a", 1: "b", 2: "c"})
+    good, bad = read_all(tmp_path / "nli.parquet", ColumnSpec("premise", "hypothesis"), labels)
+    assert [(e.text, e.text_pair, e.label, e.position) for e in good][5] == ("p5", "h5", 2, "nli.parquet:5")
+    assert len(good) == 10 and not bad
+
+
+def test_saved_datasets_directory_and_dataset_dict(tmp_path):
+    import datasets
+
+    ds = datasets.Dataset.from_dict({"text": ["good", "bad", "fine"], "label": [1, 0, 1]})
+    ds.save_to_disk(str(tmp_path / "single"))
+    good, _ = read_all(tmp_path / "single")
+    assert [e.text for e in good] == ["good", "bad", "fine"]
+    dd = datasets.DatasetDict({"train": ds, "validation": ds.select([0])})
+    dd.save_to_disk(str(tmp_path / "dict"))
+    good, _ = read_all(tmp_path / "dict", split="validation")
+    assert [e.text for e in good] == ["good"]
+    with pytest.raises(CorpusError, match="not 'test'"):
+        plan_read_units(str(tmp_path / "dict"), split="test")
+
+
+def test_directory_of_jsonl_files(tmp_path):
+    (tmp_path / "d").mkdir()
+    write_jsonl(tmp_path / "d" / "b.jsonl", [{"text": "two", "label": 0}])
+    write_jsonl(tmp_path / "d" / "a.jsonl", [{"text": "one", "label": 1}])
+    good, _ = read_all(tmp_path / "d")
+    assert [(e.text, e.position) for e in good] == [("one", "a.jsonl:1"), ("two", "b.jsonl:1")]
+
+
+def test_missing_column_and_label_mismatch_fail_fast(tmp_path):
+    p = write_jsonl(tmp_path / "c.jsonl", [{"sentence": "x", "label": "pos"}])
+    units = plan_read_units(str(p))
+    with pytest.raises(CorpusError, match=r"column 'text' \(--text-column\) is not in the corpus"):
+        check_columns(units, ColumnSpec())
+    with pytest.raises(CorpusError, match="none of the corpus labels"):
+        check_labels(units, "label", LabelSpace({0: "LABEL_0", 1: "LABEL_1"}))
+    check_labels(units, "label", LabelSpace({0: "neg", 1: "pos"}))  # names that match pass
+    with pytest.raises(CorpusError, match="does not exist"):
+        plan_read_units(str(tmp_path / "nope.jsonl"))
+    with pytest.raises(CorpusError, match="extension"):
+        plan_read_units(str((tmp_path / "c.txt").write_text("x") and tmp_path / "c.txt"))
+
+
+def test_label_names_are_matched_case_insensitively_and_label_map_is_strict():
+    assert LABELS.resolve("Positive") == 1 and LABELS.resolve("0") == 0 and LABELS.resolve(1.0) == 1
+    assert LABELS.resolve(None) is None and LABELS.resolve("") is None
+    mapped = LabelSpace({0: "negative", 1: "positive"}, {"-1": "negative", "1": "1"})
+    assert mapped.resolve(-1) == 0 and mapped.resolve("1") == 1
+    with pytest.raises(BadRecord, match="not in --label-map"):
+        mapped.resolve("0")
+    with pytest.raises(BadRecord, match="type bool"):
+        LABELS.resolve(True)
+    assert json.dumps(parse_label_map("a=1, b = 2")) == '{"a": "1", "b": "2"}'

@@ -1,0 +1,116 @@
+import numpy as np
+import pytest
+
+from kdaug_core.augment import AugmentSpecError, build_augmenters, parse_augment_spec
+from kdaug_core.augment.synonym import SynonymAugmenter
+from kdaug_core.corpus import SourceExample
+from kdaug_core.shift import measure
+from kdaug_core.words import words
+
+
+def make(spec="synonym:ratio=0.3,copies=4"):
+    aug = build_augmenters([parse_augment_spec(spec)])[0]
+    aug.setup()
+    return aug
+
+
+def src(text, pair=None, i=0):
+    return SourceExample(f"s{i}", text, pair, 1, f"x:{i}")
+
+
+@pytest.mark.parametrize("ratio", [0.1, 0.3, 0.5])
+def test_ratio_is_met_on_real_sentences(mr_rows, ratio):
+    sources = [src(r["text"], i=i) for i, r in enumerate(mr_rows[:400])]
+    results = make(f"synonym:ratio={ratio},copies=4").augment_batch(sources, seed=3)
+    copies = [c for r in results for c in r.copies]
+    assert len(copies) > 0.95 * 4 * len(sources)
+    ratios = np.array([c.shift.ratio for c in copies])
+    # The recorded ratio is the measured one.
+    for s, r in zip(sources[:50], results[:50]):
+        for c in r.copies:
+            assert c.shift == measure(s.text, c.text)
+    if ratio <= 0.3:  # 0.5 needs more replaceable words than many sentences have (issue 3 goes further)
+        assert abs(ratios.mean() - ratio) <= 0.03
+        within = [abs(c.shift.changed_words - ratio * c.shift.word_count) <= 1 for c in copies]
+        assert np.mean(within) >= 0.9
+    else:
+        assert ratios.mean() > 0.35
+
+
+def test_copies_differ_from_source_and_each_other_and_are_deterministic():
+    s = src("The acting is wonderful and the story feels honest, though the ending drags.")
+    a1 = make().augment_batch([s], seed=7)[0]
+    a2 = make().augment_batch([s], seed=7)[0]
+    other = make().augment_batch([s], seed=8)[0]
+    texts = [c.text for c in a1.copies]
+    assert len(texts) == 4 and len(set(texts)) == 4 and s.text not in texts
+    assert texts == [c.text for c in a2.copies]
+    assert [c.aug_seed for c in a1.copies] == [c.aug_seed for c in a2.copies]
+    assert texts != [c.text for c in other.copies]
+    # A source's copies do not depend on the batch it came in.
+    batch = make().augment_batch([src("a dull, lifeless film", i=1), s], seed=7)[1]
+    assert [c.text for c in batch.copies] == texts
+
+
+def test_stopwords_numbers_punctuation_and_proper_nouns_are_left_alone():
+    s = src("In 1999 Spielberg made a truly wonderful movie about the war in France .")
+    for copy in make("synonym:ratio=1.0,copies=6").augment_batch([s], seed=1)[0].copies:
+        w = words(copy.text)
+        assert w[:3] == ["In", "1999", "Spielberg"]
+        assert "France" in w and copy.text.endswith(" .")
+        assert {"a", "about", "the", "in"} <= {x.lower() for x in w}
+
+
+def test_casing_follows_the_replaced_word():
+    copies = make("synonym:ratio=1.0,copies=3").augment_batch([src("Wonderful movie")], seed=2)[0].copies
+    assert copies and all(c.text[0].isupper() for c in copies)
+
+
+def test_inflected_nouns_are_reinflected():
+    aug = make()
+    assert "films" in aug._synonyms("movies")
+    assert aug._synonyms("going") == ()  # an inflection we cannot reproduce is never replaced
+
+
+def test_fewer_copies_when_the_sentence_cannot_yield_them():
+    res = make("synonym:ratio=0.3,copies=50").augment_batch([src("a good film")], seed=0)[0]
+    assert 0 < len(res.copies) < 50 and res.shortfall == 50 - len(res.copies)
+    nothing = make().augment_batch([src("it is what it is , 42")], seed=0)[0]
+    assert nothing.copies == [] and nothing.shortfall == 4
+
+
+def test_sentence_pairs_respect_the_side():
+    s = src("the film is wonderful", "the movie is terrible")
+    for side, unchanged in (("text", 1), ("pair", 0)):
+        for c in make(f"synonym:ratio=0.5,copies=3,side={side}").augment_batch([s], seed=0)[0].copies:
+            assert (c.text, c.text_pair)[unchanged] == (s.text, s.text_pair)[unchanged]
+    both = make("synonym:ratio=0.5,copies=3,side=both").augment_batch([s], seed=0)[0].copies
+    assert all(c.shift.word_count == 8 for c in both)
+
+
+@pytest.mark.parametrize("spec, message", [
+    ("synonym:ratio=1.5", "must be in"),
+    ("synonym:ratio=abc", "not a valid float"),
+    ("synonym:copies=0", "between 1 and 1000"),
+    ("synonym:colour=red", "unknown parameter"),
+    ("synonym:ratio", "not key=value"),
+    ("paraphrase:ratio=0.3", "unknown augmenter"),
+    ("synonym:side=left", "must be one of"),
+])
+def test_bad_specs_fail_with_a_clear_message(spec, message):
+    with pytest.raises(AugmentSpecError, match=message):
+        parse_augment_spec(spec)
+
+
+def test_spec_from_a_recipe_mapping():
+    spec = parse_augment_spec({"method": "synonym", "ratio": 0.2, "copies": "3"})
+    assert spec.params["ratio"] == 0.2 and spec.params["copies"] == 3
+    assert SynonymAugmenter(**spec.params).aug_params_json().startswith('{"copies": 3')
+
+
+def test_long_sentences_are_not_capped_at_ten_words(mr_rows):
+    text = " ".join(r["text"] for r in mr_rows[:6])
+    copies = make("synonym:ratio=0.3,copies=2").augment_batch([src(text)], seed=0)[0].copies
+    for c in copies:
+        assert c.shift.word_count > 80
+        assert abs(c.shift.changed_words - 0.3 * c.shift.word_count) <= 1

@@ -1,0 +1,86 @@
+import numpy as np
+import pytest
+import torch
+from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+from kdaug_core.teacher import (Teacher, TeacherError, _pack_by_budget, entropy_of_logits, pick_device,
+                                resolve_teacher)
+
+
+def direct_logits(model_dir, texts, pairs=None, max_length=128):
+    tok = AutoTokenizer.from_pretrained(str(model_dir))
+    model = AutoModelForSequenceClassification.from_pretrained(str(model_dir)).eval()
+    out = []
+    with torch.no_grad():
+        for i, t in enumerate(texts):
+            enc = tok(t, pairs[i] if pairs else None, truncation=True, max_length=max_length, return_tensors="pt")
+            out.append(model(**enc).logits[0].numpy())
+    return np.stack(out)
+
+
+def test_resolve_reads_labels_and_hashes_weights(tiny_teacher):
+    info = resolve_teacher(str(tiny_teacher))
+    assert info.id2label == {0: "negative", 1: "positive"} and info.num_labels == 2
+    assert len(info.weights_sha256) == 64 and info.max_length == 128 and not info.generic_labels
+    assert resolve_teacher(str(tiny_teacher)).weights_sha256 == info.weights_sha256
+
+
+def test_resolve_fails_clearly(tmp_path, tiny_teacher):
+    with pytest.raises(TeacherError, match="does not exist"):
+        resolve_teacher(str(tmp_path / "missing"))
+    with pytest.raises(TeacherError, match="neither a local model directory nor a hub model id"):
+        resolve_teacher("no-such-org/no-such-model-kdaug")
+    pickled = tmp_path / "pickled"
+    pickled.mkdir()
+    (pickled / "config.json").write_text((tiny_teacher / "config.json").read_text())
+    (pickled / "pytorch_model.bin").write_bytes(b"not loaded")
+    with pytest.raises(TeacherError, match="only pickled weights"):
+        resolve_teacher(str(pickled))
+    with pytest.raises(TeacherError, match="exceeds"):
+        resolve_teacher(str(tiny_teacher), max_length=4096)
+
+
+def test_labels_equal_a_direct_forward_pass_in_input_order(tiny_teacher):
+    texts = ["short", "a much longer sentence about a film that goes on and on", "mid length text here", "x"]
+    teacher = Teacher(str(tiny_teacher), device="cpu", token_budget=40).load()
+    labels = teacher.label(texts)
+    assert labels.logits.dtype == np.float32 and labels.logits.shape == (4, 2)
+    np.testing.assert_allclose(labels.logits, direct_logits(tiny_teacher, texts), atol=1e-5)
+    assert list(labels.pred) == list(labels.logits.argmax(-1))
+    assert not labels.truncated.any()
+
+
+def test_long_texts_are_truncated_for_the_teacher_and_flagged(tiny_teacher):
+    long = " ".join(["word"] * 300)
+    teacher = Teacher(str(tiny_teacher), device="cpu").load()
+    labels = teacher.label(["fine", long])
+    assert list(labels.truncated) == [False, True]
+    np.testing.assert_allclose(labels.logits, direct_logits(tiny_teacher, ["fine", long]), atol=1e-5)
+
+
+def test_sentence_pairs(tiny_pair_teacher):
+    texts, pairs = ["a man sleeps", "the cat"], ["a person rests", "a dog barks loudly at night"]
+    labels = Teacher(str(tiny_pair_teacher), device="cpu").load().label(texts, pairs)
+    np.testing.assert_allclose(labels.logits, direct_logits(tiny_pair_teacher, texts, pairs), atol=1e-5)
+
+
+def test_pack_by_budget_respects_budget_and_batch_size():
+    lengths = [5, 50, 6, 7, 48, 10]
+    order = sorted(range(6), key=lambda i: lengths[i])
+    batches = _pack_by_budget(order, lengths, token_budget=100, max_batch=3)
+    assert sorted(i for b in batches for i in b) == list(range(6))
+    for b in batches:
+        assert len(b) <= 3 and max(lengths[i] for i in b) * len(b) <= 100 or len(b) == 1
+
+
+def test_entropy_matches_hand_computation():
+    logits = np.array([[0.0, 0.0], [2.0, 0.0]], np.float32)
+    p = np.exp(2) / (1 + np.exp(2))
+    np.testing.assert_allclose(entropy_of_logits(logits), [np.log(2), -(p * np.log(p) + (1 - p) * np.log(1 - p))], rtol=1e-6)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message shown when no GPU is usable")
+def test_asking_for_a_gpu_without_one_fails_clearly():
+    with pytest.raises(TeacherError, match="no usable CUDA GPU"):
+        pick_device("cuda")
+    assert pick_device("auto") == "cpu"

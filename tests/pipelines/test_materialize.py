@@ -1,0 +1,161 @@
+import json
+
+import duckdb
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+from kdaug_core.cli import main as kdaug
+from tests.conftest import write_jsonl
+from tests.kdaug_core.test_teacher import direct_logits
+from tests.conftest import read_dead_letters, read_rows
+
+
+def test_mr_2000_with_synonyms_end_to_end(tmp_path, mr_rows, tiny_teacher, materialize):
+    """The issue's acceptance run: 2,000 real sentences, synonym:ratio=0.3,copies=4."""
+    corpus = write_jsonl(tmp_path / "mr2000.jsonl", mr_rows[:1000] + mr_rows[-1000:])
+    out = tmp_path / "out"
+    manifest, rows = materialize(corpus, out, augment=["synonym:ratio=0.3,copies=4"], id_column="id", seed=1)
+    split = manifest["splits"]["train"]
+
+    assert 9800 <= len(rows) <= 10000
+    assert split["rows_written"] == len(rows) and split["records_read"] == 2000
+    assert split["reconciles"] and split["records_written"] + split["records_dead_lettered"] == 2000
+    copies = [r for r in rows if r["aug_method"] == "synonym"]
+    assert len(copies) == split["augment"]["synonym.0"]["written"] == 8000 - split["augment"]["synonym.0"]["short"]
+    mean_ratio = np.mean([r["changed_ratio"] for r in copies])
+    assert 0.27 <= mean_ratio <= 0.33
+    assert abs(split["mean_changed_ratio"]["synonym"] - mean_ratio) < 1e-6
+    originals = [r for r in rows if r["aug_method"] == "original"]
+    assert all(r["changed_ratio"] == 0 and r["aug_seed"] == 0 and r["id"] == r["source_id"] for r in originals)
+    by_id = {r["id"]: r for r in rows}
+    assert all(by_id[c["source_id"]]["label"] == c["label"] for c in copies[:500])
+
+    # Soft labels equal a direct forward pass of the same model on the same text.
+    sample = rows[::50]
+    expected = direct_logits(tiny_teacher, [r["text"] for r in sample])
+    np.testing.assert_allclose(np.array([r["teacher_logits"] for r in sample]), expected, atol=1e-4)
+    assert all(r["teacher_pred"] == int(np.argmax(r["teacher_logits"])) for r in sample)
+
+    # File metadata, and the readers users have.
+    meta = pq.read_schema(next((out / "data").glob("train-*.parquet"))).metadata
+    assert json.loads(meta[b"kdaug.label_names"]) == ["negative", "positive"]
+    assert json.loads(meta[b"kdaug.recipe"])["augment"][0]["ratio"] == 0.3
+    assert len(meta[b"kdaug.teacher_sha256"]) == 64
+    n = duckdb.sql(f"select count(*) from '{out}/data/*.parquet' where aug_method = 'synonym'").fetchall()[0][0]
+    assert n == len(copies)
+    import datasets
+
+    ds = datasets.load_dataset(str(out))
+    assert ds["train"].num_rows == len(rows) and "teacher_logits" in ds["train"].column_names
+    card = (out / "README.md").read_text()
+    assert card.startswith("---\nconfigs:") and "| synonym | " in card and "pytest" in card
+
+
+def test_bad_records_go_to_the_dead_letter_and_counts_reconcile(tmp_path, materialize):
+    p = tmp_path / "mixed.jsonl"
+    p.write_bytes(b"\n".join([
+        b'{"id": "a", "text": "a wonderful and moving film", "label": "positive"}',
+        b'{"id": "b", "text": "broken',
+        b'{"id": "c", "text": "caf\xe9", "label": "negative"}',
+        b'{"id": "d", "text": "   ", "label": "negative"}',
+        b'{"id": "e", "text": ["not", "a", "string"], "label": "negative"}',
+        b'{"id": "f", "text": "a terrible movie", "label": "so-so"}',
+        b'{"id": "a", "text": "a duplicate id", "label": "negative"}',
+        b'{"id": "g", "text": "' + b"long " * 400 + b'", "label": "negative"}',
+        b'{"id": "h", "text": "a dull, plodding story", "label": 0}',
+    ]) + b"\n")
+    out = tmp_path / "out"
+    manifest, rows = materialize(p, out, augment=["synonym:ratio=0.3,copies=2"], id_column="id")
+    split = manifest["splits"]["train"]
+    dead = read_dead_letters(out)
+    assert split["records_read"] == 9
+    assert sorted(r["id"] for r in rows if r["aug_method"] == "original") == ["a", "g", "h"]
+    assert split["records_dead_lettered"] == len(dead) == 6 and split["reconciles"]
+    reasons = {d["position"]: d["reason"] for d in dead}
+    assert "malformed JSON" in reasons["mixed.jsonl:2"] and "undecodable" in reasons["mixed.jsonl:3"]
+    assert "empty" in reasons["mixed.jsonl:4"] and "type list" in reasons["mixed.jsonl:5"]
+    assert "unknown label name 'so-so'" in reasons["mixed.jsonl:6"]
+    assert "duplicate id 'a' (first seen at mixed.jsonl:1)" in reasons["mixed.jsonl:7"]
+    long_row = next(r for r in rows if r["id"] == "g")
+    assert long_row["truncated"] and long_row["text"].count("long") == 400  # full text kept
+    assert split["truncated_rows"] == 1 + sum(r["source_id"] == "g" for r in rows if r["aug_method"] != "original")
+
+
+def test_same_seed_same_dataset_across_runs_and_worker_processes(tmp_path, mr_rows, materialize):
+    corpus = write_jsonl(tmp_path / "c.jsonl", [{"text": r["text"], "label": r["label"]} for r in mr_rows[:120]])
+    kw = dict(augment=["synonym:ratio=0.3,copies=3"], seed=11, num_shards=3)
+    _, first = materialize(corpus, tmp_path / "a", **kw)
+    _, second = materialize(corpus, tmp_path / "b", **kw)
+    _, multi = materialize(corpus, tmp_path / "c", beam_args=["--direct_num_workers=2",
+                                                              "--direct_running_mode=multi_processing"], **kw)
+    _, other_seed = materialize(corpus, tmp_path / "d", **{**kw, "seed": 12})
+    key = lambda rows: [(r["id"], r["text"], r["aug_seed"]) for r in rows]  # noqa: E731
+    assert key(first) == key(second) == key(multi)
+    for rows in (second, multi):
+        np.testing.assert_allclose([r["teacher_logits"] for r in rows], [r["teacher_logits"] for r in first],
+                                   rtol=0, atol=1e-6)
+    # Sorted within shards: the files of two in-process runs are identical byte for byte.
+    for f in sorted((tmp_path / "a" / "data").glob("*.parquet")):
+        assert f.read_bytes() == (tmp_path / "b" / "data" / f.name).read_bytes()
+    assert len(list((tmp_path / "a" / "data").glob("train-*-of-00003.parquet"))) == 3
+    assert key(other_seed) != key(first)
+
+
+def test_several_splits_share_one_directory(tmp_path, materialize):
+    corpus = write_jsonl(tmp_path / "c.jsonl", [{"text": f"a good film number {i}", "label": i % 2} for i in range(6)])
+    out = tmp_path / "out"
+    materialize(corpus, out, split="train", augment=["synonym:ratio=0.3,copies=1"])
+    manifest, _ = materialize(corpus, out, split="validation")
+    assert sorted(manifest["splits"]) == ["train", "validation"]
+    import datasets
+
+    ds = datasets.load_dataset(str(out))
+    assert ds["validation"].num_rows == 6 and ds["train"].num_rows > 6
+    # Re-running a split with fewer shards removes its stale files.
+    materialize(corpus, out, split="train", num_shards=1)
+    assert [f.name for f in (out / "data").glob("train-*")] == ["train-00000-of-00001.parquet"]
+
+
+def test_sentence_pairs_and_unlabelled_corpus(tmp_path, tiny_pair_teacher, materialize):
+    rows = [{"premise": "a man is sleeping on a couch", "hypothesis": "a person rests", "y": 0},
+            {"premise": "two dogs run across a field", "hypothesis": "animals are moving", "y": 2}]
+    corpus = write_jsonl(tmp_path / "nli.jsonl", rows)
+    manifest, out_rows = materialize(corpus, tmp_path / "o", teacher=str(tiny_pair_teacher), text_column="premise",
+                                     text_pair_column="hypothesis", label_column="y",
+                                     augment=["synonym:ratio=0.3,copies=2,side=pair"])
+    assert all(r["text_pair"] for r in out_rows) and len(out_rows[0]["teacher_logits"]) == 3
+    for r in out_rows:
+        if r["aug_method"] == "synonym":
+            src = next(o for o in out_rows if o["id"] == r["source_id"])
+            assert r["text"] == src["text"] and r["text_pair"] != src["text_pair"]
+    _, unlabelled = materialize(corpus, tmp_path / "u", teacher=str(tiny_pair_teacher), text_column="premise",
+                                text_pair_column="hypothesis", label_column=None)
+    assert [r["label"] for r in unlabelled] == [None, None]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--teacher", "/nonexistent/teacher"], "does not exist"),
+    (["--text-column", "sentence"], "column 'sentence' (--text-column) is not in the corpus"),
+    (["--augment", "synonym:ratio=2"], "ratio=2.0 must be in"),
+    (["--augment", "backtranslate:copies=2"], "unknown augmenter 'backtranslate'"),
+])
+def test_bad_setup_fails_fast_with_one_message(tmp_path, tiny_teacher, capsys, args, message):
+    corpus = write_jsonl(tmp_path / "c.jsonl", [{"text": "fine", "label": 1}])
+    base = ["materialize", "--input", str(corpus), "--output", str(tmp_path / "o"), "--teacher", str(tiny_teacher)]
+    assert kdaug(base + args + ["--runner=DirectRunner"]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "o").exists()  # nothing was started
+
+
+def test_cli_materialize_with_a_recipe_file(tmp_path, tiny_teacher, capsys):
+    corpus = write_jsonl(tmp_path / "c.jsonl", [{"text": "a wonderful film", "label": "positive"}])
+    cfg = tmp_path / "recipe.yaml"
+    cfg.write_text(f"teacher: {tiny_teacher}\naugment: ['synonym:ratio=0.5,copies=2']\nseed: 4\n")
+    code = kdaug(["materialize", "--config", str(cfg), "--input", str(corpus), "--output", str(tmp_path / "o"),
+                  "--runner=DirectRunner"])
+    assert code == 0 and "Wrote 3 rows" in capsys.readouterr().out
+    manifest = json.loads((tmp_path / "o" / "manifest.json").read_text())
+    assert manifest["splits"]["train"]["recipe"]["seed"] == 4
+    assert len(read_rows(tmp_path / "o")) == 3
