@@ -39,6 +39,7 @@ from pipelines.model_handler import TeacherModelHandler
 log = logging.getLogger("kdaug")
 TARGET_SHARD_BYTES = 128 << 20
 AUGMENT_BATCH = 64
+BYTES_PER_LABEL_GROUP = 4096 * 200  # ~4k rows of ~200 bytes of JSON each
 
 
 class MaterializeError(RuntimeError):
@@ -52,6 +53,7 @@ class Plan:
     units: list[ReadUnit]
     labels: LabelSpace
     num_shards: int
+    label_groups: int  # id-hash groups per length bucket before labelling, about 4k rows each
     command: str
 
 
@@ -66,12 +68,11 @@ def prepare(recipe: Recipe, command: str = "") -> Plan:
         check_labels(units, recipe.label_column, labels)
     for aug in build_augmenters(recipe.augment):
         aug.setup()  # loads WordNet etc. now, so a missing asset fails here and not on a worker
-    if recipe.num_shards:
-        num_shards = recipe.num_shards
-    else:
-        copies = 1 + sum(a.params.get("copies", 0) for a in recipe.augment)
-        num_shards = max(1, math.ceil(input_size_bytes(units) * copies * 2 / TARGET_SHARD_BYTES))
-    return Plan(recipe, teacher, units, labels, num_shards, command)
+    rows_per_source = 1 + sum(a.params.get("copies", 0) for a in recipe.augment)
+    est_bytes = input_size_bytes(units) * rows_per_source
+    num_shards = recipe.num_shards or max(1, math.ceil(est_bytes * 2 / TARGET_SHARD_BYTES))
+    label_groups = max(1, math.ceil(est_bytes / BYTES_PER_LABEL_GROUP))
+    return Plan(recipe, teacher, units, labels, num_shards, label_groups, command)
 
 
 def build(pipeline: beam.Pipeline, plan: Plan) -> None:
@@ -104,14 +105,15 @@ def build(pipeline: beam.Pipeline, plan: Plan) -> None:
         dead.append(augmented[T.DEAD])
         counts.append(augmented[T.COUNTS])
 
-    # BatchElements grows batches adaptively from min_batch_size; starting at a quarter of the maximum
-    # gives the length-sorting inside each batch something to sort.
+    # Batches are formed from the data (length bucket, id hash), not by Beam's timing-adaptive
+    # BatchElements, so every runner sees the same batches and writes the same logits.
     handler = TeacherModelHandler(r.teacher, device=r.device, max_length=plan.teacher.max_length,
-                                  trust_remote_code=r.trust_remote_code,
-                                  min_batch_size=max(1, r.inference_batch_size // 4),
-                                  max_batch_size=r.inference_batch_size)
+                                  trust_remote_code=r.trust_remote_code, max_batch_size=r.inference_batch_size)
     labelled, failed = (branches | "AllRows" >> beam.Flatten()
-                        | "LabelWithTeacher" >> RunInference(handler).with_exception_handling())
+                        | "KeyByLength" >> beam.Map(lambda row, g=plan.label_groups: (T.label_group_key(row, g), row))
+                        | "GroupByLength" >> beam.GroupByKey()
+                        | "Batch" >> beam.FlatMap(T.deterministic_batches, r.inference_batch_size)
+                        | "LabelWithTeacher" >> RunInference(handler.with_no_batching()).with_exception_handling())
     dead.append(failed.failed_inferences | "FailedInference" >> beam.FlatMap(T.failed_inference_to_dead_letters))
 
     written = (labelled

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import math
 import os
 
 import apache_beam as beam
@@ -15,6 +16,7 @@ from apache_beam.pvalue import TaggedOutput
 from kdaug_core.augment import AugmentSpec, build_augmenters
 from kdaug_core.corpus import BadRecord, ColumnSpec, LabelSpace, ReadUnit, read_unit, validate_record
 from kdaug_core.rows import copy_row, original_row, position_key
+from kdaug_core.seeding import shard_of
 
 DEAD = "dead_letter"
 COUNTS = "counts"
@@ -94,9 +96,26 @@ class AugmentFn(beam.DoFn):
                     yield copy_row(src, copy, aug)
 
 
+def label_group_key(row: dict, num_groups: int) -> tuple[int, int]:
+    """Rows of similar length (in ~1.4x steps of characters) and the same id-hash group batch together."""
+    chars = len(row["text"]) + len(row.get("text_pair") or "")
+    return (int(2 * math.log2(max(chars, 1))), shard_of(row["id"], num_groups))
+
+
+def deterministic_batches(item, batch_size: int):
+    """(group key, rows) -> batches sorted by (length, id). Beam's adaptive BatchElements makes batches
+    by timing, and a row's logits can differ in the last float bit between two batch compositions; a
+    composition fixed by the data gives the same logits on any runner and worker count."""
+    _, rows = item
+    rows = sorted(rows, key=lambda r: (len(r["text"]) + len(r.get("text_pair") or ""), r["id"]))
+    for i in range(0, len(rows), batch_size):
+        yield rows[i:i + batch_size]
+
+
 def failed_inference_to_dead_letters(item):
     batch, exc = item
-    for row in batch:
+    rows = [r for element in batch for r in (element if isinstance(element, list) else [element])]
+    for row in rows:
         stage = "label" if row["aug_method"] == "original" else "copy:label"
         yield dead_letter(stage, f"teacher inference failed: {type(exc).__name__}: {exc}",
                           "", row["id"], row["text"])

@@ -82,24 +82,26 @@ def test_bad_records_go_to_the_dead_letter_and_counts_reconcile(tmp_path, materi
     assert split["truncated_rows"] == 1 + sum(r["source_id"] == "g" for r in rows if r["aug_method"] != "original")
 
 
-def test_same_seed_same_dataset_across_runs_and_worker_processes(tmp_path, mr_rows, materialize):
+def test_same_seed_same_dataset_across_runs_runners_and_worker_processes(tmp_path, mr_rows, materialize):
     corpus = write_jsonl(tmp_path / "c.jsonl", [{"text": r["text"], "label": r["label"]} for r in mr_rows[:120]])
-    kw = dict(augment=["synonym:ratio=0.3,copies=3"], seed=11, num_shards=3)
-    _, first = materialize(corpus, tmp_path / "a", **kw)
-    _, second = materialize(corpus, tmp_path / "b", **kw)
-    _, multi = materialize(corpus, tmp_path / "c", beam_args=["--direct_num_workers=2",
-                                                              "--direct_running_mode=multi_processing"], **kw)
+    kw = dict(augment=["synonym:ratio=0.3,copies=3"], seed=11, num_shards=3, inference_batch_size=32)
+    runs = {
+        "a": [],
+        "b": [],
+        "multi": ["--direct_num_workers=2", "--direct_running_mode=multi_processing"],
+        "bundle": ["--runner=BundleBasedDirectRunner"],
+    }
+    rows = {name: materialize(corpus, tmp_path / name, beam_args=args, **kw)[1] for name, args in runs.items()}
     _, other_seed = materialize(corpus, tmp_path / "d", **{**kw, "seed": 12})
-    key = lambda rows: [(r["id"], r["text"], r["aug_seed"]) for r in rows]  # noqa: E731
-    assert key(first) == key(second) == key(multi)
-    for rows in (second, multi):
-        np.testing.assert_allclose([r["teacher_logits"] for r in rows], [r["teacher_logits"] for r in first],
-                                   rtol=0, atol=1e-6)
-    # Sorted within shards: the files of two in-process runs are identical byte for byte.
-    for f in sorted((tmp_path / "a" / "data").glob("*.parquet")):
-        assert f.read_bytes() == (tmp_path / "b" / "data" / f.name).read_bytes()
-    assert len(list((tmp_path / "a" / "data").glob("train-*-of-00003.parquet"))) == 3
-    assert key(other_seed) != key(first)
+    key = lambda rs: [(r["id"], r["text"], r["aug_seed"], r["teacher_logits"]) for r in rs]  # noqa: E731
+    assert key(rows["a"]) == key(rows["b"]) == key(rows["multi"]) == key(rows["bundle"])
+    # Sorted within shards and batched by the data: the files are identical byte for byte.
+    files = sorted((tmp_path / "a" / "data").glob("*.parquet"))
+    assert [f.name for f in files] == [f"train-0000{i}-of-00003.parquet" for i in range(3)]
+    for name in ("b", "multi", "bundle"):
+        for f in files:
+            assert f.read_bytes() == (tmp_path / name / "data" / f.name).read_bytes(), (name, f.name)
+    assert key(other_seed) != key(rows["a"])
 
 
 def test_several_splits_share_one_directory(tmp_path, materialize):
