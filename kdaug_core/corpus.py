@@ -265,28 +265,29 @@ def _read_jsonl(unit: ReadUnit) -> Iterator[RawRecord]:
 
 def _read_csv(unit: ReadUnit) -> Iterator[RawRecord]:
     with fsspec.open(unit.path, "rb") as f:
-        data = f.read()
-    text = data.decode("utf-8-sig" if data.startswith(b"\xef\xbb\xbf") else "utf-8", errors="surrogateescape")
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter="\t" if unit.fmt == "tsv" else ",")
-    header = None
-    line = 0
-    for row in reader:
-        start, line = line + 1, reader.line_num
-        if not row or (len(row) == 1 and not row[0].strip()):
-            continue
-        if unit.csv_header and header is None:
-            header = [h.strip() for h in row]
-            continue
-        pos = f"{unit.rel}:{start}"
-        raw = _clip(",".join(row).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace"))
-        if any(_SURROGATE.search(cell) for cell in row):
-            yield RawRecord(pos, None, raw, "undecodable bytes (not UTF-8)")
-            continue
-        names = header if header is not None else [str(i) for i in range(len(row))]
-        if header is not None and len(row) != len(header):
-            yield RawRecord(pos, None, raw, f"expected {len(header)} fields, got {len(row)}")
-            continue
-        yield RawRecord(pos, dict(zip(names, row)), raw)
+        # Streamed, never read whole. "utf-8-sig" drops a leading BOM; undecodable bytes survive as
+        # lone surrogates (surrogateescape), so one bad row is rejected and the rest still read.
+        text = io.TextIOWrapper(f, encoding="utf-8-sig", errors="surrogateescape", newline="")
+        reader = csv.reader(text, delimiter="\t" if unit.fmt == "tsv" else ",")
+        header = None
+        line = 0
+        for row in reader:
+            start, line = line + 1, reader.line_num
+            if not row or (len(row) == 1 and not row[0].strip()):
+                continue
+            if unit.csv_header and header is None:
+                header = [h.strip() for h in row]
+                continue
+            pos = f"{unit.rel}:{start}"
+            raw = _clip(",".join(row).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace"))
+            if any(_SURROGATE.search(cell) for cell in row):
+                yield RawRecord(pos, None, raw, "undecodable bytes (not UTF-8)")
+                continue
+            if header is not None and len(row) != len(header):
+                yield RawRecord(pos, None, raw, f"expected {len(header)} fields, got {len(row)}")
+                continue
+            names = header if header is not None else [str(i) for i in range(len(row))]
+            yield RawRecord(pos, dict(zip(names, row)), raw)
 
 
 def _read_parquet(unit: ReadUnit) -> Iterator[RawRecord]:

@@ -30,6 +30,7 @@ from kdaug_core.augment import build_augmenters
 from kdaug_core.card import dataset_card, merge_manifest, split_manifest
 from kdaug_core.corpus import LabelSpace, ReadUnit, check_columns, check_labels, input_size_bytes, plan_read_units
 from kdaug_core.recipe import Recipe
+from kdaug_core.rows import original_row
 from kdaug_core.schema import arrow_schema
 from kdaug_core.seeding import shard_of
 from kdaug_core.teacher import TeacherInfo, pick_device, resolve_teacher
@@ -93,7 +94,7 @@ def build(pipeline: beam.Pipeline, plan: Plan) -> None:
               | "GroupById" >> beam.GroupByKey()
               | "KeepFirstOfId" >> beam.FlatMap(T.keep_first_of_id).with_outputs(T.DEAD, main="ok"))
 
-    originals = unique.ok | "Originals" >> beam.Map(T.originals)
+    originals = unique.ok | "Originals" >> beam.Map(original_row)
     branches = [originals]
     dead = [valid[T.DEAD], unique[T.DEAD]]
     counts = [read[T.COUNTS]]

@@ -8,7 +8,6 @@ GPU in load_model (on the worker), and returns the rows with float32 logits adde
 
 from __future__ import annotations
 
-import json
 from typing import Any, Iterable, Optional, Sequence
 
 from apache_beam.ml.inference.base import ModelHandler
@@ -62,6 +61,3 @@ class TeacherModelHandler(ModelHandler[dict, dict, Teacher]):
 
     def get_metrics_namespace(self) -> str:
         return "kdaug_teacher"
-
-    def describe(self) -> str:
-        return json.dumps({"teacher": self._teacher_spec, "device": self._device})

@@ -15,7 +15,7 @@ from apache_beam.pvalue import TaggedOutput
 
 from kdaug_core.augment import AugmentSpec, build_augmenters
 from kdaug_core.corpus import BadRecord, ColumnSpec, LabelSpace, ReadUnit, read_unit, validate_record
-from kdaug_core.rows import copy_row, original_row, position_key
+from kdaug_core.rows import copy_row, position_key
 from kdaug_core.seeding import shard_of
 
 DEAD = "dead_letter"
@@ -180,7 +180,3 @@ class WriteDeadLettersFn(beam.DoFn):
             counts[d["stage"]] = counts.get(d["stage"], 0) + 1
         for stage, n in counts.items():
             yield (f"dead_letter/{stage}", n)
-
-
-def originals(example):
-    return original_row(example)

