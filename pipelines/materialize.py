@@ -54,7 +54,7 @@ class Plan:
     units: list[ReadUnit]
     labels: LabelSpace
     num_shards: int
-    label_groups: int  # id-hash groups per length bucket before labelling, about 4k rows each
+    label_groups: int  # id-hash groups per length bucket before batching, about 4k rows each
     command: str
 
 
@@ -100,7 +100,7 @@ def build(pipeline: beam.Pipeline, plan: Plan) -> None:
     counts = [read[T.COUNTS]]
     if r.augment:
         augmented = (unique.ok
-                     | "BatchSources" >> beam.BatchElements(min_batch_size=1, max_batch_size=AUGMENT_BATCH)
+                     | "BatchSources" >> T.DeterministicBatches(AUGMENT_BATCH, plan.label_groups)
                      | "Augment" >> beam.ParDo(T.AugmentFn(r.augment, r.seed)).with_outputs(T.DEAD, T.COUNTS, main="rows"))
         branches.append(augmented.rows)
         dead.append(augmented[T.DEAD])
@@ -111,9 +111,7 @@ def build(pipeline: beam.Pipeline, plan: Plan) -> None:
     handler = TeacherModelHandler(r.teacher, device=r.device, max_length=plan.teacher.max_length,
                                   trust_remote_code=r.trust_remote_code, max_batch_size=r.inference_batch_size)
     labelled, failed = (branches | "AllRows" >> beam.Flatten()
-                        | "KeyByLength" >> beam.Map(lambda row, g=plan.label_groups: (T.label_group_key(row, g), row))
-                        | "GroupByLength" >> beam.GroupByKey()
-                        | "Batch" >> beam.FlatMap(T.deterministic_batches, r.inference_batch_size)
+                        | "BatchRows" >> T.DeterministicBatches(r.inference_batch_size, plan.label_groups)
                         | "LabelWithTeacher" >> RunInference(handler.with_no_batching()).with_exception_handling())
     dead.append(failed.failed_inferences | "FailedInference" >> beam.FlatMap(T.failed_inference_to_dead_letters))
 

@@ -96,20 +96,42 @@ class AugmentFn(beam.DoFn):
                     yield copy_row(src, copy, aug)
 
 
-def label_group_key(row: dict, num_groups: int) -> tuple[int, int]:
-    """Rows of similar length (in ~1.4x steps of characters) and the same id-hash group batch together."""
-    chars = len(row["text"]) + len(row.get("text_pair") or "")
-    return (int(2 * math.log2(max(chars, 1))), shard_of(row["id"], num_groups))
+def _length_and_id(element) -> tuple[int, str]:
+    """Rows are dicts, sources are SourceExamples; both batch by text length and id."""
+    if isinstance(element, dict):
+        return len(element["text"]) + len(element.get("text_pair") or ""), element["id"]
+    return len(element.text) + len(element.text_pair or ""), element.id
+
+
+def batch_group_key(element, num_groups: int) -> tuple[int, int]:
+    """Elements of similar length (in ~1.4x steps of characters) and the same id-hash group batch together."""
+    length, element_id = _length_and_id(element)
+    return (int(2 * math.log2(max(length, 1))), shard_of(element_id, num_groups))
 
 
 def deterministic_batches(item, batch_size: int):
-    """(group key, rows) -> batches sorted by (length, id). Beam's adaptive BatchElements makes batches
-    by timing, and a row's logits can differ in the last float bit between two batch compositions; a
-    composition fixed by the data gives the same logits on any runner and worker count."""
-    _, rows = item
-    rows = sorted(rows, key=lambda r: (len(r["text"]) + len(r.get("text_pair") or ""), r["id"]))
-    for i in range(0, len(rows), batch_size):
-        yield rows[i:i + batch_size]
+    """(group key, elements) -> batches sorted by (length, id). Beam's adaptive BatchElements makes
+    batches by timing, and batched models (the teacher, a masked LM) can differ in the last float bit
+    between two batch compositions; a composition fixed by the data gives the same results on any
+    runner and worker count."""
+    _, elements = item
+    elements = sorted(elements, key=_length_and_id)
+    for i in range(0, len(elements), batch_size):
+        yield elements[i:i + batch_size]
+
+
+class DeterministicBatches(beam.PTransform):
+    """Groups a PCollection into batches whose composition depends only on the data."""
+
+    def __init__(self, batch_size: int, num_groups: int):
+        super().__init__()
+        self.batch_size, self.num_groups = batch_size, num_groups
+
+    def expand(self, pcoll):
+        return (pcoll
+                | "KeyByLengthAndId" >> beam.Map(lambda e, g=self.num_groups: (batch_group_key(e, g), e))
+                | "Group" >> beam.GroupByKey()
+                | "Cut" >> beam.FlatMap(deterministic_batches, self.batch_size))
 
 
 def failed_inference_to_dead_letters(item):
