@@ -23,6 +23,14 @@ class RecipeError(ValueError):
     """A recipe value is invalid; the message names it."""
 
 
+def with_teacher_default(spec: AugmentSpec, teacher: str) -> AugmentSpec:
+    """Augmenters that use a model's embeddings default to the teacher's (written into the recipe)."""
+    wants_model = "model" in spec.params and spec.params["model"] is None
+    if wants_model and (spec.method != "knn" or spec.params.get("source") == "teacher"):
+        return AugmentSpec(spec.method, {**spec.params, "model": teacher})
+    return spec
+
+
 @dataclass
 class Recipe:
     input: str
@@ -49,7 +57,8 @@ class Recipe:
     def __post_init__(self):
         import re
 
-        self.augment = [a if isinstance(a, AugmentSpec) else parse_augment_spec(a) for a in self.augment]
+        self.augment = [with_teacher_default(a if isinstance(a, AugmentSpec) else parse_augment_spec(a), self.teacher)
+                        for a in self.augment]
         self.label_map = parse_label_map(self.label_map)
         if self.label_column in ("", "none", "None"):
             self.label_column = None

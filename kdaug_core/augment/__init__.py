@@ -7,9 +7,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kdaug_core.augment.base import Augmenter, AugmentResult, AugmentSpecError, AugmentedCopy
+from kdaug_core.augment.knn import KnnAugmenter
 from kdaug_core.augment.synonym import SynonymAugmenter
 
-REGISTRY: dict[str, type[Augmenter]] = {cls.method: cls for cls in (SynonymAugmenter,)}
+REGISTRY: dict[str, type[Augmenter]] = {cls.method: cls for cls in (SynonymAugmenter, KnnAugmenter)}
 
 __all__ = ["REGISTRY", "AugmentSpec", "Augmenter", "AugmentResult", "AugmentSpecError", "AugmentedCopy",
            "parse_augment_spec", "build_augmenters"]

@@ -23,7 +23,8 @@ import numpy as np
 from kdaug_core.corpus import SourceExample
 from kdaug_core.seeding import copy_seed
 from kdaug_core.shift import Shift, measure
-from kdaug_core.words import WordToken, replace_spans, word_tokens
+from kdaug_core.assets import load_stopwords
+from kdaug_core.words import WordToken, match_case, replace_spans, sentence_initial, word_tokens
 
 SIDES = ("auto", "text", "pair", "both")
 
@@ -147,10 +148,35 @@ class ReplacementAugmenter(Augmenter):
 
     MAX_ATTEMPTS_PER_COPY = 8
 
-    @abstractmethod
+    def setup(self) -> None:
+        self._stopwords = load_stopwords()
+
+    def replaceable(self, text: str, token: WordToken) -> bool:
+        """Content words only: no stopwords, numbers, punctuation, proper nouns or acronyms."""
+        w = token.text
+        if len(w) < 2 or not w.isalpha() or w.lower() in self._stopwords:
+            return False
+        if w[0].isupper() and not sentence_initial(text, token):
+            return False  # a proper noun
+        return not (w.isupper() and len(w) <= 4)  # an acronym
+
+    def candidates_for(self, words: list[str]) -> dict[str, list[str]]:
+        """Lowercased word -> replacement candidates (lowercase), for all words of a batch at once."""
+        raise NotImplementedError
+
     def find_slots(self, sources: Sequence[SourceExample], sides: list[list[int]],
                    tokens: list[list[list[WordToken]]]) -> list[list[Slot]]:
-        """For each source, the replaceable words on the chosen sides and their candidates."""
+        """Default: context-free candidates per word (synonym, kNN), looked up once per batch."""
+        if not hasattr(self, "_stopwords"):
+            self.setup()
+        wanted = []
+        for src, sd, tok in zip(sources, sides, tokens):
+            texts = (src.text, src.text_pair or "")
+            wanted.append([(side, i, t) for side in sd for i, t in enumerate(tok[side])
+                           if self.replaceable(texts[side], t)])
+        table = self.candidates_for(sorted({t.text.lower() for w in wanted for _, _, t in w}))
+        return [[Slot(side, i, [match_case(t.text, c) for c in table.get(t.text.lower(), ())])
+                 for side, i, t in w] for w in wanted]
 
     def sides_of(self, source: SourceExample) -> list[int]:
         if source.text_pair is None or self.side == "text":

@@ -11,13 +11,9 @@ than replaced by a wrong form. Casing follows the replaced word.
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Sequence
 
-from kdaug_core.assets import load_stopwords
 from kdaug_core.assets.wordnet import load_wordnet
-from kdaug_core.augment.base import Param, ReplacementAugmenter, Slot
-from kdaug_core.corpus import SourceExample
-from kdaug_core.words import WordToken, match_case, sentence_initial
+from kdaug_core.augment.base import Param, ReplacementAugmenter
 
 _POS_ORDER = ("n", "v", "a", "r")
 
@@ -34,35 +30,12 @@ class SynonymAugmenter(ReplacementAugmenter):
     }
 
     def setup(self) -> None:
+        super().setup()
         self._wn = load_wordnet()
-        self._stopwords = load_stopwords()
         self._synonyms = lru_cache(maxsize=200_000)(self._lookup)
 
-    def find_slots(self, sources: Sequence[SourceExample], sides: list[list[int]],
-                   tokens: list[list[list[WordToken]]]) -> list[list[Slot]]:
-        if not hasattr(self, "_wn"):
-            self.setup()
-        out = []
-        for src, sd, tok in zip(sources, sides, tokens):
-            texts = (src.text, src.text_pair or "")
-            slots = []
-            for side in sd:
-                for i, t in enumerate(tok[side]):
-                    if not self.replaceable(texts[side], t):
-                        continue
-                    cands = self._synonyms(t.text.lower())
-                    if cands:
-                        slots.append(Slot(side, i, [match_case(t.text, c) for c in cands]))
-            out.append(slots)
-        return out
-
-    def replaceable(self, text: str, token: WordToken) -> bool:
-        w = token.text
-        if len(w) < 2 or not w.isalpha() or w.lower() in self._stopwords:
-            return False
-        if w[0].isupper() and not sentence_initial(text, token):
-            return False  # a proper noun
-        return not (len(w) > 1 and w.isupper() and len(w) <= 4)  # an acronym
+    def candidates_for(self, words: list[str]) -> dict[str, list[str]]:
+        return {w: list(self._synonyms(w)) for w in words}
 
     def _lookup(self, word: str) -> tuple[str, ...]:
         wn = self._wn

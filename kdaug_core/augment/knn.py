@@ -1,0 +1,104 @@
+"""Embedding-kNN replacement: a word becomes one of its nearest neighbours (cosine, top-k pool) in a
+static embedding table: GloVe (default, the first `vocab_limit` rows, i.e. the most frequent words, as
+TinyBERT does) or the teacher's own input embeddings (`source=teacher`, whole-word vocabulary entries).
+
+Neighbours skip the word itself, its case variants and its inflections where they can be told (WordNet's
+morphology when WordNet is installed, else common English suffixes), stopwords and non-words. They are
+computed for all new words of a batch in one matrix product and cached per worker.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from kdaug_core.assets import MissingAssetError
+from kdaug_core.assets.embeddings import EmbeddingTable, load_glove, load_teacher_embeddings
+from kdaug_core.augment.base import AugmentSpecError, Param, ReplacementAugmenter
+
+_SUFFIXES = ("ingly", "ings", "ing", "edly", "ed", "ies", "es", "s", "ly", "er", "est", "ness")
+
+
+def _k_ok(v: int) -> str | None:
+    return None if 1 <= v <= 200 else "must be between 1 and 200"
+
+
+def _limit_ok(v: int) -> str | None:
+    return None if v >= 100 else "must be at least 100"
+
+
+def stem(word: str) -> str:
+    for suffix in _SUFFIXES:
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            return word[: -len(suffix)].rstrip("e")
+    return word.rstrip("e")
+
+
+class KnnAugmenter(ReplacementAugmenter):
+    method = "knn"
+    PARAMS = {
+        **ReplacementAugmenter.PARAMS,
+        "source": Param(str, "glove", "glove, teacher, or a path to a GloVe .txt / .npy file"),
+        "model": Param(str, None, "the model whose input embeddings source=teacher uses (default: the teacher)"),
+        "k": Param(int, 10, "neighbours kept per word", _k_ok),
+        "vocab_limit": Param(int, 100_000, "search only the first N rows of a GloVe table", _limit_ok),
+    }
+
+    def __init__(self, spec_key: str = "", **params):
+        super().__init__(spec_key, **params)
+        if self.source == "teacher" and not self.model:
+            raise AugmentSpecError("knn: source=teacher needs model=PATH (materialize fills in the teacher)")
+
+    def setup(self) -> None:
+        super().setup()
+        if self.source == "teacher":
+            self.table = load_teacher_embeddings(self.model)
+        else:
+            self.table = load_glove(self.source, limit=self.vocab_limit)
+        norms = np.linalg.norm(self.table.vectors, axis=1, keepdims=True)
+        self._unit = self.table.vectors / np.maximum(norms, 1e-8)
+        self._allowed = np.array([w.isalpha() and len(w) > 1 and w.lower() not in self._stopwords
+                                  for w in self.table.words])
+        self._cache: dict[str, list[str]] = {}
+        try:
+            from kdaug_core.assets.wordnet import load_wordnet
+
+            self._wn = load_wordnet()
+        except MissingAssetError:
+            self._wn = None  # inflections are then told apart by suffix rules alone
+
+    def _key(self, word: str) -> str:
+        return word.lower() if self.table.lowercase else word
+
+    def candidates_for(self, words: list[str]) -> dict[str, list[str]]:
+        new = [w for w in words if w not in self._cache]
+        known = [w for w in new if self._key(w) in self.table.index]
+        for w in set(new) - set(known):
+            self._cache[w] = []
+        for start in range(0, len(known), 256):  # bounded memory: 256 x vocab similarities at a time
+            chunk = known[start:start + 256]
+            sims = self._unit[[self.table.index[self._key(w)] for w in chunk]] @ self._unit.T
+            sims[:, ~self._allowed] = -np.inf
+            pool = min(self.k * 4 + 8, sims.shape[1] - 1)
+            top = np.argpartition(-sims, pool, axis=1)[:, :pool]
+            for w, row, idx in zip(chunk, sims, top):
+                idx = idx[np.argsort(-row[idx], kind="stable")]
+                self._cache[w] = self._filter(w, [self.table.words[i] for i in idx])
+        return {w: self._cache[w] for w in words}
+
+    def _filter(self, word: str, neighbours: list[str]) -> list[str]:
+        lw = word.lower()
+        forms = {lw, stem(lw)}
+        if self._wn is not None:
+            for pos in ("n", "v", "a", "r"):
+                forms.update(self._wn._morphy(lw, pos))
+        out = []
+        for cand in neighbours:
+            lc = cand.lower()
+            if lc in forms or stem(lc) in forms or lc in out:
+                continue
+            if self._wn is not None and any(b in forms for p in ("n", "v", "a", "r") for b in self._wn._morphy(lc, p)):
+                continue
+            out.append(lc)
+            if len(out) >= self.k:
+                break
+        return out

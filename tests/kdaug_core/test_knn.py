@@ -1,0 +1,69 @@
+import numpy as np
+import pytest
+
+from kdaug_core.assets.embeddings import load_glove
+from kdaug_core.augment import AugmentSpecError, build_augmenters, parse_augment_spec
+from kdaug_core.augment.knn import stem
+from kdaug_core.corpus import SourceExample
+from kdaug_core.recipe import Recipe
+
+
+def make(spec):
+    aug = build_augmenters([parse_augment_spec(spec)])[0]
+    aug.setup()
+    return aug
+
+
+@pytest.fixture(scope="module")
+def glove_knn():
+    return make("knn:ratio=0.3,copies=4")
+
+
+def test_glove_neighbours_are_sensible_and_skip_inflections(glove_knn):
+    table = glove_knn.candidates_for(["terrible", "movie", "walked"])
+    assert {"horrible", "awful", "dreadful"} <= set(table["terrible"])
+    assert "film" in table["movie"] and "movie" not in table["movie"] and "movies" not in table["movie"]
+    assert not {"walk", "walks", "walking"} & set(table["walked"])
+    assert all(len(c) == 10 for c in table.values())
+    assert stem("walking") == stem("walked") == "walk"
+
+
+@pytest.mark.parametrize("ratio", [0.1, 0.3])
+def test_ratio_is_met_on_real_sentences(glove_knn, mr_rows, ratio):
+    aug = make(f"knn:ratio={ratio},copies=4")
+    sources = [SourceExample(str(i), r["text"], None, None, "") for i, r in enumerate(mr_rows[:300])]
+    copies = [c for res in aug.augment_batch(sources, seed=0) for c in res.copies]
+    ratios = np.array([c.shift.ratio for c in copies])
+    assert abs(ratios.mean() - ratio) <= 0.03
+    assert np.mean([abs(c.shift.changed_words - ratio * c.shift.word_count) <= 1 for c in copies]) >= 0.9
+
+
+def test_deterministic_and_distinct(glove_knn):
+    s = SourceExample("a", "a terrible movie with awful acting and a boring story", None, 0, "")
+    one = [c.text for c in glove_knn.augment_batch([s], seed=5)[0].copies]
+    two = [c.text for c in make("knn:ratio=0.3,copies=4").augment_batch([s], seed=5)[0].copies]
+    assert one == two and len(set(one)) == 4 and s.text not in one
+
+
+def test_teacher_embeddings_source(tiny_teacher):
+    aug = make(f"knn:ratio=0.5,copies=2,source=teacher,model={tiny_teacher}")
+    assert aug.table.lowercase and "the" in aug.table.index and not any(w.startswith("##") for w in aug.table.words)
+    res = aug.augment_batch([SourceExample("a", "a wonderful film about love", None, 0, "")], seed=0)[0]
+    assert len(res.copies) == 2
+    assert all(w in aug.table.index for c in res.copies for w in c.text.split())
+
+
+def test_teacher_source_defaults_to_the_recipe_teacher():
+    r = Recipe(input="i", output="o", teacher="my/teacher", augment=["knn:source=teacher", "knn"])
+    assert r.augment[0].params["model"] == "my/teacher" and r.augment[1].params["model"] is None
+    with pytest.raises(AugmentSpecError, match="needs model"):
+        build_augmenters([parse_augment_spec("knn:source=teacher")])
+
+
+def test_glove_text_and_npy_files(tmp_path):
+    (tmp_path / "v.txt").write_text("good 1 0\nfine 0.9 0.1\nbad -1 0\n")
+    t = load_glove(str(tmp_path / "v.txt"))
+    assert t.words == ["good", "fine", "bad"] and t.vectors.shape == (3, 2)
+    np.save(tmp_path / "m.npy", t.vectors)
+    (tmp_path / "m.txt").write_text("good\nfine\nbad\n")
+    assert load_glove(str(tmp_path / "m.npy")).words == ["good", "fine", "bad"]
