@@ -49,6 +49,27 @@ def tiny_pair_teacher(tmp_path_factory) -> Path:
     return build_tiny_teacher(tmp_path_factory.mktemp("teacher") / "tiny3", num_labels=3, seed=1)
 
 
+def build_tiny_mlm(dest: Path, seed: int = 0) -> Path:
+    import torch
+    from transformers import AutoTokenizer, BertConfig, BertForMaskedLM
+
+    from kdaug_core.assets.minilm import minilm_path
+
+    tokenizer = AutoTokenizer.from_pretrained(str(minilm_path()))
+    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2,
+                        num_attention_heads=2, intermediate_size=64, max_position_embeddings=128)
+    torch.manual_seed(seed)
+    BertForMaskedLM(config).eval().save_pretrained(dest, safe_serialization=True)
+    tokenizer.save_pretrained(dest)
+    return dest
+
+
+@pytest.fixture(scope="session")
+def tiny_mlm(tmp_path_factory) -> Path:
+    """A tiny BertForMaskedLM (random weights, MiniLM's real tokenizer): plumbing, ratios, batching."""
+    return build_tiny_mlm(tmp_path_factory.mktemp("mlm") / "tiny-mlm")
+
+
 @pytest.fixture(scope="session")
 def mr_corpus() -> Path:
     from kdaug_core.assets.mr import fetch_mr

@@ -161,3 +161,19 @@ def test_cli_materialize_with_a_recipe_file(tmp_path, tiny_teacher, capsys):
     manifest = json.loads((tmp_path / "o" / "manifest.json").read_text())
     assert manifest["splits"]["train"]["recipe"]["seed"] == 4
     assert len(read_rows(tmp_path / "o")) == 3
+
+
+def test_a_recipe_of_several_augmenters_in_one_run(tmp_path, mr_rows, tiny_mlm, materialize):
+    corpus = write_jsonl(tmp_path / "c.jsonl", [{"text": r["text"], "label": r["label"]} for r in mr_rows[:60]])
+    specs = ["synonym:ratio=0.1,copies=2", "knn:ratio=0.3,copies=2",
+             f"mlm:model={tiny_mlm},ratio=0.3,copies=2", f"mlm:model={tiny_mlm},ratio=0.5,copies=1,mode=joint"]
+    manifest, rows = materialize(corpus, tmp_path / "o", augment=specs, seed=2)
+    split = manifest["splits"]["train"]
+    assert set(split["rows_per_method"]) == {"original", "synonym", "knn", "mlm"}
+    assert sorted(split["augment"]) == ["knn.1", "mlm.2", "mlm.3", "synonym.0"]
+    assert len({r["id"] for r in rows}) == len(rows)
+    for key, target in (("synonym.0", 0.1), ("knn.1", 0.3), ("mlm.2", 0.3)):
+        ratios = [r["changed_ratio"] for r in rows if f"/{key}." in r["id"]]
+        assert len(ratios) >= 100 and abs(np.mean(ratios) - target) < 0.05
+    _, again = materialize(corpus, tmp_path / "o2", augment=specs, seed=2)
+    assert [(r["id"], r["text"]) for r in again] == [(r["id"], r["text"]) for r in rows]
