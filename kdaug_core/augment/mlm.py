@@ -11,7 +11,7 @@ ReplacementAugmenter machinery).
 `mode=joint` is faster: each copy masks all its chosen positions at once and takes one forward pass
 (TinyBERT needs one per word; nlpaug one per position).
 
-On a GPU (device=auto picks it) the model runs in half precision.
+On a GPU (device=auto picks it) the model runs in fp16; on a CPU with native bf16 in bf16 (precision=).
 """
 
 from __future__ import annotations
@@ -26,6 +26,22 @@ from kdaug_core.corpus import SourceExample
 from kdaug_core.seeding import copy_seed
 from kdaug_core.shift import Shift, measure
 from kdaug_core.words import WordToken, match_case, replace_spans, word_tokens
+
+
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+
+
+def model_dtype(precision: str, device: str):
+    """The dtype the masked LM runs in. Candidates only need the ranking of the top-M words, which
+    half precision keeps; on CPUs with native bf16 (AVX512-BF16, AMX) it runs about 4x faster."""
+    import torch
+
+    if precision == "auto":
+        if device.startswith("cuda"):
+            return torch.float16
+        return torch.bfloat16 if torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported() \
+            else torch.float32
+    return {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
 
 
 def _positive(v: int) -> str | None:
@@ -46,6 +62,8 @@ class MlmAugmenter(ReplacementAugmenter):
         "batch_size": Param(int, 64, "masked sequences per forward pass", _positive),
         "max_length": Param(int, 128, "tokens per masked sequence", _positive),
         "device": Param(str, "auto", "auto, cpu, cuda, cuda:N"),
+        "precision": Param(str, "auto", "auto (fp16 on GPU, bf16 on CPUs with native bf16, else fp32), "
+                                         "fp32, bf16 or fp16", lambda v: None if v in PRECISIONS else f"must be one of {PRECISIONS}"),
     }
 
     def __init__(self, spec_key: str = "", **params):
@@ -56,7 +74,6 @@ class MlmAugmenter(ReplacementAugmenter):
     # ----------------------------------------------------------------------------------------- model
 
     def setup(self) -> None:
-        import torch
         from transformers import AutoModelForMaskedLM, AutoTokenizer
 
         from kdaug_core.teacher import TeacherError, _local_dir, pick_device
@@ -73,8 +90,8 @@ class MlmAugmenter(ReplacementAugmenter):
             raise TeacherError(f"mlm: {self.model!r} has no trained masked-LM head (missing weights: "
                                f"{sorted(info['missing_keys'])[:3]}...); pass a masked LM")
         self.torch_device = pick_device(self.device)
-        dtype = torch.float16 if self.torch_device.startswith("cuda") else torch.float32
-        self.lm = model.to(self.torch_device, dtype=dtype).eval()
+        self.dtype = model_dtype(self.precision, self.torch_device)
+        self.lm = model.to(self.torch_device, dtype=self.dtype).eval()
         self._base, self._head = _split_head(self.lm)
         self._allowed_ids, self._allowed_words = self._vocabulary()
 
