@@ -17,6 +17,7 @@ test-fast: setup
 	$(PY) -m pytest -q tests -m "not real_assets"
 
 bench: setup
+	$(PY) -m pip install -q -e ".[bench]"
 	$(PY) -m benchmarks
 
 clean:

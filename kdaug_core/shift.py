@@ -1,9 +1,10 @@
 """Semantic-shift degree: the share of a source's word tokens that an augmented copy changed.
 
 One measure for every augmenter. Source and copy word sequences are aligned (difflib, on lowercased
-words, so a casing change is not a change); every source word outside the aligned matching blocks counts
-as changed. A one-word synonym swap changes 1 word; a multi-word synonym ("film" -> "motion picture")
-still changes 1 source word; a deletion changes the deleted words.
+words, so a casing change is not a change). Every source word that is replaced or deleted counts as
+changed, and so does every word inserted where the source had none (a projected AugPro position may
+turn punctuation into a word). A one-word synonym swap changes 1 word; a multi-word synonym ("film" ->
+"motion picture") still changes 1 source word.
 """
 
 from __future__ import annotations
@@ -30,8 +31,13 @@ class Shift:
 def measure_words(source: list[str], copy: list[str]) -> Shift:
     a = [w.lower() for w in source]
     b = [w.lower() for w in copy]
-    matched = sum(block.size for block in SequenceMatcher(None, a, b, autojunk=False).get_matching_blocks())
-    return Shift(len(a) - matched, len(a))
+    changed = 0
+    for op, i1, i2, j1, j2 in SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+        if op in ("replace", "delete"):
+            changed += i2 - i1
+        elif op == "insert":
+            changed += j2 - j1
+    return Shift(changed, len(a))
 
 
 def measure(source_text: str, copy_text: str) -> Shift:

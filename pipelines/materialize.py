@@ -19,7 +19,8 @@ import logging
 import math
 import shlex
 import sys
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
@@ -56,6 +57,7 @@ class Plan:
     num_shards: int
     label_groups: int  # id-hash groups per length bucket before batching, about 4k rows each
     command: str
+    started: float = field(default_factory=time.time)
 
 
 def prepare(recipe: Recipe, command: str = "") -> Plan:
@@ -118,34 +120,34 @@ def build(pipeline: beam.Pipeline, plan: Plan) -> None:
     written = (labelled
                | "KeyByShard" >> beam.Map(lambda row, n=plan.num_shards: (shard_of(row["id"], n), row))
                | "GroupByShard" >> beam.GroupByKey()
-               | "WriteParquet" >> beam.ParDo(T.WriteShardFn(data_dir, r.split, plan.num_shards, schema))
-               .with_outputs(T.FILES, main="counts"))
+               | "WriteParquet" >> beam.ParDo(T.WriteShardFn(data_dir, r.split, plan.num_shards, schema)))
     dead_written = (dead | "AllDead" >> beam.Flatten()
                     | "KeyDead" >> beam.Map(lambda d: (0, d))
                     | "GroupDead" >> beam.GroupByKey()
-                    | "WriteDeadLetters" >> beam.ParDo(T.WriteDeadLettersFn(dead_dir, r.split))
-                    .with_outputs(T.FILES, main="counts"))
-    counts += [written.counts, dead_written.counts]
+                    | "WriteDeadLetters" >> beam.ParDo(T.WriteDeadLettersFn(dead_dir, r.split)))
+    counts += [written, dead_written]
 
     totals = counts | "AllCounts" >> beam.Flatten() | "SumCounts" >> beam.CombinePerKey(sum)
     _ = (pipeline
          | "Once" >> beam.Create([None])
-         | "Finalize" >> beam.Map(finalize, plan=plan, schema=schema,
-                                  counts=beam.pvalue.AsDict(totals),
-                                  data_files=beam.pvalue.AsList(written[T.FILES]),
-                                  dead_files=beam.pvalue.AsList(dead_written[T.FILES])))
+         | "Finalize" >> beam.Map(finalize, plan=plan, schema=schema, counts=beam.pvalue.AsDict(totals)))
 
 
-def finalize(_, plan: Plan, schema, counts: dict, data_files: list, dead_files: list) -> None:
+def finalize(_, plan: Plan, schema, counts: dict) -> None:
     """Runs once, after every data and dead-letter file exists: empty shards get their (empty) file so
     the N in -of-N holds, stale files of an earlier run of this split go, then manifest and card."""
     import pyarrow.parquet as pq
 
     r = plan.recipe
+    data_files = [k[len(T.DATA_FILE):] for k in counts if k.startswith(T.DATA_FILE)]
+    dead_files = [k[len(T.DEAD_LETTER_FILE):] for k in counts if k.startswith(T.DEAD_LETTER_FILE)]
     out = r.output.rstrip("/")
     data_dir, dead_dir = FileSystems.join(out, "data"), FileSystems.join(out, "dead_letter")
     expected = [T.shard_file_name(r.split, i, plan.num_shards) for i in range(plan.num_shards)]
     for name in sorted(set(expected) - set(data_files)):
+        path = FileSystems.join(data_dir, name)
+        if FileSystems.exists(path) and _modified(path) >= plan.started:
+            raise RuntimeError(f"{name} was written by this run but not counted; refusing to replace it")
         buf = io.BytesIO()
         pq.write_table(schema.empty_table(), buf, compression="zstd")
         T._write_atomically(FileSystems.join(data_dir, name), buf.getvalue())
@@ -166,6 +168,10 @@ def finalize(_, plan: Plan, schema, counts: dict, data_files: list, dead_files: 
     manifest = merge_manifest(existing, r.split, entry)
     T._write_atomically(manifest_path, (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode("utf-8"))
     T._write_atomically(FileSystems.join(out, "README.md"), dataset_card(manifest).encode("utf-8"))
+
+
+def _modified(path: str) -> float:
+    return FileSystems.match([path])[0].metadata_list[0].last_updated_in_seconds
 
 
 def _remove_stale(directory: str, prefix: str, keep: set[str]) -> None:

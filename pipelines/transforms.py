@@ -20,7 +20,10 @@ from kdaug_core.seeding import shard_of
 
 DEAD = "dead_letter"
 COUNTS = "counts"
-FILES = "files"
+# The names of the files written travel with the counters (one side input for the final step): a
+# separate tagged output reached the final step empty on the BundleBasedDirectRunner.
+DATA_FILE = "data_file/"
+DEAD_LETTER_FILE = "dead_letter_file/"
 log = logging.getLogger("kdaug")
 
 
@@ -174,7 +177,7 @@ class WriteShardFn(beam.DoFn):
         pq.write_table(table, buf, compression="zstd")
         name = shard_file_name(self.split, shard, self.num_shards)
         _write_atomically(FileSystems.join(self.data_dir, name), buf.getvalue())
-        yield TaggedOutput(FILES, name)
+        yield (f"{DATA_FILE}{name}", 1)
         per_method: dict[str, list[float]] = {}
         for r in rows:
             per_method.setdefault(r["aug_method"], []).append(r["changed_ratio"])
@@ -196,7 +199,7 @@ class WriteDeadLettersFn(beam.DoFn):
         data = "".join(json.dumps(d, ensure_ascii=False) + "\n" for d in letters).encode("utf-8")
         name = f"{self.split}-00000-of-00001.jsonl"
         _write_atomically(FileSystems.join(self.dead_dir, name), data)
-        yield TaggedOutput(FILES, name)
+        yield (f"{DEAD_LETTER_FILE}{name}", 1)
         counts: dict[str, int] = {}
         for d in letters:
             counts[d["stage"]] = counts.get(d["stage"], 0) + 1

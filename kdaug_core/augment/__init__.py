@@ -7,11 +7,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kdaug_core.augment.base import Augmenter, AugmentResult, AugmentSpecError, AugmentedCopy
+from kdaug_core.augment.augpro import AugProFgsm, AugProMix
 from kdaug_core.augment.knn import KnnAugmenter
 from kdaug_core.augment.mlm import MlmAugmenter
 from kdaug_core.augment.synonym import SynonymAugmenter
 
-REGISTRY: dict[str, type[Augmenter]] = {cls.method: cls for cls in (SynonymAugmenter, KnnAugmenter, MlmAugmenter)}
+REGISTRY: dict[str, type[Augmenter]] = {cls.method: cls for cls in (SynonymAugmenter, KnnAugmenter, MlmAugmenter, AugProMix, AugProFgsm)}
 
 __all__ = ["REGISTRY", "AugmentSpec", "Augmenter", "AugmentResult", "AugmentSpecError", "AugmentedCopy",
            "parse_augment_spec", "build_augmenters"]

@@ -17,6 +17,7 @@ def test_measure_counts_changed_source_words():
     assert measure("the movie is good", "The movie is good") == Shift(0, 4)  # casing is no change
     assert measure("a good movie", "a good motion picture") == Shift(1, 3)  # multi-word synonym: 1 word
     assert measure("a b c d", "a c d") == Shift(1, 4)  # a deletion
+    assert measure("good fun , wasabi", "good fun striker wasabi") == Shift(1, 3)  # an inserted word
     assert measure("x y", "p q") .ratio == 1.0
     assert (Shift(1, 4) + Shift(1, 6)).ratio == 0.2
     assert Shift(0, 0).ratio == 0.0

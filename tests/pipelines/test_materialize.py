@@ -117,6 +117,10 @@ def test_several_splits_share_one_directory(tmp_path, materialize):
     # Re-running a split with fewer shards removes its stale files.
     materialize(corpus, out, split="train", num_shards=1)
     assert [f.name for f in (out / "data").glob("train-*")] == ["train-00000-of-00001.parquet"]
+    # More shards than rows: empty shards get an empty file, also when a run is repeated over them.
+    for _ in range(2):
+        manifest, rows = materialize(corpus, out, split="train", num_shards=8)
+        assert len(list((out / "data").glob("train-*-of-00008.parquet"))) == 8 and len(rows) == 6
 
 
 def test_sentence_pairs_and_unlabelled_corpus(tmp_path, tiny_pair_teacher, materialize):
@@ -177,3 +181,14 @@ def test_a_recipe_of_several_augmenters_in_one_run(tmp_path, mr_rows, tiny_mlm, 
         assert len(ratios) >= 100 and abs(np.mean(ratios) - target) < 0.05
     _, again = materialize(corpus, tmp_path / "o2", augment=specs, seed=2)
     assert [(r["id"], r["text"]) for r in again] == [(r["id"], r["text"]) for r in rows]
+
+
+def test_augpro_runs_inside_materialize_with_the_teacher_as_default_model(tmp_path, mr_rows, tiny_teacher, materialize):
+    corpus = write_jsonl(tmp_path / "c.jsonl", [{"text": r["text"], "label": r["label"]} for r in mr_rows[:16]])
+    manifest, rows = materialize(corpus, tmp_path / "o", augment=["augpro_mix:copies=2", "augpro_fgsm:copies=1"])
+    split = manifest["splits"]["train"]
+    assert split["recipe"]["augment"][0]["model"] == str(tiny_teacher)
+    mix = [r for r in rows if r["aug_method"] == "augpro_mix"]
+    fgsm = [r for r in rows if r["aug_method"] == "augpro_fgsm"]
+    assert len(mix) >= 24 and len(fgsm) >= 12
+    assert all(r["changed_ratio"] > 0 and len(r["teacher_logits"]) == 2 for r in mix + fgsm)

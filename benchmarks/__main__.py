@@ -1,0 +1,6 @@
+"""Runs every benchmark: python -m benchmarks (or `make bench`)."""
+
+from benchmarks import augment
+
+if __name__ == "__main__":
+    raise SystemExit(augment.main([]))

@@ -1,0 +1,327 @@
+"""AugPro: augment in embedding space, then project back to real tokens (Wang et al., ICLR 2023).
+
+augpro_mix   e' = mu * E(x_i) + (1 - mu) * E(x_j), position by position, x_j a partner from the same
+             batch; mu fixed or drawn from Beta(a, a) per copy.
+augpro_fgsm  e' = E(x) + eps * sign(grad_E L), L a KD divergence. Offline the gradient comes from a
+             reference model: by default the teacher's own virtual-adversarial direction
+             (L = KL(p(x) || p(E(x) + r)), r a small seeded random start), or a student checkpoint given
+             by path (L = KL(p_teacher(x) || p_student(E_student(x) + r))), so a second round can target
+             what a first-round student gets wrong.
+
+Every perturbed position is projected to its nearest vocabulary token by L2 distance
+(argmin ||e - E_w||^2 = argmax 2 e.E_w - ||E_w||^2; a raw dot product favours large-norm tokens), with
+special, [unused*] and [UNK] rows dropped from the table, word-start positions projected to word-start
+tokens and continuation positions to continuation pieces. Special positions ([CLS], [SEP], [PAD]) are
+kept. The copy is rebuilt from the source text: words whose tokens did not change keep their original
+characters, so the measured changed_ratio counts real changes only. Labels are never interpolated: the
+teacher labels the projected text like any other copy.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Sequence
+
+import numpy as np
+
+from kdaug_core.augment.base import (SIDES, Augmenter, AugmentedCopy, AugmentResult, AugmentSpecError, Param,
+                                     _norm)
+from kdaug_core.corpus import SourceExample
+from kdaug_core.seeding import copy_seed
+from kdaug_core.shift import Shift, measure
+
+
+def _copies_ok(v: int) -> str | None:
+    return None if 1 <= v <= 1000 else "must be between 1 and 1000"
+
+
+def _side_ok(v: str) -> str | None:
+    return None if v in SIDES else f"must be one of {SIDES}"
+
+
+def _mu_ok(v: str) -> str | None:
+    try:
+        parse_mu(v)
+        return None
+    except ValueError as err:
+        return str(err)
+
+
+def parse_mu(v: str) -> tuple[str, float]:
+    """'0.5' -> ('fixed', 0.5); 'beta:0.4' -> ('beta', 0.4)."""
+    v = str(v)
+    if v.startswith("beta:"):
+        a = float(v[5:])
+        if a <= 0:
+            raise ValueError("beta:A needs A > 0")
+        return "beta", a
+    mu = float(v)
+    if not 0.0 < mu < 1.0:
+        raise ValueError("must be in (0, 1) or beta:A")
+    return "fixed", mu
+
+
+class Projector:
+    """A model's tokenizer and input-embedding table, and nearest-token projection by L2."""
+
+    def __init__(self, model_spec: str, device: str = "auto", trust_remote_code: bool = False):
+        import torch
+        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+        from kdaug_core.teacher import _local_dir, pick_device
+
+        local = str(_local_dir(model_spec))
+        self.device = pick_device(device)
+        self.tok = AutoTokenizer.from_pretrained(local, trust_remote_code=trust_remote_code)
+        if not self.tok.is_fast:
+            raise AugmentSpecError(f"AugPro needs a fast tokenizer (offsets) for {model_spec!r}")
+        self.model = AutoModelForSequenceClassification.from_pretrained(
+            local, use_safetensors=True, trust_remote_code=trust_remote_code).to(self.device).eval()
+        for p in self.model.parameters():
+            p.requires_grad_(False)
+        self.table = self.model.get_input_embeddings().weight.detach()
+        self.sq_norms = (self.table.float() ** 2).sum(-1)
+        self.table_std = float(self.table.float().std())
+        vocab_size = self.table.shape[0]
+        tokens = self.tok.convert_ids_to_tokens(list(range(min(vocab_size, len(self.tok)))))
+        tokens += [""] * (vocab_size - len(tokens))
+        special = set(self.tok.all_special_ids)
+        bad = [i in special or not t or re.fullmatch(r"\[.*\]|<.*>", t) is not None for i, t in enumerate(tokens)]
+        piece = [t.startswith("##") for t in tokens]
+        self.word_start_ok = torch.tensor([not b and not p for b, p in zip(bad, piece)], device=self.device)
+        self.continuation_ok = torch.tensor([not b and p for b, p in zip(bad, piece)], device=self.device)
+
+    def encode(self, texts: list[str], max_length: int):
+        return self.tok(texts, truncation=True, max_length=max_length, return_offsets_mapping=True)
+
+    def project(self, embeds, keep, continuation):
+        """embeds [B, L, d]; keep [B, L] bool (special positions); continuation [B, L] bool -> ids [B, L]."""
+        import torch
+
+        table = self.table.float().T
+        out = torch.empty(embeds.shape[:2], dtype=torch.long, device=embeds.device)
+        for start in range(0, embeds.shape[0], 8):  # bounded memory: 8 x L x vocab scores at a time
+            e = embeds[start:start + 8].float()
+            scores = 2 * e @ table - self.sq_norms
+            allowed = torch.where(continuation[start:start + 8, :, None], self.continuation_ok, self.word_start_ok)
+            out[start:start + 8] = scores.masked_fill(~allowed, float("-inf")).argmax(-1)
+        return out, keep
+
+
+def rebuild_text(tok, text: str, enc_one, old_ids: list[int], new_ids: list[int]) -> str:
+    """The source text with each word whose token ids changed replaced by the new tokens' surface form;
+    everything else (spacing, punctuation, casing, text beyond truncation) kept as it was."""
+    word_ids = enc_one.word_ids
+    offsets = enc_one.offsets
+    spans: dict[int, list[int]] = {}
+    for pos, w in enumerate(word_ids):
+        if w is not None:
+            spans.setdefault(w, []).append(pos)
+    edits = []
+    for w, positions in spans.items():
+        if all(old_ids[p] == new_ids[p] for p in positions):
+            continue
+        surface = tok.convert_tokens_to_string(tok.convert_ids_to_tokens([new_ids[p] for p in positions])).strip()
+        start, end = offsets[positions[0]][0], offsets[positions[-1]][1]
+        original = text[start:end]
+        if original[:1].isupper() and surface:
+            surface = surface[:1].upper() + surface[1:]
+        if surface and surface.lower() != original.lower():
+            edits.append((start, end, surface))
+    out, cursor = [], 0
+    for start, end, surface in sorted(edits):
+        out.append(text[cursor:start])
+        out.append(surface)
+        cursor = end
+    out.append(text[cursor:])
+    return "".join(out)
+
+
+class _AugProBase(Augmenter):
+    PARAMS = {
+        "copies": Param(int, 4, "copies per source example", _copies_ok),
+        "side": Param(str, "auto", "sentence pairs: which side(s) to augment (auto = both)", _side_ok),
+        "model": Param(str, None, "the model whose embeddings are used (default: the teacher)"),
+        "max_length": Param(int, 128, "tokens per sequence", lambda v: None if v >= 8 else "must be at least 8"),
+        "device": Param(str, "auto", "auto, cpu, cuda, cuda:N"),
+    }
+    MAX_ROUNDS = 4
+
+    def __init__(self, spec_key: str = "", **params):
+        super().__init__(spec_key, **params)
+        if not self.model:
+            raise AugmentSpecError(f"{self.method}: needs model=PATH (materialize fills in the teacher)")
+
+    def sides_of(self, source: SourceExample) -> list[int]:
+        if source.text_pair is None or self.side == "text":
+            return [0]
+        return [1] if self.side == "pair" else [0, 1]
+
+    def augment_batch(self, sources: Sequence[SourceExample], seed: int) -> list[AugmentResult]:
+        """Shared loop: per round, every pending (source, copy) gets a draft for each augmented side;
+        drafts equal to the source or an earlier copy are redrawn (new random numbers) next round."""
+        results = [AugmentResult(s.id, requested=self.copies) for s in sources]
+        seen = [{_norm((s.text, s.text_pair))} for s in sources]
+        rngs = {(i, c): np.random.default_rng(copy_seed(seed, s.id, self.spec_key, c))
+                for i, s in enumerate(sources) for c in range(self.copies)}
+        pending = sorted(rngs)
+        for _ in range(self.MAX_ROUNDS):
+            if not pending:
+                break
+            drafts = {key: [sources[key[0]].text, sources[key[0]].text_pair] for key in pending}
+            for side in (0, 1):
+                todo = [key for key in pending if side in self.sides_of(sources[key[0]])]
+                if todo:
+                    texts = self.perturb_side(sources, side, todo, rngs)
+                    for key, text in zip(todo, texts):
+                        drafts[key][side] = text
+            retry = []
+            for key in pending:
+                i, c = key
+                src, out = sources[i], tuple(drafts[key])
+                if _norm(out) in seen[i]:
+                    retry.append(key)
+                    continue
+                seen[i].add(_norm(out))
+                shift = sum((measure((src.text, src.text_pair)[s] or "", out[s] or "") for s in self.sides_of(src)),
+                            Shift(0, 0))
+                results[i].copies.append(AugmentedCopy(out[0], out[1], shift, copy_seed(seed, src.id, self.spec_key, c), c))
+            pending = retry
+        for r in results:
+            r.copies.sort(key=lambda c: c.copy_index)
+        return results
+
+    def perturb_side(self, sources, side: int, keys: list[tuple[int, int]], rngs) -> list[str]:
+        raise NotImplementedError
+
+    def _encode_side(self, sources, side: int, rows: list[int]):
+        import torch
+
+        texts = [(sources[i].text, sources[i].text_pair)[side] for i in rows]
+        enc = self.proj.encode(texts, self.max_length)
+        batch = self.proj.tok.pad({"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"]},
+                                  return_tensors="pt")
+        ids = batch["input_ids"].to(self.proj.device)
+        mask = batch["attention_mask"].to(self.proj.device)
+        special = torch.tensor([[t in self.proj.tok.all_special_ids for t in row] for row in batch["input_ids"].tolist()],
+                               device=self.proj.device) | (mask == 0)
+        continuation = torch.tensor([[tok.startswith("##") for tok in self.proj.tok.convert_ids_to_tokens(row)]
+                                     for row in batch["input_ids"].tolist()], device=self.proj.device)
+        return texts, enc, ids, mask, special, continuation
+
+    def _finish(self, texts, enc, ids, special, continuation, embeds) -> list[str]:
+        import torch
+
+        new_ids, _ = self.proj.project(embeds, special, continuation)
+        new_ids = torch.where(special, ids, new_ids)
+        out = []
+        for b, text in enumerate(texts):
+            n = len(enc["input_ids"][b])
+            out.append(rebuild_text(self.proj.tok, text, enc[b], ids[b, :n].tolist(), new_ids[b, :n].tolist()))
+        return out
+
+
+class AugProMix(_AugProBase):
+    method = "augpro_mix"
+    PARAMS = {**_AugProBase.PARAMS,
+              "mu": Param(str, "0.5", "weight of the source: a number in (0, 1) or beta:A (Beta(A, A) per copy)",
+                          _mu_ok)}
+
+    def setup(self) -> None:
+        self.proj = Projector(self.model, self.device)
+        self._mu = parse_mu(self.mu)
+
+    def perturb_side(self, sources, side, keys, rngs) -> list[str]:
+        import torch
+
+        if not hasattr(self, "proj"):
+            self.setup()
+        partners, mus = [], []
+        for i, c in keys:
+            rng = rngs[(i, c)]
+            others = [j for j in range(len(sources)) if j != i and (sources[j].text, sources[j].text_pair)[side]]
+            partners.append(others[rng.integers(len(others))] if others else i)
+            # As in mixup, mu is not folded: after projection a position whose mu is above 1/2 mostly
+            # keeps the source token, below 1/2 takes the partner's, and near 1/2 a third token.
+            mus.append(float(rng.beta(self._mu[1], self._mu[1])) if self._mu[0] == "beta" else self._mu[1])
+        rows = [i for i, _ in keys]
+        texts, enc, ids, mask, special, continuation = self._encode_side(sources, side, sorted(set(rows + partners)))
+        index = {r: k for k, r in enumerate(sorted(set(rows + partners)))}
+        a = torch.tensor([index[r] for r in rows], device=self.proj.device)
+        b = torch.tensor([index[p] for p in partners], device=self.proj.device)
+        mu = torch.tensor(mus, device=self.proj.device)[:, None, None]
+        with torch.no_grad():
+            e_src = self.proj.table[ids[a]].float()
+            e_partner = self.proj.table[ids[b]].float()  # the partner's [PAD] rows where it is shorter
+            mixed = mu * e_src + (1 - mu) * e_partner
+        return self._finish([texts[index[r]] for r in rows], _EncView(enc, [index[r] for r in rows]),
+                            ids[a], special[a], continuation[a], mixed)
+
+
+class _EncView:
+    """A row subset of a BatchEncoding, indexable like one (enc["input_ids"][b], enc[b])."""
+
+    def __init__(self, enc, rows: list[int]):
+        self.enc, self.rows = enc, rows
+
+    def __getitem__(self, key):
+        if isinstance(key, str):
+            return [self.enc[key][r] for r in self.rows]
+        return self.enc[self.rows[key]]
+
+
+class AugProFgsm(_AugProBase):
+    method = "augpro_fgsm"
+    PARAMS = {**_AugProBase.PARAMS,
+              "eps": Param(float, 2.0, "step of the sign-gradient perturbation, in units of the embedding "
+                                        "table's per-dimension standard deviation; a redraw multiplies it by 1.5",
+                           lambda v: None if v > 0 else "must be > 0"),
+              "xi": Param(float, 1e-3, "scale of the seeded random start (virtual adversarial direction)",
+                          lambda v: None if v >= 0 else "must be >= 0"),
+              "reference": Param(str, "teacher", "teacher (its virtual-adversarial direction) or a student "
+                                                  "checkpoint directory (same tokenizer as the teacher)")}
+
+    def setup(self) -> None:
+        if self.reference == "teacher":
+            self.proj = Projector(self.model, self.device)
+            self.teacher = None
+        else:
+            self.proj = Projector(self.reference, self.device)  # perturb and project in the student's space
+            self.teacher = Projector(self.model, self.device)
+            if self.teacher.tok.get_vocab() != self.proj.tok.get_vocab():
+                raise AugmentSpecError("augpro_fgsm: the reference student must share the teacher's tokenizer")
+
+    def perturb_side(self, sources, side, keys, rngs) -> list[str]:
+        import torch
+        import torch.nn.functional as F
+
+        if not hasattr(self, "proj"):
+            self.setup()
+        if not hasattr(self, "_round") or self._round_batch is not sources:
+            self._round, self._round_batch = {}, sources
+        rows = sorted({i for i, _ in keys})
+        texts, enc, ids, mask, special, continuation = self._encode_side(sources, side, rows)
+        index = {r: k for k, r in enumerate(rows)}
+        sel = torch.tensor([index[i] for i, _ in keys], device=self.proj.device)
+        ids, mask, special, continuation = ids[sel], mask[sel], special[sel], continuation[sel]
+        embeds = self.proj.table[ids].float()
+        start = torch.stack([torch.from_numpy(rngs[key].standard_normal(tuple(embeds.shape[1:])).astype(np.float32))
+                             for key in keys]).to(self.proj.device)
+        start = self.xi * start / start.flatten(1).norm(dim=1).clamp_min(1e-12)[:, None, None]
+        with torch.no_grad():
+            target_model = self.teacher.model if self.teacher is not None else self.proj.model
+            target_table = self.teacher.table if self.teacher is not None else self.proj.table
+            p_target = F.softmax(target_model(inputs_embeds=target_table[ids].float(), attention_mask=mask).logits.float(), -1)
+        with torch.enable_grad():
+            x = (embeds + start * (~special)[..., None]).detach().requires_grad_(True)
+            log_q = F.log_softmax(self.proj.model(inputs_embeds=x, attention_mask=mask).logits.float(), -1)
+            loss = F.kl_div(log_q, p_target, reduction="batchmean")
+            (grad,) = torch.autograd.grad(loss, x)
+        # The step is relative to the table's scale, so one eps means the same for every model; a key
+        # that is being redrawn (its last draft equalled the source) steps further.
+        steps = torch.tensor([self.eps * 1.5 ** self._round.get(key, 0) for key in keys], device=self.proj.device)
+        for key in keys:
+            self._round[key] = self._round.get(key, 0) + 1
+        perturbed = embeds + (steps * self.proj.table_std)[:, None, None] * grad.sign() * (~special)[..., None]
+        return self._finish([texts[index[i]] for i, _ in keys], _EncView(enc, [index[i] for i, _ in keys]),
+                            ids, special, continuation, perturbed.detach())

@@ -1,0 +1,87 @@
+import numpy as np
+import pytest
+import torch
+
+from kdaug_core.augment import AugmentSpecError, build_augmenters, parse_augment_spec
+from kdaug_core.augment.augpro import Projector, rebuild_text
+from kdaug_core.corpus import SourceExample
+from kdaug_core.shift import measure
+from tests.conftest import build_tiny_teacher
+
+
+def make(spec):
+    aug = build_augmenters([parse_augment_spec(spec)])[0]
+    aug.setup()
+    return aug
+
+
+def sources(rows, n):
+    return [SourceExample(str(i), r["text"], None, None, "") for i, r in enumerate(rows[:n])]
+
+
+def assert_real_tokens(tok, texts):
+    for t in texts:
+        ids = tok(t)["input_ids"]
+        assert tok.unk_token_id not in ids
+
+
+def test_projection_is_nearest_token_by_l2_not_dot_product(tiny_teacher):
+    proj = Projector(str(tiny_teacher), device="cpu")
+    ids = torch.tensor([[proj.tok.convert_tokens_to_ids("film"), proj.tok.convert_tokens_to_ids("good")]])
+    e = proj.table[ids].float()
+    keep = torch.zeros_like(ids, dtype=torch.bool)
+    out, _ = proj.project(e, keep, keep)
+    assert out.tolist() == ids.tolist()  # an exact embedding projects onto itself
+    d = torch.cdist(e[0] * 0.9, proj.table.float())
+    allowed = proj.word_start_ok
+    expected = d.masked_fill(~allowed, float("inf")).argmin(-1)
+    assert proj.project(e * 0.9, keep, keep)[0][0].tolist() == expected.tolist()
+    assert not proj.word_start_ok[proj.tok.convert_tokens_to_ids("[unused5]")]
+    assert not proj.word_start_ok[proj.tok.unk_token_id] and not proj.word_start_ok[proj.tok.cls_token_id]
+
+
+def test_rebuild_keeps_unchanged_words_verbatim(tiny_teacher):
+    proj = Projector(str(tiny_teacher), device="cpu")
+    text = "The film, honestly, isn't GOOD."
+    enc = proj.encode([text], 64)
+    ids = enc["input_ids"][0]
+    new = list(ids)
+    film = ids.index(proj.tok.convert_tokens_to_ids("film"))
+    new[film] = proj.tok.convert_tokens_to_ids("movie")
+    assert rebuild_text(proj.tok, text, enc[0], ids, new) == "The movie, honestly, isn't GOOD."
+    assert rebuild_text(proj.tok, text, enc[0], ids, ids) == text
+
+
+@pytest.mark.parametrize("spec", ["augpro_mix:copies=3", "augpro_mix:copies=2,mu=beta:0.4", "augpro_fgsm:copies=3"])
+def test_copies_are_real_tokens_differ_and_record_their_ratio(tiny_teacher, mr_rows, spec):
+    aug = make(f"{spec},model={tiny_teacher}")
+    srcs = sources(mr_rows, 12)
+    results = aug.augment_batch(srcs, seed=0)
+    copies = [(s, c) for s, r in zip(srcs, results) for c in r.copies]
+    assert len(copies) >= 0.8 * len(srcs) * aug.copies
+    for s, c in copies:
+        assert c.text != s.text and c.shift == measure(s.text, c.text) and c.shift.ratio > 0
+    assert_real_tokens(aug.proj.tok, [c.text for _, c in copies])
+    again = make(f"{spec},model={tiny_teacher}").augment_batch(srcs, seed=0)
+    assert [[c.text for c in r.copies] for r in again] == [[c.text for c in r.copies] for r in results]
+    for r in results:
+        assert len({c.text for c in r.copies}) == len(r.copies)
+
+
+def test_fgsm_with_a_student_reference(tmp_path, tiny_teacher, mr_rows):
+    student = build_tiny_teacher(tmp_path / "student", id2label={0: "negative", 1: "positive"}, seed=7)
+    aug = make(f"augpro_fgsm:copies=2,model={tiny_teacher},reference={student}")
+    assert aug.teacher is not None
+    results = aug.augment_batch(sources(mr_rows, 6), seed=0)
+    assert sum(len(r.copies) for r in results) >= 6
+
+
+def test_pairs_and_bad_specs(tiny_teacher):
+    src = SourceExample("a", "a man sleeps on the couch", "a person is resting at home", 0, "")
+    other = SourceExample("b", "two dogs run in a field", "animals are moving fast", 0, "")
+    res = make(f"augpro_mix:copies=2,side=pair,model={tiny_teacher}").augment_batch([src, other], seed=0)
+    assert all(c.text == src.text for c in res[0].copies) and res[0].copies
+    with pytest.raises(AugmentSpecError, match="mu"):
+        parse_augment_spec("augpro_mix:mu=1.5")
+    with pytest.raises(AugmentSpecError, match="needs model"):
+        build_augmenters([parse_augment_spec("augpro_fgsm:eps=1")])
