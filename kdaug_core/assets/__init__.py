@@ -17,6 +17,15 @@ def load_stopwords() -> frozenset[str]:
     return frozenset(w.strip() for w in lines if w.strip() and not w.startswith("#"))
 
 
+def load_function_word_substitutes() -> dict[str, list[str]]:
+    table = {}
+    for line in read_packaged_text("function_words.tsv").splitlines():
+        if line.strip() and not line.startswith("#"):
+            word, subs = line.split("\t")
+            table[word] = [s for s in subs.split(",") if s.isalpha()]
+    return table
+
+
 def check_main(description: str, check, argv: list[str] | None = None) -> int:
     """The `python -m kdaug_core.assets.X --check` entry point: runs `check` (which returns a line to
     print), or prints the MissingAssetError's install hint and returns 1."""

@@ -73,6 +73,13 @@ def _side_ok(v: str) -> str | None:
     return None if v in SIDES else f"must be one of {SIDES}"
 
 
+STOPWORD_POLICIES = ("fill", "keep")
+
+
+def _stopwords_ok(v: str) -> str | None:
+    return None if v in STOPWORD_POLICIES else f"must be one of {STOPWORD_POLICIES}"
+
+
 class Augmenter(ABC):
     """Base class: parameter declaration and validation, and the batch interface."""
 
@@ -140,43 +147,73 @@ class Slot:
     side: int  # 0 text, 1 text_pair
     index: int  # index into that side's word tokens
     candidates: list[str]
+    stopword: bool = False  # used only when content words cannot meet the ratio
 
 
 class ReplacementAugmenter(Augmenter):
     """Replaces exactly k = ratio x (word tokens) words per copy (stochastically rounded, so the mean
-    hits the ratio and every copy lies within one word of it), drawn uniformly among replaceable words."""
+    hits the ratio and every copy lies within one word of it), drawn uniformly among replaceable content
+    words. Stopwords change only where the content words of a sentence are too few for k
+    (stopwords=fill, the default), each into a word of the same kind; stopwords=keep never changes them."""
 
     MAX_ATTEMPTS_PER_COPY = 8
+    PARAMS = {
+        **Augmenter.PARAMS,
+        "stopwords": Param(str, "fill", "fill: change stopwords only where content words cannot meet the "
+                                         "ratio; keep: never", _stopwords_ok),
+    }
 
     def setup(self) -> None:
         self._stopwords = load_stopwords()
 
-    def replaceable(self, text: str, token: WordToken) -> bool:
-        """Content words only: no stopwords, numbers, punctuation, proper nouns or acronyms."""
+    def word_kind(self, text: str, token: WordToken) -> str | None:
+        """'content', 'stopword', or None for words never replaced (numbers, punctuation, proper nouns,
+        acronyms, and stopwords under stopwords=keep)."""
         w = token.text
-        if len(w) < 2 or not w.isalpha() or w.lower() in self._stopwords:
-            return False
-        if w[0].isupper() and not sentence_initial(text, token):
-            return False  # a proper noun
-        return not (w.isupper() and len(w) <= 4)  # an acronym
+        if not w.isalpha():
+            return None
+        if w.lower() in self._stopwords:
+            return "stopword" if self.stopwords == "fill" else None
+        if len(w) < 2 or (w[0].isupper() and not sentence_initial(text, token)):
+            return None  # a proper noun
+        return None if (w.isupper() and len(w) <= 4) else "content"  # an acronym
+
+    def replaceable(self, text: str, token: WordToken) -> bool:
+        return self.word_kind(text, token) == "content"
 
     def candidates_for(self, words: list[str]) -> dict[str, list[str]]:
-        """Lowercased word -> replacement candidates (lowercase), for all words of a batch at once."""
+        """Lowercased content word -> replacement candidates, for all words of a batch at once."""
         raise NotImplementedError
+
+    def stopword_candidates_for(self, words: list[str]) -> dict[str, list[str]]:
+        """Lowercased stopword -> stopword-like replacements (same grammatical role)."""
+        return {}
+
+    def needs_stopwords(self, n_words: int, content_slots: int) -> bool:
+        """Whether a source's copies can need more changes than it has content words."""
+        return self.stopwords == "fill" and math.ceil(self.ratio * n_words) > content_slots
 
     def find_slots(self, sources: Sequence[SourceExample], sides: list[list[int]],
                    tokens: list[list[list[WordToken]]]) -> list[list[Slot]]:
         """Default: context-free candidates per word (synonym, kNN), looked up once per batch."""
         if not hasattr(self, "_stopwords"):
             self.setup()
-        wanted = []
+        kinds = []
         for src, sd, tok in zip(sources, sides, tokens):
             texts = (src.text, src.text_pair or "")
-            wanted.append([(side, i, t) for side in sd for i, t in enumerate(tok[side])
-                           if self.replaceable(texts[side], t)])
-        table = self.candidates_for(sorted({t.text.lower() for w in wanted for _, _, t in w}))
-        return [[Slot(side, i, [match_case(t.text, c) for c in table.get(t.text.lower(), ())])
-                 for side, i, t in w] for w in wanted]
+            kinds.append([(side, i, t, self.word_kind(texts[side], t)) for side in sd for i, t in enumerate(tok[side])])
+        table = self.candidates_for(sorted({t.text.lower() for ks in kinds for _, _, t, k in ks if k == "content"}))
+        out = []
+        for ks, sd, tok in zip(kinds, sides, tokens):
+            slots = [Slot(side, i, [match_case(t.text, c) for c in table.get(t.text.lower(), ())])
+                     for side, i, t, k in ks if k == "content"]
+            n_words = sum(len(tok[side]) for side in sd)
+            if self.needs_stopwords(n_words, sum(1 for s in slots if s.candidates)):
+                stops = self.stopword_candidates_for(sorted({t.text.lower() for _, _, t, k in ks if k == "stopword"}))
+                slots += [Slot(side, i, [match_case(t.text, c) for c in stops.get(t.text.lower(), ())], stopword=True)
+                          for side, i, t, k in ks if k == "stopword"]
+            out.append(slots)
+        return out
 
     def sides_of(self, source: SourceExample) -> list[int]:
         if source.text_pair is None or self.side == "text":
@@ -195,8 +232,9 @@ class ReplacementAugmenter(Augmenter):
                     slots: list[Slot], seed: int) -> AugmentResult:
         result = AugmentResult(source.id, requested=self.copies)
         n_words = sum(len(tokens[s]) for s in sides)
-        usable = [s for s in slots if s.candidates]
-        if not usable or n_words == 0:
+        content = [s for s in slots if s.candidates and not s.stopword]
+        stops = [s for s in slots if s.candidates and s.stopword]
+        if not (content or stops) or n_words == 0:
             return result
         texts = (source.text, source.text_pair)
         seen = {_norm(texts)}
@@ -206,10 +244,12 @@ class ReplacementAugmenter(Augmenter):
             aug_seed = copy_seed(seed, source.id, self.spec_key, index)
             rng = np.random.default_rng(aug_seed)
             for _ in range(self.MAX_ATTEMPTS_PER_COPY):
-                k = min(max(_stochastic_round(self.ratio * n_words, rng), 1), len(usable))
+                k = min(max(_stochastic_round(self.ratio * n_words, rng), 1), len(content) + len(stops))
+                chosen = [content[c] for c in rng.choice(len(content), size=min(k, len(content)), replace=False)]
+                if k > len(content):  # content words are too few: the rest are stopwords
+                    chosen += [stops[c] for c in rng.choice(len(stops), size=k - len(content), replace=False)]
                 new: list[dict[int, str]] = [{}, {}]
-                for c in rng.choice(len(usable), size=k, replace=False):
-                    slot = usable[c]
+                for slot in chosen:
                     new[slot.side][slot.index] = slot.candidates[rng.integers(len(slot.candidates))]
                 out = tuple(replace_spans(texts[i], new[i], tokens[i]) if new[i] else texts[i] for i in (0, 1))
                 if _norm(out) not in seen:

@@ -56,9 +56,12 @@ class KnnAugmenter(ReplacementAugmenter):
             self.table = load_glove(self.source, limit=self.vocab_limit)
         norms = np.linalg.norm(self.table.vectors, axis=1, keepdims=True)
         self._unit = self.table.vectors / np.maximum(norms, 1e-8)
-        self._allowed = np.array([w.isalpha() and len(w) > 1 and w.lower() not in self._stopwords
-                                  for w in self.table.words])
+        alpha = np.array([w.isalpha() for w in self.table.words])
+        stop = np.array([w.lower() in self._stopwords for w in self.table.words])
+        self._allowed = alpha & ~stop & np.array([len(w) > 1 for w in self.table.words])
+        self._allowed_stop = alpha & stop  # stopwords are replaced by their nearest stopwords
         self._cache: dict[str, list[str]] = {}
+        self._stop_cache: dict[str, list[str]] = {}
         try:
             from kdaug_core.assets.wordnet import load_wordnet
 
@@ -70,20 +73,26 @@ class KnnAugmenter(ReplacementAugmenter):
         return word.lower() if self.table.lowercase else word
 
     def candidates_for(self, words: list[str]) -> dict[str, list[str]]:
-        new = [w for w in words if w not in self._cache]
+        return self._neighbours(words, self._allowed, self._cache)
+
+    def stopword_candidates_for(self, words: list[str]) -> dict[str, list[str]]:
+        return self._neighbours(words, self._allowed_stop, self._stop_cache)
+
+    def _neighbours(self, words: list[str], allowed: np.ndarray, cache: dict) -> dict[str, list[str]]:
+        new = [w for w in words if w not in cache]
         known = [w for w in new if self._key(w) in self.table.index]
         for w in set(new) - set(known):
-            self._cache[w] = []
+            cache[w] = []
         for start in range(0, len(known), 256):  # bounded memory: 256 x vocab similarities at a time
             chunk = known[start:start + 256]
             sims = self._unit[[self.table.index[self._key(w)] for w in chunk]] @ self._unit.T
-            sims[:, ~self._allowed] = -np.inf
-            pool = min(self.k * 4 + 8, sims.shape[1] - 1)
+            sims[:, ~allowed] = -np.inf
+            pool = min(self.k * 4 + 8, int(allowed.sum()) - 1)
             top = np.argpartition(-sims, pool, axis=1)[:, :pool]
             for w, row, idx in zip(chunk, sims, top):
                 idx = idx[np.argsort(-row[idx], kind="stable")]
-                self._cache[w] = self._filter(w, [self.table.words[i] for i in idx])
-        return {w: self._cache[w] for w in words}
+                cache[w] = self._filter(w, [self.table.words[i] for i in idx if np.isfinite(row[i])])
+        return {w: cache[w] for w in words}
 
     def _filter(self, word: str, neighbours: list[str]) -> list[str]:
         lw = word.lower()

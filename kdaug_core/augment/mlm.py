@@ -93,10 +93,11 @@ class MlmAugmenter(ReplacementAugmenter):
         self.dtype = model_dtype(self.precision, self.torch_device)
         self.lm = model.to(self.torch_device, dtype=self.dtype).eval()
         self._base, self._head = _split_head(self.lm)
-        self._allowed_ids, self._allowed_words = self._vocabulary()
+        self._vocab = self._vocabulary()
 
     def _vocabulary(self):
-        """Token ids that are whole, alphabetic, non-stopword words, and the word each one spells."""
+        """{'content': (ids, words), 'stopword': (ids, words)}: token ids that are whole alphabetic
+        words, split into content words and stopwords, and the word each one spells."""
         special = set(self.tok.all_special_ids)
         vocab = self.tok.get_vocab()
         bpe_like = sum(t.startswith(("Ġ", "▁")) for t in list(vocab)[:5000]) > 100
@@ -112,22 +113,26 @@ class MlmAugmenter(ReplacementAugmenter):
                 if token.startswith("##"):
                     continue
                 word = token
-            if len(word) > 1 and word.isalpha() and word.lower() not in self._stopwords:
+            if word.isalpha() and (len(word) > 1 or word.lower() in self._stopwords):
                 ids.append(idx)
                 spelled.append(word)
         order = np.argsort(ids)
-        return np.asarray(ids)[order], [spelled[i] for i in order]
+        ids, spelled = np.asarray(ids)[order], [spelled[i] for i in order]
+        is_stop = np.array([w.lower() in self._stopwords for w in spelled])
+        return {kind: (ids[mask], [w for w, m in zip(spelled, mask) if m])
+                for kind, mask in (("content", ~is_stop), ("stopword", is_stop))}
 
-    def _predict(self, texts: list[str], pairs: list[str | None]) -> list[list[list[str]]]:
-        """For each masked input, for each mask position (in order), the top-M allowed words."""
+    def _predict(self, texts: list[str], pairs: list[str | None]) -> list[list[dict[str, list[str]]]]:
+        """For each masked input, for each mask position (in order), the top-M content words and the
+        top-M stopwords the model predicts there."""
         import torch
 
         enc = self.tok(texts, pairs if any(p is not None for p in pairs) else None, truncation=True,
                        max_length=self.max_length)
         ids = enc["input_ids"]
         order = sorted(range(len(texts)), key=lambda i: len(ids[i]))
-        out: list[list[list[str]]] = [[] for _ in texts]
-        allowed = torch.as_tensor(self._allowed_ids, device=self.torch_device)
+        out: list[list[dict[str, list[str]]]] = [[] for _ in texts]
+        allowed = {k: torch.as_tensor(ids, device=self.torch_device) for k, (ids, _) in self._vocab.items()}
         for start in range(0, len(order), self.batch_size):
             chunk = order[start:start + self.batch_size]
             batch = self.tok.pad([{k: enc[k][i] for k in enc.keys()} for i in chunk], return_tensors="pt")
@@ -137,34 +142,41 @@ class MlmAugmenter(ReplacementAugmenter):
                 rows, cols = (batch["input_ids"] == self.tok.mask_token_id).nonzero(as_tuple=True)
                 if len(rows) == 0:
                     continue
-                logits = self._head(hidden[rows, cols]).float()[:, allowed]
+                logits = self._head(hidden[rows, cols]).float()
                 # One spare per position, since the original word is dropped from its own candidates.
-                top = logits.topk(min(self.top_m + 1, logits.shape[1]), dim=-1).indices.cpu().numpy()
-            for r, t in zip(rows.cpu().numpy(), top):
-                out[chunk[r]].append([self._allowed_words[j] for j in t])
+                top = {k: logits[:, ids].topk(min(self.top_m + 1, len(ids)), dim=-1).indices.cpu().numpy()
+                       for k, ids in allowed.items()}
+            for n, r in enumerate(rows.cpu().numpy()):
+                out[chunk[r]].append({k: [self._vocab[k][1][j] for j in top[k][n]] for k in top})
         return out
 
     # ------------------------------------------------------------------------------------ per_word
 
     def find_slots(self, sources: Sequence[SourceExample], sides: list[list[int]],
                    tokens: list[list[list[WordToken]]]) -> list[list[Slot]]:
-        masked_texts, masked_pairs, where = [], [], []
-        for s_idx, (src, sd, tok) in enumerate(zip(sources, sides, tokens)):
-            texts = (src.text, src.text_pair)
-            for side in sd:
-                for i, t in enumerate(tok[side]):
-                    if not self.replaceable(texts[side], t):
-                        continue
-                    masked = replace_spans(texts[side], {i: self.tok.mask_token}, tok[side])
-                    masked_texts.append(masked if side == 0 else src.text)
-                    masked_pairs.append(masked if side == 1 else src.text_pair)
-                    where.append((s_idx, side, i, t.text))
+        kinds = [[(side, i, t, self.word_kind((src.text, src.text_pair or "")[side], t))
+                  for side in sd for i, t in enumerate(tok[side])] for src, sd, tok in zip(sources, sides, tokens)]
+        # Stopword positions are masked only for sentences whose content words are too few for the ratio.
+        wanted = []
+        for s_idx, (ks, sd, tok) in enumerate(zip(kinds, sides, tokens)):
+            content = [(side, i, t) for side, i, t, k in ks if k == "content"]
+            n_words = sum(len(tok[side]) for side in sd)
+            stops = [(side, i, t) for side, i, t, k in ks if k == "stopword"] \
+                if self.needs_stopwords(n_words, len(content)) else []
+            wanted += [(s_idx, side, i, t, False) for side, i, t in content]
+            wanted += [(s_idx, side, i, t, True) for side, i, t in stops]
+        masked_texts, masked_pairs = [], []
+        for s_idx, side, i, t, _ in wanted:
+            src = sources[s_idx]
+            masked = replace_spans((src.text, src.text_pair)[side], {i: self.tok.mask_token}, tokens[s_idx][side])
+            masked_texts.append(masked if side == 0 else src.text)
+            masked_pairs.append(masked if side == 1 else src.text_pair)
         predictions = self._predict(masked_texts, masked_pairs)
         slots: list[list[Slot]] = [[] for _ in sources]
-        for (s_idx, side, i, word), preds in zip(where, predictions):
+        for (s_idx, side, i, t, stop), preds in zip(wanted, predictions):
             if preds:  # empty when truncation cut the mask away
-                cands = [c for c in preds[0] if c.lower() != word.lower()][: self.top_m]
-                slots[s_idx].append(Slot(side, i, [match_case(word, c.lower()) for c in cands]))
+                cands = [c for c in preds[0]["stopword" if stop else "content"] if c.lower() != t.text.lower()]
+                slots[s_idx].append(Slot(side, i, [match_case(t.text, c.lower()) for c in cands[: self.top_m]], stop))
         return slots
 
     # --------------------------------------------------------------------------------------- joint
@@ -176,24 +188,30 @@ class MlmAugmenter(ReplacementAugmenter):
 
     def _augment_joint(self, sources: Sequence[SourceExample], seed: int) -> list[AugmentResult]:
         results = [AugmentResult(s.id, requested=self.copies) for s in sources]
-        states = []  # per source: sides, tokens, eligible (side, index) pairs, seen texts
+        states = []  # per source: sides, tokens, content and stopword (side, index) pairs, seen texts
         for src in sources:
             sd = self.sides_of(src)
             tok = [word_tokens(src.text), word_tokens(src.text_pair or "")]
             texts = (src.text, src.text_pair or "")
-            eligible = [(side, i) for side in sd for i, t in enumerate(tok[side]) if self.replaceable(texts[side], t)]
-            states.append((sd, tok, eligible, {_norm((src.text, src.text_pair))}))
+            kinds = [(side, i, self.word_kind(texts[side], t)) for side in sd for i, t in enumerate(tok[side])]
+            content = [(side, i) for side, i, k in kinds if k == "content"]
+            n_words = sum(len(tok[side]) for side in sd)
+            stops = [(side, i) for side, i, k in kinds if k == "stopword"] if self.needs_stopwords(n_words, len(content)) else []
+            states.append((sd, tok, content, stops, {_norm((src.text, src.text_pair))}))
         pending = [(s, c, np.random.default_rng(copy_seed(seed, sources[s].id, self.spec_key, c)))
-                   for s in range(len(sources)) for c in range(self.copies) if states[s][2]]
+                   for s in range(len(sources)) for c in range(self.copies) if states[s][2] or states[s][3]]
         for _ in range(self.MAX_ATTEMPTS_PER_COPY):
             if not pending:
                 break
             drafts = []
             for s, c, rng in pending:
-                sd, tok, eligible, _ = states[s]
+                sd, tok, content, stops, _ = states[s]
                 n_words = sum(len(tok[side]) for side in sd)
-                k = min(max(_stochastic_round(self.ratio * n_words, rng), 1), len(eligible))
-                chosen = sorted(eligible[j] for j in rng.choice(len(eligible), size=k, replace=False))
+                k = min(max(_stochastic_round(self.ratio * n_words, rng), 1), len(content) + len(stops))
+                chosen = [content[j] for j in rng.choice(len(content), size=min(k, len(content)), replace=False)]
+                if k > len(content):
+                    chosen += [stops[j] for j in rng.choice(len(stops), size=k - len(content), replace=False)]
+                chosen = sorted(chosen)
                 src = sources[s]
                 masked = [src.text, src.text_pair]
                 for side in (0, 1):
@@ -204,12 +222,13 @@ class MlmAugmenter(ReplacementAugmenter):
             predictions = self._predict([d[4][0] for d in drafts], [d[4][1] for d in drafts])
             retry = []
             for (s, c, rng, chosen, _), preds in zip(drafts, predictions):
-                src, (sd, tok, _, seen) = sources[s], states[s]
+                src, (sd, tok, _, stop_slots, seen) = sources[s], states[s]
                 texts = (src.text, src.text_pair)
                 new: list[dict[int, str]] = [{}, {}]
-                for (side, i), cands in zip(chosen, preds):
+                for (side, i), top in zip(chosen, preds):
                     word = tok[side][i].text
-                    cands = [x for x in cands if x.lower() != word.lower()][: self.top_m]
+                    kind = "stopword" if (side, i) in stop_slots else "content"
+                    cands = [x for x in top[kind] if x.lower() != word.lower()][: self.top_m]
                     if cands:
                         new[side][i] = match_case(word, cands[rng.integers(len(cands))].lower())
                 out = tuple(replace_spans(texts[i], new[i], tok[i]) if new[i] else texts[i] for i in (0, 1))

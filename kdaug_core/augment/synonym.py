@@ -5,13 +5,15 @@ not proper nouns (capitalised away from a sentence start). What they may become:
 synsets in its dominant part of speech (by WordNet's sense counts; nltk's POS tagger is not assumed),
 in sense order, without the word itself, its inflections, stopwords or proper names. Inflected nouns and
 third-person verbs are re-inflected ("movies" -> "films"); other inflected forms are left alone rather
-than replaced by a wrong form. Casing follows the replaced word.
+than replaced by a wrong form. Casing follows the replaced word. Where a sentence's content words are
+too few for the ratio, stopwords change too, through a packaged table of function-word substitutes.
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
 
+from kdaug_core.assets import load_function_word_substitutes
 from kdaug_core.assets.wordnet import load_wordnet
 from kdaug_core.augment.base import Param, ReplacementAugmenter
 
@@ -36,6 +38,12 @@ class SynonymAugmenter(ReplacementAugmenter):
 
     def candidates_for(self, words: list[str]) -> dict[str, list[str]]:
         return {w: list(self._synonyms(w)) for w in words}
+
+    def stopword_candidates_for(self, words: list[str]) -> dict[str, list[str]]:
+        # WordNet has only open-class words; closed-class words come from a small packaged table.
+        if not hasattr(self, "_function_words"):
+            self._function_words = load_function_word_substitutes()
+        return {w: self._function_words.get(w, []) for w in words}
 
     def _lookup(self, word: str) -> tuple[str, ...]:
         wn = self._wn

@@ -28,7 +28,7 @@ def test_glove_neighbours_are_sensible_and_skip_inflections(glove_knn):
     assert stem("walking") == stem("walked") == "walk"
 
 
-@pytest.mark.parametrize("ratio", [0.1, 0.3])
+@pytest.mark.parametrize("ratio", [0.1, 0.3, 0.5])
 def test_ratio_is_met_on_real_sentences(glove_knn, mr_rows, ratio):
     aug = make(f"knn:ratio={ratio},copies=4")
     sources = [SourceExample(str(i), r["text"], None, None, "") for i, r in enumerate(mr_rows[:300])]

@@ -18,7 +18,7 @@ def sources(rows, n):
 
 
 @pytest.mark.parametrize("mode", ["per_word", "joint"])
-@pytest.mark.parametrize("ratio", [0.1, 0.3])
+@pytest.mark.parametrize("ratio", [0.1, 0.3, 0.5])
 def test_ratio_is_met_on_real_sentences(tiny_mlm, mr_rows, mode, ratio):
     aug = make(f"mlm:model={tiny_mlm},ratio={ratio},copies=4,mode={mode},batch_size=16")
     copies = [c for r in aug.augment_batch(sources(mr_rows, 150), seed=0) for c in r.copies]
@@ -31,13 +31,23 @@ def test_candidates_are_whole_words_without_specials_or_the_original(tiny_mlm):
     aug = make(f"mlm:model={tiny_mlm},ratio=0.3,copies=2,top_m=5")
     src = SourceExample("a", "The movie was wonderful and the actors were brilliant", None, 0, "")
     slots = aug.find_slots([src], [[0]], [[word_tokens(src.text), []]])[0]
-    assert {s.index for s in slots} == {1, 3, 6, 8}  # content words only: movie, wonderful, actors, brilliant
+    # content words only (movie, wonderful, actors, brilliant): they meet the ratio without stopwords
+    assert {s.index for s in slots} == {1, 3, 6, 8} and not any(s.stopword for s in slots)
     words = src.text.split()
     for s in slots:
         assert 0 < len(s.candidates) <= 5
         for c in s.candidates:
             assert c.isalpha() and not c.startswith("##") and c.lower() != words[s.index].lower()
             assert not (c.startswith("[") or c.lower() in aug._stopwords)
+
+
+def test_stopword_positions_get_stopword_candidates_when_needed(tiny_mlm):
+    aug = make(f"mlm:model={tiny_mlm},ratio=0.6,copies=2,top_m=5")
+    src = SourceExample("a", "it was one of the best of the year", None, 0, "")
+    slots = aug.find_slots([src], [[0]], [[word_tokens(src.text), []]])[0]
+    stop_slots = [s for s in slots if s.stopword]
+    assert stop_slots and all(c.lower() in aug._stopwords for s in stop_slots for c in s.candidates)
+    assert all(c.lower() not in aug._stopwords for s in slots if not s.stopword for c in s.candidates)
 
 
 def test_batching_does_not_change_the_result(tiny_mlm, mr_rows):
