@@ -83,6 +83,21 @@ def mr_rows(mr_corpus) -> list[dict]:
         return [json.loads(line) for line in f]
 
 
+def make_augmenter(spec: str):
+    """One augmenter from an --augment spec, set up."""
+    from kdaug_core.augment import build_augmenters, parse_augment_spec
+
+    aug = build_augmenters([parse_augment_spec(spec)])[0]
+    aug.setup()
+    return aug
+
+
+def as_sources(rows: list[dict], n: int) -> list:
+    from kdaug_core.corpus import SourceExample
+
+    return [SourceExample(str(i), r["text"], None, None, "") for i, r in enumerate(rows[:n])]
+
+
 def write_jsonl(path: Path, rows: list) -> Path:
     with open(path, "w", encoding="utf-8") as f:
         for r in rows:

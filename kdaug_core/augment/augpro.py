@@ -152,11 +152,6 @@ class _AugProBase(Augmenter):
         if not self.model:
             raise AugmentSpecError(f"{self.method}: needs model=PATH (materialize fills in the teacher)")
 
-    def sides_of(self, source: SourceExample) -> list[int]:
-        if source.text_pair is None or self.side == "text":
-            return [0]
-        return [1] if self.side == "pair" else [0, 1]
-
     def augment_batch(self, sources: Sequence[SourceExample], seed: int) -> list[AugmentResult]:
         """Shared loop: per round, every pending (source, copy) gets a draft for each augmented side;
         drafts equal to the source or an earlier copy are redrawn (new random numbers) next round."""

@@ -120,6 +120,12 @@ class Augmenter(ABC):
     def setup(self) -> None:
         """Loads heavy assets; called once per worker before the first batch."""
 
+    def sides_of(self, source: SourceExample) -> list[int]:
+        """The sides (0 text, 1 text_pair) this augmenter changes: `side`, with auto = both."""
+        if source.text_pair is None or self.side == "text":
+            return [0]
+        return [1] if self.side == "pair" else [0, 1]
+
     @abstractmethod
     def augment_batch(self, sources: Sequence[SourceExample], seed: int) -> list[AugmentResult]:
         """One AugmentResult per source, in order."""
@@ -178,9 +184,6 @@ class ReplacementAugmenter(Augmenter):
             return None  # a proper noun
         return None if (w.isupper() and len(w) <= 4) else "content"  # an acronym
 
-    def replaceable(self, text: str, token: WordToken) -> bool:
-        return self.word_kind(text, token) == "content"
-
     def candidates_for(self, words: list[str]) -> dict[str, list[str]]:
         """Lowercased content word -> replacement candidates, for all words of a batch at once."""
         raise NotImplementedError
@@ -214,13 +217,6 @@ class ReplacementAugmenter(Augmenter):
                           for side, i, t, k in ks if k == "stopword"]
             out.append(slots)
         return out
-
-    def sides_of(self, source: SourceExample) -> list[int]:
-        if source.text_pair is None or self.side == "text":
-            return [0]
-        if self.side == "pair":
-            return [1]
-        return [0, 1]
 
     def augment_batch(self, sources: Sequence[SourceExample], seed: int) -> list[AugmentResult]:
         sides = [self.sides_of(s) for s in sources]

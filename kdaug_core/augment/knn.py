@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from kdaug_core.assets import MissingAssetError
-from kdaug_core.assets.embeddings import EmbeddingTable, load_glove, load_teacher_embeddings
+from kdaug_core.assets.embeddings import load_glove, load_teacher_embeddings
 from kdaug_core.augment.base import AugmentSpecError, Param, ReplacementAugmenter
 
 _SUFFIXES = ("ingly", "ings", "ing", "edly", "ed", "ies", "es", "s", "ly", "er", "est", "ness")

@@ -1,4 +1,3 @@
-import numpy as np
 import pytest
 import torch
 
@@ -6,17 +5,7 @@ from kdaug_core.augment import AugmentSpecError, build_augmenters, parse_augment
 from kdaug_core.augment.augpro import Projector, rebuild_text
 from kdaug_core.corpus import SourceExample
 from kdaug_core.shift import measure
-from tests.conftest import build_tiny_teacher
-
-
-def make(spec):
-    aug = build_augmenters([parse_augment_spec(spec)])[0]
-    aug.setup()
-    return aug
-
-
-def sources(rows, n):
-    return [SourceExample(str(i), r["text"], None, None, "") for i, r in enumerate(rows[:n])]
+from tests.conftest import as_sources, make_augmenter, build_tiny_teacher
 
 
 def assert_real_tokens(tok, texts):
@@ -54,15 +43,15 @@ def test_rebuild_keeps_unchanged_words_verbatim(tiny_teacher):
 
 @pytest.mark.parametrize("spec", ["augpro_mix:copies=3", "augpro_mix:copies=2,mu=beta:0.4", "augpro_fgsm:copies=3"])
 def test_copies_are_real_tokens_differ_and_record_their_ratio(tiny_teacher, mr_rows, spec):
-    aug = make(f"{spec},model={tiny_teacher}")
-    srcs = sources(mr_rows, 12)
+    aug = make_augmenter(f"{spec},model={tiny_teacher}")
+    srcs = as_sources(mr_rows, 12)
     results = aug.augment_batch(srcs, seed=0)
     copies = [(s, c) for s, r in zip(srcs, results) for c in r.copies]
     assert len(copies) >= 0.8 * len(srcs) * aug.copies
     for s, c in copies:
         assert c.text != s.text and c.shift == measure(s.text, c.text) and c.shift.ratio > 0
     assert_real_tokens(aug.proj.tok, [c.text for _, c in copies])
-    again = make(f"{spec},model={tiny_teacher}").augment_batch(srcs, seed=0)
+    again = make_augmenter(f"{spec},model={tiny_teacher}").augment_batch(srcs, seed=0)
     assert [[c.text for c in r.copies] for r in again] == [[c.text for c in r.copies] for r in results]
     for r in results:
         assert len({c.text for c in r.copies}) == len(r.copies)
@@ -70,16 +59,16 @@ def test_copies_are_real_tokens_differ_and_record_their_ratio(tiny_teacher, mr_r
 
 def test_fgsm_with_a_student_reference(tmp_path, tiny_teacher, mr_rows):
     student = build_tiny_teacher(tmp_path / "student", id2label={0: "negative", 1: "positive"}, seed=7)
-    aug = make(f"augpro_fgsm:copies=2,model={tiny_teacher},reference={student}")
+    aug = make_augmenter(f"augpro_fgsm:copies=2,model={tiny_teacher},reference={student}")
     assert aug.teacher is not None
-    results = aug.augment_batch(sources(mr_rows, 6), seed=0)
+    results = aug.augment_batch(as_sources(mr_rows, 6), seed=0)
     assert sum(len(r.copies) for r in results) >= 6
 
 
 def test_pairs_and_bad_specs(tiny_teacher):
     src = SourceExample("a", "a man sleeps on the couch", "a person is resting at home", 0, "")
     other = SourceExample("b", "two dogs run in a field", "animals are moving fast", 0, "")
-    res = make(f"augpro_mix:copies=2,side=pair,model={tiny_teacher}").augment_batch([src, other], seed=0)
+    res = make_augmenter(f"augpro_mix:copies=2,side=pair,model={tiny_teacher}").augment_batch([src, other], seed=0)
     assert all(c.text == src.text for c in res[0].copies) and res[0].copies
     with pytest.raises(AugmentSpecError, match="mu"):
         parse_augment_spec("augpro_mix:mu=1.5")

@@ -1,22 +1,18 @@
 import numpy as np
 import pytest
 
+
 from kdaug_core.assets.embeddings import load_glove
 from kdaug_core.augment import AugmentSpecError, build_augmenters, parse_augment_spec
 from kdaug_core.augment.knn import stem
 from kdaug_core.corpus import SourceExample
 from kdaug_core.recipe import Recipe
-
-
-def make(spec):
-    aug = build_augmenters([parse_augment_spec(spec)])[0]
-    aug.setup()
-    return aug
+from tests.conftest import make_augmenter
 
 
 @pytest.fixture(scope="module")
 def glove_knn():
-    return make("knn:ratio=0.3,copies=4")
+    return make_augmenter("knn:ratio=0.3,copies=4")
 
 
 def test_glove_neighbours_are_sensible_and_skip_inflections(glove_knn):
@@ -30,7 +26,7 @@ def test_glove_neighbours_are_sensible_and_skip_inflections(glove_knn):
 
 @pytest.mark.parametrize("ratio", [0.1, 0.3, 0.5])
 def test_ratio_is_met_on_real_sentences(glove_knn, mr_rows, ratio):
-    aug = make(f"knn:ratio={ratio},copies=4")
+    aug = make_augmenter(f"knn:ratio={ratio},copies=4")
     sources = [SourceExample(str(i), r["text"], None, None, "") for i, r in enumerate(mr_rows[:300])]
     copies = [c for res in aug.augment_batch(sources, seed=0) for c in res.copies]
     ratios = np.array([c.shift.ratio for c in copies])
@@ -41,12 +37,12 @@ def test_ratio_is_met_on_real_sentences(glove_knn, mr_rows, ratio):
 def test_deterministic_and_distinct(glove_knn):
     s = SourceExample("a", "a terrible movie with awful acting and a boring story", None, 0, "")
     one = [c.text for c in glove_knn.augment_batch([s], seed=5)[0].copies]
-    two = [c.text for c in make("knn:ratio=0.3,copies=4").augment_batch([s], seed=5)[0].copies]
+    two = [c.text for c in make_augmenter("knn:ratio=0.3,copies=4").augment_batch([s], seed=5)[0].copies]
     assert one == two and len(set(one)) == 4 and s.text not in one
 
 
 def test_teacher_embeddings_source(tiny_teacher):
-    aug = make(f"knn:ratio=0.5,copies=2,source=teacher,model={tiny_teacher}")
+    aug = make_augmenter(f"knn:ratio=0.5,copies=2,source=teacher,model={tiny_teacher}")
     assert aug.table.lowercase and "the" in aug.table.index and not any(w.startswith("##") for w in aug.table.words)
     res = aug.augment_batch([SourceExample("a", "a wonderful film about love", None, 0, "")], seed=0)[0]
     assert len(res.copies) == 2

@@ -1,17 +1,13 @@
 import numpy as np
 import pytest
 
-from kdaug_core.augment import AugmentSpecError, build_augmenters, parse_augment_spec
+
+from kdaug_core.augment import AugmentSpecError, parse_augment_spec
 from kdaug_core.augment.synonym import SynonymAugmenter
 from kdaug_core.corpus import SourceExample
 from kdaug_core.shift import measure
 from kdaug_core.words import words
-
-
-def make(spec="synonym:ratio=0.3,copies=4"):
-    aug = build_augmenters([parse_augment_spec(spec)])[0]
-    aug.setup()
-    return aug
+from tests.conftest import make_augmenter
 
 
 def src(text, pair=None, i=0):
@@ -21,7 +17,7 @@ def src(text, pair=None, i=0):
 @pytest.mark.parametrize("ratio", [0.1, 0.3, 0.5])
 def test_ratio_is_met_on_real_sentences(mr_rows, ratio):
     sources = [src(r["text"], i=i) for i, r in enumerate(mr_rows[:400])]
-    results = make(f"synonym:ratio={ratio},copies=4").augment_batch(sources, seed=3)
+    results = make_augmenter(f"synonym:ratio={ratio},copies=4").augment_batch(sources, seed=3)
     copies = [c for r in results for c in r.copies]
     assert len(copies) > 0.95 * 4 * len(sources)
     ratios = np.array([c.shift.ratio for c in copies])
@@ -36,22 +32,22 @@ def test_ratio_is_met_on_real_sentences(mr_rows, ratio):
 
 def test_copies_differ_from_source_and_each_other_and_are_deterministic():
     s = src("The acting is wonderful and the story feels honest, though the ending drags.")
-    a1 = make().augment_batch([s], seed=7)[0]
-    a2 = make().augment_batch([s], seed=7)[0]
-    other = make().augment_batch([s], seed=8)[0]
+    a1 = make_augmenter("synonym:ratio=0.3,copies=4").augment_batch([s], seed=7)[0]
+    a2 = make_augmenter("synonym:ratio=0.3,copies=4").augment_batch([s], seed=7)[0]
+    other = make_augmenter("synonym:ratio=0.3,copies=4").augment_batch([s], seed=8)[0]
     texts = [c.text for c in a1.copies]
     assert len(texts) == 4 and len(set(texts)) == 4 and s.text not in texts
     assert texts == [c.text for c in a2.copies]
     assert [c.aug_seed for c in a1.copies] == [c.aug_seed for c in a2.copies]
     assert texts != [c.text for c in other.copies]
     # A source's copies do not depend on the batch it came in.
-    batch = make().augment_batch([src("a dull, lifeless film", i=1), s], seed=7)[1]
+    batch = make_augmenter("synonym:ratio=0.3,copies=4").augment_batch([src("a dull, lifeless film", i=1), s], seed=7)[1]
     assert [c.text for c in batch.copies] == texts
 
 
 def test_stopwords_numbers_punctuation_and_proper_nouns_are_left_alone():
     s = src("In 1999 Spielberg made a truly wonderful movie about the war in France .")
-    for copy in make("synonym:ratio=1.0,copies=6,stopwords=keep").augment_batch([s], seed=1)[0].copies:
+    for copy in make_augmenter("synonym:ratio=1.0,copies=6,stopwords=keep").augment_batch([s], seed=1)[0].copies:
         w = words(copy.text)
         assert w[:3] == ["In", "1999", "Spielberg"]
         assert "France" in w and copy.text.endswith(" .")
@@ -60,41 +56,41 @@ def test_stopwords_numbers_punctuation_and_proper_nouns_are_left_alone():
 
 def test_stopwords_change_only_where_content_words_are_too_few():
     rich = src("Gorgeous visuals, superb acting and a haunting score make this drama unforgettable")
-    for c in make("synonym:ratio=0.3,copies=4").augment_batch([rich], seed=0)[0].copies:
+    for c in make_augmenter("synonym:ratio=0.3,copies=4").augment_batch([rich], seed=0)[0].copies:
         assert {"and", "a", "this"} <= set(words(c.text))  # content words sufficed
     poor = src("it is one of the best of the year")
-    filled = make("synonym:ratio=0.5,copies=4").augment_batch([poor], seed=0)[0].copies
-    kept = make("synonym:ratio=0.5,copies=4,stopwords=keep").augment_batch([poor], seed=0)[0].copies
+    filled = make_augmenter("synonym:ratio=0.5,copies=4").augment_batch([poor], seed=0)[0].copies
+    kept = make_augmenter("synonym:ratio=0.5,copies=4,stopwords=keep").augment_batch([poor], seed=0)[0].copies
     assert all(abs(c.shift.changed_words - 4.5) <= 1 for c in filled)
     assert all(c.shift.changed_words <= 3 for c in kept)  # only "one", "best" and "year" may change
 
 
 def test_casing_follows_the_replaced_word():
-    copies = make("synonym:ratio=1.0,copies=3").augment_batch([src("Wonderful movie")], seed=2)[0].copies
+    copies = make_augmenter("synonym:ratio=1.0,copies=3").augment_batch([src("Wonderful movie")], seed=2)[0].copies
     assert copies and all(c.text[0].isupper() for c in copies)
 
 
 def test_inflected_nouns_are_reinflected():
-    aug = make()
+    aug = make_augmenter("synonym:ratio=0.3,copies=4")
     assert "films" in aug._synonyms("movies")
     assert aug._synonyms("going") == ()  # an inflection we cannot reproduce is never replaced
 
 
 def test_fewer_copies_when_the_sentence_cannot_yield_them():
-    res = make("synonym:ratio=0.3,copies=50").augment_batch([src("a good film")], seed=0)[0]
+    res = make_augmenter("synonym:ratio=0.3,copies=50").augment_batch([src("a good film")], seed=0)[0]
     assert 0 < len(res.copies) < 50 and res.shortfall == 50 - len(res.copies)
-    nothing = make("synonym:ratio=0.3,copies=4,stopwords=keep").augment_batch([src("it is what it is , 42")], seed=0)[0]
+    nothing = make_augmenter("synonym:ratio=0.3,copies=4,stopwords=keep").augment_batch([src("it is what it is , 42")], seed=0)[0]
     assert nothing.copies == [] and nothing.shortfall == 4
-    only_stopwords = make().augment_batch([src("it is what it is , 42")], seed=0)[0]
+    only_stopwords = make_augmenter("synonym:ratio=0.3,copies=4").augment_batch([src("it is what it is , 42")], seed=0)[0]
     assert only_stopwords.copies and all("42" in c.text for c in only_stopwords.copies)
 
 
 def test_sentence_pairs_respect_the_side():
     s = src("the film is wonderful", "the movie is terrible")
     for side, unchanged in (("text", 1), ("pair", 0)):
-        for c in make(f"synonym:ratio=0.5,copies=3,side={side}").augment_batch([s], seed=0)[0].copies:
+        for c in make_augmenter(f"synonym:ratio=0.5,copies=3,side={side}").augment_batch([s], seed=0)[0].copies:
             assert (c.text, c.text_pair)[unchanged] == (s.text, s.text_pair)[unchanged]
-    both = make("synonym:ratio=0.5,copies=3,side=both").augment_batch([s], seed=0)[0].copies
+    both = make_augmenter("synonym:ratio=0.5,copies=3,side=both").augment_batch([s], seed=0)[0].copies
     assert all(c.shift.word_count == 8 for c in both)
 
 
@@ -120,7 +116,7 @@ def test_spec_from_a_recipe_mapping():
 
 def test_long_sentences_are_not_capped_at_ten_words(mr_rows):
     text = " ".join(r["text"] for r in mr_rows[:6])
-    copies = make("synonym:ratio=0.3,copies=2").augment_batch([src(text)], seed=0)[0].copies
+    copies = make_augmenter("synonym:ratio=0.3,copies=2").augment_batch([src(text)], seed=0)[0].copies
     for c in copies:
         assert c.shift.word_count > 80
         assert abs(c.shift.changed_words - 0.3 * c.shift.word_count) <= 1
