@@ -11,6 +11,8 @@ import sys
 SUBCOMMANDS = {
     "materialize": ("pipelines.cli", "materialize", "materialize a distillation dataset (Beam pipeline)"),
     "demo": ("pipelines.cli", "demo", "materialize the built-in demo: MR sentences, MiniLM teacher"),
+    "distill": ("trainers.cli", "distill", "distill a student from a materialized dataset"),
+    "finetune": ("trainers.cli", "finetune", "fine-tune on the gold labels of a materialized dataset"),
 }
 
 

@@ -149,7 +149,6 @@ class Teacher:
     _tokenizer: object = field(default=None, repr=False)
 
     def load(self) -> "Teacher":
-        import torch
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
         info = resolve_teacher(self.spec, self.trust_remote_code, self.max_length)
@@ -160,7 +159,6 @@ class Teacher:
             info.local_dir, use_safetensors=True, trust_remote_code=self.trust_remote_code)
         self._model = model.to(self.device).eval()
         self.info = info
-        torch.set_grad_enabled(False)
         return self
 
     @property

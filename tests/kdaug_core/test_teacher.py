@@ -44,6 +44,7 @@ def test_labels_equal_a_direct_forward_pass_in_input_order(tiny_teacher):
     texts = ["short", "a much longer sentence about a film that goes on and on", "mid length text here", "x"]
     teacher = Teacher(str(tiny_teacher), device="cpu", token_budget=40).load()
     labels = teacher.label(texts)
+    assert torch.is_grad_enabled()  # labelling must not switch autograd off for the rest of the process
     assert labels.logits.dtype == np.float32 and labels.logits.shape == (4, 2)
     np.testing.assert_allclose(labels.logits, direct_logits(tiny_teacher, texts), atol=1e-5)
     assert list(labels.pred) == list(labels.logits.argmax(-1))

@@ -1,0 +1,47 @@
+import math
+
+import torch
+
+from trainers.losses import ce_loss, kd_loss
+
+
+def softmax(xs):
+    m = max(xs)
+    e = [math.exp(x - m) for x in xs]
+    return [v / sum(e) for v in e]
+
+
+def test_kd_loss_matches_a_hand_computation():
+    s = [[1.0, -1.0, 0.5], [0.2, 0.1, -0.3]]
+    t = [[2.0, 0.0, -1.0], [-0.5, 1.5, 0.0]]
+    labels, gold = [0, 2], [True, False]
+    T, alpha, w = 2.0, 0.7, [1.0, 0.5]
+    expected = 0.0
+    for i in range(2):
+        p = softmax([x / T for x in t[i]])
+        q = softmax([x / T for x in s[i]])
+        kl = sum(pi * (math.log(pi) - math.log(qi)) for pi, qi in zip(p, q))
+        ce = -math.log(softmax(s[i])[labels[i]]) if gold[i] else 0.0
+        expected += w[i] * (alpha * T * T * kl + (1 - alpha) * ce)
+    expected /= 2
+    got = kd_loss(torch.tensor(s), torch.tensor(t), torch.tensor(labels), torch.tensor(gold),
+                  torch.tensor(w), temperature=T, alpha=alpha)
+    assert abs(got.item() - expected) < 1e-6
+
+
+def test_kd_loss_is_zero_when_student_equals_teacher_without_gold():
+    x = torch.randn(4, 3)
+    loss = kd_loss(x, x, torch.full((4,), -1), torch.zeros(4, dtype=torch.bool))
+    assert abs(loss.item()) < 1e-6
+
+
+def test_copies_without_gold_train_on_the_teacher_only():
+    s, t = torch.randn(2, 2, requires_grad=True), torch.randn(2, 2)
+    with_label = kd_loss(s, t, torch.tensor([0, 1]), torch.tensor([False, False]), alpha=0.5)
+    other_label = kd_loss(s, t, torch.tensor([1, 0]), torch.tensor([False, False]), alpha=0.5)
+    assert torch.equal(with_label, other_label)
+
+
+def test_ce_loss():
+    s = torch.tensor([[2.0, 0.0]])
+    assert abs(ce_loss(s, torch.tensor([0])).item() - (-math.log(softmax([2.0, 0.0])[0]))) < 1e-6

@@ -1,0 +1,53 @@
+import pytest
+import torch
+
+from trainers.students import StudentSpec, StudentSpecError, build_student, load_student
+
+LABELS = {0: "negative", 1: "positive"}
+TEXTS = ["a wonderful film", "a dull and lifeless story", "great acting"]
+
+
+@pytest.mark.parametrize("spec", ["bilstm:hidden=16,embed_dim=8", "bilstm:hidden=8,embeddings=glove",
+                                  "bert:layers=1,hidden=32,heads=2,intermediate=64", "bert_from_teacher:layers=1"])
+def test_each_student_trains_saves_and_loads(tmp_path, tiny_teacher, spec):
+    torch.manual_seed(0)
+    student = build_student(StudentSpec.parse(spec), LABELS, str(tiny_teacher), TEXTS)
+    batch = student.encode(TEXTS, [None] * 3)
+    logits = student(batch)
+    assert logits.shape == (3, 2)
+    logits.sum().backward()  # trainable end to end
+    student.eval()
+    before = student(student.encode(TEXTS))
+    student.save(tmp_path / "s")
+    assert (tmp_path / "s" / "config.json").is_file()
+    assert not list(tmp_path.rglob("*.bin")) and not list(tmp_path.rglob("*.pt"))  # safetensors only
+    loaded = load_student(tmp_path / "s").eval()
+    torch.testing.assert_close(loaded(loaded.encode(TEXTS)), before)
+
+
+def test_glove_initialised_embeddings(tiny_teacher):
+    from kdaug_core.assets.embeddings import load_glove
+
+    student = build_student(StudentSpec.parse("bilstm:hidden=8,embeddings=glove"), LABELS, None, TEXTS)
+    glove = load_glove("glove")
+    i = student.tokenizer.index["wonderful"]
+    torch.testing.assert_close(student.model.embed.weight[i], torch.from_numpy(glove.vectors[glove.index["wonderful"]]))
+
+
+def test_bert_from_teacher_copies_chosen_layers(tiny_teacher):
+    from transformers import AutoModelForSequenceClassification
+
+    teacher = AutoModelForSequenceClassification.from_pretrained(str(tiny_teacher))
+    student = build_student(StudentSpec.parse("bert_from_teacher:layers=1"), LABELS, str(tiny_teacher))
+    assert student.config["spec"]["teacher_layers"] == [1]
+    torch.testing.assert_close(student.model.bert.encoder.layer[0].attention.self.query.weight,
+                               teacher.bert.encoder.layer[1].attention.self.query.weight)
+
+
+def test_bad_specs():
+    with pytest.raises(StudentSpecError, match="unknown student"):
+        StudentSpec.parse("gpt")
+    with pytest.raises(StudentSpecError, match="not one of"):
+        StudentSpec.parse("bilstm:width=3")
+    with pytest.raises(StudentSpecError, match="not a int"):
+        StudentSpec.parse("bilstm:hidden=big")

@@ -1,0 +1,68 @@
+import json
+
+import pytest
+
+from kdaug_core.cli import main as kdaug
+from tests.conftest import write_jsonl
+from trainers.train import TrainConfig, row_passes, train
+
+
+@pytest.fixture(scope="module")
+def tiny_dataset(tmp_path_factory, mr_rows, tiny_teacher):
+    """A tiny materialized dataset (60 MR sentences, 2 synonym copies each) and a held-out set."""
+    from kdaug_core.recipe import Recipe
+    from pipelines.materialize import run
+
+    tmp = tmp_path_factory.mktemp("distill")
+    corpus = write_jsonl(tmp / "train.jsonl", mr_rows[:30] + mr_rows[-30:])
+    heldout = write_jsonl(tmp / "dev.jsonl", mr_rows[100:120] + mr_rows[-120:-100])
+    run(Recipe(input=str(corpus), output=str(tmp / "ds"), teacher=str(tiny_teacher), id_column="id",
+               augment=["synonym:ratio=0.3,copies=2"]), ["--runner=DirectRunner"], command="pytest")
+    return tmp / "ds", heldout
+
+
+def config(tiny_dataset, out, **kw):
+    data, heldout = tiny_dataset
+    base = dict(data=str(data), student="bilstm:hidden=16,embed_dim=16", eval=str(heldout), output=str(out),
+                epochs=2, batch_size=16, save_every=3, seed=3)
+    return TrainConfig(**{**base, **kw})
+
+
+def test_tiny_end_to_end_distill_writes_metrics_plot_and_best_student(tiny_dataset, tmp_path):
+    metrics = train(config(tiny_dataset, tmp_path / "run"), progress=False)
+    assert [h["epoch"] for h in metrics["history"]] == [1, 2]
+    assert all(0.0 <= h["accuracy"] <= 1.0 and h["train_loss"] > 0 for h in metrics["history"])
+    assert metrics["best"]["macro_f1"] == max(h["macro_f1"] for h in metrics["history"])
+    assert json.loads((tmp_path / "run" / "metrics.json").read_text())["best"] == metrics["best"]
+    assert (tmp_path / "run" / "training_curve.png").stat().st_size > 1000
+    assert (tmp_path / "run" / "best" / "model.safetensors").is_file()
+
+
+def test_resume_after_a_kill_gives_the_same_metrics(tiny_dataset, tmp_path):
+    whole = train(config(tiny_dataset, tmp_path / "whole"), progress=False)
+    first = train(config(tiny_dataset, tmp_path / "killed", stop_after_steps=7), progress=False)
+    assert first["stopped_early"] and first["global_step"] == 7  # killed mid-epoch 1
+    resumed = train(config(tiny_dataset, tmp_path / "killed"), progress=False)
+    assert resumed["history"] == whole["history"]
+
+
+def test_filters_and_finetune(tiny_dataset, tmp_path):
+    cfg = config(tiny_dataset, tmp_path / "f", min_changed_ratio=0.25, max_teacher_entropy=10.0, methods=["original", "synonym"])
+    copy = {"aug_method": "synonym", "label": 1, "changed_ratio": 0.2, "teacher_entropy": 0.1}
+    assert not row_passes(copy, cfg) and row_passes({**copy, "changed_ratio": 0.3}, cfg)
+    assert row_passes({**copy, "aug_method": "original", "changed_ratio": 0.0}, cfg)
+    assert not row_passes({**copy, "changed_ratio": 0.3, "aug_method": "knn"}, cfg)
+    ft = config(tiny_dataset, tmp_path / "ft", objective="finetune", augmented=False, epochs=1)
+    assert not row_passes({**copy, "changed_ratio": 0.3}, ft)
+    metrics = train(ft, progress=False)
+    assert metrics["history"][0]["epoch"] == 1
+
+
+def test_cli_distill_and_clear_errors(tiny_dataset, tmp_path, capsys):
+    data, heldout = tiny_dataset
+    assert kdaug(["distill", "--data", str(data), "--student", "bilstm:hidden=8,embed_dim=8", "--eval", str(heldout),
+                  "--output", str(tmp_path / "o"), "--epochs", "1"]) == 0
+    assert json.loads(capsys.readouterr().out)["best"]["epoch"] == 1
+    assert kdaug(["distill", "--data", str(tmp_path), "--student", "bilstm", "--eval", str(heldout),
+                  "--output", str(tmp_path / "o2")]) == 2
+    assert "no split 'train'" in capsys.readouterr().err
