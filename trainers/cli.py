@@ -19,8 +19,10 @@ def parser(objective: str) -> argparse.ArgumentParser:
         "Distill a student from a materialized dataset (KD on teacher_logits, CE on originals' gold labels)"
         if objective == "distill" else
         "Fine-tune a model on gold labels of a materialized dataset (copies inherit their source's label)"))
-    p.add_argument("--data", required=True, help="a dataset directory written by kdaug materialize")
-    p.add_argument("--student", required=True, help="bilstm[:...], bert[:...] or bert_from_teacher[:layers=N]")
+    p.add_argument("--data", required=True, help="a dataset directory written by kdaug materialize" + (
+        "" if objective == "distill" else ", or a plain labelled corpus (to fine-tune a teacher)"))
+    p.add_argument("--student", required=True,
+                   help="bilstm[:...], bert[:...], bert_from_teacher[:layers=N] or hf:model=PATH_OR_HUB_ID")
     p.add_argument("--eval", required=True, help="held-out labelled corpus (any format materialize reads)")
     p.add_argument("--output", required=True)
     p.add_argument("--split", default="train")
@@ -43,13 +45,18 @@ def parser(objective: str) -> argparse.ArgumentParser:
     else:
         p.add_argument("--no-augmented", dest="augmented", action="store_false",
                        help="train on originals only")
+        p.add_argument("--text-column", default="text", help="plain corpus as --data: its text column")
+        p.add_argument("--text-pair-column")
+        p.add_argument("--label-column", default="label")
+        p.add_argument("--labels", help="plain corpus: label names by index, comma-separated (default: from the data)")
     return p
 
 
 def run(objective: str, argv: list[str]) -> int:
     args = vars(parser(objective).parse_args(argv))
-    if args.get("methods"):
-        args["methods"] = [m.strip() for m in args["methods"].split(",")]
+    for key in ("methods", "labels"):
+        if args.get(key):
+            args[key] = [m.strip() for m in args[key].split(",")]
     try:
         metrics = train(TrainConfig(objective=objective, **args), progress=sys.stderr.isatty())
     except SETUP_ERRORS as err:

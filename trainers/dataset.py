@@ -11,6 +11,8 @@ from typing import Iterator, Sequence
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from kdaug_core.corpus import (BadRecord, ColumnSpec, LabelSpace, check_columns, peek_labels, plan_read_units,
+                               read_unit, validate_record)
 from kdaug_core.schema import DatasetMetadata, SchemaMismatchError, check_schema
 
 
@@ -29,9 +31,69 @@ class MaterializedSplit:
         for f in self.files:
             yield from pq.ParquetFile(f).iter_batches(batch_size=batch_size, columns=list(columns) if columns else None)
 
+    def iter_rows(self, columns: Sequence[str] | None = None) -> Iterator[dict]:
+        for batch in self.iter_batches(columns=columns):
+            yield from batch.to_pylist()
+
+    @property
+    def label_names(self) -> list[str]:
+        return self.metadata.label_names
+
+    @property
+    def teacher(self) -> str:
+        return self.metadata.teacher
+
+
+@dataclass
+class CorpusSplit:
+    """A plain labelled corpus (any format materialize reads) seen as rows of originals: what
+    `kdaug finetune` trains a teacher on before any dataset has been materialized."""
+
+    path: str
+    label_names: list[str]
+    columns: ColumnSpec
+    teacher: str | None = None
+
+    @classmethod
+    def open(cls, path: str, columns: ColumnSpec, label_names: list[str] | None = None) -> "CorpusSplit":
+        units = plan_read_units(path)
+        check_columns(units, columns)
+        if not label_names:
+            values = {str(v) for v in peek_labels(units, columns.label, max_records=1_000_000)}
+            if all(v.lstrip("-").isdigit() for v in values):
+                label_names = [str(i) for i in range(max(int(v) for v in values) + 1)]
+            else:
+                label_names = sorted(values)
+        return cls(path, label_names, columns)
+
+    @property
+    def num_rows(self) -> int:
+        return sum(1 for _ in self.iter_rows())
+
+    def iter_rows(self, columns: Sequence[str] | None = None) -> Iterator[dict]:
+        labels = LabelSpace(dict(enumerate(self.label_names)))
+        for unit in plan_read_units(self.path):
+            for rec in read_unit(unit):
+                try:
+                    ex = validate_record(rec, self.columns, labels)
+                except BadRecord:
+                    continue
+                yield {"id": ex.id, "text": ex.text, "text_pair": ex.text_pair, "label": ex.label,
+                       "aug_method": "original", "changed_ratio": 0.0, "teacher_logits": None, "teacher_entropy": 0.0}
+
+
+def open_training_data(path: str, split: str, columns: ColumnSpec, label_names: list[str] | None = None):
+    """A materialized dataset directory (data/*.parquet), else a plain labelled corpus."""
+    if glob.glob(os.path.join(path, "data", "*.parquet")):
+        return open_split(path, split)
+    return CorpusSplit.open(path, columns, label_names)
+
 
 def open_split(directory: str, split: str = "train") -> MaterializedSplit:
     """Finds a split's Parquet files and checks each against the current schema (one clear error)."""
+    if not os.path.isdir(os.path.join(directory, "data")):
+        raise SchemaMismatchError(f"{directory!r} is not a materialized dataset (no data/ directory); "
+                                  f"make one with kdaug materialize")
     files = sorted(glob.glob(os.path.join(directory, "data", f"{split}-*.parquet")))
     if not files:
         found = sorted({os.path.basename(f).split("-")[0] for f in glob.glob(os.path.join(directory, "data", "*.parquet"))})

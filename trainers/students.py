@@ -8,6 +8,10 @@ model.safetensors + tokenizer files); nothing is pickled.
       a small BERT built from a config, using the teacher's tokenizer.
   bert_from_teacher[:layers=3]
       DistilBERT-style: the teacher's embeddings and an evenly spaced subset of its layers.
+  hf:model=PATH_OR_HUB_ID
+      any pretrained transformers encoder with a new classification head (`model=minilm` is the packaged
+      all-MiniLM-L6-v2): how `kdaug finetune` trains a teacher. Saved so that from_pretrained (and so
+      `kdaug materialize --teacher DIR`) loads it directly.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from torch import nn
 from kdaug_core.words import words
 
 PAD, UNK, SEP = "[PAD]", "[UNK]", "[SEP]"
+MARKER = "kdaug_student.json"
 
 
 class StudentSpecError(ValueError):
@@ -39,6 +44,7 @@ class StudentSpec:
         "bilstm": {"hidden": 300, "embed_dim": 300, "embeddings": "random", "max_vocab": 50000, "dropout": 0.1},
         "bert": {"layers": 4, "hidden": 256, "heads": 4, "intermediate": 1024},
         "bert_from_teacher": {"layers": 3},
+        "hf": {"model": ""},
     }
 
     @classmethod
@@ -58,6 +64,8 @@ class StudentSpec:
                 raise StudentSpecError(f"--student {text!r}: {key}={value!r} is not a {type(default).__name__}") from None
         if kind == "bilstm" and params["embeddings"] not in ("random", "glove"):
             raise StudentSpecError("bilstm: embeddings must be random or glove")
+        if kind == "hf" and not params["model"]:
+            raise StudentSpecError("hf: needs model=PATH_OR_HUB_ID (or model=minilm)")
         return cls(kind, params)
 
 
@@ -141,13 +149,13 @@ class Student(nn.Module):
 
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        (directory / "config.json").write_text(json.dumps({"kdaug_student": self.kind, **self.config}, indent=2))
+        (directory / MARKER).write_text(json.dumps({"kind": self.kind, **self.config}, indent=2))
         if self.kind == "bilstm":
             save_file({k: v.contiguous() for k, v in self.model.state_dict().items()}, str(directory / "model.safetensors"))
             self.tokenizer.save(directory)
-        else:
-            self.model.save_pretrained(directory / "hf", safe_serialization=True)
-            self.tokenizer.save_pretrained(directory / "hf")
+        else:  # a plain transformers directory: from_pretrained and kdaug materialize --teacher load it
+            self.model.save_pretrained(directory, safe_serialization=True)
+            self.tokenizer.save_pretrained(directory)
 
 
 def build_student(spec: StudentSpec, id2label: dict[int, str], teacher: str | None,
@@ -175,20 +183,28 @@ def build_student(spec: StudentSpec, id2label: dict[int, str], teacher: str | No
                         model.embed.weight[i] = torch.tensor(vectors.vectors[vectors.index[w]])
         return Student("bilstm", config, model, tokenizer)
 
-    from transformers import AutoConfig, AutoTokenizer, BertConfig, BertForSequenceClassification
+    from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer, BertConfig, \
+        BertForSequenceClassification
 
+    labels = {"num_labels": num_labels, "id2label": id2label, "label2id": {v: k for k, v in id2label.items()}}
+    if spec.kind == "hf":
+        source = p["model"]
+        if source == "minilm":
+            from kdaug_core.assets.minilm import minilm_path
+
+            source = str(minilm_path())
+        model = AutoModelForSequenceClassification.from_pretrained(source, use_safetensors=True, **labels)
+        return Student("hf", {"spec": p, "max_length": max_length, "id2label": {str(k): v for k, v in id2label.items()}},
+                       model, AutoTokenizer.from_pretrained(source))
     if not teacher:
         raise StudentSpecError(f"{spec.kind} students use the teacher's tokenizer; the dataset names no teacher")
     tokenizer = AutoTokenizer.from_pretrained(teacher)
-    labels = {"num_labels": num_labels, "id2label": id2label, "label2id": {v: k for k, v in id2label.items()}}
     if spec.kind == "bert":
         config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=p["hidden"], num_hidden_layers=p["layers"],
                             num_attention_heads=p["heads"], intermediate_size=p["intermediate"],
                             max_position_embeddings=max(512, max_length), **labels)
         model = BertForSequenceClassification(config)
     else:
-        from transformers import AutoModelForSequenceClassification
-
         teacher_model = AutoModelForSequenceClassification.from_pretrained(teacher, use_safetensors=True)
         tconf = AutoConfig.from_pretrained(teacher)
         if tconf.model_type != "bert":
@@ -213,8 +229,8 @@ def load_student(directory: str | Path) -> Student:
     from safetensors.torch import load_file
 
     directory = Path(directory)
-    config = json.loads((directory / "config.json").read_text())
-    kind = config.pop("kdaug_student")
+    config = json.loads((directory / MARKER).read_text())
+    kind = config.pop("kind")
     if kind == "bilstm":
         model = BiLstmClassifier(config["vocab_size"], config["embed_dim"], config["hidden"], config["num_labels"],
                                  config["dropout"])
@@ -222,5 +238,5 @@ def load_student(directory: str | Path) -> Student:
         return Student(kind, config, model, WordTokenizer.load(directory, config["max_length"]))
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    model = AutoModelForSequenceClassification.from_pretrained(directory / "hf", use_safetensors=True)
-    return Student(kind, config, model, AutoTokenizer.from_pretrained(directory / "hf"))
+    model = AutoModelForSequenceClassification.from_pretrained(directory, use_safetensors=True)
+    return Student(kind, config, model, AutoTokenizer.from_pretrained(directory))

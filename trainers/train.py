@@ -15,7 +15,7 @@ import math
 import os
 import random
 import shutil
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Iterator
 
@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from kdaug_core.corpus import ColumnSpec, LabelSpace, BadRecord, plan_read_units, read_unit, validate_record
-from trainers.dataset import MaterializedSplit, open_split
+from trainers.dataset import open_split, open_training_data
 from trainers.losses import ce_loss, kd_loss
 from trainers.students import Student, StudentSpec, build_student, load_student
 
@@ -58,6 +58,10 @@ class TrainConfig:
     max_length: int = 128
     shuffle_buffer: int = 10_000
     save_every: int = 200
+    text_column: str = "text"  # for a plain corpus as --data (fine-tuning a teacher)
+    text_pair_column: str | None = None
+    label_column: str = "label"
+    labels: list[str] | None = None  # a plain corpus's label names, by index (default: from the data)
     eval_text_column: str = "text"
     eval_text_pair_column: str | None = None
     eval_label_column: str = "label"
@@ -90,20 +94,19 @@ def row_passes(row: dict, cfg: TrainConfig) -> bool:
     return cfg.max_teacher_entropy is None or row["teacher_entropy"] <= cfg.max_teacher_entropy
 
 
-def stream_rows(split: MaterializedSplit, cfg: TrainConfig, epoch: int) -> Iterator[dict]:
+def stream_rows(split, cfg: TrainConfig, epoch: int) -> Iterator[dict]:
     """The epoch's rows in a shuffled order that depends only on (seed, epoch)."""
     rng = random.Random(f"{cfg.seed}/{epoch}")
     buffer: list[dict] = []
-    for batch in split.iter_batches(batch_size=1024, columns=COLUMNS):
-        for row in batch.to_pylist():
-            if not row_passes(row, cfg):
-                continue
-            if len(buffer) < cfg.shuffle_buffer:
-                buffer.append(row)
-                continue
-            i = rng.randrange(len(buffer))
-            yield buffer[i]
-            buffer[i] = row
+    for row in split.iter_rows(columns=COLUMNS):
+        if not row_passes(row, cfg):
+            continue
+        if len(buffer) < cfg.shuffle_buffer:
+            buffer.append(row)
+            continue
+        i = rng.randrange(len(buffer))
+        yield buffer[i]
+        buffer[i] = row
     rng.shuffle(buffer)
     yield from buffer
 
@@ -191,8 +194,12 @@ def load_checkpoint(path: Path, optimizer) -> dict:
 
 def train(cfg: TrainConfig, progress: bool = True) -> dict:
     out = Path(cfg.output)
-    split = open_split(cfg.data, cfg.split)
-    label_names = split.metadata.label_names
+    if cfg.objective == "distill":  # needs teacher logits: a materialized dataset only
+        split = open_split(cfg.data, cfg.split)
+    else:
+        columns = ColumnSpec(cfg.text_column, cfg.text_pair_column, cfg.label_column)
+        split = open_training_data(cfg.data, cfg.split, columns, cfg.labels)
+    label_names = split.label_names
     eval_set = load_eval(cfg, label_names)
     spec = StudentSpec.parse(cfg.student)
     ckpt = out / "checkpoint"
@@ -200,11 +207,10 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict:
     if (ckpt / "trainer_state.json").is_file():
         student = load_student(ckpt / "student")
     else:
-        texts = (t for b in split.iter_batches(columns=["text", "text_pair"]) for r in b.to_pylist()
-                 for t in (r["text"], r["text_pair"]) if t)
-        student = build_student(spec, dict(enumerate(label_names)), split.metadata.teacher, texts, cfg.max_length)
+        texts = (t for r in split.iter_rows(columns=["text", "text_pair"]) for t in (r["text"], r["text_pair"]) if t)
+        student = build_student(spec, dict(enumerate(label_names)), split.teacher, texts, cfg.max_length)
     student.to(cfg.device).train()
-    lr = cfg.lr or (2e-3 if spec.kind == "bilstm" else 5e-5)
+    lr = cfg.lr or (2e-3 if spec.kind == "bilstm" else 5e-5 if spec.kind == "hf" else 1e-4)
     optimizer = torch.optim.AdamW(student.parameters(), lr=lr)
     state = {"epoch": 0, "step_in_epoch": 0, "global_step": 0, "history": [], "best": None, "config": asdict(cfg)}
     if (ckpt / "trainer_state.json").is_file():

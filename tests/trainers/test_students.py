@@ -19,10 +19,19 @@ def test_each_student_trains_saves_and_loads(tmp_path, tiny_teacher, spec):
     student.eval()
     before = student(student.encode(TEXTS))
     student.save(tmp_path / "s")
-    assert (tmp_path / "s" / "config.json").is_file()
+    assert (tmp_path / "s" / "kdaug_student.json").is_file()
     assert not list(tmp_path.rglob("*.bin")) and not list(tmp_path.rglob("*.pt"))  # safetensors only
     loaded = load_student(tmp_path / "s").eval()
     torch.testing.assert_close(loaded(loaded.encode(TEXTS)), before)
+
+
+def test_hf_student_saves_as_a_directory_materialize_can_use_as_teacher(tmp_path, tiny_teacher):
+    from kdaug_core.teacher import resolve_teacher
+
+    student = build_student(StudentSpec.parse(f"hf:model={tiny_teacher}"), {0: "neg", 1: "pos"}, None)
+    student.save(tmp_path / "t")
+    info = resolve_teacher(str(tmp_path / "t"))
+    assert info.id2label == {0: "neg", 1: "pos"} and len(info.weights_sha256) == 64
 
 
 def test_glove_initialised_embeddings(tiny_teacher):

@@ -65,4 +65,25 @@ def test_cli_distill_and_clear_errors(tiny_dataset, tmp_path, capsys):
     assert json.loads(capsys.readouterr().out)["best"]["epoch"] == 1
     assert kdaug(["distill", "--data", str(tmp_path), "--student", "bilstm", "--eval", str(heldout),
                   "--output", str(tmp_path / "o2")]) == 2
-    assert "no split 'train'" in capsys.readouterr().err
+    assert "not a materialized dataset" in capsys.readouterr().err
+    assert kdaug(["distill", "--data", str(data), "--student", "bilstm", "--eval", str(heldout),
+                  "--output", str(tmp_path / "o3"), "--split", "test"]) == 2
+    assert "no split 'test'" in capsys.readouterr().err
+
+
+def test_finetune_a_teacher_on_a_plain_corpus_then_materialize_with_it(tmp_path, mr_rows, tiny_teacher):
+    from kdaug_core.recipe import Recipe
+    from pipelines.materialize import run
+
+    corpus = write_jsonl(tmp_path / "train.jsonl", mr_rows[:20] + mr_rows[-20:])
+    dev = write_jsonl(tmp_path / "dev.jsonl", mr_rows[200:210] + mr_rows[-210:-200])
+    metrics = train(TrainConfig(data=str(corpus), student=f"hf:model={tiny_teacher}", eval=str(dev),
+                                output=str(tmp_path / "teacher"), objective="finetune", epochs=1, batch_size=8),
+                    progress=False)
+    assert metrics["best"]["epoch"] == 1
+    manifest = run(Recipe(input=str(corpus), output=str(tmp_path / "ds"), teacher=str(tmp_path / "teacher" / "best")),
+                   ["--runner=DirectRunner"], command="pytest")
+    split = manifest["splits"]["train"]
+    assert split["teacher"]["label_names"] == ["negative", "positive"] and split["rows_written"] == 40
+    with pytest.raises(Exception, match="not a materialized dataset"):
+        train(TrainConfig(data=str(corpus), student="bilstm", eval=str(dev), output=str(tmp_path / "x")), progress=False)
