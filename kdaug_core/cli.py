@@ -10,7 +10,7 @@ import sys
 
 SUBCOMMANDS = {
     "materialize": ("pipelines.cli", "materialize", "materialize a distillation dataset (Beam pipeline)"),
-    "demo": ("pipelines.cli", "demo", "materialize the built-in demo: MR sentences, MiniLM teacher"),
+    "demo": ("trainers.demo", "main", "the whole story on MR: fine-tune a teacher, materialize, distill students"),
     "distill": ("trainers.cli", "distill", "distill a student from a materialized dataset"),
     "finetune": ("trainers.cli", "finetune", "fine-tune on the gold labels of a materialized dataset"),
 }

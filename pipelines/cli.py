@@ -1,9 +1,8 @@
-"""Command-line front ends of the pipelines: `kdaug materialize` and `kdaug demo`."""
+"""Command-line front end of the materialize pipeline: `kdaug materialize`."""
 
 from __future__ import annotations
 
 import argparse
-import json
 import shlex
 import sys
 import time
@@ -80,44 +79,3 @@ def print_summary(recipe: Recipe, manifest: dict, seconds: float) -> None:
     for key, a in e["augment"].items():
         if a["short"]:
             print(f"  {key}: {a['short']} of {a['requested']} copies could not be made distinct (fewer written)")
-
-
-def demo(argv: list[str]) -> int:
-    from kdaug_core.assets.minilm import demo_teacher_dir
-    from kdaug_core.assets.mr import fetch_mr
-    from pipelines.materialize import run
-
-    p = argparse.ArgumentParser(prog="kdaug demo", description=(
-        "Materialize the MR sentence-polarity corpus (4,000 sentences) with the MiniLM teacher and "
-        "WordNet synonym replacement at 30% changed tokens, 4 copies per sentence."))
-    p.add_argument("--output", default="demo_output")
-    p.add_argument("--limit", type=int, help="use only the first N sentences")
-    p.add_argument("--copies", type=int, default=4)
-    p.add_argument("--ratio", type=float, default=0.3)
-    args, beam_args = p.parse_known_args(argv)
-    try:
-        corpus = fetch_mr()
-        if args.limit:
-            limited = corpus.with_name(f"mr_first_{args.limit}.jsonl")
-            with open(corpus, encoding="utf-8") as src, open(limited, "w", encoding="utf-8") as dst:
-                for i, line in zip(range(args.limit), src):
-                    dst.write(line)
-            corpus = limited
-        teacher = demo_teacher_dir()
-        note = ("The demo teacher is all-MiniLM-L6-v2 with a randomly initialised 2-class head that has NOT "
-                "been fine-tuned on MR: its soft labels exercise the pipeline but carry no sentiment "
-                "knowledge. Fine-tune a teacher first (`kdaug finetune`, coming with the trainer) for real use.")
-        recipe = Recipe(input=str(corpus), output=args.output, teacher=str(teacher),
-                        augment=[f"synonym:ratio={args.ratio},copies={args.copies}"], seed=0,
-                        id_column="id", notes=[note])
-        t0 = time.time()
-        manifest = run(recipe, beam_args, "kdaug demo " + " ".join(shlex.quote(a) for a in argv))
-    except SETUP_ERRORS as err:
-        print(f"kdaug demo: error: {err}", file=sys.stderr)
-        return 2
-    print_summary(recipe, manifest, time.time() - t0)
-    print(f"\nNOTE: {note}")
-    print(f"Dataset card: {args.output}/README.md   manifest: {args.output}/manifest.json")
-    print(json.dumps({"python": f"datasets.load_dataset({args.output!r})",
-                      "duckdb": f"select aug_method, count(*) from '{args.output}/data/*.parquet' group by 1"}))
-    return 0

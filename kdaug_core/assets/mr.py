@@ -63,6 +63,27 @@ def fetch_mr(dest: Path | None = None) -> Path:
     return dest
 
 
+def mr_splits(dev_size: int = 800) -> tuple[Path, Path]:
+    """A fixed train/dev split of MR (dev: `dev_size` sentences, half of each class, chosen by a stable
+    hash of the id), written once beside the corpus."""
+    import hashlib
+
+    src = fetch_mr()
+    train_path, dev_path = src.with_name(f"mr_train_dev{dev_size}.jsonl"), src.with_name(f"mr_dev{dev_size}.jsonl")
+    if train_path.is_file() and dev_path.is_file():
+        return train_path, dev_path
+    rows = [json.loads(line) for line in src.read_text(encoding="utf-8").splitlines()]
+    key = lambda r: hashlib.sha256(r["id"].encode()).hexdigest()  # noqa: E731
+    dev_ids = set()
+    for label in sorted({r["label"] for r in rows}):
+        dev_ids |= {r["id"] for r in sorted((r for r in rows if r["label"] == label), key=key)[: dev_size // 2]}
+    for path, keep in ((train_path, lambda r: r["id"] not in dev_ids), (dev_path, lambda r: r["id"] in dev_ids)):
+        tmp = path.with_suffix(f".tmp{os.getpid()}")
+        tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows if keep(r)), encoding="utf-8")
+        os.replace(tmp, path)
+    return train_path, dev_path
+
+
 def describe() -> str:
     path = fetch_mr()
     with open(path, encoding="utf-8") as f:
