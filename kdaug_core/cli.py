@@ -13,6 +13,7 @@ SUBCOMMANDS = {
     "demo": ("trainers.demo", "main", "the whole story on MR: fine-tune a teacher, materialize, distill students"),
     "distill": ("trainers.cli", "distill", "distill a student from a materialized dataset"),
     "finetune": ("trainers.cli", "finetune", "fine-tune on the gold labels of a materialized dataset"),
+    "sweep": ("trainers.sweep", "main", "grid over shift degree, method and objective: which degree is best"),
 }
 
 

@@ -53,6 +53,10 @@ class Recipe:
     num_shards: int | None = None  # None: from the input size
     trust_remote_code: bool = False
     notes: list[str] = field(default_factory=list)  # shown in the dataset card
+    # Role-wise augmentation (Fu et al.): {role: {recipe key: value}}, e.g. a light policy for the
+    # teacher's fine-tuning data and a heavy one for the student's distillation data. Each role is
+    # materialized as its own dataset, OUTPUT/ROLE, with its overrides applied to this recipe.
+    roles: dict[str, dict] | None = None
 
     def __post_init__(self):
         import re
@@ -74,6 +78,29 @@ class Recipe:
             raise RecipeError("--max-length must be at least 8")
         if not isinstance(self.seed, int) or isinstance(self.seed, bool):
             raise RecipeError(f"--seed must be an integer, got {self.seed!r}")
+        if self.roles is not None:
+            if not isinstance(self.roles, dict) or not self.roles:
+                raise RecipeError("roles must be a mapping of role name to recipe overrides")
+            for role, overrides in self.roles.items():
+                if not re.match(SPLIT_RE, str(role)) or not isinstance(overrides, dict):
+                    raise RecipeError(f"role {role!r}: needs a simple name and a mapping of overrides")
+                bad = set(overrides) - {f.name for f in dataclasses.fields(self)} | ({"roles", "input", "output"} & set(overrides))
+                if bad:
+                    raise RecipeError(f"role {role!r}: cannot override {sorted(bad)}")
+
+    def role_recipes(self) -> list[tuple[str, "Recipe"]]:
+        """[(role, recipe)] with each role's overrides applied and output OUTPUT/ROLE; [] without roles."""
+        if not self.roles:
+            return []
+        base = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "roles"}
+        base["augment"] = [a.to_dict() for a in self.augment]
+        out = []
+        for role, overrides in self.roles.items():
+            values = {**base, **{k.replace("-", "_"): v for k, v in overrides.items()},
+                      "output": f"{self.output.rstrip('/')}/{role}"}
+            values["notes"] = list(values.get("notes") or []) + [f"Role-wise augmentation: the {role!r} role's dataset."]
+            out.append((role, Recipe(**values)))
+        return out
 
     @property
     def columns(self) -> ColumnSpec:

@@ -54,18 +54,23 @@ def recipe_from_args(args: argparse.Namespace) -> Recipe:
 
 
 def materialize(argv: list[str]) -> int:
-    from pipelines.materialize import run
+    from pipelines.materialize import prepare, run
 
     args, beam_args = materialize_parser().parse_known_args(argv)
     command = "kdaug materialize " + " ".join(shlex.quote(a) for a in argv)
     try:
         recipe = recipe_from_args(args)
-        t0 = time.time()
-        manifest = run(recipe, beam_args, command)
+        jobs = recipe.role_recipes() or [(None, recipe)]
+        plans = [prepare(job, command) for _, job in jobs]  # every role is checked before any starts
+        for (role, job), plan in zip(jobs, plans):
+            if role:
+                print(f"\n== role {role!r} -> {job.output}")
+            t0 = time.time()
+            manifest = run(job, beam_args, command, plan=plan)
+            print_summary(job, manifest, time.time() - t0)
     except SETUP_ERRORS as err:
         print(f"kdaug materialize: error: {err}", file=sys.stderr)
         return 2
-    print_summary(recipe, manifest, time.time() - t0)
     return 0
 
 

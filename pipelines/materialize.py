@@ -190,10 +190,11 @@ def pipeline_options(beam_args: list[str]) -> PipelineOptions:
     return options
 
 
-def run(recipe: Recipe, beam_args: list[str] | None = None, command: str | None = None) -> dict:
+def run(recipe: Recipe, beam_args: list[str] | None = None, command: str | None = None,
+        plan: Plan | None = None) -> dict:
     """Materializes one split and returns the manifest. Raises before any work on a bad setup."""
     command = command or " ".join(shlex.quote(a) for a in sys.argv)
-    plan = prepare(recipe, command)
+    plan = plan or prepare(recipe, command)
     for d in ("data", "dead_letter"):
         path = FileSystems.join(recipe.output.rstrip("/"), d)
         if not FileSystems.exists(path):

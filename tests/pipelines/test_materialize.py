@@ -192,3 +192,24 @@ def test_augpro_runs_inside_materialize_with_the_teacher_as_default_model(tmp_pa
     fgsm = [r for r in rows if r["aug_method"] == "augpro_fgsm"]
     assert len(mix) >= 24 and len(fgsm) >= 12
     assert all(r["changed_ratio"] > 0 and len(r["teacher_logits"]) == 2 for r in mix + fgsm)
+
+
+def test_role_wise_policies_materialize_one_dataset_per_role(tmp_path, tiny_teacher, capsys):
+    corpus = write_jsonl(tmp_path / "c.jsonl", [{"text": f"a truly wonderful and moving film {i}", "label": 1}
+                                                for i in range(8)])
+    cfg = tmp_path / "roles.yaml"
+    cfg.write_text(f"teacher: {tiny_teacher}\nseed: 1\nroles:\n"
+                   "  teacher: {augment: ['synonym:ratio=0.1,copies=1']}\n"
+                   "  student: {augment: ['synonym:ratio=0.5,copies=3', 'knn:ratio=0.3,copies=1']}\n")
+    assert kdaug(["materialize", "--config", str(cfg), "--input", str(corpus), "--output", str(tmp_path / "o"),
+                  "--runner=DirectRunner"]) == 0
+    teacher = json.loads((tmp_path / "o" / "teacher" / "manifest.json").read_text())["splits"]["train"]
+    student = json.loads((tmp_path / "o" / "student" / "manifest.json").read_text())["splits"]["train"]
+    assert teacher["rows_per_method"] == {"original": 8, "synonym": 8}
+    assert student["rows_per_method"]["synonym"] == 24 and student["rows_per_method"]["knn"] == 8
+    assert student["mean_changed_ratio"]["synonym"] > teacher["mean_changed_ratio"]["synonym"]
+    assert "role 'student'" in capsys.readouterr().out
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(f"teacher: {tiny_teacher}\nroles:\n  teacher: {{output: elsewhere}}\n")
+    assert kdaug(["materialize", "--config", str(bad), "--input", str(corpus), "--output", str(tmp_path / "b")]) == 2
+    assert "cannot override ['output']" in capsys.readouterr().err

@@ -87,3 +87,18 @@ def test_finetune_a_teacher_on_a_plain_corpus_then_materialize_with_it(tmp_path,
     assert split["teacher"]["label_names"] == ["negative", "positive"] and split["rows_written"] == 40
     with pytest.raises(Exception, match="not a materialized dataset"):
         train(TrainConfig(data=str(corpus), student="bilstm", eval=str(dev), output=str(tmp_path / "x")), progress=False)
+
+
+def test_sweep_writes_a_table_and_a_plot_naming_the_best_degree(tmp_path, mr_rows, tiny_teacher, capsys):
+    corpus = write_jsonl(tmp_path / "train.jsonl", mr_rows[:15] + mr_rows[-15:])
+    dev = write_jsonl(tmp_path / "dev.jsonl", mr_rows[300:310] + mr_rows[-310:-300])
+    assert kdaug(["sweep", "--input", str(corpus), "--eval", str(dev), "--teacher", str(tiny_teacher),
+                  "--output", str(tmp_path / "sw"), "--degrees", "0.1,0.5", "--seeds", "2", "--copies", "1",
+                  "--epochs", "1", "--student", "bilstm:hidden=8,embed_dim=8", "--runner=DirectRunner"]) == 0
+    results = json.loads((tmp_path / "sw" / "results.json").read_text())
+    assert {(r["degree"], r["objective"]) for r in results["results"]} == {
+        (0.1, "finetune"), (0.5, "finetune"), (0.1, "distill"), (0.5, "distill")}
+    assert all(len(r["accuracy"]) == 2 for r in results["results"])
+    assert results["best"]["distill"]["synonym"]["degree"] in (0.1, 0.5)
+    assert "Best degree for distill with synonym" in (tmp_path / "sw" / "results.md").read_text()
+    assert (tmp_path / "sw" / "sweep.png").stat().st_size > 1000
