@@ -41,7 +41,7 @@ from pipelines.model_handler import TeacherModelHandler
 log = logging.getLogger("kdaug")
 TARGET_SHARD_BYTES = 128 << 20
 AUGMENT_BATCH = 64
-BYTES_PER_LABEL_GROUP = 4096 * 200  # ~4k rows of ~200 bytes of JSON each
+BYTES_PER_BATCH_GROUP = 4096 * 200  # ~4k rows of ~200 bytes of JSON each
 
 
 class MaterializeError(RuntimeError):
@@ -55,7 +55,7 @@ class Plan:
     units: list[ReadUnit]
     labels: LabelSpace
     num_shards: int
-    label_groups: int  # id-hash groups per length bucket before batching, about 4k rows each
+    batch_groups: int  # id-hash groups per length bucket before batching, about 4k rows each
     command: str
     started: float = field(default_factory=time.time)
 
@@ -74,8 +74,8 @@ def prepare(recipe: Recipe, command: str = "") -> Plan:
     rows_per_source = 1 + sum(a.params.get("copies", 0) for a in recipe.augment)
     est_bytes = input_size_bytes(units) * rows_per_source
     num_shards = recipe.num_shards or max(1, math.ceil(est_bytes * 2 / TARGET_SHARD_BYTES))
-    label_groups = max(1, math.ceil(est_bytes / BYTES_PER_LABEL_GROUP))
-    return Plan(recipe, teacher, units, labels, num_shards, label_groups, command)
+    batch_groups = max(1, math.ceil(est_bytes / BYTES_PER_BATCH_GROUP))
+    return Plan(recipe, teacher, units, labels, num_shards, batch_groups, command)
 
 
 def build(pipeline: beam.Pipeline, plan: Plan) -> None:
@@ -102,7 +102,7 @@ def build(pipeline: beam.Pipeline, plan: Plan) -> None:
     counts = [read[T.COUNTS]]
     if r.augment:
         augmented = (unique.ok
-                     | "BatchSources" >> T.DeterministicBatches(AUGMENT_BATCH, plan.label_groups)
+                     | "BatchSources" >> T.DeterministicBatches(AUGMENT_BATCH, plan.batch_groups)
                      | "Augment" >> beam.ParDo(T.AugmentFn(r.augment, r.seed)).with_outputs(T.DEAD, T.COUNTS, main="rows"))
         branches.append(augmented.rows)
         dead.append(augmented[T.DEAD])
@@ -113,7 +113,7 @@ def build(pipeline: beam.Pipeline, plan: Plan) -> None:
     handler = TeacherModelHandler(r.teacher, device=r.device, max_length=plan.teacher.max_length,
                                   trust_remote_code=r.trust_remote_code, max_batch_size=r.inference_batch_size)
     labelled, failed = (branches | "AllRows" >> beam.Flatten()
-                        | "BatchRows" >> T.DeterministicBatches(r.inference_batch_size, plan.label_groups)
+                        | "BatchRows" >> T.DeterministicBatches(r.inference_batch_size, plan.batch_groups)
                         | "LabelWithTeacher" >> RunInference(handler.with_no_batching()).with_exception_handling())
     dead.append(failed.failed_inferences | "FailedInference" >> beam.FlatMap(T.failed_inference_to_dead_letters))
 
