@@ -37,11 +37,6 @@ class TeacherInfo:
     def num_labels(self) -> int:
         return len(self.id2label)
 
-    @property
-    def generic_labels(self) -> bool:
-        """True when the config carries no real label names (LABEL_0, LABEL_1, ...)."""
-        return all(name == f"LABEL_{i}" for i, name in self.id2label.items())
-
 
 def _local_dir(spec: str) -> Path:
     path = Path(spec).expanduser()
@@ -168,10 +163,6 @@ class Teacher:
     @property
     def model(self):
         return self._model
-
-    def token_lengths(self, texts: Sequence[str], pairs: Sequence[str | None] | None = None) -> list[int]:
-        enc = self._encode(texts, pairs, truncate=False)
-        return [len(ids) for ids in enc["input_ids"]]
 
     def _encode(self, texts, pairs, truncate: bool):
         pairs = list(pairs) if pairs is not None and any(p is not None for p in pairs) else None

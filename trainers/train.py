@@ -297,17 +297,7 @@ def plot_curve(history: list[dict], path: Path) -> None:
     plt.close(fig)
 
 
-class _NoBar:
-    def update(self, n):
-        pass
-
-    def close(self):
-        pass
-
-
 def _bar(enabled: bool, total: int, desc: str, initial: int):
-    if not enabled:
-        return _NoBar()
     from tqdm import tqdm
 
-    return tqdm(total=total, desc=desc, initial=initial, unit=" steps", leave=False)
+    return tqdm(total=total, desc=desc, initial=initial, unit=" steps", leave=False, disable=not enabled)

@@ -3,7 +3,6 @@ GloVe text file, or an .npy matrix with a vocabulary file) or a teacher's own in
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -86,7 +85,3 @@ def load_teacher_embeddings(model: str, trust_remote_code: bool = False) -> Embe
         rows.append(idx)
     lowercase = bool(getattr(tokenizer, "do_lower_case", False)) or all(w == w.lower() for w in words[:2000])
     return EmbeddingTable(words, matrix[rows], lowercase=lowercase)
-
-
-def default_cache_size() -> int:
-    return int(os.environ.get("KDAUG_NEIGHBOUR_CACHE", "200000"))

@@ -21,7 +21,7 @@ def direct_logits(model_dir, texts, pairs=None, max_length=128):
 def test_resolve_reads_labels_and_hashes_weights(tiny_teacher):
     info = resolve_teacher(str(tiny_teacher))
     assert info.id2label == {0: "negative", 1: "positive"} and info.num_labels == 2
-    assert len(info.weights_sha256) == 64 and info.max_length == 128 and not info.generic_labels
+    assert len(info.weights_sha256) == 64 and info.max_length == 128
     assert resolve_teacher(str(tiny_teacher)).weights_sha256 == info.weights_sha256
 
 
