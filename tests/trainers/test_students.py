@@ -40,7 +40,7 @@ def test_glove_initialised_embeddings(tiny_teacher):
     student = build_student(StudentSpec.parse("bilstm:hidden=8,embeddings=glove"), LABELS, None, TEXTS)
     glove = load_glove("glove")
     i = student.tokenizer.index["wonderful"]
-    torch.testing.assert_close(student.model.embed.weight[i], torch.from_numpy(glove.vectors[glove.index["wonderful"]]))
+    torch.testing.assert_close(student.model.embed.weight[i], torch.tensor(glove.vectors[glove.index["wonderful"]]))
 
 
 def test_bert_from_teacher_copies_chosen_layers(tiny_teacher):
