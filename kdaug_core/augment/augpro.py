@@ -24,19 +24,11 @@ from typing import Sequence
 
 import numpy as np
 
-from kdaug_core.augment.base import (SIDES, Augmenter, AugmentedCopy, AugmentResult, AugmentSpecError, Param,
+from kdaug_core.augment.base import (Augmenter, AugmentedCopy, AugmentResult, AugmentSpecError, Param,
                                      _norm)
 from kdaug_core.corpus import SourceExample
 from kdaug_core.seeding import copy_seed
 from kdaug_core.shift import Shift, measure
-
-
-def _copies_ok(v: int) -> str | None:
-    return None if 1 <= v <= 1000 else "must be between 1 and 1000"
-
-
-def _side_ok(v: str) -> str | None:
-    return None if v in SIDES else f"must be one of {SIDES}"
 
 
 def _mu_ok(v: str) -> str | None:
@@ -139,8 +131,8 @@ def rebuild_text(tok, text: str, enc_one, old_ids: list[int], new_ids: list[int]
 
 class _AugProBase(Augmenter):
     PARAMS = {
-        "copies": Param(int, 4, "copies per source example", _copies_ok),
-        "side": Param(str, "auto", "sentence pairs: which side(s) to augment (auto = both)", _side_ok),
+        # AugPro has no ratio to ask for: its shift follows from mu or eps, and is measured per copy.
+        **{k: v for k, v in Augmenter.PARAMS.items() if k != "ratio"},
         "model": Param(str, None, "the model whose embeddings are used (default: the teacher)"),
         "max_length": Param(int, 128, "tokens per sequence", lambda v: None if v >= 8 else "must be at least 8"),
         "device": Param(str, "auto", "auto, cpu, cuda, cuda:N"),
