@@ -12,7 +12,7 @@ from importlib import metadata as importlib_metadata
 import yaml
 
 from kdaug_core import __version__
-from kdaug_core.schema import hf_features, load_spec
+from kdaug_core.schema import SoftLabels, hf_features, load_spec
 
 
 def versions() -> dict[str, str]:
@@ -26,7 +26,7 @@ def versions() -> dict[str, str]:
 
 
 def split_manifest(counts: dict[str, int], recipe: dict, teacher: dict, command: str,
-                   data_files: list[str], dead_letter_files: list[str], data_bytes: int = 0) -> dict:
+                   data_files: list[str], dead_letter_files: list[str]) -> dict:
     """The manifest entry for one split, from the counters the pipeline emitted."""
     methods = sorted(k.split("/", 1)[1] for k in counts if k.startswith("rows/"))
     per_method = {m: int(counts.get(f"rows/{m}", 0)) for m in methods}
@@ -40,13 +40,15 @@ def split_manifest(counts: dict[str, int], recipe: dict, teacher: dict, command:
     read = counts.get("records_read", 0)
     originals = per_method.get("original", 0)
     source_dead = sum(v for k, v in dead.items() if not k.startswith("copy:"))
+    rows = sum(per_method.values())
+    data_bytes, soft_bytes = int(counts.get("bytes/data", 0)), int(counts.get("bytes/soft_labels", 0))
     return {
         "records_read": read,
         "records_written": originals,
         "records_dead_lettered": source_dead,
         "copies_dead_lettered": sum(v for k, v in dead.items() if k.startswith("copy:")),
         "reconciles": read == originals + source_dead,
-        "rows_written": sum(per_method.values()),
+        "rows_written": rows,
         "rows_per_method": per_method,
         "mean_changed_ratio": mean_ratio,
         "augment": augment,
@@ -54,6 +56,11 @@ def split_manifest(counts: dict[str, int], recipe: dict, teacher: dict, command:
         "truncated_rows": counts.get("truncated", 0),
         "data_files": data_files,
         "data_bytes": data_bytes,
+        "storage": {"soft_labels": recipe.get("soft_labels") or {"dtype": "float32", "top_k": None},
+                    "bytes_per_row": round(data_bytes / rows, 2) if rows else 0.0,
+                    "soft_label_bytes_per_row": round(soft_bytes / rows, 2) if rows else 0.0},
+        "teacher_kl_to_source_mean": {m: counts.get(f"kl_to_source_sum/{m}", 0.0) / n if n else None
+                                      for m, n in per_method.items() if m != "original"},
         "dead_letter_files": dead_letter_files,
         "teacher": teacher,
         "recipe": recipe,
@@ -77,7 +84,8 @@ def dataset_card(manifest: dict, title: str = "kdaug distillation dataset") -> s
         "configs": [{"config_name": "default",
                      "data_files": [{"split": s, "path": f"data/{s}-*.parquet"} for s in splits]}],
         "dataset_info": {
-            "features": hf_features(manifest["schema_version"]),
+            "features": hf_features(manifest["schema_version"], SoftLabels.parse(
+                next(iter(splits.values()))["recipe"].get("soft_labels"))),
             "splits": [{"name": s, "num_bytes": e.get("data_bytes", 0), "num_examples": e["rows_written"]}
                        for s, e in splits.items()],
         },
@@ -94,15 +102,24 @@ def dataset_card(manifest: dict, title: str = "kdaug distillation dataset") -> s
                   f"labels {teacher['label_names']}",
                   f"- Records read {e['records_read']}, written {e['records_written']}, dead-lettered "
                   f"{e['records_dead_lettered']}; rows written {e['rows_written']}; "
-                  f"texts truncated for the teacher: {e['truncated_rows']}", ""]
+                  f"texts truncated for the teacher: {e['truncated_rows']}"]
+        if "storage" in e:
+            st = e["storage"]
+            fmt = st["soft_labels"]
+            lines.append(f"- Soft labels stored as {fmt['dtype']}" + (f", top {fmt['top_k']}" if fmt["top_k"] else ", every class")
+                         + f": {st['soft_label_bytes_per_row']:.1f} bytes per row (of {st['bytes_per_row']:.1f} in all, zstd Parquet)")
+        lines.append("")
         for note in e["recipe"].get("notes") or []:
             lines += [f"> **Note:** {note}", ""]
-        lines += ["| method | rows | mean changed_ratio | copies asked | copies short |", "|---|---:|---:|---:|---:|"]
+        lines += ["| method | rows | mean changed_ratio | mean teacher_kl_to_source | copies asked | copies short |",
+                  "|---|---:|---:|---:|---:|---:|"]
+        kl = e.get("teacher_kl_to_source_mean", {})
         ratios = e.get("mean_changed_ratio", {})
         for method, n in e["rows_per_method"].items():
             asked = sum(a["requested"] for k, a in e["augment"].items() if k.split(".")[0] == method)
             short = sum(a["short"] for k, a in e["augment"].items() if k.split(".")[0] == method)
-            lines.append(f"| {method} | {n} | {ratios.get(method, 0.0):.3f} | "
+            kl_text = f"{kl[method]:.4f}" if kl.get(method) is not None else "-"
+            lines.append(f"| {method} | {n} | {ratios.get(method, 0.0):.3f} | {kl_text} | "
                          f"{asked if method != 'original' else '-'} | {short if method != 'original' else '-'} |")
         if e["dead_letter_reasons"]:
             lines += ["", "Dead-lettered (see `dead_letter/`): " +

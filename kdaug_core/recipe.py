@@ -15,6 +15,8 @@ import yaml
 
 from kdaug_core.augment import AugmentSpec, parse_augment_spec
 from kdaug_core.corpus import FORMATS, ColumnSpec, parse_label_map
+from kdaug_core.schema import SoftLabels
+from kdaug_core.teacher import PRECISIONS
 
 SPLIT_RE = r"^[A-Za-z0-9_.]+$"
 
@@ -49,8 +51,13 @@ class Recipe:
     csv_header: bool = True
     max_length: int | None = None
     device: str = "auto"
-    inference_batch_size: int = 256
-    num_shards: int | None = None  # None: from the input size
+    inference_batch_size: int = 256  # most sequences per forward pass (the token budget usually binds first)
+    teacher_precision: str = "auto"  # auto: bf16/fp16 autocast on a GPU, fp32 on the CPU
+    # How the teacher's logits are stored: float32 | float16, optionally top-k ("float16,topk:5").
+    soft_labels: SoftLabels | str | dict | None = None
+    # Source records per chunk: the unit of work, of batching and of output files. Chunks are fixed by
+    # the corpus, so batches (and the last bits of batched model outputs) are the same on any runner.
+    chunk_size: int = 4096
     trust_remote_code: bool = False
     notes: list[str] = field(default_factory=list)  # shown in the dataset card
     # Role-wise augmentation (Fu et al.): {role: {recipe key: value}}, e.g. a light policy for the
@@ -70,8 +77,14 @@ class Recipe:
             raise RecipeError(f"--split {self.split!r} must be letters, digits, '_' or '.'")
         if self.input_format is not None and self.input_format not in FORMATS:
             raise RecipeError(f"--input-format {self.input_format!r} is not one of {FORMATS}")
-        if self.num_shards is not None and self.num_shards < 1:
-            raise RecipeError("--num-shards must be at least 1")
+        try:
+            self.soft_labels = SoftLabels.parse(self.soft_labels)
+        except ValueError as err:
+            raise RecipeError(f"--soft-labels: {err}") from None
+        if self.teacher_precision not in PRECISIONS:
+            raise RecipeError(f"--teacher-precision {self.teacher_precision!r} is not one of {PRECISIONS}")
+        if isinstance(self.chunk_size, bool) or not isinstance(self.chunk_size, int) or self.chunk_size < 1:
+            raise RecipeError("--chunk-size must be a positive integer")
         if self.inference_batch_size < 1:
             raise RecipeError("--inference-batch-size must be at least 1")
         if self.max_length is not None and self.max_length < 8:
@@ -94,6 +107,7 @@ class Recipe:
             return []
         base = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "roles"}
         base["augment"] = [a.to_dict() for a in self.augment]
+        base["soft_labels"] = self.soft_labels.to_dict()
         out = []
         for role, overrides in self.roles.items():
             values = {**base, **{k.replace("-", "_"): v for k, v in overrides.items()},
@@ -109,6 +123,7 @@ class Recipe:
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
         d["augment"] = [a.to_dict() for a in self.augment]
+        d["soft_labels"] = self.soft_labels.to_dict()
         return d
 
     def dataset_recipe(self) -> dict[str, Any]:

@@ -8,6 +8,7 @@ import json
 from dataclasses import dataclass
 from functools import lru_cache
 
+import numpy as np
 import pyarrow as pa
 
 import schemas
@@ -19,6 +20,8 @@ _TYPES = {
     "float32": pa.float32(),
     "bool": pa.bool_(),
     "list<float32>": pa.list_(pa.float32()),
+    "list<float16>": pa.list_(pa.float16()),
+    "list<int32>": pa.list_(pa.int32()),
 }
 META_PREFIX = "kdaug."
 
@@ -39,9 +42,59 @@ def column_names(version: int = schemas.CURRENT_VERSION) -> list[str]:
     return [c["name"] for c in load_spec(version)["columns"]]
 
 
-def arrow_schema(metadata: dict | None = None, version: int = schemas.CURRENT_VERSION) -> pa.Schema:
-    fields = [pa.field(c["name"], _TYPES[c["type"]], nullable=c["nullable"]) for c in load_spec(version)["columns"]]
-    return pa.schema(fields, metadata=encode_metadata(metadata or {}, version))
+@dataclass(frozen=True)
+class SoftLabels:
+    """How teacher_logits is stored: dtype float32 (default) or float16; top_k None (dense) or k, the
+    largest k logits with their class indices (exact when k covers every class)."""
+    dtype: str = "float32"
+    top_k: int | None = None
+
+    def __post_init__(self):
+        if self.dtype not in SOFT_LABEL_DTYPES:
+            raise ValueError(f"soft-label dtype {self.dtype!r} is not one of {SOFT_LABEL_DTYPES}")
+        if self.top_k is not None and (isinstance(self.top_k, bool) or not isinstance(self.top_k, int) or self.top_k < 1):
+            raise ValueError(f"soft-label top_k must be a positive integer or null, got {self.top_k!r}")
+
+    @classmethod
+    def parse(cls, value: "str | dict | SoftLabels | None") -> "SoftLabels":
+        """'float32', 'float16', 'topk:K', 'float16,topk:K', or {"dtype": ..., "top_k": ...}."""
+        if value is None or isinstance(value, SoftLabels):
+            return value or cls()
+        if isinstance(value, dict):
+            return cls(value.get("dtype", "float32"), value.get("top_k"))
+        dtype, top_k = "float32", None
+        for part in filter(None, (p.strip() for p in str(value).split(","))):
+            if part.startswith("topk:") and part[5:].isdigit():
+                top_k = int(part[5:])
+            elif part in SOFT_LABEL_DTYPES:
+                dtype = part
+            else:
+                raise ValueError(f"soft labels {value!r}: expected float32, float16, topk:K or e.g. float16,topk:K")
+        return cls(dtype, top_k)
+
+    def to_dict(self) -> dict:
+        return {"dtype": self.dtype, "top_k": self.top_k}
+
+    def stored_k(self, num_labels: int) -> int:
+        return num_labels if self.top_k is None else min(self.top_k, num_labels)
+
+
+SOFT_LABEL_DTYPES = ("float32", "float16")
+
+
+def arrow_schema(metadata: dict | None = None, version: int = schemas.CURRENT_VERSION,
+                 soft_labels: SoftLabels | None = None) -> pa.Schema:
+    soft_labels = soft_labels or SoftLabels()
+    fields = []
+    for c in load_spec(version)["columns"]:
+        type_name = c["type"]
+        if c["name"] == "teacher_logits":
+            type_name = f"list<{soft_labels.dtype}>"
+        fields.append(pa.field(c["name"], _TYPES[type_name], nullable=c["nullable"]))
+    meta = dict(metadata or {})
+    if version >= 2:
+        meta["soft_labels"] = soft_labels.to_dict()
+    return pa.schema(fields, metadata=encode_metadata(meta, version))
 
 
 @dataclass(frozen=True)
@@ -52,6 +105,7 @@ class DatasetMetadata:
     label_names: list[str]
     recipe: dict
     split: str
+    soft_labels: SoftLabels = SoftLabels()
 
 
 def encode_metadata(meta: dict, version: int = schemas.CURRENT_VERSION) -> dict[bytes, bytes]:
@@ -73,18 +127,19 @@ def decode_metadata(schema: pa.Schema, where: str = "dataset") -> DatasetMetadat
         label_names=json.loads(get("label_names") or "[]"),
         recipe=json.loads(get("recipe") or "{}"),
         split=get("split"),
+        soft_labels=SoftLabels.parse(json.loads(get("soft_labels") or "null")),
     )
 
 
 def check_schema(schema: pa.Schema, where: str = "dataset",
-                 version: int = schemas.CURRENT_VERSION) -> DatasetMetadata:
-    """Raises SchemaMismatchError with one clear message unless `schema` is version `version` with
-    every column of that version at its declared type."""
+                 versions: tuple[int, ...] = schemas.READABLE_VERSIONS) -> DatasetMetadata:
+    """Raises SchemaMismatchError with one clear message unless `schema` is one of `versions` with
+    every column of that version at its declared type (teacher_logits as its soft-label metadata says)."""
     meta = decode_metadata(schema, where)
-    if meta.schema_version != version:
+    if meta.schema_version not in versions:
         raise SchemaMismatchError(f"{where} has kdaug schema version {meta.schema_version}; this reader "
-                                  f"needs version {version}")
-    expected = arrow_schema(version=version)
+                                  f"reads version(s) {', '.join(map(str, versions))}")
+    expected = arrow_schema(version=meta.schema_version, soft_labels=meta.soft_labels)
     problems = []
     for f in expected:
         if f.name not in schema.names:
@@ -92,17 +147,52 @@ def check_schema(schema: pa.Schema, where: str = "dataset",
         elif not schema.field(f.name).type.equals(f.type):
             problems.append(f"column {f.name!r} is {schema.field(f.name).type}, expected {f.type}")
     if problems:
-        raise SchemaMismatchError(f"{where} does not match kdaug schema v{version}: {'; '.join(problems)}")
+        raise SchemaMismatchError(f"{where} does not match kdaug schema v{meta.schema_version}: {'; '.join(problems)}")
     return meta
 
 
-def hf_features(version: int = schemas.CURRENT_VERSION) -> list[dict]:
+def hf_features(version: int = schemas.CURRENT_VERSION, soft_labels: SoftLabels | None = None) -> list[dict]:
     """The `dataset_info.features` block of a Hugging Face dataset card for this schema."""
     hf = {"string": "string", "int64": "int64", "int32": "int32", "float32": "float32", "bool": "bool"}
     feats = []
     for c in load_spec(version)["columns"]:
-        if c["type"] == "list<float32>":
-            feats.append({"name": c["name"], "sequence": "float32"})
+        if c["name"] == "teacher_logits" and soft_labels is not None:
+            feats.append({"name": c["name"], "sequence": soft_labels.dtype})
+        elif c["type"].startswith("list<"):
+            feats.append({"name": c["name"], "sequence": c["type"][5:-1]})
         else:
             feats.append({"name": c["name"], "dtype": hf[c["type"]]})
     return feats
+
+
+# ------------------------------------------------------------------------------------------ soft labels
+
+def soft_label_arrays(logits: np.ndarray, soft_labels: SoftLabels) -> tuple[pa.Array, pa.Array]:
+    """float32 logits [n, C] -> (teacher_logits, teacher_topk_indices) columns in the chosen storage.
+    Top-k keeps the k largest logits, largest first (ties by lower class index), so k = C is exact."""
+    n, num_labels = logits.shape
+    k = soft_labels.stored_k(num_labels)
+    if soft_labels.top_k is None:
+        values, indices = logits, None
+    else:
+        order = np.argsort(-logits, axis=1, kind="stable")[:, :k].astype(np.int32)
+        values = np.take_along_axis(logits, order, axis=1)
+        indices = pa.ListArray.from_arrays(pa.array(np.arange(0, n * k + 1, k, dtype=np.int32)),
+                                           pa.array(order.reshape(-1)))
+    dtype = np.float16 if soft_labels.dtype == "float16" else np.float32
+    offsets = pa.array(np.arange(0, n * k + 1, k, dtype=np.int32))
+    value_array = pa.ListArray.from_arrays(offsets, pa.array(np.ascontiguousarray(values, dtype=dtype).reshape(-1)))
+    if indices is None:
+        indices = pa.nulls(n, pa.list_(pa.int32()))
+    return value_array, indices
+
+
+def dense_logits(values: list, indices: list | None, num_labels: int) -> list[float]:
+    """One stored row -> float32 logits over every class; classes outside a top-k get -inf (probability
+    0 under any temperature, so the teacher's distribution is its top-k renormalized)."""
+    if indices is None:
+        return [float(v) for v in values]
+    out = [float("-inf")] * num_labels
+    for i, v in zip(indices, values):
+        out[i] = float(v)
+    return out

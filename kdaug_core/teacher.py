@@ -9,6 +9,7 @@ the user asks for it.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 from dataclasses import dataclass, field
@@ -122,17 +123,63 @@ class Labels:
         return entropy_of_logits(self.logits)
 
 
+def _log_softmax64(logits: np.ndarray) -> np.ndarray:
+    z = np.asarray(logits, dtype=np.float64)
+    z = z - z.max(axis=-1, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
+
+
 def entropy_of_logits(logits: np.ndarray) -> np.ndarray:
     """Shannon entropy (nats) of softmax(logits), computed stably in float64."""
-    z = logits.astype(np.float64)
-    z = z - z.max(axis=-1, keepdims=True)
-    logp = z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
+    logp = _log_softmax64(logits)
     return (-(np.exp(logp) * logp).sum(axis=-1)).astype(np.float32)
+
+
+def kl_of_logits(p_logits: np.ndarray, q_logits: np.ndarray) -> np.ndarray:
+    """KL(softmax(p) || softmax(q)) in nats, row-wise, in float64: for a copy, p is the teacher on the
+    copy and q the teacher on its source."""
+    logp, logq = _log_softmax64(p_logits), _log_softmax64(q_logits)
+    return np.maximum((np.exp(logp) * (logp - logq)).sum(axis=-1), 0.0).astype(np.float32)
+
+
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+
+
+def resolve_precision(precision: str, device: str) -> str:
+    """auto: bf16 autocast on a CUDA GPU that supports it, else fp16 on CUDA; fp32 on the CPU (where
+    autocast buys little for encoder inference and would change the logits for no gain)."""
+    import torch
+
+    if precision not in PRECISIONS:
+        raise TeacherError(f"teacher precision {precision!r} is not one of {PRECISIONS}")
+    if precision != "auto":
+        return precision
+    if device.startswith("cuda"):
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    return "fp32"
+
+
+def set_torch_threads(processes_per_machine: int = 1, threads: int | None = None) -> int:
+    """Splits the machine's cores between the worker processes on it, so N processes running torch do
+    not each start one thread per core and fight over them. Returns the thread count set."""
+    import torch
+
+    n = threads or max(1, (os.cpu_count() or 1) // max(1, processes_per_machine))
+    if torch.get_num_threads() != n:
+        torch.set_num_threads(n)
+    return n
 
 
 @dataclass
 class Teacher:
-    """A loaded teacher. One per worker process; cheap to call many times."""
+    """A loaded teacher. One per worker process; cheap to call many times.
+
+    label() keeps the model busy: texts are ordered by length, tokenized a slice at a time, packed into
+    sub-batches under a padded-token budget and padded only to their own longest. On a GPU the
+    tokenizing, packing and host-to-device copies run in a background thread (the Rust tokenizer
+    releases the GIL), so the next sub-batch is ready when the model finishes the current one; the
+    forward runs under bf16/fp16 autocast with scaled-dot-product attention, and logits come back float32.
+    """
 
     spec: str
     device: str = "auto"
@@ -140,20 +187,32 @@ class Teacher:
     token_budget: int = 16384  # padded tokens per forward pass
     max_batch_size: int = 256
     trust_remote_code: bool = False
+    precision: str = "auto"
+    prefetch: bool | None = None  # None: on a GPU only (on the CPU a second thread steals the model's cores)
     _model: object = field(default=None, repr=False)
     _tokenizer: object = field(default=None, repr=False)
+
+    SLICE = 1024  # texts tokenized per step; batches never span two slices
 
     def load(self) -> "Teacher":
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
         info = resolve_teacher(self.spec, self.trust_remote_code, self.max_length)
         self.device = pick_device(self.device)
+        self.precision = resolve_precision(self.precision, self.device)
         self.max_length = info.max_length
         self._tokenizer = AutoTokenizer.from_pretrained(info.local_dir, trust_remote_code=self.trust_remote_code)
-        model = AutoModelForSequenceClassification.from_pretrained(
-            info.local_dir, use_safetensors=True, trust_remote_code=self.trust_remote_code)
+        kwargs = dict(use_safetensors=True, trust_remote_code=self.trust_remote_code)
+        try:
+            model = AutoModelForSequenceClassification.from_pretrained(info.local_dir, attn_implementation="sdpa", **kwargs)
+            self.attention = "sdpa"
+        except (ValueError, ImportError):  # an architecture without an SDPA path: its own attention
+            model = AutoModelForSequenceClassification.from_pretrained(info.local_dir, **kwargs)
+            self.attention = getattr(model.config, "_attn_implementation", "eager")
         self._model = model.to(self.device).eval()
         self.info = info
+        if self.prefetch is None:
+            self.prefetch = self.device.startswith("cuda")
         return self
 
     @property
@@ -165,23 +224,14 @@ class Teacher:
         return self._model
 
     def _encode(self, texts, pairs, truncate: bool):
-        pairs = list(pairs) if pairs is not None and any(p is not None for p in pairs) else None
         kwargs = dict(truncation=True, max_length=self.max_length) if truncate else dict(truncation=False)
         if pairs is None:
             return self._tokenizer(list(texts), **kwargs)
-        return self._tokenizer(list(texts), pairs, **kwargs)
+        return self._tokenizer(list(texts), list(pairs), **kwargs)
 
-    def label(self, texts: Sequence[str], pairs: Sequence[str | None] | None = None) -> Labels:
-        """Teacher logits for a batch of texts (and optional second sentences), in input order."""
-        import torch
-
-        n = len(texts)
-        if n == 0:
-            return Labels(np.zeros((0, self.info.num_labels), np.float32), np.zeros(0, bool))
-        if pairs is not None and any((p is None) != (pairs[0] is None) for p in pairs):
-            raise ValueError("a batch mixes single texts and sentence pairs")
-        # Tokenize once without truncation to learn the true lengths; re-encode only the rare long ones.
-        enc = self._encode(texts, pairs, truncate=False)
+    def encode(self, texts: Sequence[str], pairs: Sequence[str] | None = None) -> tuple[list[dict], np.ndarray]:
+        """Token ids per text (cut to max_length), and whether each was cut."""
+        enc = self._encode(texts, pairs, truncate=False)  # true lengths first; re-encode only the long ones
         ids = enc["input_ids"]
         truncated = np.array([len(x) > self.max_length for x in ids], dtype=bool)
         if truncated.any():
@@ -191,17 +241,86 @@ class Teacher:
             for j, i in enumerate(idx):
                 for key in enc.keys():
                     enc[key][i] = short[key][j]
-        features = [{k: enc[k][i] for k in enc.keys()} for i in range(n)]
-        order = sorted(range(n), key=lambda i: len(features[i]["input_ids"]))
+        return [{k: enc[k][i] for k in enc.keys()} for i in range(len(texts))], truncated
+
+    def batches(self, texts: Sequence[str], pairs: Sequence[str] | None = None):
+        """Yields (indices, padded tensors, truncated flags) sub-batches covering every text once.
+        The composition depends only on the texts, never on timing: same inputs, same batches."""
+        order = sorted(range(len(texts)), key=lambda i: (len(texts[i]) + len(pairs[i] if pairs else ""), i))
+        pin = self.device.startswith("cuda")
+        for start in range(0, len(order), self.SLICE):
+            piece = order[start:start + self.SLICE]
+            features, truncated = self.encode([texts[i] for i in piece], [pairs[i] for i in piece] if pairs else None)
+            lengths = [len(f["input_ids"]) for f in features]
+            local = sorted(range(len(piece)), key=lambda j: (lengths[j], j))
+            for chunk in _pack_by_budget(local, lengths, self.token_budget, self.max_batch_size):
+                batch = self._tokenizer.pad([features[j] for j in chunk], padding=True, return_tensors="pt")
+                if pin:
+                    batch = {k: v.pin_memory() for k, v in batch.items()}
+                yield [piece[j] for j in chunk], batch, truncated[chunk]
+
+    def label(self, texts: Sequence[str], pairs: Sequence[str | None] | None = None) -> Labels:
+        """Teacher logits (float32) for a batch of texts (and optional second sentences), in input order."""
+        import torch
+
+        n = len(texts)
+        if n == 0:
+            return Labels(np.zeros((0, self.info.num_labels), np.float32), np.zeros(0, bool))
+        if pairs is not None and any((p is None) != (pairs[0] is None) for p in pairs):
+            raise ValueError("a batch mixes single texts and sentence pairs")
+        pairs = list(pairs) if pairs is not None and pairs[0] is not None else None
         out = np.empty((n, self.info.num_labels), dtype=np.float32)
-        for chunk in _pack_by_budget(order, [len(f["input_ids"]) for f in features],
-                                     self.token_budget, self.max_batch_size):
-            batch = self._tokenizer.pad([features[i] for i in chunk], padding=True, return_tensors="pt")
-            batch = {k: v.to(self.device) for k, v in batch.items()}
-            with torch.inference_mode():
-                logits = self._model(**batch).logits
-            out[chunk] = logits.float().cpu().numpy()
+        truncated = np.zeros(n, dtype=bool)
+        dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(self.precision)
+        device_type = "cuda" if self.device.startswith("cuda") else "cpu"
+        batches = self.batches(texts, pairs)
+        if self.prefetch:
+            batches = _prefetched(batches, depth=4)
+        autocast = torch.autocast(device_type, dtype=dtype) if dtype is not None else contextlib.nullcontext()
+        with torch.inference_mode(), autocast:
+            for idx, batch, cut in batches:
+                batch = {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
+                out[idx] = self._model(**batch).logits.float().cpu().numpy()
+                truncated[idx] = cut
         return Labels(out, truncated)
+
+
+def _prefetched(iterator, depth: int):
+    """Runs `iterator` in a background thread, `depth` items ahead; re-raises its errors here."""
+    import queue
+    import threading
+
+    items: queue.Queue = queue.Queue(maxsize=depth)
+    done = object()
+    stop = threading.Event()
+
+    def produce():
+        try:
+            for item in iterator:
+                while not stop.is_set():
+                    try:
+                        items.put(item, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            items.put(done)
+        except BaseException as err:  # handed to the consumer
+            items.put(err)
+
+    thread = threading.Thread(target=produce, name="teacher-prefetch", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = items.get()
+            if item is done:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
 
 
 def _pack_by_budget(order: list[int], lengths: list[int], token_budget: int, max_batch: int) -> list[list[int]]:

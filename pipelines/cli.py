@@ -41,16 +41,38 @@ def materialize_parser() -> argparse.ArgumentParser:
                    help="CSV/TSV files have no header row; name columns by index (0, 1, ...)")
     p.add_argument("--max-length", type=int, help="teacher's max tokens (default: the model's limit)")
     p.add_argument("--device", help="auto (default), cpu, cuda, cuda:N")
-    p.add_argument("--inference-batch-size", type=int)
-    p.add_argument("--num-shards", type=int, help="Parquet files per split (default: from the input size)")
+    p.add_argument("--inference-batch-size", type=int, help="most sequences per teacher forward pass (256)")
+    p.add_argument("--teacher-precision", help="auto (bf16/fp16 autocast on a GPU, fp32 on CPU), fp32, bf16, fp16")
+    p.add_argument("--soft-labels", help="how logits are stored: float32 (default), float16, topk:K, float16,topk:K")
+    p.add_argument("--chunk-size", type=int,
+                   help="source records per chunk: unit of work and of output files (default 4096)")
+    run = p.add_argument_group("how the job runs (never changes the rows)")
+    run.add_argument("--teacher-accelerator", metavar="HINT",
+                     help="right fitting: label on workers with this accelerator, augment on the others, e.g. "
+                          "'type:nvidia-l4;count:1;install-nvidia-driver' (a Beam resource hint, after a Reshuffle)")
+    run.add_argument("--teacher-min-ram", metavar="SIZE", help="resource hint for the labelling workers, e.g. 32GB")
+    run.add_argument("--teacher-copies-per-machine", type=int, metavar="N",
+                     help="load N teacher copies per machine shared by its worker processes (default: one per process)")
+    run.add_argument("--torch-threads", type=int, metavar="N",
+                     help="torch threads per worker process (default: the machine's cores / its worker processes)")
     p.add_argument("--trust-remote-code", action="store_const", const=True,
                    help="allow the teacher's own modelling code from its repository (off by default)")
     return p
 
 
+RUN_FLAGS = ("teacher_accelerator", "teacher_min_ram", "teacher_copies_per_machine", "torch_threads")
+
+
 def recipe_from_args(args: argparse.Namespace) -> Recipe:
-    values = {k: v for k, v in vars(args).items() if k != "config"}
+    values = {k: v for k, v in vars(args).items() if k != "config" and k not in RUN_FLAGS}
     return Recipe.from_sources(args.config, **values)
+
+
+def scale_from_args(args: argparse.Namespace):
+    from pipelines.materialize import Scale
+
+    return Scale(accelerator=args.teacher_accelerator, min_ram=args.teacher_min_ram,
+                 model_copies=args.teacher_copies_per_machine, torch_threads=args.torch_threads)
 
 
 def materialize(argv: list[str]) -> int:
@@ -61,7 +83,8 @@ def materialize(argv: list[str]) -> int:
     try:
         recipe = recipe_from_args(args)
         jobs = recipe.role_recipes() or [(None, recipe)]
-        plans = [prepare(job, command) for _, job in jobs]  # every role is checked before any starts
+        scale = scale_from_args(args)
+        plans = [prepare(job, command, scale) for _, job in jobs]  # every role is checked before any starts
         for (role, job), plan in zip(jobs, plans):
             if role:
                 print(f"\n== role {role!r} -> {job.output}")

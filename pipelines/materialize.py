@@ -1,11 +1,19 @@
 """`kdaug materialize`: corpus -> validate -> augment -> teacher labels -> Parquet + card + manifest.
 
-    read units ─> raw records ─> validate ─> dedupe ids ─┬─> originals ───────┐
-                                   │            │         └─> augment ─> copies ┴─> RunInference(teacher)
-                                   └─ dead ─────┴─────────────────── dead ──────────────┤
-                                                                                       ├─> shard by id ─> Parquet
-    dead letters ─> dead_letter/{split}-*.jsonl                                        │
-    counters ─> manifest.json, README.md (after every file is written)  <──────────────┘
+    units ─> read chunks ─> validate ─> augment ─> [Reshuffle: accelerator workers] ─> label ─> Parquet
+                              │  ^          │                                            │  (a file per chunk)
+                              │  └ duplicate ids (side input; only with --id-column)     │
+                              └─ dead ──────┴─────────────────── dead ───────────────────┴─> dead_letter/
+    counters ─> manifest.json, README.md (after every file is written)
+
+The unit of work is a chunk: `chunk_size` consecutive records of one input file (or Parquet row group),
+with all their copies. Each chunk is read, augmented, labelled and written by one fused chain of DoFns,
+so a job streams: no step holds the corpus, and peak memory does not grow with it (Beam's local runner
+keeps everything that crosses a shuffle in memory). Chunks are fixed by the data, so the batches cut
+from them, and the rows, are the same on every runner and worker count.
+
+Right fitting (--teacher-accelerator): a Reshuffle after augmentation, and resource hints on the
+labelling, put augmentation on CPU workers and the teacher on GPU workers.
 
 Everything that can fail before work (teacher, columns, labels, augment specs, assets) is checked in
 `prepare()`, before the pipeline is built.
@@ -16,7 +24,6 @@ from __future__ import annotations
 import io
 import json
 import logging
-import math
 import shlex
 import sys
 import time
@@ -25,27 +32,33 @@ from dataclasses import dataclass, field
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.ml.inference.base import RunInference
-from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+from apache_beam.options.pipeline_options import (DebugOptions, DirectOptions, PipelineOptions, StandardOptions,
+                                                  TestOptions)
 
 from kdaug_core.augment import build_augmenters
 from kdaug_core.card import dataset_card, merge_manifest, split_manifest
-from kdaug_core.corpus import LabelSpace, ReadUnit, check_columns, check_labels, input_size_bytes, plan_read_units
-from kdaug_core.recipe import Recipe
-from kdaug_core.rows import original_row
+from kdaug_core.corpus import LabelSpace, ReadUnit, check_columns, check_labels, plan_read_units
+from kdaug_core.recipe import Recipe, RecipeError
 from kdaug_core.schema import arrow_schema
-from kdaug_core.seeding import shard_of
-from kdaug_core.teacher import TeacherInfo, pick_device, resolve_teacher
+from kdaug_core.teacher import TeacherInfo, pick_device, resolve_precision, resolve_teacher
 from pipelines import transforms as T
 from pipelines.model_handler import TeacherModelHandler
 
 log = logging.getLogger("kdaug")
-TARGET_SHARD_BYTES = 128 << 20
 AUGMENT_BATCH = 64
-BYTES_PER_BATCH_GROUP = 4096 * 200  # ~4k rows of ~200 bytes of JSON each
 
 
 class MaterializeError(RuntimeError):
     """The job cannot start as asked; raised before any work, with one clear message."""
+
+
+@dataclass(frozen=True)
+class Scale:
+    """How the job runs, never what it writes: worker placement and threads."""
+    accelerator: str | None = None  # Beam resource hint for the labelling workers (right fitting)
+    min_ram: str | None = None
+    model_copies: int | None = None  # teacher copies per machine, shared by its processes (None: one per process)
+    torch_threads: int | None = None  # per worker process (None: cores / processes on the machine)
 
 
 @dataclass
@@ -54,16 +67,21 @@ class Plan:
     teacher: TeacherInfo
     units: list[ReadUnit]
     labels: LabelSpace
-    num_shards: int
-    batch_groups: int  # id-hash groups per length bucket before batching, about 4k rows each
     command: str
+    scale: Scale = Scale()
     started: float = field(default_factory=time.time)
 
 
-def prepare(recipe: Recipe, command: str = "") -> Plan:
+def prepare(recipe: Recipe, command: str = "", scale: Scale | None = None) -> Plan:
     """Every check that can fail before any work: teacher, input, columns, labels, augmenters, assets."""
+    scale = scale or Scale()
+    if scale.model_copies is not None and scale.model_copies < 1:
+        raise RecipeError("--teacher-copies-per-machine must be at least 1")
+    if scale.torch_threads is not None and scale.torch_threads < 1:
+        raise RecipeError("--torch-threads must be at least 1")
     teacher = resolve_teacher(recipe.teacher, recipe.trust_remote_code, recipe.max_length)
-    pick_device(recipe.device)
+    if not scale.accelerator:  # with right fitting the GPU is on other machines than this one
+        resolve_precision(recipe.teacher_precision, pick_device(recipe.device))
     units = plan_read_units(recipe.input, recipe.input_format, recipe.input_split or recipe.split, recipe.csv_header)
     check_columns(units, recipe.columns)
     labels = LabelSpace(teacher.id2label, recipe.label_map)
@@ -71,87 +89,90 @@ def prepare(recipe: Recipe, command: str = "") -> Plan:
         check_labels(units, recipe.label_column, labels)
     for aug in build_augmenters(recipe.augment):
         aug.setup()  # loads WordNet etc. now, so a missing asset fails here and not on a worker
-    rows_per_source = 1 + sum(a.params.get("copies", 0) for a in recipe.augment)
-    est_bytes = input_size_bytes(units) * rows_per_source
-    num_shards = recipe.num_shards or max(1, math.ceil(est_bytes * 2 / TARGET_SHARD_BYTES))
-    batch_groups = max(1, math.ceil(est_bytes / BYTES_PER_BATCH_GROUP))
-    return Plan(recipe, teacher, units, labels, num_shards, batch_groups, command)
+    return Plan(recipe, teacher, units, labels, command, scale)
 
 
-def build(pipeline: beam.Pipeline, plan: Plan) -> None:
+def processes_per_machine(options: PipelineOptions) -> int:
+    """Worker processes sharing one machine's cores, for the torch thread split: the local runner's
+    worker count in multi-processing mode; on Dataflow one per vCPU unless the job asked for one
+    SDK process per VM (0 here means one per core, i.e. one torch thread each)."""
+    std = options.view_as(StandardOptions)
+    runner = (std.runner or "DirectRunner").lower()
+    if "dataflow" in runner:
+        if options.view_as(DebugOptions).lookup_experiment("no_use_multiple_sdk_containers"):
+            return 1
+        return 0
+    direct = options.view_as(DirectOptions)
+    if direct.direct_running_mode == "multi_processing":
+        return max(1, direct.direct_num_workers or 1)
+    return 1
+
+
+def build(pipeline: beam.Pipeline, plan: Plan, processes: int = 1) -> None:
     r = plan.recipe
     out = r.output.rstrip("/")
     data_dir, dead_dir = FileSystems.join(out, "data"), FileSystems.join(out, "dead_letter")
     metadata = {"teacher": plan.teacher.spec, "teacher_sha256": plan.teacher.weights_sha256,
                 "label_names": plan.labels.names(), "recipe": r.dataset_recipe(), "split": r.split}
-    schema = arrow_schema(metadata)
+    schema = arrow_schema(metadata, soft_labels=r.soft_labels)
 
-    read = (pipeline
-            | "Units" >> beam.Create(plan.units)
-            | "SpreadUnits" >> beam.Reshuffle()
-            | "Read" >> beam.ParDo(T.ReadUnitFn()).with_outputs(T.COUNTS, main="records"))
-    valid = read.records | "Validate" >> beam.ParDo(T.ValidateFn(r.columns, plan.labels)).with_outputs(T.DEAD, main="ok")
-    unique = (valid.ok
-              | "KeyById" >> beam.Map(lambda e: (e.id, e))
-              | "GroupById" >> beam.GroupByKey()
-              | "KeepFirstOfId" >> beam.FlatMap(T.keep_first_of_id).with_outputs(T.DEAD, main="ok"))
+    units = (pipeline
+             | "Units" >> beam.Create(list(enumerate(plan.units)))
+             | "SpreadUnits" >> beam.Reshuffle())
+    read = units | "ReadChunks" >> beam.ParDo(T.ReadChunksFn(r.chunk_size)).with_outputs(T.COUNTS, main="chunks")
+    if r.id_column:  # the corpus's own ids may repeat; generated ids (position + content) cannot
+        duplicates = (units
+                      | "ReadIds" >> beam.ParDo(T.ReadIdsFn(r.columns))
+                      | "GroupIds" >> beam.GroupByKey()
+                      | "DuplicatedIds" >> beam.FlatMap(T.first_of_duplicated_id))
+    else:
+        duplicates = pipeline | "NoDuplicates" >> beam.Create([])
+    valid = read.chunks | "Validate" >> beam.ParDo(
+        T.ValidateChunkFn(r.columns, plan.labels), duplicates=beam.pvalue.AsDict(duplicates)).with_outputs(T.DEAD, main="chunks")
+    augmented = valid.chunks | "Augment" >> beam.ParDo(
+        T.AugmentChunkFn(r.augment, r.seed, AUGMENT_BATCH)).with_outputs(T.DEAD, T.COUNTS, main="chunks")
 
-    originals = unique.ok | "Originals" >> beam.Map(original_row)
-    branches = [originals]
-    dead = [valid[T.DEAD], unique[T.DEAD]]
-    counts = [read[T.COUNTS]]
-    if r.augment:
-        augmented = (unique.ok
-                     | "BatchSources" >> T.DeterministicBatches(AUGMENT_BATCH, plan.batch_groups)
-                     | "Augment" >> beam.ParDo(T.AugmentFn(r.augment, r.seed)).with_outputs(T.DEAD, T.COUNTS, main="rows"))
-        branches.append(augmented.rows)
-        dead.append(augmented[T.DEAD])
-        counts.append(augmented[T.COUNTS])
+    to_label = augmented.chunks
+    hints = {}
+    if plan.scale.accelerator:  # right fitting: a fusion break, then the labelling on accelerator workers
+        to_label = to_label | "ToLabellingWorkers" >> beam.Reshuffle()
+        hints = {"accelerator": plan.scale.accelerator, **({"min_ram": plan.scale.min_ram} if plan.scale.min_ram else {})}
+    handler = TeacherModelHandler(
+        r.teacher, device=r.device, max_length=plan.teacher.max_length, trust_remote_code=r.trust_remote_code,
+        max_batch_size=r.inference_batch_size, precision=r.teacher_precision,
+        torch_threads=plan.scale.torch_threads, processes_per_machine=processes, model_copies=plan.scale.model_copies)
+    labelling = RunInference(handler.with_no_batching()).with_exception_handling()
+    if hints:
+        labelling = labelling.with_resource_hints(**hints)
+    labelled, failed = (to_label
+                        | "OneChunkPerCall" >> beam.Map(lambda chunk: [chunk])
+                        | "LabelWithTeacher" >> labelling)
+    written = labelled | "WriteParquet" >> beam.ParDo(T.WriteChunkFn(data_dir, r.split, schema, r.soft_labels))
 
-    # Batches are formed from the data (length bucket, id hash), not by Beam's timing-adaptive
-    # BatchElements, so every runner sees the same batches and writes the same logits.
-    handler = TeacherModelHandler(r.teacher, device=r.device, max_length=plan.teacher.max_length,
-                                  trust_remote_code=r.trust_remote_code, max_batch_size=r.inference_batch_size)
-    labelled, failed = (branches | "AllRows" >> beam.Flatten()
-                        | "BatchRows" >> T.DeterministicBatches(r.inference_batch_size, plan.batch_groups)
-                        | "LabelWithTeacher" >> RunInference(handler.with_no_batching()).with_exception_handling())
-    dead.append(failed.failed_inferences | "FailedInference" >> beam.FlatMap(T.failed_inference_to_dead_letters))
-
-    written = (labelled
-               | "KeyByShard" >> beam.Map(lambda row, n=plan.num_shards: (shard_of(row["id"], n), row))
-               | "GroupByShard" >> beam.GroupByKey()
-               | "WriteParquet" >> beam.ParDo(T.WriteShardFn(data_dir, r.split, plan.num_shards, schema)))
+    dead = [valid[T.DEAD], augmented[T.DEAD],
+            labelled | "RowsTheTeacherFailed" >> beam.FlatMap(T.failed_rows_to_dead_letters),
+            failed.failed_inferences | "FailedInference" >> beam.FlatMap(T.failed_inference_to_dead_letters)]
     dead_written = (dead | "AllDead" >> beam.Flatten()
                     | "KeyDead" >> beam.Map(lambda d: (0, d))
                     | "GroupDead" >> beam.GroupByKey()
                     | "WriteDeadLetters" >> beam.ParDo(T.WriteDeadLettersFn(dead_dir, r.split)))
-    counts += [written, dead_written]
 
+    counts = [read[T.COUNTS], augmented[T.COUNTS], written, dead_written]
     totals = counts | "AllCounts" >> beam.Flatten() | "SumCounts" >> beam.CombinePerKey(sum)
     _ = (pipeline
          | "Once" >> beam.Create([None])
-         | "Finalize" >> beam.Map(finalize, plan=plan, schema=schema, counts=beam.pvalue.AsDict(totals)))
+         | "Finalize" >> beam.Map(finalize, plan=plan, counts=beam.pvalue.AsDict(totals)))
 
 
-def finalize(_, plan: Plan, schema, counts: dict) -> None:
-    """Runs once, after every data and dead-letter file exists: empty shards get their (empty) file so
-    the N in -of-N holds, stale files of an earlier run of this split go, then manifest and card."""
-    import pyarrow.parquet as pq
-
+def finalize(_, plan: Plan, counts: dict) -> None:
+    """Runs once, after every data and dead-letter file exists: files of an earlier run of this split
+    that this run did not write go, then manifest and card."""
     r = plan.recipe
-    data_files = [k[len(T.DATA_FILE):] for k in counts if k.startswith(T.DATA_FILE)]
-    dead_files = [k[len(T.DEAD_LETTER_FILE):] for k in counts if k.startswith(T.DEAD_LETTER_FILE)]
+    data_files = sorted(k[len(T.DATA_FILE):] for k in counts if k.startswith(T.DATA_FILE))
+    dead_files = sorted(k[len(T.DEAD_LETTER_FILE):] for k in counts if k.startswith(T.DEAD_LETTER_FILE))
     out = r.output.rstrip("/")
     data_dir, dead_dir = FileSystems.join(out, "data"), FileSystems.join(out, "dead_letter")
-    expected = [T.shard_file_name(r.split, i, plan.num_shards) for i in range(plan.num_shards)]
-    for name in sorted(set(expected) - set(data_files)):
-        path = FileSystems.join(data_dir, name)
-        if FileSystems.exists(path) and _modified(path) >= plan.started:
-            raise RuntimeError(f"{name} was written by this run but not counted; refusing to replace it")
-        buf = io.BytesIO()
-        pq.write_table(schema.empty_table(), buf, compression="zstd")
-        T._write_atomically(FileSystems.join(data_dir, name), buf.getvalue())
-    _remove_stale(data_dir, f"{r.split}-", set(expected))
+    _remove_stale(data_dir, f"{r.split}-", set(data_files))
     _remove_stale(dead_dir, f"{r.split}-", set(dead_files))
 
     manifest_path = FileSystems.join(out, "manifest.json")
@@ -161,10 +182,8 @@ def finalize(_, plan: Plan, schema, counts: dict) -> None:
             existing = json.loads(f.read().decode("utf-8"))
     teacher = {"spec": plan.teacher.spec, "weights_sha256": plan.teacher.weights_sha256,
                "label_names": plan.labels.names(), "max_length": plan.teacher.max_length}
-    sizes = [m.size_in_bytes for res in FileSystems.match([FileSystems.join(data_dir, f"{r.split}-*")])
-             for m in res.metadata_list]
-    entry = split_manifest(counts, r.dataset_recipe(), teacher, plan.command, [f"data/{n}" for n in expected],
-                           [f"dead_letter/{n}" for n in sorted(dead_files)], data_bytes=sum(sizes))
+    entry = split_manifest(counts, r.dataset_recipe(), teacher, plan.command, [f"data/{n}" for n in data_files],
+                           [f"dead_letter/{n}" for n in dead_files])
     manifest = merge_manifest(existing, r.split, entry)
     T._write_atomically(manifest_path, (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode("utf-8"))
     T._write_atomically(FileSystems.join(out, "README.md"), dataset_card(manifest).encode("utf-8"))
@@ -191,18 +210,28 @@ def pipeline_options(beam_args: list[str]) -> PipelineOptions:
 
 
 def run(recipe: Recipe, beam_args: list[str] | None = None, command: str | None = None,
-        plan: Plan | None = None) -> dict:
-    """Materializes one split and returns the manifest. Raises before any work on a bad setup."""
+        plan: Plan | None = None) -> dict | None:
+    """Materializes one split and returns the manifest. Raises before any work on a bad setup.
+    With --dry_run (a Beam test option) the job is built, and for Dataflow translated into its job
+    request, but not run: returns None."""
     command = command or " ".join(shlex.quote(a) for a in sys.argv)
     plan = plan or prepare(recipe, command)
-    for d in ("data", "dead_letter"):
-        path = FileSystems.join(recipe.output.rstrip("/"), d)
-        if not FileSystems.exists(path):
-            FileSystems.mkdirs(path)
     options = pipeline_options(beam_args or [])
-    log.info("materializing %s -> %s (%d read units, %d shards)", recipe.input, recipe.output,
-             len(plan.units), plan.num_shards)
-    with beam.Pipeline(options=options) as p:
-        build(p, plan)
+    dry_run = bool(options.view_as(TestOptions).dry_run)
+    if not dry_run:
+        for d in ("data", "dead_letter"):
+            path = FileSystems.join(recipe.output.rstrip("/"), d)
+            if not FileSystems.exists(path):
+                FileSystems.mkdirs(path)
+    log.info("materializing %s -> %s (%d read units, chunks of %d records)", recipe.input, recipe.output,
+             len(plan.units), recipe.chunk_size)
+    pipeline = beam.Pipeline(options=options)
+    build(pipeline, plan, processes_per_machine(options))
+    if dry_run and "dataflow" not in (options.view_as(StandardOptions).runner or "").lower():
+        return None  # only the Dataflow runner knows --dry_run; the others would run the job
+    result = pipeline.run()
+    if dry_run:
+        return None
+    result.wait_until_finish()
     with FileSystems.open(FileSystems.join(recipe.output.rstrip("/"), "manifest.json")) as f:
         return json.loads(f.read().decode("utf-8"))

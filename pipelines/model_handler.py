@@ -1,9 +1,11 @@
 """RunInference model handler for any transformers sequence-classification teacher.
 
-Beam's stock PyTorch/HF handlers stack equal-shaped tensors (so users pad everything to 128) and pick the
-device on the machine that builds the pipeline. This handler takes rows with text, tokenizes with dynamic
-padding, sorts each batch by length and packs it under a token budget (kdaug_core.teacher), picks the
-GPU in load_model (on the worker), and returns the rows with float32 logits added.
+Beam's stock PyTorch/HF handlers stack equal-shaped tensors (so users pad everything to 128) and batch by
+timing. This handler takes whole chunks of rows (a chunk's composition is fixed by the data, so every
+runner labels the same batches and writes the same logits) and hands them to kdaug_core: length-sorted,
+token-budget-packed, dynamically padded sub-batches, prefetched and autocast on a GPU. The device is
+picked in load_model, on the worker; the model is loaded once per worker process (Beam shares it across
+the process's threads), or `model_copies` times per machine when asked.
 """
 
 from __future__ import annotations
@@ -12,52 +14,52 @@ from typing import Any, Iterable, Optional, Sequence
 
 from apache_beam.ml.inference.base import ModelHandler
 
+from kdaug_core.labelling import LabelledRows, add_kl_to_source, label_rows
 from kdaug_core.progress import Progress
-from kdaug_core.teacher import Teacher
+from kdaug_core.teacher import Teacher, set_torch_threads
+
+Chunk = tuple  # (chunk key, [row dicts])
 
 
-class TeacherModelHandler(ModelHandler[dict, dict, Teacher]):
+class TeacherModelHandler(ModelHandler[Chunk, tuple, Teacher]):
     def __init__(self, teacher: str, *, device: str = "auto", max_length: int | None = None,
-                 trust_remote_code: bool = False, token_budget: int = 16384,
-                 min_batch_size: int = 1, max_batch_size: int = 256, **kwargs: Any):
-        super().__init__(min_batch_size=min_batch_size, max_batch_size=max_batch_size, **kwargs)
+                 trust_remote_code: bool = False, token_budget: int = 16384, max_batch_size: int = 256,
+                 precision: str = "auto", torch_threads: int | None = None, processes_per_machine: int = 1,
+                 model_copies: int | None = None, **kwargs: Any):
+        super().__init__(**kwargs)
         self._teacher_spec = teacher
         self._device = device
         self._max_length = max_length
         self._trust_remote_code = trust_remote_code
         self._token_budget = token_budget
         self._max_forward_batch = max_batch_size
+        self._precision = precision
+        self._torch_threads = torch_threads
+        self._processes_per_machine = processes_per_machine
+        if model_copies:  # Beam then loads this many copies per machine, shared by its processes
+            self._share_across_processes, self._model_copies = True, model_copies
 
     def load_model(self) -> Teacher:
         # Runs on the worker: the device is chosen where the model runs, not where the job was built.
+        set_torch_threads(self._processes_per_machine, self._torch_threads)
         return Teacher(self._teacher_spec, device=self._device, max_length=self._max_length,
                        token_budget=self._token_budget, max_batch_size=self._max_forward_batch,
-                       trust_remote_code=self._trust_remote_code).load()
+                       trust_remote_code=self._trust_remote_code, precision=self._precision).load()
 
-    def run_inference(self, batch: Sequence[dict], model: Teacher,
-                      inference_args: Optional[dict[str, Any]] = None) -> Iterable[dict]:
+    def run_inference(self, batch: Sequence[Chunk], model: Teacher,
+                      inference_args: Optional[dict[str, Any]] = None) -> Iterable[tuple[str, LabelledRows]]:
         if getattr(self, "_progress", None) is None:  # one per worker process
             self._progress = Progress("teacher labelling")
         out = []
-        # A batch may mix single texts and pairs only across corpora; label each kind on its own.
-        for has_pair in (False, True):
-            idx = [i for i, r in enumerate(batch) if (r.get("text_pair") is not None) == has_pair]
-            if not idx:
-                continue
-            rows = [batch[i] for i in idx]
-            labels = model.label([r["text"] for r in rows], [r["text_pair"] for r in rows] if has_pair else None)
-            pred, entropy = labels.pred, labels.entropy
-            for j, r in enumerate(rows):
-                out.append((idx[j], {**r,
-                                     "teacher_logits": labels.logits[j].tolist(),
-                                     "teacher_pred": int(pred[j]),
-                                     "teacher_entropy": float(entropy[j]),
-                                     "truncated": bool(labels.truncated[j])}))
-        self._progress.update(len(batch))
-        return [row for _, row in sorted(out, key=lambda t: t[0])]
+        for key, rows in batch:
+            labelled = label_rows(model, rows)
+            add_kl_to_source(labelled.rows)
+            self._progress.update(len(rows))
+            out.append((key, labelled))
+        return out
 
-    def get_num_bytes(self, batch: Sequence[dict]) -> int:
-        return sum(len(r["text"]) + len(r.get("text_pair") or "") for r in batch)
+    def get_num_bytes(self, batch: Sequence[Chunk]) -> int:
+        return sum(len(r["text"]) + len(r.get("text_pair") or "") for _, rows in batch for r in rows)
 
     def get_metrics_namespace(self) -> str:
         return "kdaug_teacher"

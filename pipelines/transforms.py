@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import json
 import logging
-import math
 import os
 
 import apache_beam as beam
@@ -15,8 +14,8 @@ from apache_beam.pvalue import TaggedOutput
 
 from kdaug_core.augment import AugmentSpec, build_augmenters
 from kdaug_core.corpus import BadRecord, ColumnSpec, LabelSpace, ReadUnit, read_unit, validate_record
-from kdaug_core.rows import copy_row, position_key
-from kdaug_core.seeding import shard_of
+from kdaug_core.rows import copy_row, original_row, position_key
+from kdaug_core.schema import SoftLabels, soft_label_arrays
 
 DEAD = "dead_letter"
 COUNTS = "counts"
@@ -31,119 +30,151 @@ def dead_letter(stage: str, reason: str, position: str = "", record_id: str | No
     return {"stage": stage, "position": position, "id": record_id, "reason": reason, "record": raw}
 
 
-class ReadUnitFn(beam.DoFn):
-    """A work unit (file, row group) -> its raw records."""
+def chunk_key(unit_index: int, chunk_index: int) -> str:
+    return f"{unit_index:05d}-{chunk_index:05d}"
 
-    def process(self, unit: ReadUnit):
-        n = 0
+
+class ReadChunksFn(beam.DoFn):
+    """(unit index, unit) -> (chunk key, raw records): consecutive runs of `chunk_size` records. Chunks
+    are fixed by the data, so they (and the batches cut from them) are the same on every runner."""
+
+    def __init__(self, chunk_size: int):
+        self.chunk_size = chunk_size
+
+    def process(self, indexed_unit: tuple[int, ReadUnit]):
+        unit_index, unit = indexed_unit
+        n, chunk = 0, []
         for rec in read_unit(unit):
             n += 1
-            yield rec
+            chunk.append(rec)
+            if len(chunk) == self.chunk_size:
+                yield chunk_key(unit_index, (n - 1) // self.chunk_size), chunk
+                chunk = []
+        if chunk or n == 0:  # an empty unit still gets its (empty) chunk, so the file set is complete
+            yield chunk_key(unit_index, (max(n, 1) - 1) // self.chunk_size), chunk
         yield TaggedOutput(COUNTS, ("records_read", n))
 
 
-class ValidateFn(beam.DoFn):
+class ReadIdsFn(beam.DoFn):
+    """unit -> (id, position) of every valid record: the input of the duplicate-id check."""
+
+    def __init__(self, columns: ColumnSpec):
+        self.columns = columns
+
+    def process(self, indexed_unit: tuple[int, ReadUnit]):
+        for rec in read_unit(indexed_unit[1]):
+            try:
+                ex = validate_record(rec, self.columns, None)
+            except BadRecord:
+                continue
+            yield ex.id, ex.position
+
+
+def first_of_duplicated_id(item):
+    """(id, [positions]) -> (id, first position), for ids that occur more than once."""
+    example_id, positions = item
+    positions = sorted(positions, key=position_key)
+    if len(positions) > 1:
+        yield example_id, positions[0]
+
+
+class ValidateChunkFn(beam.DoFn):
+    """(key, raw records) -> (key, source examples); bad records and later duplicates of an id go to
+    the dead letters. `duplicates` maps each repeated id to its first position (a side input)."""
+
     def __init__(self, columns: ColumnSpec, labels: LabelSpace | None):
         self.columns, self.labels = columns, labels
 
-    def process(self, rec):
-        try:
-            yield validate_record(rec, self.columns, self.labels)
-        except BadRecord as err:
-            yield TaggedOutput(DEAD, dead_letter("read", str(err), rec.position, None, rec.raw))
+    def process(self, item, duplicates):
+        key, records = item
+        sources = []
+        for rec in records:
+            try:
+                ex = validate_record(rec, self.columns, self.labels)
+            except BadRecord as err:
+                yield TaggedOutput(DEAD, dead_letter("read", str(err), rec.position, None, rec.raw))
+                continue
+            first = duplicates.get(ex.id)
+            if first is not None and first != ex.position:
+                yield TaggedOutput(DEAD, dead_letter(
+                    "read", f"duplicate id {ex.id!r} (first seen at {first})", ex.position, ex.id,
+                    json.dumps({"text": ex.text, "text_pair": ex.text_pair})))
+                continue
+            sources.append(ex)
+        yield key, sources
 
 
-def keep_first_of_id(item):
-    """(id, [examples]) -> the first by corpus position; the others are dead-lettered as duplicates."""
-    example_id, examples = item
-    examples = sorted(examples, key=lambda e: position_key(e.position))
-    yield examples[0]
-    for dup in examples[1:]:
-        yield TaggedOutput(DEAD, dead_letter(
-            "read", f"duplicate id {example_id!r} (first seen at {examples[0].position})",
-            dup.position, example_id, json.dumps({"text": dup.text, "text_pair": dup.text_pair})))
+class AugmentChunkFn(beam.DoFn):
+    """(key, sources) -> (key, rows): each source's original row followed by its copies. Augmenters
+    see batches cut from the chunk in (length, id) order, a composition fixed by the data."""
 
-
-class AugmentFn(beam.DoFn):
-    """A batch of source examples -> the copies of every augment spec, plus requested/written counts."""
-
-    def __init__(self, specs: list[AugmentSpec], seed: int):
-        self.specs, self.seed = specs, seed
+    def __init__(self, specs: list[AugmentSpec], seed: int, batch_size: int):
+        self.specs, self.seed, self.batch_size = specs, seed, batch_size
 
     def setup(self):
         self.augmenters = build_augmenters(self.specs)
         for aug in self.augmenters:
             aug.setup()
 
-    def process(self, batch):
-        for aug in self.augmenters:
-            try:
-                results = aug.augment_batch(batch, self.seed)
-            except Exception as err:  # isolate the example that breaks the augmenter; keep the rest
-                log.warning("augmenter %s failed on a batch (%s); retrying one by one", aug.spec_key, err)
-                results = []
-                for src in batch:
-                    try:
-                        results += aug.augment_batch([src], self.seed)
-                    except Exception as one_err:
-                        results.append(None)
-                        yield TaggedOutput(DEAD, dead_letter(f"copy:augment:{aug.spec_key}",
-                                                             f"{type(one_err).__name__}: {one_err}",
-                                                             src.position, src.id, src.text))
-            for src, res in zip(batch, results):
-                if res is None:
-                    continue
-                yield TaggedOutput(COUNTS, (f"copies_requested/{aug.spec_key}", res.requested))
-                yield TaggedOutput(COUNTS, (f"copies_written/{aug.spec_key}", len(res.copies)))
-                for copy in res.copies:
-                    yield copy_row(src, copy, aug)
+    def process(self, item):
+        key, sources = item
+        copies: dict[str, list[dict]] = {s.id: [] for s in sources}
+        ordered = sorted(sources, key=lambda s: (len(s.text) + len(s.text_pair or ""), s.id))
+        for start in range(0, len(ordered), self.batch_size):
+            batch = ordered[start:start + self.batch_size]
+            for aug in self.augmenters:
+                for out in self._augment(aug, batch):
+                    if isinstance(out, TaggedOutput):
+                        yield out
+                    else:
+                        copies[out["source_id"]].append(out)
+        rows = []
+        for src in sources:
+            rows.append(original_row(src))
+            rows += sorted(copies[src.id], key=lambda r: r["id"])
+        yield key, rows
+
+    def _augment(self, aug, batch):
+        try:
+            results = aug.augment_batch(batch, self.seed)
+        except Exception as err:  # isolate the example that breaks the augmenter; keep the rest
+            log.warning("augmenter %s failed on a batch (%s); retrying one by one", aug.spec_key, err)
+            results = []
+            for src in batch:
+                try:
+                    results += aug.augment_batch([src], self.seed)
+                except Exception as one_err:
+                    results.append(None)
+                    yield TaggedOutput(DEAD, dead_letter(f"copy:augment:{aug.spec_key}",
+                                                         f"{type(one_err).__name__}: {one_err}",
+                                                         src.position, src.id, src.text))
+        for src, res in zip(batch, results):
+            if res is None:
+                continue
+            yield TaggedOutput(COUNTS, (f"copies_requested/{aug.spec_key}", res.requested))
+            yield TaggedOutput(COUNTS, (f"copies_written/{aug.spec_key}", len(res.copies)))
+            for copy in res.copies:
+                yield copy_row(src, copy, aug)
 
 
-def _length_and_id(element) -> tuple[int, str]:
-    """Rows are dicts, sources are SourceExamples; both batch by text length and id."""
-    if isinstance(element, dict):
-        return len(element["text"]) + len(element.get("text_pair") or ""), element["id"]
-    return len(element.text) + len(element.text_pair or ""), element.id
-
-
-def batch_group_key(element, num_groups: int) -> tuple[int, int]:
-    """Elements of similar length (in ~1.4x steps of characters) and the same id-hash group batch together."""
-    length, element_id = _length_and_id(element)
-    return (int(2 * math.log2(max(length, 1))), shard_of(element_id, num_groups))
-
-
-def deterministic_batches(item, batch_size: int):
-    """(group key, elements) -> batches sorted by (length, id). Beam's adaptive BatchElements makes
-    batches by timing, and batched models (the teacher, a masked LM) can differ in the last float bit
-    between two batch compositions; a composition fixed by the data gives the same results on any
-    runner and worker count."""
-    _, elements = item
-    elements = sorted(elements, key=_length_and_id)
-    for i in range(0, len(elements), batch_size):
-        yield elements[i:i + batch_size]
-
-
-class DeterministicBatches(beam.PTransform):
-    """Groups a PCollection into batches whose composition depends only on the data."""
-
-    def __init__(self, batch_size: int, num_groups: int):
-        super().__init__()
-        self.batch_size, self.num_groups = batch_size, num_groups
-
-    def expand(self, pcoll):
-        return (pcoll
-                | "KeyByLengthAndId" >> beam.Map(lambda e, g=self.num_groups: (batch_group_key(e, g), e))
-                | "Group" >> beam.GroupByKey()
-                | "Cut" >> beam.FlatMap(deterministic_batches, self.batch_size))
+def failed_rows_to_dead_letters(item):
+    """(key, LabelledRows) -> the dead letters of the rows the teacher could not label."""
+    _, labelled = item
+    for row, reason in labelled.failed:
+        yield _label_dead_letter(row, reason)
 
 
 def failed_inference_to_dead_letters(item):
+    """RunInference's failure output ([chunk], exception) -> a dead letter per row of the chunk."""
     batch, exc = item
-    rows = [r for element in batch for r in (element if isinstance(element, list) else [element])]
-    for row in rows:
-        stage = "label" if row["aug_method"] == "original" else "copy:label"
-        yield dead_letter(stage, f"teacher inference failed: {type(exc).__name__}: {exc}",
-                          "", row["id"], row["text"])
+    for _, rows in batch:
+        for row in rows:
+            yield _label_dead_letter(row, f"teacher inference failed: {type(exc).__name__}: {exc}")
+
+
+def _label_dead_letter(row: dict, reason: str) -> dict:
+    stage = "label" if row["aug_method"] == "original" else "copy:label"
+    return dead_letter(stage, reason, "", row["id"], row["text"])
 
 
 def _write_atomically(path: str, data: bytes) -> None:
@@ -156,34 +187,52 @@ def _write_atomically(path: str, data: bytes) -> None:
     FileSystems.rename([tmp], [path])
 
 
-def shard_file_name(split: str, shard: int, num_shards: int) -> str:
-    return f"{split}-{shard:05d}-of-{num_shards:05d}.parquet"
+def data_file_name(split: str, key: str) -> str:
+    return f"{split}-{key}.parquet"
 
 
-class WriteShardFn(beam.DoFn):
-    """(shard, rows) -> one Parquet file, rows sorted by id so the bytes do not depend on the runner."""
+def rows_to_table(rows: list[dict], schema, soft_labels: SoftLabels):
+    """Row dicts (teacher_logits as float32 arrays) -> an Arrow table of `schema`, soft labels stored as asked."""
+    import numpy as np
+    import pyarrow as pa
 
-    def __init__(self, data_dir: str, split: str, num_shards: int, schema):
-        self.data_dir, self.split, self.num_shards, self.schema = data_dir, split, num_shards, schema
+    soft = ("teacher_logits", "teacher_topk_indices")
+    columns = {f.name: pa.array([r.get(f.name) for r in rows], f.type) for f in schema if f.name not in soft}
+    num_labels = len(json.loads(schema.metadata[b"kdaug.label_names"]))
+    logits = np.stack([r["teacher_logits"] for r in rows]) if rows else np.zeros((0, num_labels), np.float32)
+    columns["teacher_logits"], columns["teacher_topk_indices"] = soft_label_arrays(logits, soft_labels)
+    return pa.Table.from_arrays([columns[f.name] for f in schema], schema=schema)
+
+
+class WriteChunkFn(beam.DoFn):
+    """(key, labelled rows) -> one Parquet file per chunk, rows in corpus order (each original followed
+    by its copies), plus counters: rows and changed ratio per method, bytes, soft-label bytes."""
+
+    def __init__(self, data_dir: str, split: str, schema, soft_labels: SoftLabels):
+        self.data_dir, self.split, self.schema, self.soft_labels = data_dir, split, schema, soft_labels
 
     def process(self, item):
-        import pyarrow as pa
         import pyarrow.parquet as pq
 
-        shard, rows = item
-        rows = sorted(rows, key=lambda r: r["id"])
-        table = pa.Table.from_pylist(rows, schema=self.schema)
+        key, labelled = item
+        rows = labelled.rows
         buf = io.BytesIO()
-        pq.write_table(table, buf, compression="zstd")
-        name = shard_file_name(self.split, shard, self.num_shards)
+        pq.write_table(rows_to_table(rows, self.schema, self.soft_labels), buf, compression="zstd")
+        name = data_file_name(self.split, key)
         _write_atomically(FileSystems.join(self.data_dir, name), buf.getvalue())
         yield (f"{DATA_FILE}{name}", 1)
-        per_method: dict[str, list[float]] = {}
+        meta = pq.ParquetFile(io.BytesIO(buf.getvalue())).metadata
+        soft_cols = [i for i, n in enumerate(self.schema.names) if n in ("teacher_logits", "teacher_topk_indices")]
+        yield ("bytes/data", buf.getbuffer().nbytes)
+        yield ("bytes/soft_labels", sum(meta.row_group(g).column(c).total_compressed_size
+                                        for g in range(meta.num_row_groups) for c in soft_cols))
+        per_method: dict[str, list[dict]] = {}
         for r in rows:
-            per_method.setdefault(r["aug_method"], []).append(r["changed_ratio"])
-        for method, ratios in per_method.items():
-            yield (f"rows/{method}", len(ratios))
-            yield (f"changed_ratio_sum/{method}", float(sum(ratios)))
+            per_method.setdefault(r["aug_method"], []).append(r)
+        for method, group in per_method.items():
+            yield (f"rows/{method}", len(group))
+            yield (f"changed_ratio_sum/{method}", float(sum(r["changed_ratio"] for r in group)))
+            yield (f"kl_to_source_sum/{method}", float(sum(r["teacher_kl_to_source"] or 0.0 for r in group)))
         yield ("truncated", sum(bool(r["truncated"]) for r in rows))
 
 

@@ -3,7 +3,9 @@ writes datasets and by the trainer that reads them (through kdaug_core.schema)."
 
 from importlib import resources
 
-CURRENT_VERSION = 1
+CURRENT_VERSION = 2
+# Versions the trainer still reads (v1: dense float32 logits only, no teacher_kl_to_source).
+READABLE_VERSIONS = (1, 2)
 
 
 def schema_text(version: int = CURRENT_VERSION) -> str:

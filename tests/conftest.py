@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from kdaug_core.recipe import Recipe
-from pipelines.materialize import run
+from pipelines.materialize import prepare, run
 
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -112,10 +112,10 @@ RUNNER = ["--runner=DirectRunner"]
 def materialize(tiny_teacher):
     """Runs the pipeline on the DirectRunner and returns (manifest, rows sorted by id)."""
 
-    def _run(input_path, output, beam_args=(), **kw):
+    def _run(input_path, output, beam_args=(), scale=None, **kw):
         kw.setdefault("teacher", str(tiny_teacher))
         recipe = Recipe(input=str(input_path), output=str(output), **kw)
-        manifest = run(recipe, RUNNER + list(beam_args), command="pytest")
+        manifest = run(recipe, RUNNER + list(beam_args), command="pytest", plan=prepare(recipe, "pytest", scale))
         return manifest, read_rows(output, recipe.split)
 
     return _run

@@ -34,6 +34,8 @@ def parser(objective: str) -> argparse.ArgumentParser:
     p.add_argument("--min-changed-ratio", type=float)
     p.add_argument("--max-changed-ratio", type=float)
     p.add_argument("--max-teacher-entropy", type=float)
+    p.add_argument("--max-teacher-kl-to-source", type=float,
+                   help="drop copies whose teacher distribution drifted further than this (nats) from their source's")
     p.add_argument("--aug-weight", type=float, default=1.0, help="loss weight of augmented rows (originals: 1)")
     p.add_argument("--eval-text-column", default="text")
     p.add_argument("--eval-text-pair-column")

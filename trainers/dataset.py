@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 
 from kdaug_core.corpus import (BadRecord, ColumnSpec, LabelSpace, check_columns, peek_labels, plan_read_units,
                                read_unit, validate_record)
-from kdaug_core.schema import DatasetMetadata, SchemaMismatchError, check_schema
+from kdaug_core.schema import DatasetMetadata, SchemaMismatchError, check_schema, dense_logits
 
 
 @dataclass(frozen=True)
@@ -32,8 +32,23 @@ class MaterializedSplit:
             yield from pq.ParquetFile(f).iter_batches(batch_size=batch_size, columns=list(columns) if columns else None)
 
     def iter_rows(self, columns: Sequence[str] | None = None) -> Iterator[dict]:
-        for batch in self.iter_batches(columns=columns):
-            yield from batch.to_pylist()
+        """Rows as dicts. teacher_logits comes back dense float32 whatever the storage (a top-k row has
+        -inf for the classes it did not keep); columns a v1 dataset lacks come back None."""
+        available = pq.read_schema(self.files[0]).names
+        wanted = list(columns) if columns else list(available)
+        topk = "teacher_logits" in wanted and self.metadata.soft_labels.top_k is not None
+        read = [c for c in wanted if c in available] + (["teacher_topk_indices"] if topk else [])
+        num_labels = len(self.label_names)
+        for batch in self.iter_batches(columns=list(dict.fromkeys(read))):
+            for row in batch.to_pylist():
+                if "teacher_logits" in wanted:
+                    row["teacher_logits"] = dense_logits(row["teacher_logits"], row.get("teacher_topk_indices") if topk else None,
+                                                         num_labels)
+                    if "teacher_topk_indices" not in wanted:
+                        row.pop("teacher_topk_indices", None)
+                for c in wanted:
+                    row.setdefault(c, None)
+                yield row
 
     @property
     def label_names(self) -> list[str]:
@@ -79,7 +94,8 @@ class CorpusSplit:
                 except BadRecord:
                     continue
                 yield {"id": ex.id, "text": ex.text, "text_pair": ex.text_pair, "label": ex.label,
-                       "aug_method": "original", "changed_ratio": 0.0, "teacher_logits": None, "teacher_entropy": 0.0}
+                       "aug_method": "original", "changed_ratio": 0.0, "teacher_logits": None, "teacher_entropy": 0.0,
+                       "teacher_kl_to_source": None}
 
 
 def open_training_data(path: str, split: str, columns: ColumnSpec, label_names: list[str] | None = None):
@@ -103,4 +119,7 @@ def open_split(directory: str, split: str = "train") -> MaterializedSplit:
     for f, m in zip(files[1:], metas[1:]):
         if (m.teacher_sha256, m.label_names) != (first.teacher_sha256, first.label_names):
             raise SchemaMismatchError(f"{f} was labelled by a different teacher than {files[0]}")
+        if (m.schema_version, m.soft_labels) != (first.schema_version, first.soft_labels):
+            raise SchemaMismatchError(f"{f} stores its soft labels differently from {files[0]} "
+                                      f"({m.soft_labels} v{m.schema_version} vs {first.soft_labels} v{first.schema_version})")
     return MaterializedSplit(directory, split, files, first)

@@ -22,8 +22,9 @@ def kd_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, labels: 
     has_gold [B] bool; weights [B] or None."""
     t = temperature
     log_p_student = F.log_softmax(student_logits / t, dim=-1)
+    # Top-k soft labels arrive with -inf for the classes not kept: probability 0, and xlogy(0, 0) = 0.
     p_teacher = F.softmax(teacher_logits.float() / t, dim=-1)
-    kl = (p_teacher * (torch.log(p_teacher.clamp_min(1e-12)) - log_p_student)).sum(-1)  # [B]
+    kl = (torch.xlogy(p_teacher, p_teacher) - p_teacher * log_p_student).sum(-1)  # [B]
     ce = F.cross_entropy(student_logits, labels.clamp_min(0), reduction="none") * has_gold.float()
     per_row = alpha * t * t * kl + (1.0 - alpha) * ce
     if weights is not None:

@@ -28,7 +28,8 @@ from trainers.losses import ce_loss, kd_loss
 from trainers.students import Student, StudentSpec, build_student, load_student
 
 OBJECTIVES = ("distill", "finetune")
-COLUMNS = ["id", "text", "text_pair", "label", "aug_method", "changed_ratio", "teacher_logits", "teacher_entropy"]
+COLUMNS = ["id", "text", "text_pair", "label", "aug_method", "changed_ratio", "teacher_logits", "teacher_entropy",
+           "teacher_kl_to_source"]
 
 
 class TrainConfigError(ValueError):
@@ -53,6 +54,7 @@ class TrainConfig:
     min_changed_ratio: float | None = None  # copies only; originals always pass
     max_changed_ratio: float | None = None
     max_teacher_entropy: float | None = None  # copies only
+    max_teacher_kl_to_source: float | None = None  # copies only: drop those the teacher sees as drifted
     augmented: bool = True  # finetune: also train on copies, with their source's label
     seed: int = 0
     max_length: int = 128
@@ -91,6 +93,9 @@ def row_passes(row: dict, cfg: TrainConfig) -> bool:
         return False
     if cfg.max_changed_ratio is not None and row["changed_ratio"] > cfg.max_changed_ratio:
         return False
+    if cfg.max_teacher_kl_to_source is not None and (row["teacher_kl_to_source"] is None
+                                                    or row["teacher_kl_to_source"] > cfg.max_teacher_kl_to_source):
+        return False  # a copy without the value (source unlabelled) cannot show it stayed close
     return cfg.max_teacher_entropy is None or row["teacher_entropy"] <= cfg.max_teacher_entropy
 
 
@@ -199,6 +204,9 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict:
     else:
         columns = ColumnSpec(cfg.text_column, cfg.text_pair_column, cfg.label_column)
         split = open_training_data(cfg.data, cfg.split, columns, cfg.labels)
+    if cfg.max_teacher_kl_to_source is not None and getattr(getattr(split, "metadata", None), "schema_version", 0) < 2:
+        raise TrainConfigError(f"--max-teacher-kl-to-source needs teacher_kl_to_source, which {cfg.data!r} does not "
+                               f"have (kdaug schema v2+; re-materialize it)")
     label_names = split.label_names
     eval_set = load_eval(cfg, label_names)
     spec = StudentSpec.parse(cfg.student)

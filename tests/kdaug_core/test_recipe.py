@@ -19,7 +19,10 @@ def test_yaml_recipe_with_flag_overrides(tmp_path):
 @pytest.mark.parametrize("kwargs, message", [
     ({"colour": "red"}, "unknown recipe key"),
     ({"split": "train/x"}, "--split"),
-    ({"num_shards": 0}, "--num-shards"),
+    ({"chunk_size": 0}, "--chunk-size"),
+    ({"soft_labels": "float8"}, "--soft-labels"),
+    ({"soft_labels": "topk:0"}, "--soft-labels"),
+    ({"teacher_precision": "int4"}, "--teacher-precision"),
     ({"input_format": "xml"}, "--input-format"),
 ])
 def test_bad_values_fail_with_a_clear_message(kwargs, message):

@@ -6,6 +6,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from kdaug_core.cli import main as kdaug
+from pipelines.materialize import Scale
 from tests.conftest import write_jsonl
 from tests.kdaug_core.test_teacher import direct_logits
 from tests.conftest import read_dead_letters, read_rows
@@ -82,45 +83,55 @@ def test_bad_records_go_to_the_dead_letter_and_counts_reconcile(tmp_path, materi
     assert split["truncated_rows"] == 1 + sum(r["source_id"] == "g" for r in rows if r["aug_method"] != "original")
 
 
-def test_same_seed_same_dataset_across_runs_runners_and_worker_processes(tmp_path, mr_rows, materialize):
-    corpus = write_jsonl(tmp_path / "c.jsonl", [{"text": r["text"], "label": r["label"]} for r in mr_rows[:120]])
-    kw = dict(augment=["synonym:ratio=0.3,copies=3"], seed=11, num_shards=3, inference_batch_size=32)
+def test_same_seed_same_dataset_across_runs_runners_worker_processes_and_right_fitting(tmp_path, mr_rows, materialize):
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    for part in range(2):  # two files: two units, so two worker processes both get work
+        write_jsonl(corpus / f"part-{part}.jsonl", [{"text": r["text"], "label": r["label"]}
+                                                   for r in mr_rows[part * 60:(part + 1) * 60]])
+    kw = dict(augment=["synonym:ratio=0.3,copies=3"], seed=11, chunk_size=25, inference_batch_size=32)
     runs = {
-        "a": [],
-        "b": [],
-        "multi": ["--direct_num_workers=2", "--direct_running_mode=multi_processing"],
-        "bundle": ["--runner=BundleBasedDirectRunner"],
+        "a": ([], None),
+        "b": ([], None),
+        "multi": (["--direct_num_workers=2", "--direct_running_mode=multi_processing"], None),
+        "bundle": (["--runner=BundleBasedDirectRunner"], None),
+        "right_fitted": ([], Scale(accelerator="type:nvidia-l4;count:1;install-nvidia-driver", min_ram="16GB")),
     }
-    rows = {name: materialize(corpus, tmp_path / name, beam_args=args, **kw)[1] for name, args in runs.items()}
+    rows = {name: materialize(corpus, tmp_path / name, beam_args=args, scale=scale, **kw)[1]
+            for name, (args, scale) in runs.items()}
     _, other_seed = materialize(corpus, tmp_path / "d", **{**kw, "seed": 12})
     key = lambda rs: [(r["id"], r["text"], r["aug_seed"], r["teacher_logits"]) for r in rs]  # noqa: E731
-    assert key(rows["a"]) == key(rows["b"]) == key(rows["multi"]) == key(rows["bundle"])
-    # Sorted within shards and batched by the data: the files are identical byte for byte.
+    assert len(rows["a"]) == 120 * 4
+    assert all(key(rows["a"]) == key(rows[name]) for name in runs)
+    # Chunks and batches are fixed by the data: the files are identical byte for byte.
     files = sorted((tmp_path / "a" / "data").glob("*.parquet"))
-    assert [f.name for f in files] == [f"train-0000{i}-of-00003.parquet" for i in range(3)]
-    for name in ("b", "multi", "bundle"):
+    assert [f.name for f in files] == [f"train-{u:05d}-{c:05d}.parquet" for u in range(2) for c in range(3)]
+    for name in runs:
+        assert sorted(p.name for p in (tmp_path / name / "data").iterdir()) == [f.name for f in files]
         for f in files:
             assert f.read_bytes() == (tmp_path / name / "data" / f.name).read_bytes(), (name, f.name)
     assert key(other_seed) != key(rows["a"])
+    # Within a file: each original, then its copies.
+    first = pq.read_table(files[0]).to_pylist()
+    assert first[0]["aug_method"] == "original" and [r["source_id"] for r in first[:4]] == [first[0]["id"]] * 4
 
 
 def test_several_splits_share_one_directory(tmp_path, materialize):
     corpus = write_jsonl(tmp_path / "c.jsonl", [{"text": f"a good film number {i}", "label": i % 2} for i in range(6)])
     out = tmp_path / "out"
-    materialize(corpus, out, split="train", augment=["synonym:ratio=0.3,copies=1"])
+    materialize(corpus, out, split="train", augment=["synonym:ratio=0.3,copies=1"], chunk_size=2)
+    assert len(list((out / "data").glob("train-*"))) == 3
     manifest, _ = materialize(corpus, out, split="validation")
     assert sorted(manifest["splits"]) == ["train", "validation"]
     import datasets
 
     ds = datasets.load_dataset(str(out))
     assert ds["validation"].num_rows == 6 and ds["train"].num_rows > 6
-    # Re-running a split with fewer shards removes its stale files.
-    materialize(corpus, out, split="train", num_shards=1)
-    assert [f.name for f in (out / "data").glob("train-*")] == ["train-00000-of-00001.parquet"]
-    # More shards than rows: empty shards get an empty file, also when a run is repeated over them.
-    for _ in range(2):
-        manifest, rows = materialize(corpus, out, split="train", num_shards=8)
-        assert len(list((out / "data").glob("train-*-of-00008.parquet"))) == 8 and len(rows) == 6
+    # Re-running a split with fewer chunks removes its stale files.
+    manifest, rows = materialize(corpus, out, split="train", chunk_size=4)
+    assert sorted(f.name for f in (out / "data").glob("train-*")) == ["train-00000-00000.parquet", "train-00000-00001.parquet"]
+    assert manifest["splits"]["train"]["data_files"] == ["data/train-00000-00000.parquet", "data/train-00000-00001.parquet"]
+    assert len(rows) == 6
 
 
 def test_sentence_pairs_and_unlabelled_corpus(tmp_path, tiny_pair_teacher, materialize):

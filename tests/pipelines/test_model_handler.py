@@ -1,3 +1,5 @@
+import math
+
 import apache_beam as beam
 import numpy as np
 from apache_beam.ml.inference.base import RunInference
@@ -7,42 +9,77 @@ from pipelines.model_handler import TeacherModelHandler
 from tests.kdaug_core.test_teacher import direct_logits
 
 
-def test_run_inference_adds_float32_logits_in_order(tiny_teacher):
+def _row(i, text, source=None, pair=None):
+    return {"id": str(i), "source_id": str(source if source is not None else i), "text": text, "text_pair": pair,
+            "aug_method": "original" if source is None else "synonym"}
+
+
+def test_run_inference_labels_a_chunk_in_order_with_kl_to_source(tiny_teacher):
     handler = TeacherModelHandler(str(tiny_teacher), device="cpu", token_budget=64)
     model = handler.load_model()
-    assert model.device == "cpu"
-    rows = [{"id": str(i), "text": t, "text_pair": None} for i, t in
-            enumerate(["a long sentence about a film that is long", "short", "medium size text"])]
-    out = handler.run_inference(rows, model)
-    assert [r["id"] for r in out] == ["0", "1", "2"]
-    np.testing.assert_allclose([r["teacher_logits"] for r in out], direct_logits(tiny_teacher, [r["text"] for r in rows]),
-                               atol=1e-5)
-    assert all(isinstance(v, float) for r in out for v in r["teacher_logits"])
-    assert all(r["teacher_pred"] == int(np.argmax(r["teacher_logits"])) and r["teacher_entropy"] > 0 for r in out)
-    assert handler.get_num_bytes(rows) == sum(len(r["text"]) for r in rows)
+    assert model.device == "cpu" and model.precision == "fp32" and model.attention == "sdpa"
+    rows = [_row(0, "a long sentence about a film that is long"), _row("0/s.0", "a long sentence about a movie", 0),
+            _row(1, "short"), _row("1/s.0", "brief", 1)]
+    [(key, out)] = handler.run_inference([("00000-00000", rows)], model)
+    assert key == "00000-00000" and not out.failed
+    assert [r["id"] for r in out.rows] == ["0", "0/s.0", "1", "1/s.0"]
+    logits = np.stack([r["teacher_logits"] for r in out.rows])
+    assert logits.dtype == np.float32
+    np.testing.assert_allclose(logits, direct_logits(tiny_teacher, [r["text"] for r in rows]), atol=1e-5)
+    assert all(r["teacher_pred"] == int(np.argmax(r["teacher_logits"])) and r["teacher_entropy"] > 0 for r in out.rows)
+    assert out.rows[0]["teacher_kl_to_source"] is None and out.rows[2]["teacher_kl_to_source"] is None
+    for copy, source in ((out.rows[1], out.rows[0]), (out.rows[3], out.rows[2])):
+        p = [math.exp(v) for v in copy["teacher_logits"]]
+        q = [math.exp(v) for v in source["teacher_logits"]]
+        p, q = [v / sum(p) for v in p], [v / sum(q) for v in q]
+        by_hand = sum(pi * math.log(pi / qi) for pi, qi in zip(p, q))
+        assert copy["teacher_kl_to_source"] == __import__("pytest").approx(by_hand, rel=1e-4, abs=1e-7)
+    assert handler.get_num_bytes([("k", rows)]) == sum(len(r["text"]) for r in rows)
 
 
 def test_mixed_single_and_pair_rows_keep_their_order(tiny_teacher):
     handler = TeacherModelHandler(str(tiny_teacher), device="cpu")
     model = handler.load_model()
-    rows = [{"id": "p", "text": "a man sleeps", "text_pair": "someone rests"},
-            {"id": "s", "text": "a single text", "text_pair": None}]
-    out = handler.run_inference(rows, model)
-    assert [r["id"] for r in out] == ["p", "s"]
-    np.testing.assert_allclose(out[0]["teacher_logits"],
+    rows = [_row("p", "a man sleeps", pair="someone rests"), _row("s", "a single text")]
+    [(_, out)] = handler.run_inference([("k", rows)], model)
+    assert [r["id"] for r in out.rows] == ["p", "s"]
+    np.testing.assert_allclose(out.rows[0]["teacher_logits"],
                                direct_logits(tiny_teacher, ["a man sleeps"], ["someone rests"])[0], atol=1e-5)
+
+
+def test_torch_threads_split_between_worker_processes(tiny_teacher, monkeypatch):
+    import torch
+
+    before = torch.get_num_threads()
+    monkeypatch.setattr("os.cpu_count", lambda: 8)
+    try:
+        TeacherModelHandler(str(tiny_teacher), device="cpu", processes_per_machine=4).load_model()
+        assert torch.get_num_threads() == 2
+        TeacherModelHandler(str(tiny_teacher), device="cpu", torch_threads=1).load_model()
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_model_copies_ask_beam_to_share_the_model_across_processes(tiny_teacher):
+    assert not TeacherModelHandler(str(tiny_teacher)).share_model_across_processes()
+    shared = TeacherModelHandler(str(tiny_teacher), model_copies=2)
+    assert shared.share_model_across_processes() and shared.model_copies() == 2
 
 
 def test_inside_beam_run_inference(tiny_teacher):
     texts = [f"review number {i} " + "good " * (i % 7) for i in range(40)]
     expected = {t: e for t, e in zip(texts, direct_logits(tiny_teacher, texts))}
 
-    def check(rows):
+    def check(results):
+        assert sorted(k for k, _ in results) == ["a", "b"]
+        rows = [r for _, labelled in results for r in labelled.rows]
         assert len(rows) == 40
         for r in rows:
             np.testing.assert_allclose(r["teacher_logits"], expected[r["text"]], atol=1e-5)
 
+    chunks = [("a", [_row(i, t) for i, t in enumerate(texts[:25])]), ("b", [_row(i, t) for i, t in enumerate(texts[25:])])]
     with beam.Pipeline(runner="DirectRunner") as p:
-        out = (p | beam.Create([{"id": str(i), "text": t, "text_pair": None} for i, t in enumerate(texts)])
-               | RunInference(TeacherModelHandler(str(tiny_teacher), device="cpu", max_batch_size=16)))
+        out = (p | beam.Create(chunks) | beam.Map(lambda c: [c])
+               | RunInference(TeacherModelHandler(str(tiny_teacher), device="cpu", max_batch_size=16).with_no_batching()))
         assert_that(out, check)

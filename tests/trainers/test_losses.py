@@ -45,3 +45,16 @@ def test_copies_without_gold_train_on_the_teacher_only():
 def test_ce_loss():
     s = torch.tensor([[2.0, 0.0]])
     assert abs(ce_loss(s, torch.tensor([0])).item() - (-math.log(softmax([2.0, 0.0])[0]))) < 1e-6
+
+
+def test_kd_loss_on_top_k_soft_labels_is_the_kl_to_the_renormalized_top_k():
+    s = torch.tensor([[0.3, -0.2, 1.0, 0.1]], requires_grad=True)
+    t = torch.tensor([[2.0, float("-inf"), 0.5, float("-inf")]])  # top-2 stored; the rest -inf
+    T = 2.0
+    loss = kd_loss(s, t, torch.tensor([-1]), torch.tensor([False]), temperature=T, alpha=1.0)
+    p = softmax([2.0 / T, 0.5 / T])
+    q = softmax([x / T for x in [0.3, -0.2, 1.0, 0.1]])
+    expected = T * T * (p[0] * (math.log(p[0]) - math.log(q[0])) + p[1] * (math.log(p[1]) - math.log(q[2])))
+    assert abs(loss.item() - expected) < 1e-6
+    loss.backward()
+    assert torch.isfinite(s.grad).all()
