@@ -26,7 +26,3 @@ def content_id(position: str, *fields: object) -> str:
     """An id for a record without one: a hash of where it stands in the corpus and what it says."""
     digest = hashlib.sha256(_SEP.join([position, *map(repr, fields)]).encode("utf-8")).hexdigest()
     return digest[:20]
-
-
-def shard_of(row_id: str, num_shards: int) -> int:
-    return stable_hash64("shard", row_id) % num_shards

@@ -323,16 +323,21 @@ def _prefetched(iterator, depth: int):
         stop.set()
 
 
-def _pack_by_budget(order: list[int], lengths: list[int], token_budget: int, max_batch: int) -> list[list[int]]:
-    """Cuts length-sorted indices into batches whose padded size (count x longest) fits the budget."""
-    batches, current, longest = [], [], 0
+def _pack_by_budget(order: list[int], lengths: list[int], token_budget: int, max_batch: int,
+                    max_padding: float = 0.1, min_batch: int = 8) -> list[list[int]]:
+    """Cuts length-sorted indices into batches whose padded size (count x longest) fits the budget, and
+    whose padding stays under `max_padding` of the real tokens once a batch has `min_batch` rows (so a
+    short batch is not padded up to a long text; every padded token costs as much as a real one)."""
+    batches, current, longest, real = [], [], 0, 0
     for i in order:
         new_longest = max(longest, lengths[i])
-        if current and (new_longest * (len(current) + 1) > token_budget or len(current) >= max_batch):
+        padded = new_longest * (len(current) + 1)
+        if current and (padded > token_budget or len(current) >= max_batch
+                        or (len(current) >= min_batch and padded > (1 + max_padding) * (real + lengths[i]))):
             batches.append(current)
-            current, new_longest = [], lengths[i]
+            current, new_longest, real = [], lengths[i], 0
         current.append(i)
-        longest = new_longest
+        longest, real = new_longest, real + lengths[i]
     if current:
         batches.append(current)
     return batches

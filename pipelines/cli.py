@@ -90,6 +90,10 @@ def materialize(argv: list[str]) -> int:
                 print(f"\n== role {role!r} -> {job.output}")
             t0 = time.time()
             manifest = run(job, beam_args, command, plan=plan)
+            if manifest is None:
+                print(f"--dry_run: the job for {job.output} was built (and, for Dataflow, translated into its "
+                      f"job request) but not run.")
+                continue
             print_summary(job, manifest, time.time() - t0)
     except SETUP_ERRORS as err:
         print(f"kdaug materialize: error: {err}", file=sys.stderr)

@@ -141,17 +141,14 @@ def build(pipeline: beam.Pipeline, plan: Plan, processes: int = 1) -> None:
         r.teacher, device=r.device, max_length=plan.teacher.max_length, trust_remote_code=r.trust_remote_code,
         max_batch_size=r.inference_batch_size, precision=r.teacher_precision,
         torch_threads=plan.scale.torch_threads, processes_per_machine=processes, model_copies=plan.scale.model_copies)
-    labelling = RunInference(handler.with_no_batching()).with_exception_handling()
-    if hints:
-        labelling = labelling.with_resource_hints(**hints)
-    labelled, failed = (to_label
-                        | "OneChunkPerCall" >> beam.Map(lambda chunk: [chunk])
-                        | "LabelWithTeacher" >> labelling)
-    written = labelled | "WriteParquet" >> beam.ParDo(T.WriteChunkFn(data_dir, r.split, schema, r.soft_labels))
+    label_and_write = LabelAndWrite(handler, T.WriteChunkFn(data_dir, r.split, schema, r.soft_labels))
+    if hints:  # on the composite, so writing stays on the labelling workers (no second shuffle)
+        label_and_write = label_and_write.with_resource_hints(**hints)
+    labelled = to_label | "LabelAndWrite" >> label_and_write
+    written = labelled["written"]
 
     dead = [valid[T.DEAD], augmented[T.DEAD],
-            labelled | "RowsTheTeacherFailed" >> beam.FlatMap(T.failed_rows_to_dead_letters),
-            failed.failed_inferences | "FailedInference" >> beam.FlatMap(T.failed_inference_to_dead_letters)]
+            labelled["dead"]]
     dead_written = (dead | "AllDead" >> beam.Flatten()
                     | "KeyDead" >> beam.Map(lambda d: (0, d))
                     | "GroupDead" >> beam.GroupByKey()
@@ -162,6 +159,25 @@ def build(pipeline: beam.Pipeline, plan: Plan, processes: int = 1) -> None:
     _ = (pipeline
          | "Once" >> beam.Create([None])
          | "Finalize" >> beam.Map(finalize, plan=plan, counts=beam.pvalue.AsDict(totals)))
+
+
+class LabelAndWrite(beam.PTransform):
+    """Chunks of rows -> teacher labels -> Parquet files. Returns counters (`written`) and the dead
+    letters of rows the teacher could not label (`dead`)."""
+
+    def __init__(self, handler: TeacherModelHandler, writer: beam.DoFn):
+        super().__init__()
+        self.handler, self.writer = handler, writer
+
+    def expand(self, chunks):
+        labelled, failed = (chunks
+                            | "OneChunkPerCall" >> beam.Map(lambda chunk: [chunk])
+                            | "LabelWithTeacher" >> RunInference(self.handler.with_no_batching()).with_exception_handling())
+        dead = ([labelled | "RowsTheTeacherFailed" >> beam.FlatMap(T.failed_rows_to_dead_letters),
+                 failed.failed_inferences | "FailedInference" >> beam.FlatMap(T.failed_inference_to_dead_letters)]
+                | "LabelDead" >> beam.Flatten())
+        written = labelled | "WriteParquet" >> beam.ParDo(self.writer)
+        return {"written": written, "dead": dead}
 
 
 def finalize(_, plan: Plan, counts: dict) -> None:
@@ -201,6 +217,12 @@ def _remove_stale(directory: str, prefix: str, keep: set[str]) -> None:
         FileSystems.delete(stale)
 
 
+def build_pipeline(plan: Plan, options: PipelineOptions) -> beam.Pipeline:
+    pipeline = beam.Pipeline(options=options)
+    build(pipeline, plan, processes_per_machine(options))
+    return pipeline
+
+
 def pipeline_options(beam_args: list[str]) -> PipelineOptions:
     options = PipelineOptions(beam_args)
     std = options.view_as(StandardOptions)
@@ -225,8 +247,7 @@ def run(recipe: Recipe, beam_args: list[str] | None = None, command: str | None 
                 FileSystems.mkdirs(path)
     log.info("materializing %s -> %s (%d read units, chunks of %d records)", recipe.input, recipe.output,
              len(plan.units), recipe.chunk_size)
-    pipeline = beam.Pipeline(options=options)
-    build(pipeline, plan, processes_per_machine(options))
+    pipeline = build_pipeline(plan, options)
     if dry_run and "dataflow" not in (options.view_as(StandardOptions).runner or "").lower():
         return None  # only the Dataflow runner knows --dry_run; the others would run the job
     result = pipeline.run()

@@ -74,6 +74,19 @@ def test_pack_by_budget_respects_budget_and_batch_size():
         assert len(b) <= 3 and max(lengths[i] for i in b) * len(b) <= 100 or len(b) == 1
 
 
+def test_pack_by_budget_caps_padding_once_a_batch_is_full_enough():
+    rng = np.random.default_rng(0)
+    lengths = list(rng.integers(4, 60, size=400))
+    order = sorted(range(400), key=lambda i: lengths[i])
+    batches = _pack_by_budget(order, lengths, token_budget=100_000, max_batch=1000, max_padding=0.2, min_batch=8)
+    assert sorted(i for b in batches for i in b) == list(range(400))
+    real = sum(lengths)
+    padded = sum(max(lengths[i] for i in b) * len(b) for b in batches)
+    assert padded <= 1.2 * real and len(batches) < 40  # little padding, still big batches
+    one_batch = _pack_by_budget(order, lengths, token_budget=100_000, max_batch=1000, max_padding=10.0)
+    assert len(one_batch) == 1 and max(lengths) * 400 > 1.5 * real  # what the cap avoids
+
+
 def test_entropy_matches_hand_computation():
     logits = np.array([[0.0, 0.0], [2.0, 0.0]], np.float32)
     p = np.exp(2) / (1 + np.exp(2))

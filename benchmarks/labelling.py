@@ -1,0 +1,328 @@
+"""Teacher labelling at scale, measured side by side in one run on one machine (python -m benchmarks.labelling):
+
+1. throughput: kdaug's labelling inside a Beam pipeline (TeacherModelHandler on chunks) against Beam's stock
+   approach (PytorchModelHandlerKeyedTensor, inputs padded to 128, BatchElements) and against a bare
+   PyTorch loop over the same batches; same model (all-MiniLM-L6-v2 with a 2-class head), same MR sentences;
+2. the local runner: a synonym + kNN job (a tiny teacher, so augmentation dominates) on 1 and 2 worker
+   processes (--direct_running_mode=multi_processing), torch threads split between them;
+3. memory: a job's peak RSS on a 100k-example corpus against a 10k-example one (same job);
+4. on a GPU, when there is one: examples/s, tokens/s and the share of the GPU's peak for a BERT-base-sized
+   teacher built from a config.
+Writes benchmarks/results/labelling.json and prints the tables.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks.common import RESULTS, table, write_results
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+# ------------------------------------------------------------------------------------------------ inputs
+
+def mr_texts(n: int) -> list[str]:
+    """n MR sentences (repeated with a counter past the corpus's 10,662), in corpus order: a realistic spread
+    of lengths (1 to ~60 words)."""
+    from kdaug_core.assets.mr import fetch_mr
+
+    with open(fetch_mr(), encoding="utf-8") as f:
+        base = [json.loads(line)["text"] for line in f]
+    return [base[i % len(base)] + ("" if i < len(base) else f" ({i // len(base)})") for i in range(n)]
+
+
+def minilm_teacher(dest: Path) -> Path:
+    """all-MiniLM-L6-v2 with a fresh 2-class head (speed does not depend on the head's training)."""
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from kdaug_core.assets.minilm import minilm_path
+
+    torch.manual_seed(0)
+    model = AutoModelForSequenceClassification.from_pretrained(
+        str(minilm_path()), num_labels=2, id2label={0: "negative", 1: "positive"}, label2id={"negative": 0, "positive": 1})
+    model.save_pretrained(dest, safe_serialization=True)
+    AutoTokenizer.from_pretrained(str(minilm_path())).save_pretrained(dest)
+    return dest
+
+
+def config_teacher(dest: Path, **config) -> Path:
+    """A BERT classifier from a config (random weights) with MiniLM's (bert-base-uncased) tokenizer."""
+    import torch
+    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
+
+    from kdaug_core.assets.minilm import minilm_path
+
+    tokenizer = AutoTokenizer.from_pretrained(str(minilm_path()))
+    torch.manual_seed(0)
+    cfg = BertConfig(vocab_size=tokenizer.vocab_size, num_labels=2, id2label={0: "negative", 1: "positive"},
+                     label2id={"negative": 0, "positive": 1}, **config)
+    BertForSequenceClassification(cfg).eval().save_pretrained(dest, safe_serialization=True)
+    tokenizer.save_pretrained(dest)
+    return dest
+
+
+# ------------------------------------------------------------------------------------ 1. throughput
+
+def kdaug_pipeline(teacher: Path, texts: list[str], chunk_size: int) -> float:
+    """Seconds for a Beam pipeline that labels `texts` in chunks with kdaug's handler (model load included)."""
+    import apache_beam as beam
+    from apache_beam.ml.inference.base import RunInference
+
+    from pipelines.model_handler import TeacherModelHandler
+
+    rows = [{"id": str(i), "source_id": str(i), "text": t, "text_pair": None, "aug_method": "original"}
+            for i, t in enumerate(texts)]
+    chunks = [(f"{i:05d}", rows[i:i + chunk_size]) for i in range(0, len(rows), chunk_size)]
+    count_file = Path(tempfile.mkdtemp()) / "count"
+    t0 = time.perf_counter()
+    with beam.Pipeline(runner="DirectRunner") as p:
+        _ = (p | beam.Create(chunks) | beam.Map(lambda c: [c])
+             | RunInference(TeacherModelHandler(str(teacher), device="cpu").with_no_batching())
+             | beam.Map(lambda kv: len(kv[1].rows))
+             | beam.CombineGlobally(sum) | beam.Map(_write_count, str(count_file)))
+    seconds = time.perf_counter() - t0
+    assert int(count_file.read_text()) == len(texts)
+    return seconds
+
+
+def _write_count(n: int, path: str) -> None:
+    Path(path).write_text(str(n))
+
+
+def bare_loop(teacher: Path, texts: list[str], chunk_size: int) -> tuple[float, int, int]:
+    """Seconds for a plain PyTorch script over the same batches (load the model, tokenize, pad, forward);
+    also the real and the padded token counts."""
+    import torch
+
+    from kdaug_core.teacher import Teacher
+
+    t0 = time.perf_counter()
+    model = Teacher(str(teacher), device="cpu").load()
+    real = padded = 0
+    with torch.inference_mode():
+        for i in range(0, len(texts), chunk_size):
+            for _, batch, _ in model.batches(texts[i:i + chunk_size]):
+                model.model(**batch).logits.float().numpy()
+                real += int(batch["attention_mask"].sum())
+                padded += batch["input_ids"].numel()
+    return time.perf_counter() - t0, real, padded
+
+
+def stock_beam(teacher: Path, texts: list[str]) -> float:
+    """Seconds for Beam's stock approach: tokenize each text padded to 128, RunInference with
+    PytorchModelHandlerKeyedTensor (BatchElements batching), model load included."""
+    import apache_beam as beam
+    import torch
+    from apache_beam.ml.inference.base import RunInference
+    from apache_beam.ml.inference.pytorch_inference import PytorchModelHandlerKeyedTensor
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(teacher))
+    state = Path(tempfile.mkdtemp()) / "state_dict.pt"  # the stock handler loads a torch.save'd state dict
+    torch.save(StockClassifier(str(teacher)).state_dict(), state)
+
+    def tokenize(text):
+        enc = tokenizer(text, padding="max_length", max_length=128, truncation=True, return_tensors="pt")
+        return {k: v.squeeze(0) for k, v in enc.items()}
+
+    handler = PytorchModelHandlerKeyedTensor(state_dict_path=str(state), model_class=StockClassifier,
+                                             model_params={"directory": str(teacher)}, device="CPU")
+    count_file = state.parent / "count"
+    t0 = time.perf_counter()
+    with beam.Pipeline(runner="DirectRunner") as p:
+        _ = (p | beam.Create(texts) | beam.Map(tokenize) | RunInference(handler)
+             | beam.combiners.Count.Globally() | beam.Map(_write_count, str(count_file)))
+    seconds = time.perf_counter() - t0
+    assert int(count_file.read_text()) == len(texts)
+    return seconds
+
+
+def _stock_classifier():
+    """Beam's stock recipe: an nn.Module whose forward returns logits, its weights from a state dict."""
+    import torch
+    from transformers import AutoConfig, AutoModelForSequenceClassification
+
+    class StockClassifier(torch.nn.Module):
+        def __init__(self, directory: str):
+            super().__init__()
+            self.model = AutoModelForSequenceClassification.from_config(AutoConfig.from_pretrained(directory))
+            self.model.load_state_dict(AutoModelForSequenceClassification.from_pretrained(
+                directory, use_safetensors=True).state_dict())
+
+        def forward(self, **inputs):
+            return self.model(**inputs).logits
+
+    return StockClassifier
+
+
+StockClassifier = None  # set on first use (keeps torch out of the import of this module)
+
+
+def bench_throughput(n: int, chunk_size: int, work: Path) -> dict:
+    global StockClassifier
+    if StockClassifier is None:
+        StockClassifier = _stock_classifier()
+    teacher = minilm_teacher(work / "minilm")
+    texts = mr_texts(n)
+    bare_s, real_tokens, padded_tokens = bare_loop(teacher, texts, chunk_size)
+    ours_s = kdaug_pipeline(teacher, texts, chunk_size)
+    stock_s = stock_beam(teacher, texts)
+    rows = [
+        {"method": "kdaug TeacherModelHandler in a Beam pipeline", "seconds": ours_s, "examples_per_s": n / ours_s},
+        {"method": "bare PyTorch loop, same batches", "seconds": bare_s, "examples_per_s": n / bare_s},
+        {"method": "Beam stock PytorchModelHandlerKeyedTensor, padded to 128", "seconds": stock_s,
+         "examples_per_s": n / stock_s},
+    ]
+    return {"examples": n, "chunk_size": chunk_size, "real_tokens": real_tokens, "padded_tokens": padded_tokens,
+            "stock_padded_tokens": 128 * n, "rows": rows,
+            "speedup_vs_stock": stock_s / ours_s, "pipeline_overhead_vs_bare_loop": ours_s / bare_s - 1.0}
+
+
+# ---------------------------------------------------------------------------- 2-3. jobs in subprocesses
+
+def write_corpus(path: Path, texts: list[str], files: int = 1) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    per = -(-len(texts) // files)
+    for f in range(files):
+        with open(path / f"part-{f:03d}.jsonl", "w", encoding="utf-8") as out:
+            for i, t in enumerate(texts[f * per:(f + 1) * per]):
+                out.write(json.dumps({"text": t, "label": (f * per + i) % 2}) + "\n")
+    return path
+
+
+def run_job(args: list[str]) -> tuple[float, float]:
+    """(seconds, peak RSS in MiB of the job and every process it started) for `kdaug materialize ARGS`."""
+    probe = ("import resource, subprocess, sys, time; t = time.perf_counter(); "
+             "r = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True); "
+             "s = time.perf_counter() - t; "
+             "print(r.stderr[-3000:], file=sys.stderr) if r.returncode else None; "
+             "print(s, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); sys.exit(r.returncode)")
+    out = subprocess.run([sys.executable, "-c", probe, sys.executable, "-m", "kdaug_core.cli", "materialize", *args],
+                         capture_output=True, text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    if out.returncode:
+        raise RuntimeError(f"materialize failed: {out.stderr}")
+    seconds, rss_kib = out.stdout.split()[-2:]
+    return float(seconds), int(rss_kib) / 1024
+
+
+def bench_processes(n: int, work: Path) -> dict:
+    teacher = config_teacher(work / "tiny", hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                             intermediate_size=64)
+    corpus = write_corpus(work / "scaling_corpus", mr_texts(n), files=8)
+    common = ["--input", str(corpus), "--teacher", str(teacher), "--augment", "synonym:ratio=0.3,copies=4",
+              "--augment", "knn:ratio=0.3,copies=4", "--chunk-size", "1000", "--device", "cpu"]
+    rows = []
+    for label, beam_args in (("in-process (DirectRunner default)", []),
+                             ("1 worker process", ["--direct_running_mode=multi_processing", "--direct_num_workers=1"]),
+                             ("2 worker processes", ["--direct_running_mode=multi_processing", "--direct_num_workers=2"])):
+        seconds, _ = run_job([*common, "--output", str(work / f"scaling_{len(rows)}"), *beam_args])
+        rows.append({"runner": label, "seconds": seconds, "examples_per_s": n / seconds})
+    return {"examples": n, "copies_per_example": 8, "rows": rows,
+            "speedup_2_vs_1_processes": rows[1]["seconds"] / rows[2]["seconds"]}
+
+
+def bench_memory(small: int, large: int, work: Path) -> dict:
+    teacher = config_teacher(work / "tiny_mem", hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                             intermediate_size=64)
+    rows = []
+    for n in (small, large):
+        corpus = write_corpus(work / f"memory_corpus_{n}", mr_texts(n))
+        seconds, peak = run_job(["--input", str(corpus), "--teacher", str(teacher), "--output", str(work / f"mem_{n}"),
+                                 "--augment", "synonym:ratio=0.3,copies=1", "--device", "cpu"])
+        rows.append({"examples": n, "seconds": seconds, "peak_rss_mib": peak})
+    return {"rows": rows, "ratio_large_vs_small": rows[1]["peak_rss_mib"] / rows[0]["peak_rss_mib"]}
+
+
+# ---------------------------------------------------------------------------------------------- 4. GPU
+
+def bench_gpu(n: int, work: Path) -> dict:
+    import torch
+
+    if not torch.cuda.is_available():
+        return {"available": False, "note": "no CUDA GPU on this machine: GPU figures not measured"}
+    from kdaug_core.teacher import Teacher
+
+    teacher_dir = config_teacher(work / "bert_base")  # BertConfig defaults: BERT-base, 12 x 768
+    teacher = Teacher(str(teacher_dir), device="cuda").load()
+    texts = mr_texts(n)
+    teacher.label(texts[:512])  # warm-up: kernels, allocator
+    torch.cuda.synchronize()
+    t0 = time.perf_counter()
+    labels = teacher.label(texts)
+    torch.cuda.synchronize()
+    seconds = time.perf_counter() - t0
+    real = padded = 0
+    for _, batch, _ in teacher.batches(texts):
+        real += int(batch["attention_mask"].sum())
+        padded += batch["input_ids"].numel()
+    params = sum(p.numel() for p in teacher.model.parameters() if p.dim() > 1)
+    flops = 2 * params * padded  # matmul FLOPs of the forward over padded tokens (attention scores excluded)
+    name = torch.cuda.get_device_name(0)
+    peak = next((v for k, v in PEAK_DENSE_TFLOPS.items() if k in name), None)
+    achieved = flops / seconds / 1e12
+    return {"available": True, "gpu": name, "precision": teacher.precision, "examples": n, "seconds": seconds,
+            "examples_per_s": n / seconds, "tokens_per_s": real / seconds, "padded_tokens_per_s": padded / seconds,
+            "achieved_tflops": achieved, "peak_tflops": peak, "share_of_peak": achieved / peak if peak else None,
+            "logits_finite": bool(torch.isfinite(torch.from_numpy(labels.logits)).all())}
+
+
+# Dense bf16/fp16 tensor-core peaks (no sparsity), from the vendors' data sheets.
+PEAK_DENSE_TFLOPS = {"H100": 989.0, "H200": 989.0, "A100": 312.0, "L4": 121.0, "A10": 125.0, "T4": 65.0, "V100": 125.0}
+
+
+# ---------------------------------------------------------------------------------------------- main
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--examples", type=int, default=4000, help="MR sentences labelled in the throughput comparison")
+    p.add_argument("--chunk-size", type=int, default=1000)
+    p.add_argument("--scaling-examples", type=int, default=16000)
+    p.add_argument("--memory-small", type=int, default=10_000)
+    p.add_argument("--memory-large", type=int, default=100_000)
+    p.add_argument("--gpu-examples", type=int, default=20_000)
+    p.add_argument("--only", choices=["throughput", "processes", "memory", "gpu"], action="append")
+    args = p.parse_args(argv)
+    only = set(args.only or ["throughput", "processes", "memory", "gpu"])
+    fmt = lambda rows: [{k: (f"{v:.3g}" if isinstance(v, float) else v) for k, v in r.items()} for r in rows]  # noqa: E731
+    results: dict = {"settings": vars(args)}
+    previous = RESULTS / "labelling.json"
+    if args.only and previous.is_file():  # a partial run keeps the other sections of the last full one
+        results = {**{k: v for k, v in json.loads(previous.read_text()).items() if k != "machine"}, **results}
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        if "throughput" in only:
+            t = results["throughput"] = bench_throughput(args.examples, args.chunk_size, work)
+            print(f"\nTeacher labelling, MiniLM-L6 (2 classes), {t['examples']} MR sentences, CPU "
+                  f"(real tokens {t['real_tokens']}, padded {t['padded_tokens']}, stock padded {t['stock_padded_tokens']})")
+            print(table(fmt(t["rows"]), ["method", "seconds", "examples_per_s"]))
+            print(f"kdaug vs stock: {t['speedup_vs_stock']:.2f}x; pipeline overhead vs bare loop: "
+                  f"{100 * t['pipeline_overhead_vs_bare_loop']:+.1f}%")
+        if "processes" in only:
+            s = results["processes"] = bench_processes(args.scaling_examples, work)
+            print(f"\nLocal runner, synonym + kNN (4 copies each), tiny teacher, {s['examples']} MR sentences in 8 files")
+            print(table(fmt(s["rows"]), ["runner", "seconds", "examples_per_s"]))
+            print(f"2 processes vs 1: {s['speedup_2_vs_1_processes']:.2f}x")
+        if "memory" in only:
+            m = results["memory"] = bench_memory(args.memory_small, args.memory_large, work)
+            print("\nPeak memory of a job (synonym, 1 copy, tiny teacher, in-process DirectRunner)")
+            print(table(fmt(m["rows"]), ["examples", "seconds", "peak_rss_mib"]))
+            print(f"{args.memory_large} vs {args.memory_small}: {m['ratio_large_vs_small']:.3f}x")
+        if "gpu" in only:
+            g = results["gpu"] = bench_gpu(args.gpu_examples, work)
+            print("\nGPU: " + (json.dumps(g, indent=1) if g.get("available") else g["note"]))
+    path = write_results("labelling", results)
+    print(f"\nwrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
