@@ -420,12 +420,3 @@ def validate_record(rec: RawRecord, columns: ColumnSpec, labels: LabelSpace | No
     else:
         example_id = content_id(rec.position, text, pair, fields.get(columns.label) if columns.label else None)
     return SourceExample(example_id, text, pair, label, rec.position)
-
-
-def input_size_bytes(units: list[ReadUnit]) -> int:
-    total = 0
-    for path in {u.path for u in units}:
-        fs, p = fsspec.core.url_to_fs(path)
-        total += fs.size(p) or 0
-    return total
-

@@ -21,7 +21,6 @@ Everything that can fail before work (teacher, columns, labels, augment specs, a
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 import shlex
@@ -46,10 +45,6 @@ from pipelines.model_handler import TeacherModelHandler
 
 log = logging.getLogger("kdaug")
 AUGMENT_BATCH = 64
-
-
-class MaterializeError(RuntimeError):
-    """The job cannot start as asked; raised before any work, with one clear message."""
 
 
 @dataclass(frozen=True)
