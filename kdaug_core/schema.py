@@ -172,19 +172,15 @@ def soft_label_arrays(logits: np.ndarray, soft_labels: SoftLabels) -> tuple[pa.A
     Top-k keeps the k largest logits, largest first (ties by lower class index), so k = C is exact."""
     n, num_labels = logits.shape
     k = soft_labels.stored_k(num_labels)
+    offsets = pa.array(np.arange(0, n * k + 1, k, dtype=np.int32))  # every row holds k values
     if soft_labels.top_k is None:
-        values, indices = logits, None
+        values, indices = logits, pa.nulls(n, pa.list_(pa.int32()))
     else:
         order = np.argsort(-logits, axis=1, kind="stable")[:, :k].astype(np.int32)
         values = np.take_along_axis(logits, order, axis=1)
-        indices = pa.ListArray.from_arrays(pa.array(np.arange(0, n * k + 1, k, dtype=np.int32)),
-                                           pa.array(order.reshape(-1)))
+        indices = pa.ListArray.from_arrays(offsets, pa.array(order.reshape(-1)))
     dtype = np.float16 if soft_labels.dtype == "float16" else np.float32
-    offsets = pa.array(np.arange(0, n * k + 1, k, dtype=np.int32))
-    value_array = pa.ListArray.from_arrays(offsets, pa.array(np.ascontiguousarray(values, dtype=dtype).reshape(-1)))
-    if indices is None:
-        indices = pa.nulls(n, pa.list_(pa.int32()))
-    return value_array, indices
+    return pa.ListArray.from_arrays(offsets, pa.array(np.ascontiguousarray(values, dtype=dtype).reshape(-1))), indices
 
 
 def dense_logits(values: list, indices: list | None, num_labels: int) -> list[float]:

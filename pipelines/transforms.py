@@ -218,12 +218,13 @@ class WriteChunkFn(beam.DoFn):
         rows = labelled.rows
         buf = io.BytesIO()
         pq.write_table(rows_to_table(rows, self.schema, self.soft_labels), buf, compression="zstd")
+        data = buf.getvalue()
         name = data_file_name(self.split, key)
-        _write_atomically(FileSystems.join(self.data_dir, name), buf.getvalue())
+        _write_atomically(FileSystems.join(self.data_dir, name), data)
         yield (f"{DATA_FILE}{name}", 1)
-        meta = pq.ParquetFile(io.BytesIO(buf.getvalue())).metadata
+        meta = pq.ParquetFile(io.BytesIO(data)).metadata
         soft_cols = [i for i, n in enumerate(self.schema.names) if n in ("teacher_logits", "teacher_topk_indices")]
-        yield ("bytes/data", buf.getbuffer().nbytes)
+        yield ("bytes/data", len(data))
         yield ("bytes/soft_labels", sum(meta.row_group(g).column(c).total_compressed_size
                                         for g in range(meta.num_row_groups) for c in soft_cols))
         per_method: dict[str, list[dict]] = {}
