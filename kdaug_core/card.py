@@ -56,7 +56,7 @@ def split_manifest(counts: dict[str, int], recipe: dict, teacher: dict, command:
         "truncated_rows": counts.get("truncated", 0),
         "data_files": data_files,
         "data_bytes": data_bytes,
-        "storage": {"soft_labels": recipe.get("soft_labels") or {"dtype": "float32", "top_k": None},
+        "storage": {"soft_labels": SoftLabels.parse(recipe.get("soft_labels")).to_dict(),
                     "bytes_per_row": round(data_bytes / rows, 2) if rows else 0.0,
                     "soft_label_bytes_per_row": round(soft_bytes / rows, 2) if rows else 0.0},
         "teacher_kl_to_source_mean": {m: counts.get(f"kl_to_source_sum/{m}", 0.0) / n if n else None

@@ -105,9 +105,7 @@ class Recipe:
         """[(role, recipe)] with each role's overrides applied and output OUTPUT/ROLE; [] without roles."""
         if not self.roles:
             return []
-        base = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "roles"}
-        base["augment"] = [a.to_dict() for a in self.augment]
-        base["soft_labels"] = self.soft_labels.to_dict()
+        base = {k: v for k, v in self.to_dict().items() if k != "roles"}
         out = []
         for role, overrides in self.roles.items():
             values = {**base, **{k.replace("-", "_"): v for k, v in overrides.items()},
