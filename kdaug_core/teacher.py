@@ -161,10 +161,12 @@ def resolve_precision(precision: str, device: str) -> str:
 
 def set_torch_threads(processes_per_machine: int = 1, threads: int | None = None) -> int:
     """Splits the machine's cores between the worker processes on it, so N processes running torch do
-    not each start one thread per core and fight over them. Returns the thread count set."""
+    not each start one thread per core and fight over them; 0 processes means one per core (Dataflow's
+    default), so one thread each. Returns the thread count set."""
     import torch
 
-    n = threads or max(1, (os.cpu_count() or 1) // max(1, processes_per_machine))
+    cores = os.cpu_count() or 1
+    n = threads or max(1, cores // (processes_per_machine or cores))
     if torch.get_num_threads() != n:
         torch.set_num_threads(n)
     return n

@@ -55,6 +55,8 @@ def test_torch_threads_split_between_worker_processes(tiny_teacher, monkeypatch)
     try:
         TeacherModelHandler(str(tiny_teacher), device="cpu", processes_per_machine=4).load_model()
         assert torch.get_num_threads() == 2
+        TeacherModelHandler(str(tiny_teacher), device="cpu", processes_per_machine=0).load_model()  # one per core
+        assert torch.get_num_threads() == 1
         TeacherModelHandler(str(tiny_teacher), device="cpu", torch_threads=1).load_model()
         assert torch.get_num_threads() == 1
     finally:
