@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.common import table, timed, write_results
+from benchmarks.common import rounded, table, timed, write_results
 
 
 def build_bert_base_mlm(dest: Path) -> Path:
@@ -204,13 +204,12 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     mlm = bench_mlm(args.sentences, args.copies, args.ratio, args.device, args.skip_nlpaug)
-    fmt = lambda rows: [{k: (f"{v:.3g}" if isinstance(v, float) else v) for k, v in r.items()} for r in rows]  # noqa: E731
     print(f"\nMasked LM (BERT-base from a config), {args.sentences} MR sentences, ratio {args.ratio}, "
           f"{args.copies} copies, device {args.device}")
-    print(table(fmt(mlm), ["method", "seconds", "examples_per_s", "vs_tinybert", "vs_nlpaug", "mean_changed_ratio"]))
+    print(table(rounded(mlm), ["method", "seconds", "examples_per_s", "vs_tinybert", "vs_nlpaug", "mean_changed_ratio"]))
     replacement = bench_replacement(args.replacement_sentences, args.ratio)
     print(f"\nSynonym and kNN, {args.replacement_sentences} MR sentences, one core")
-    print(table(fmt(replacement), ["method", "copies", "examples_per_s_per_core", "copies_per_s_per_core"]))
+    print(table(rounded(replacement), ["method", "copies", "examples_per_s_per_core", "copies_per_s_per_core"]))
     name = "augment" if args.device == "cpu" else f"augment_{args.device.replace(':', '')}"
     path = write_results(name, {"settings": vars(args), "mlm": mlm, "replacement": replacement})
     print(f"\nwrote {path}")

@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.common import RESULTS, table, write_results
+from benchmarks.common import rounded, RESULTS, table, write_results
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -292,7 +292,6 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--only", choices=["throughput", "processes", "memory", "gpu"], action="append")
     args = p.parse_args(argv)
     only = set(args.only or ["throughput", "processes", "memory", "gpu"])
-    fmt = lambda rows: [{k: (f"{v:.3g}" if isinstance(v, float) else v) for k, v in r.items()} for r in rows]  # noqa: E731
     results: dict = {"settings": vars(args)}
     previous = RESULTS / "labelling.json"
     if args.only and previous.is_file():  # a partial run keeps the other sections of the last full one
@@ -303,18 +302,18 @@ def main(argv: list[str] | None = None) -> int:
             t = results["throughput"] = bench_throughput(args.examples, args.chunk_size, work)
             print(f"\nTeacher labelling, MiniLM-L6 (2 classes), {t['examples']} MR sentences, CPU "
                   f"(real tokens {t['real_tokens']}, padded {t['padded_tokens']}, stock padded {t['stock_padded_tokens']})")
-            print(table(fmt(t["rows"]), ["method", "seconds", "examples_per_s"]))
+            print(table(rounded(t["rows"]), ["method", "seconds", "examples_per_s"]))
             print(f"kdaug vs stock: {t['speedup_vs_stock']:.2f}x; pipeline overhead vs bare loop: "
                   f"{100 * t['pipeline_overhead_vs_bare_loop']:+.1f}%")
         if "processes" in only:
             s = results["processes"] = bench_processes(args.scaling_examples, work)
             print(f"\nLocal runner, synonym + kNN (4 copies each), tiny teacher, {s['examples']} MR sentences in 8 files")
-            print(table(fmt(s["rows"]), ["runner", "seconds", "examples_per_s"]))
+            print(table(rounded(s["rows"]), ["runner", "seconds", "examples_per_s"]))
             print(f"2 processes vs 1: {s['speedup_2_vs_1_processes']:.2f}x")
         if "memory" in only:
             m = results["memory"] = bench_memory(args.memory_small, args.memory_large, work)
             print("\nPeak memory of a job (synonym, 1 copy, tiny teacher, in-process DirectRunner)")
-            print(table(fmt(m["rows"]), ["examples", "seconds", "peak_rss_mib"]))
+            print(table(rounded(m["rows"]), ["examples", "seconds", "peak_rss_mib"]))
             print(f"{args.memory_large} vs {args.memory_small}: {m['ratio_large_vs_small']:.3f}x")
         if "gpu" in only:
             g = results["gpu"] = bench_gpu(args.gpu_examples, work)
