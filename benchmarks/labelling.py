@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.common import rounded, RESULTS, table, write_results
+from benchmarks.common import RESULTS, rounded, table, write_results
 
 ROOT = Path(__file__).resolve().parent.parent
 
