@@ -77,6 +77,7 @@ def scale_from_args(args: argparse.Namespace):
 
 def materialize(argv: list[str]) -> int:
     from pipelines.materialize import prepare, run
+    from pipelines.worker import keep_long_lived_out_of_gc
 
     args, beam_args = materialize_parser().parse_known_args(argv)
     command = "kdaug materialize " + " ".join(shlex.quote(a) for a in argv)
@@ -85,6 +86,7 @@ def materialize(argv: list[str]) -> int:
         jobs = recipe.role_recipes() or [(None, recipe)]
         scale = scale_from_args(args)
         plans = [prepare(job, command, scale) for _, job in jobs]  # every role is checked before any starts
+        keep_long_lived_out_of_gc()  # this process holds Beam, torch and the checked assets until it exits
         for (role, job), plan in zip(jobs, plans):
             if role:
                 print(f"\n== role {role!r} -> {job.output}")

@@ -83,7 +83,7 @@ def prepare(recipe: Recipe, command: str = "", scale: Scale | None = None) -> Pl
     if recipe.label_column:
         check_labels(units, recipe.label_column, labels)
     for aug in build_augmenters(recipe.augment):
-        aug.setup()  # loads WordNet etc. now, so a missing asset fails here and not on a worker
+        aug.check()  # a missing asset fails here, not on a worker
     return Plan(recipe, teacher, units, labels, command, scale)
 
 
@@ -125,7 +125,8 @@ def build(pipeline: beam.Pipeline, plan: Plan, processes: int = 1) -> None:
     valid = read.chunks | "Validate" >> beam.ParDo(
         T.ValidateChunkFn(r.columns, plan.labels), duplicates=beam.pvalue.AsDict(duplicates)).with_outputs(T.DEAD, main="chunks")
     augmented = valid.chunks | "Augment" >> beam.ParDo(
-        T.AugmentChunkFn(r.augment, r.seed, AUGMENT_BATCH)).with_outputs(T.DEAD, T.COUNTS, main="chunks")
+        T.AugmentChunkFn(r.augment, r.seed, AUGMENT_BATCH, plan.scale.torch_threads, processes)
+    ).with_outputs(T.DEAD, T.COUNTS, main="chunks")
 
     to_label = augmented.chunks
     hints = {}

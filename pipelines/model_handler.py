@@ -17,6 +17,7 @@ from apache_beam.ml.inference.base import ModelHandler
 from kdaug_core.labelling import LabelledRows, add_kl_to_source, label_rows
 from kdaug_core.progress import Progress
 from kdaug_core.teacher import Teacher, set_torch_threads
+from pipelines.worker import keep_long_lived_out_of_gc
 
 Chunk = tuple  # (chunk key, [row dicts])
 
@@ -42,9 +43,11 @@ class TeacherModelHandler(ModelHandler[Chunk, tuple, Teacher]):
     def load_model(self) -> Teacher:
         # Runs on the worker: the device is chosen where the model runs, not where the job was built.
         set_torch_threads(self._processes_per_machine, self._torch_threads)
-        return Teacher(self._teacher_spec, device=self._device, max_length=self._max_length,
-                       token_budget=self._token_budget, max_batch_size=self._max_forward_batch,
-                       trust_remote_code=self._trust_remote_code, precision=self._precision).load()
+        teacher = Teacher(self._teacher_spec, device=self._device, max_length=self._max_length,
+                          token_budget=self._token_budget, max_batch_size=self._max_forward_batch,
+                          trust_remote_code=self._trust_remote_code, precision=self._precision).load()
+        keep_long_lived_out_of_gc()
+        return teacher
 
     def run_inference(self, batch: Sequence[Chunk], model: Teacher,
                       inference_args: Optional[dict[str, Any]] = None) -> Iterable[tuple[str, LabelledRows]]:

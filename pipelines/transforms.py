@@ -16,6 +16,8 @@ from kdaug_core.augment import AugmentSpec, build_augmenters
 from kdaug_core.corpus import BadRecord, ColumnSpec, LabelSpace, ReadUnit, read_unit, validate_record
 from kdaug_core.rows import copy_row, original_row, position_key
 from kdaug_core.schema import SoftLabels, soft_label_arrays
+from kdaug_core.teacher import set_torch_threads
+from pipelines.worker import keep_long_lived_out_of_gc
 
 DEAD = "dead_letter"
 COUNTS = "counts"
@@ -108,13 +110,17 @@ class AugmentChunkFn(beam.DoFn):
     """(key, sources) -> (key, rows): each source's original row followed by its copies. Augmenters
     see batches cut from the chunk in (length, id) order, a composition fixed by the data."""
 
-    def __init__(self, specs: list[AugmentSpec], seed: int, batch_size: int):
+    def __init__(self, specs: list[AugmentSpec], seed: int, batch_size: int, torch_threads: int | None = None,
+                 processes_per_machine: int = 1):
         self.specs, self.seed, self.batch_size = specs, seed, batch_size
+        self.torch_threads, self.processes_per_machine = torch_threads, processes_per_machine
 
     def setup(self):
+        set_torch_threads(self.processes_per_machine, self.torch_threads)  # kNN, masked LM and AugPro use torch
         self.augmenters = build_augmenters(self.specs)
         for aug in self.augmenters:
             aug.setup()
+        keep_long_lived_out_of_gc()
 
     def process(self, item):
         key, sources = item

@@ -28,6 +28,7 @@ INSTALL_HINT = (
 
 _lock = threading.Lock()
 _wordnet = None
+_lemma_counts: dict[str, int] | None = None
 
 
 def cache_dir() -> Path:
@@ -91,26 +92,55 @@ def _nltk_has_wordnet() -> bool:
     return False
 
 
+def find_wordnet() -> None:
+    """Puts WordNet where nltk looks (nltk's data path, else a system install assembled in kdaug's
+    cache), without loading it; MissingAssetError with install instructions when there is none."""
+    import nltk
+
+    if _nltk_has_wordnet():
+        return
+    system_dir = find_system_wordnet()
+    if system_dir is None:
+        raise MissingAssetError(INSTALL_HINT)
+    root = str(nltk_dir_from_system(system_dir))
+    if root not in nltk.data.path:
+        nltk.data.path.insert(0, root)
+
+
 def load_wordnet():
     """Returns nltk's WordNet corpus reader, loaded once per process."""
     global _wordnet
     with _lock:
         if _wordnet is not None:
             return _wordnet
-        import nltk
-
-        if not _nltk_has_wordnet():
-            system_dir = find_system_wordnet()
-            if system_dir is None:
-                raise MissingAssetError(INSTALL_HINT)
-            root = str(nltk_dir_from_system(system_dir))
-            if root not in nltk.data.path:
-                nltk.data.path.insert(0, root)
+        find_wordnet()
         from nltk.corpus import wordnet as wn
 
         wn.ensure_loaded()
         _wordnet = wn
         return wn
+
+
+def lemma_counts() -> dict[str, int]:
+    """Sense-tagged corpus counts by lemma key (what `Lemma.count()` returns), read once per process.
+    nltk answers each count() by a binary search of `cntlist.rev` on disk, which made most of the cost
+    of a cold synonym lookup; a dict answers the same from memory. Empty when the file is absent
+    (every count is then 0, as nltk's own reader gives for an unknown key)."""
+    global _lemma_counts
+    wn = load_wordnet()
+    with _lock:
+        if _lemma_counts is None:
+            counts: dict[str, int] = {}
+            try:
+                stream = wn.open("cntlist.rev")
+            except (OSError, LookupError):
+                stream = []
+            for line in stream:
+                key, _, count = line.rstrip().partition(" ")
+                if key not in counts:  # nltk's search returns the first line of a key
+                    counts[key] = int(count.rsplit(" ", 1)[-1])
+            _lemma_counts = counts
+        return _lemma_counts
 
 
 def describe() -> str:

@@ -120,6 +120,12 @@ class Augmenter(ABC):
     def setup(self) -> None:
         """Loads heavy assets; called once per worker before the first batch."""
 
+    def check(self) -> None:
+        """Fails with a clear message when something setup() needs is missing: run before any work, on
+        the machine that builds the job. By default a whole setup(); augmenters whose assets are quick
+        to find but slow to load (WordNet: ~3 s) override it, since every worker loads them anyway."""
+        self.setup()
+
     def sides_of(self, source: SourceExample) -> list[int]:
         """The sides (0 text, 1 text_pair) this augmenter changes: `side`, with auto = both."""
         if source.text_pair is None or self.side == "text":

@@ -48,12 +48,18 @@ class KnnAugmenter(ReplacementAugmenter):
         if self.source == "teacher" and not self.model:
             raise AugmentSpecError("knn: source=teacher needs model=PATH (materialize fills in the teacher)")
 
+    def _load_table(self):
+        if self.source == "teacher":
+            return load_teacher_embeddings(self.model)
+        return load_glove(self.source, limit=self.vocab_limit)
+
+    def check(self) -> None:
+        super().setup()
+        self._load_table()  # WordNet is optional here: without it, suffix rules tell inflections apart
+
     def setup(self) -> None:
         super().setup()
-        if self.source == "teacher":
-            self.table = load_teacher_embeddings(self.model)
-        else:
-            self.table = load_glove(self.source, limit=self.vocab_limit)
+        self.table = self._load_table()
         norms = np.linalg.norm(self.table.vectors, axis=1, keepdims=True)
         self._unit = self.table.vectors / np.maximum(norms, 1e-8)
         alpha = np.array([w.isalpha() for w in self.table.words])
@@ -62,6 +68,7 @@ class KnnAugmenter(ReplacementAugmenter):
         self._allowed_stop = alpha & stop  # stopwords are replaced by their nearest stopwords
         self._cache: dict[str, list[str]] = {}
         self._stop_cache: dict[str, list[str]] = {}
+        self._forms_cache: dict[str, frozenset[str]] = {}
         try:
             from kdaug_core.assets.wordnet import load_wordnet
 
@@ -79,33 +86,47 @@ class KnnAugmenter(ReplacementAugmenter):
         return self._neighbours(words, self._allowed_stop, self._stop_cache)
 
     def _neighbours(self, words: list[str], allowed: np.ndarray, cache: dict) -> dict[str, list[str]]:
-        new = [w for w in words if w not in cache]
+        import torch
+
+        new = [w for w in dict.fromkeys(words) if w not in cache]
         known = [w for w in new if self._key(w) in self.table.index]
         for w in set(new) - set(known):
             cache[w] = []
-        for start in range(0, len(known), 256):  # bounded memory: 256 x vocab similarities at a time
-            chunk = known[start:start + 256]
-            sims = self._unit[[self.table.index[self._key(w)] for w in chunk]] @ self._unit.T
-            sims[:, ~allowed] = -np.inf
+        if known:
+            unit = torch.from_numpy(self._unit)
+            blocked = torch.from_numpy(~allowed)
             pool = min(self.k * 4 + 8, int(allowed.sum()) - 1)
-            top = np.argpartition(-sims, pool, axis=1)[:, :pool]
-            for w, row, idx in zip(chunk, sims, top):
-                idx = idx[np.argsort(-row[idx], kind="stable")]
-                cache[w] = self._filter(w, [self.table.words[i] for i in idx if np.isfinite(row[i])])
+            # torch, not numpy: its top-k beats a full argpartition of every row, and it runs on the
+            # threads the worker was given (numpy's BLAS would start one per core in every process).
+            with torch.inference_mode():
+                for start in range(0, len(known), 256):  # bounded memory: 256 x vocab similarities at a time
+                    chunk = known[start:start + 256]
+                    sims = unit[[self.table.index[self._key(w)] for w in chunk]] @ unit.T
+                    sims.masked_fill_(blocked, float("-inf"))
+                    scores, top = sims.topk(pool, dim=1)
+                    for w, row_scores, row_top in zip(chunk, scores.tolist(), top.tolist()):
+                        # ties in table order, whatever order topk returned them in
+                        ranked = sorted((-v, i) for v, i in zip(row_scores, row_top) if v != float("-inf"))
+                        cache[w] = self._filter(w, [self.table.words[i] for _, i in ranked])
         return {w: cache[w] for w in words}
+
+    def _base_forms(self, word: str) -> frozenset[str]:
+        """WordNet's base forms of a lowercase word in any part of speech (cached: candidates recur)."""
+        forms = self._forms_cache.get(word)
+        if forms is None:
+            forms = frozenset(b for p in ("n", "v", "a", "r") for b in self._wn._morphy(word, p)) if self._wn else frozenset()
+            self._forms_cache[word] = forms
+        return forms
 
     def _filter(self, word: str, neighbours: list[str]) -> list[str]:
         lw = word.lower()
-        forms = {lw, stem(lw)}
-        if self._wn is not None:
-            for pos in ("n", "v", "a", "r"):
-                forms.update(self._wn._morphy(lw, pos))
+        forms = {lw, stem(lw)} | self._base_forms(lw)
         out = []
         for cand in neighbours:
             lc = cand.lower()
             if lc in forms or stem(lc) in forms or lc in out:
                 continue
-            if self._wn is not None and any(b in forms for p in ("n", "v", "a", "r") for b in self._wn._morphy(lc, p)):
+            if not forms.isdisjoint(self._base_forms(lc)):
                 continue
             out.append(lc)
             if len(out) >= self.k:

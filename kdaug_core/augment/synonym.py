@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from kdaug_core.assets import load_function_word_substitutes
-from kdaug_core.assets.wordnet import load_wordnet
+from kdaug_core.assets import load_function_word_substitutes, load_stopwords
+from kdaug_core.assets.wordnet import find_wordnet, lemma_counts, load_wordnet
 from kdaug_core.augment.base import Param, ReplacementAugmenter
 
 _POS_ORDER = ("n", "v", "a", "r")
@@ -34,7 +34,12 @@ class SynonymAugmenter(ReplacementAugmenter):
     def setup(self) -> None:
         super().setup()
         self._wn = load_wordnet()
+        self._counts = lemma_counts()
         self._synonyms = lru_cache(maxsize=200_000)(self._lookup)
+
+    def check(self) -> None:
+        find_wordnet()
+        load_stopwords()
 
     def candidates_for(self, words: list[str]) -> dict[str, list[str]]:
         return {w: list(self._synonyms(w)) for w in words}
@@ -53,7 +58,7 @@ class SynonymAugmenter(ReplacementAugmenter):
             if base is None:
                 continue
             lemmas = [lem for s in wn.synsets(base, pos) for lem in s.lemmas() if lem.name().lower() == base]
-            score = sum(lem.count() for lem in lemmas) + 1e-3 * len(lemmas)
+            score = sum(self._counts.get(lem.key(), 0) for lem in lemmas) + 1e-3 * len(lemmas)
             if lemmas and (best is None or score > best[0]):
                 best = (score, pos, base, inflect)
         if best is None or best[3] is None:

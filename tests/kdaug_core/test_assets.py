@@ -35,3 +35,24 @@ def test_missing_wordnet_says_what_to_install(monkeypatch, tmp_path):
     with pytest.raises(MissingAssetError, match="apt-get install wordnet-base") as err:
         wnmod.load_wordnet()
     assert "nltk.downloader wordnet" in str(err.value)
+
+
+def test_lemma_counts_match_nltks_own_count():
+    wn = wnmod.load_wordnet()
+    counts = wnmod.lemma_counts()
+    lemmas = [lem for word in ("movie", "good", "run", "bank", "quickly", "terrible")
+              for s in wn.synsets(word) for lem in s.lemmas()]
+    assert len(lemmas) > 100 and sum(counts.get(lem.key(), 0) for lem in lemmas) > 0
+    assert [counts.get(lem.key(), 0) for lem in lemmas] == [lem.count() for lem in lemmas]
+
+
+def test_find_wordnet_checks_without_loading(monkeypatch, tmp_path):
+    monkeypatch.setattr(wnmod, "_wordnet", None)
+    wnmod.find_wordnet()  # the installed WordNet is found
+    assert wnmod._wordnet is None  # and not loaded
+    monkeypatch.setattr(wnmod, "_nltk_has_wordnet", lambda: False)
+    monkeypatch.setattr(wnmod, "SYSTEM_WORDNET_DIRS", (str(tmp_path),))
+    for var in ("KDAUG_WORDNET_DIR", "WNSEARCHDIR", "WNHOME"):
+        monkeypatch.delenv(var, raising=False)
+    with pytest.raises(MissingAssetError, match="apt-get install wordnet-base"):
+        wnmod.find_wordnet()

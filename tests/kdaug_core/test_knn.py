@@ -63,3 +63,37 @@ def test_glove_text_and_npy_files(tmp_path):
     np.save(tmp_path / "m.npy", t.vectors)
     (tmp_path / "m.txt").write_text("good\nfine\nbad\n")
     assert load_glove(str(tmp_path / "m.npy")).words == ["good", "fine", "bad"]
+
+
+def test_neighbours_are_the_same_with_any_thread_count(glove_knn, mr_rows):
+    import torch
+
+    words = sorted({w for r in mr_rows[:200] for w in r["text"].split() if w.isalpha()})
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = make_augmenter("knn:ratio=0.3,copies=4").candidates_for(words)
+        torch.set_num_threads(2)
+        two = make_augmenter("knn:ratio=0.3,copies=4").candidates_for(words)
+    finally:
+        torch.set_num_threads(before)
+    assert len(words) > 500 and one == two
+
+
+def test_tied_neighbours_come_in_table_order(tmp_path):
+    # "good" has three neighbours at exactly the same cosine; they must come in the table's order
+    (tmp_path / "v.txt").write_text("good 1 0\nzesty 0.5 0.5\nfine 0.5 0.5\nnice 0.5 0.5\nbad -1 0\nugly -1 0.1\n")
+    aug = make_augmenter(f"knn:ratio=0.5,copies=1,k=3,source={tmp_path / 'v.txt'},vocab_limit=100")
+    assert aug.candidates_for(["good"])["good"] == ["zesty", "fine", "nice"]
+
+
+def test_check_finds_the_table_without_loading_wordnet(tmp_path, monkeypatch):
+    from kdaug_core.assets import MissingAssetError
+    from kdaug_core.assets import wordnet as wnmod
+
+    monkeypatch.setattr(wnmod, "load_wordnet", lambda: pytest.fail("check() must not load WordNet"))
+    aug = build_augmenters([parse_augment_spec("knn")])[0]
+    aug.check()
+    missing = build_augmenters([parse_augment_spec(f"knn:source={tmp_path / 'none.txt'}")])[0]
+    with pytest.raises(MissingAssetError, match="does not exist"):
+        missing.check()

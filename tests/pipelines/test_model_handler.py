@@ -1,11 +1,14 @@
 import math
+import os
 
 import apache_beam as beam
 import numpy as np
 from apache_beam.ml.inference.base import RunInference
 from apache_beam.testing.util import assert_that
 
+from kdaug_core.augment import parse_augment_spec
 from pipelines.model_handler import TeacherModelHandler
+from pipelines.transforms import AugmentChunkFn
 from tests.kdaug_core.test_teacher import direct_logits
 
 
@@ -52,13 +55,19 @@ def test_torch_threads_split_between_worker_processes(tiny_teacher, monkeypatch)
 
     before = torch.get_num_threads()
     monkeypatch.setattr("os.cpu_count", lambda: 8)
+    monkeypatch.setenv("RAYON_NUM_THREADS", "")
+    monkeypatch.delenv("RAYON_NUM_THREADS")  # (restored after the test, whatever the code sets)
     try:
         TeacherModelHandler(str(tiny_teacher), device="cpu", processes_per_machine=4).load_model()
         assert torch.get_num_threads() == 2
+        assert os.environ["RAYON_NUM_THREADS"] == "2"  # the tokenizer's thread pool gets the same share
         TeacherModelHandler(str(tiny_teacher), device="cpu", processes_per_machine=0).load_model()  # one per core
         assert torch.get_num_threads() == 1
         TeacherModelHandler(str(tiny_teacher), device="cpu", torch_threads=1).load_model()
         assert torch.get_num_threads() == 1
+        # augmentation workers (kNN, masked LM, AugPro use torch) split the cores the same way
+        AugmentChunkFn([parse_augment_spec("knn")], seed=0, batch_size=8, processes_per_machine=2).setup()
+        assert torch.get_num_threads() == 4
     finally:
         torch.set_num_threads(before)
 
