@@ -125,6 +125,7 @@ class AugmentChunkFn(beam.DoFn):
     def process(self, item):
         key, sources = item
         copies: dict[str, list[dict]] = {s.id: [] for s in sources}
+        counts: dict[str, int] = {}  # summed per chunk: one counter element per key, not per source
         ordered = sorted(sources, key=lambda s: (len(s.text) + len(s.text_pair or ""), s.id))
         for start in range(0, len(ordered), self.batch_size):
             batch = ordered[start:start + self.batch_size]
@@ -132,8 +133,12 @@ class AugmentChunkFn(beam.DoFn):
                 for out in self._augment(aug, batch):
                     if isinstance(out, TaggedOutput):
                         yield out
+                    elif isinstance(out, tuple):
+                        counts[out[0]] = counts.get(out[0], 0) + out[1]
                     else:
                         copies[out["source_id"]].append(out)
+        for counter in counts.items():
+            yield TaggedOutput(COUNTS, counter)
         rows = []
         for src in sources:
             rows.append(original_row(src))
@@ -141,6 +146,7 @@ class AugmentChunkFn(beam.DoFn):
         yield key, rows
 
     def _augment(self, aug, batch):
+        """Yields dead letters (tagged), (counter, n) pairs and copy rows."""
         try:
             results = aug.augment_batch(batch, self.seed)
         except Exception as err:  # isolate the example that breaks the augmenter; keep the rest
@@ -157,8 +163,8 @@ class AugmentChunkFn(beam.DoFn):
         for src, res in zip(batch, results):
             if res is None:
                 continue
-            yield TaggedOutput(COUNTS, (f"copies_requested/{aug.spec_key}", res.requested))
-            yield TaggedOutput(COUNTS, (f"copies_written/{aug.spec_key}", len(res.copies)))
+            yield f"copies_requested/{aug.spec_key}", res.requested
+            yield f"copies_written/{aug.spec_key}", len(res.copies)
             for copy in res.copies:
                 yield copy_row(src, copy, aug)
 
