@@ -80,6 +80,7 @@ class SoftLabels:
 
 
 SOFT_LABEL_DTYPES = ("float32", "float16")
+SOFT_LABEL_COLUMNS = ("teacher_logits", "teacher_topk_indices")  # what soft_label_arrays fills
 
 
 def arrow_schema(metadata: dict | None = None, version: int = schemas.CURRENT_VERSION,

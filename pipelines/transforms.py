@@ -15,7 +15,7 @@ from apache_beam.pvalue import TaggedOutput
 from kdaug_core.augment import AugmentSpec, build_augmenters
 from kdaug_core.corpus import BadRecord, ColumnSpec, LabelSpace, ReadUnit, read_unit, validate_record
 from kdaug_core.rows import copy_row, original_row, position_key
-from kdaug_core.schema import SoftLabels, soft_label_arrays
+from kdaug_core.schema import SOFT_LABEL_COLUMNS, SoftLabels, soft_label_arrays
 from kdaug_core.teacher import set_torch_threads
 from pipelines.worker import keep_long_lived_out_of_gc
 
@@ -130,11 +130,9 @@ class AugmentChunkFn(beam.DoFn):
         for start in range(0, len(ordered), self.batch_size):
             batch = ordered[start:start + self.batch_size]
             for aug in self.augmenters:
-                for out in self._augment(aug, batch):
+                for out in self._augment(aug, batch, counts):
                     if isinstance(out, TaggedOutput):
                         yield out
-                    elif isinstance(out, tuple):
-                        counts[out[0]] = counts.get(out[0], 0) + out[1]
                     else:
                         copies[out["source_id"]].append(out)
         for counter in counts.items():
@@ -145,8 +143,8 @@ class AugmentChunkFn(beam.DoFn):
             rows += sorted(copies[src.id], key=lambda r: r["id"])
         yield key, rows
 
-    def _augment(self, aug, batch):
-        """Yields dead letters (tagged), (counter, n) pairs and copy rows."""
+    def _augment(self, aug, batch, counts: dict[str, int]):
+        """Yields dead letters (tagged) and copy rows; adds to the chunk's `counts`."""
         try:
             results = aug.augment_batch(batch, self.seed)
         except Exception as err:  # isolate the example that breaks the augmenter; keep the rest
@@ -163,8 +161,9 @@ class AugmentChunkFn(beam.DoFn):
         for src, res in zip(batch, results):
             if res is None:
                 continue
-            yield f"copies_requested/{aug.spec_key}", res.requested
-            yield f"copies_written/{aug.spec_key}", len(res.copies)
+            for counter, n in ((f"copies_requested/{aug.spec_key}", res.requested),
+                               (f"copies_written/{aug.spec_key}", len(res.copies))):
+                counts[counter] = counts.get(counter, 0) + n
             for copy in res.copies:
                 yield copy_row(src, copy, aug)
 
@@ -208,11 +207,11 @@ def rows_to_table(rows: list[dict], schema, soft_labels: SoftLabels):
     import numpy as np
     import pyarrow as pa
 
-    soft = ("teacher_logits", "teacher_topk_indices")
-    columns = {f.name: pa.array([r.get(f.name) for r in rows], f.type) for f in schema if f.name not in soft}
+    columns = {f.name: pa.array([r.get(f.name) for r in rows], f.type)
+               for f in schema if f.name not in SOFT_LABEL_COLUMNS}
     num_labels = len(json.loads(schema.metadata[b"kdaug.label_names"]))
     logits = np.stack([r["teacher_logits"] for r in rows]) if rows else np.zeros((0, num_labels), np.float32)
-    columns["teacher_logits"], columns["teacher_topk_indices"] = soft_label_arrays(logits, soft_labels)
+    columns.update(zip(SOFT_LABEL_COLUMNS, soft_label_arrays(logits, soft_labels)))
     return pa.Table.from_arrays([columns[f.name] for f in schema], schema=schema)
 
 
@@ -235,7 +234,7 @@ class WriteChunkFn(beam.DoFn):
         _write_atomically(FileSystems.join(self.data_dir, name), data)
         yield (f"{DATA_FILE}{name}", 1)
         meta = pq.ParquetFile(io.BytesIO(data)).metadata
-        soft_cols = [i for i, n in enumerate(self.schema.names) if n in ("teacher_logits", "teacher_topk_indices")]
+        soft_cols = [i for i, n in enumerate(self.schema.names) if n in SOFT_LABEL_COLUMNS]
         yield ("bytes/data", len(data))
         yield ("bytes/soft_labels", sum(meta.row_group(g).column(c).total_compressed_size
                                         for g in range(meta.num_row_groups) for c in soft_cols))

@@ -114,7 +114,8 @@ class KnnAugmenter(ReplacementAugmenter):
         """WordNet's base forms of a lowercase word in any part of speech (cached: candidates recur)."""
         forms = self._forms_cache.get(word)
         if forms is None:
-            forms = frozenset(b for p in ("n", "v", "a", "r") for b in self._wn._morphy(word, p)) if self._wn else frozenset()
+            pos_tags = ("n", "v", "a", "r") if self._wn is not None else ()
+            forms = frozenset(b for p in pos_tags for b in self._wn._morphy(word, p))
             self._forms_cache[word] = forms
         return forms
 
