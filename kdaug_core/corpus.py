@@ -1,8 +1,11 @@
 """Reading a labelled text corpus: JSONL, CSV/TSV, Parquet, or a directory saved by `datasets`.
 
-Reading is split in two pure steps so that a pipeline can shard it:
-  plan_read_units(path)  -> the work units (a file, a Parquet row group, an Arrow file of a saved dataset)
-  read_unit(unit)        -> RawRecord per record, with a stable position ("reviews.jsonl:17")
+Reading is split in pure steps so that a pipeline can shard it:
+  plan_read_units(path)   -> the work units (a file, a byte range of a large text file, a Parquet row group,
+                             an Arrow file of a saved dataset)
+  find_range_starts(file) -> where each byte range of a text file split in ranges starts: its first
+                             record's offset and line number (one scan of the file)
+  read_unit(unit, start)  -> RawRecord per record, with a stable position ("reviews.jsonl:17")
 and validation is a third, per record:
   validate_record(raw, columns, labels) -> SourceExample, or BadRecord with the reason.
 A bad record never stops a job: it is rejected with its position and reason, and the job goes on.
@@ -28,6 +31,10 @@ _EXTENSIONS = {".jsonl": "jsonl", ".json": "jsonl", ".ndjson": "jsonl", ".csv": 
 # Undecodable bytes survive decoding as lone surrogates (errors="surrogateescape"): we find them there.
 _SURROGATE = re.compile("[\udc80-\udcff]")
 MAX_RAW_CHARS = 4000
+# A JSONL/CSV/TSV file larger than this is read as byte ranges of this size, so that one big file still
+# spreads over workers. The recipe fixes it (input_range_bytes), never the worker count: ranges decide chunks.
+RANGE_BYTES = 64 * 2**20
+_BOM = b"\xef\xbb\xbf"
 
 
 class CorpusError(ValueError):
@@ -56,6 +63,20 @@ class ReadUnit:
     rel: str  # the file's name relative to the input root: part of every position, so ids are stable
     part: int = 0  # Parquet row group; 0 elsewhere
     csv_header: bool = True
+    start: int = 0  # a byte range [start, end) of a large text file: the records whose first byte is in it
+    end: int | None = None  # None: the whole file
+
+
+@dataclass(frozen=True)
+class RangeStart:
+    """Where reading a byte range begins. Line numbers (so positions and ids) and CSV quoting depend on
+    everything before a range, so one scan of the file finds these (find_range_starts)."""
+    offset: int  # the first record that starts at or after the range's start (the file's end if none)
+    line: int  # its line number
+    header: tuple[str, ...] | None = None  # the file's CSV header, when it lies before `offset`
+
+
+FILE_START = RangeStart(0, 1)
 
 
 @dataclass(frozen=True)
@@ -163,9 +184,10 @@ def detect_format(path: str) -> str:
                       f"one of {FORMATS}")
 
 
-def plan_read_units(path: str, fmt: str | None = None, split: str = "train",
-                    csv_header: bool = True) -> list[ReadUnit]:
-    """Lists the work units of a corpus: a file, or one Parquet row group, or one Arrow file."""
+def plan_read_units(path: str, fmt: str | None = None, split: str = "train", csv_header: bool = True,
+                    range_bytes: int | None = None) -> list[ReadUnit]:
+    """Lists the work units of a corpus: a file, or one Parquet row group, or one Arrow file; with
+    `range_bytes`, a JSONL/CSV/TSV file larger than that is listed as consecutive byte ranges."""
     fs, root = fsspec.core.url_to_fs(path)
     if not fs.exists(root):
         raise CorpusError(f"input {path!r} does not exist")
@@ -191,6 +213,9 @@ def plan_read_units(path: str, fmt: str | None = None, split: str = "train",
             with fs.open(f, "rb") as fh:
                 groups = pq.ParquetFile(fh).metadata.num_row_groups
             units += [ReadUnit(_url(fs, f), fmt, rel, part=g) for g in range(max(groups, 1))]
+        elif range_bytes and (size := fs.size(f)) > range_bytes:
+            units += [ReadUnit(_url(fs, f), fmt, rel, csv_header=csv_header, start=a, end=min(a + range_bytes, size))
+                      for a in range(0, size, range_bytes)]
         else:
             units.append(ReadUnit(_url(fs, f), fmt, rel, csv_header=csv_header))
     return units
@@ -220,11 +245,16 @@ def _plan_hf_dataset(fs, root: str, split: str) -> list[ReadUnit]:
 
 # ----------------------------------------------------------------------------------------------- reading
 
-def read_unit(unit: ReadUnit) -> Iterator[RawRecord]:
+def read_unit(unit: ReadUnit, start: RangeStart | None = None) -> Iterator[RawRecord]:
+    """The unit's records. A byte range after a file's first needs its RangeStart (find_range_starts)."""
+    if start is None:
+        if unit.start > 0:
+            raise ValueError(f"{unit.rel} from byte {unit.start}: a byte range needs its start (find_range_starts)")
+        start = FILE_START
     if unit.fmt == "jsonl":
-        yield from _read_jsonl(unit)
+        yield from _read_jsonl(unit, start)
     elif unit.fmt in ("csv", "tsv"):
-        yield from _read_csv(unit)
+        yield from _read_csv(unit, start)
     elif unit.fmt == "parquet":
         yield from _read_parquet(unit)
     elif unit.fmt == "hf_dataset":
@@ -233,15 +263,91 @@ def read_unit(unit: ReadUnit) -> Iterator[RawRecord]:
         raise CorpusError(f"unknown format {unit.fmt!r}")
 
 
+def find_range_starts(ranges: list[ReadUnit]) -> list[RangeStart]:
+    """The RangeStart of each byte range of one file (all its ranges, in order), by one scan from the
+    file's start that stops at the last range's first record. A record belongs to the range its first
+    byte is in; CSV rows are followed through quoted newlines, so a range never starts inside a row."""
+    starts: list[RangeStart] = []
+    header, header_at = None, -1
+    first = ranges[0]
+    with fsspec.open(first.path, "rb") as f:
+        for offset, line, record in _records(f, first.fmt, FILE_START):
+            while len(starts) < len(ranges) and (record is None or offset >= ranges[len(starts)].start):
+                starts.append(RangeStart(offset, line, header if 0 <= header_at < offset else None))
+            if len(starts) == len(ranges):
+                break
+            if first.fmt != "jsonl" and first.csv_header and header is None and isinstance(record, list) \
+                    and not _blank_row(record):
+                header, header_at = tuple(h.strip() for h in record), offset
+    return starts
+
+
+def _records(f, fmt: str, start: RangeStart) -> Iterator[tuple[int, int, Any]]:
+    return _jsonl_lines(f, start) if fmt == "jsonl" else _csv_rows(f, fmt, start)
+
+
+def _jsonl_lines(f, start: RangeStart) -> Iterator[tuple[int, int, bytes | None]]:
+    """(byte offset, line number, line) from `start` on; then (end offset, next line, None)."""
+    f.seek(start.offset)
+    offset, line_no = start.offset, start.line
+    for line in f:
+        yield offset, line_no, line
+        offset, line_no = offset + len(line), line_no + 1
+    yield offset, line_no, None
+
+
+def _csv_rows(f, fmt: str, start: RangeStart) -> Iterator[tuple[int, int, list[str] | csv.Error | None]]:
+    """(byte offset, first line number, fields or the error that stopped them) of every row, blank ones
+    too, from `start` on; then (end offset, next line, None). Streamed, never read whole. Undecodable
+    bytes survive as lone surrogates (surrogateescape), so one bad row is rejected and the rest still
+    read, and each line encodes back to exactly its bytes, which gives every row its offset."""
+    f.seek(start.offset)
+    offset = start.offset
+    if offset == 0 and f.read(3) == _BOM:
+        offset = 3
+    f.seek(offset)
+    consumed = offset
+
+    def lines():
+        nonlocal consumed
+        text = io.TextIOWrapper(f, encoding="utf-8", errors="surrogateescape", newline="")
+        try:
+            for text_line in text:
+                consumed += len(text_line.encode("utf-8", "surrogateescape"))
+                yield text_line
+        finally:
+            text.detach()  # the caller opened the file and closes it
+
+    # The reader pulls a row's lines and no more, so `consumed` is where the next row starts.
+    reader = csv.reader(lines(), delimiter="\t" if fmt == "tsv" else ",")
+    line_no = start.line
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as err:  # e.g. a field past csv's size limit: the reader goes on at the next line
+            row = err
+        yield offset, line_no, row
+        offset, line_no = consumed, start.line + reader.line_num
+    yield offset, line_no, None
+
+
+def _blank_row(row: list[str]) -> bool:
+    return not row or (len(row) == 1 and not row[0].strip())
+
+
 def _clip(s: str) -> str:
     return s if len(s) <= MAX_RAW_CHARS else s[:MAX_RAW_CHARS] + "...[cut]"
 
 
-def _read_jsonl(unit: ReadUnit) -> Iterator[RawRecord]:
+def _read_jsonl(unit: ReadUnit, start: RangeStart) -> Iterator[RawRecord]:
     with fsspec.open(unit.path, "rb") as f:
-        for lineno, line in enumerate(f, start=1):
+        for offset, lineno, line in _jsonl_lines(f, start):
+            if line is None or (unit.end is not None and offset >= unit.end):
+                return
             pos = f"{unit.rel}:{lineno}"
-            if lineno == 1 and line.startswith(b"\xef\xbb\xbf"):
+            if offset == 0 and line.startswith(_BOM):
                 line = line[3:]
             try:
                 text = line.decode("utf-8")
@@ -263,22 +369,21 @@ def _read_jsonl(unit: ReadUnit) -> Iterator[RawRecord]:
             yield RawRecord(pos, obj, _clip(text.rstrip("\n")))
 
 
-def _read_csv(unit: ReadUnit) -> Iterator[RawRecord]:
+def _read_csv(unit: ReadUnit, start: RangeStart) -> Iterator[RawRecord]:
+    header = list(start.header) if start.header is not None else None
     with fsspec.open(unit.path, "rb") as f:
-        # Streamed, never read whole. "utf-8-sig" drops a leading BOM; undecodable bytes survive as
-        # lone surrogates (surrogateescape), so one bad row is rejected and the rest still read.
-        text = io.TextIOWrapper(f, encoding="utf-8-sig", errors="surrogateescape", newline="")
-        reader = csv.reader(text, delimiter="\t" if unit.fmt == "tsv" else ",")
-        header = None
-        line = 0
-        for row in reader:
-            start, line = line + 1, reader.line_num
-            if not row or (len(row) == 1 and not row[0].strip()):
+        for offset, line, row in _csv_rows(f, unit.fmt, start):
+            if row is None or (unit.end is not None and offset >= unit.end):
+                return
+            pos = f"{unit.rel}:{line}"
+            if isinstance(row, csv.Error):
+                yield RawRecord(pos, None, "", f"unreadable CSV row: {row}")
+                continue
+            if _blank_row(row):
                 continue
             if unit.csv_header and header is None:
                 header = [h.strip() for h in row]
                 continue
-            pos = f"{unit.rel}:{start}"
             raw = _clip(",".join(row).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace"))
             if any(_SURROGATE.search(cell) for cell in row):
                 yield RawRecord(pos, None, raw, "undecodable bytes (not UTF-8)")
@@ -328,6 +433,8 @@ def peek_columns(units: list[ReadUnit], max_records: int = 50) -> set[str]:
     cols: set[str] = set()
     seen = 0
     for unit in units:
+        if unit.start > 0:
+            continue  # a sample: later ranges of a file would need a scan to find their first record
         for rec in read_unit(unit):
             if rec.fields is not None:
                 cols |= set(rec.fields)
@@ -340,6 +447,8 @@ def peek_columns(units: list[ReadUnit], max_records: int = 50) -> set[str]:
 def peek_labels(units: list[ReadUnit], column: str, max_records: int = 1000) -> list[Any]:
     values = []
     for unit in units:
+        if unit.start > 0:
+            continue
         for rec in read_unit(unit):
             if rec.fields is not None and rec.fields.get(column) not in (None, ""):
                 values.append(rec.fields[column])

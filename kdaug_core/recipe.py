@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 
 from kdaug_core.augment import AugmentSpec, parse_augment_spec
-from kdaug_core.corpus import FORMATS, ColumnSpec, parse_label_map
+from kdaug_core.corpus import FORMATS, RANGE_BYTES, ColumnSpec, parse_label_map
 from kdaug_core.schema import SoftLabels
 from kdaug_core.teacher import PRECISIONS
 
@@ -58,6 +58,9 @@ class Recipe:
     # Source records per chunk: the unit of work, of batching and of output files. Chunks are fixed by
     # the corpus, so batches (and the last bits of batched model outputs) are the same on any runner.
     chunk_size: int = 4096
+    # A JSONL/CSV/TSV file larger than this is read as byte ranges of this size (0: never split), so a
+    # corpus of one big file still spreads over workers. Ranges end chunks, so this is fixed here too.
+    input_range_bytes: int = RANGE_BYTES
     trust_remote_code: bool = False
     notes: list[str] = field(default_factory=list)  # shown in the dataset card
     # Role-wise augmentation (Fu et al.): {role: {recipe key: value}}, e.g. a light policy for the
@@ -85,6 +88,9 @@ class Recipe:
             raise RecipeError(f"--teacher-precision {self.teacher_precision!r} is not one of {PRECISIONS}")
         if isinstance(self.chunk_size, bool) or not isinstance(self.chunk_size, int) or self.chunk_size < 1:
             raise RecipeError("--chunk-size must be a positive integer")
+        if isinstance(self.input_range_bytes, bool) or not isinstance(self.input_range_bytes, int) \
+                or self.input_range_bytes < 0:
+            raise RecipeError("--input-range-bytes must be a whole number of bytes (0: never split a file)")
         if self.inference_batch_size < 1:
             raise RecipeError("--inference-batch-size must be at least 1")
         if self.max_length is not None and self.max_length < 8:

@@ -46,6 +46,9 @@ def materialize_parser() -> argparse.ArgumentParser:
     p.add_argument("--soft-labels", help="how logits are stored: float32 (default), float16, topk:K, float16,topk:K")
     p.add_argument("--chunk-size", type=int,
                    help="source records per chunk: unit of work and of output files (default 4096)")
+    p.add_argument("--input-range-bytes", type=int, metavar="BYTES",
+                   help="read a JSONL/CSV/TSV file larger than this as byte ranges of this size, spread over "
+                        "workers (default 67108864, 64 MiB; 0: one file, one unit of work)")
     run = p.add_argument_group("how the job runs (never changes the rows)")
     run.add_argument("--teacher-accelerator", metavar="HINT",
                      help="right fitting: label on workers with this accelerator, augment on the others, e.g. "

@@ -1,15 +1,15 @@
 """`kdaug materialize`: corpus -> validate -> augment -> teacher labels -> Parquet + card + manifest.
 
     units ─> read chunks ─> validate ─> augment ─> [Reshuffle: accelerator workers] ─> label ─> Parquet
-                              │  ^          │                                            │  (a file per chunk)
-                              │  └ duplicate ids (side input; only with --id-column)     │
-                              └─ dead ──────┴─────────────────── dead ───────────────────┴─> dead_letter/
+               ^              │  ^          │                                            │  (a file per chunk)
+               └ range starts │  └ duplicate ids (side input; only with --id-column)     │
+                 (side input) └─ dead ──────┴─────────────────── dead ───────────────────┴─> dead_letter/
     counters ─> manifest.json, README.md (after every file is written)
 
-The unit of work is a chunk: `chunk_size` consecutive records of one input file (or Parquet row group),
-with all their copies. Each chunk is read, augmented, labelled and written by one fused chain of DoFns,
-so a job streams: no step holds the corpus, and peak memory does not grow with it (Beam's local runner
-keeps everything that crosses a shuffle in memory). Chunks are fixed by the data, so the batches cut
+The unit of work is a chunk: `chunk_size` consecutive records of one input unit (a file, a byte range of
+a large text file, a Parquet row group), with all their copies. Each chunk is read, augmented, labelled
+and written by one fused chain of DoFns, so a job streams: no step holds the corpus, and peak memory does
+not grow with it (Beam's local runner keeps everything that crosses a shuffle in memory). Chunks are fixed by the data, so the batches cut
 from them, and the rows, are the same on every runner and worker count.
 
 Right fitting (--teacher-accelerator): a Reshuffle after augmentation, and resource hints on the
@@ -77,7 +77,8 @@ def prepare(recipe: Recipe, command: str = "", scale: Scale | None = None) -> Pl
     teacher = resolve_teacher(recipe.teacher, recipe.trust_remote_code, recipe.max_length)
     if not scale.accelerator:  # with right fitting the GPU is on other machines than this one
         resolve_precision(recipe.teacher_precision, pick_device(recipe.device))
-    units = plan_read_units(recipe.input, recipe.input_format, recipe.input_split or recipe.split, recipe.csv_header)
+    units = plan_read_units(recipe.input, recipe.input_format, recipe.input_split or recipe.split, recipe.csv_header,
+                            range_bytes=recipe.input_range_bytes)
     check_columns(units, recipe.columns)
     labels = LabelSpace(teacher.id2label, recipe.label_map)
     if recipe.label_column:
@@ -114,10 +115,18 @@ def build(pipeline: beam.Pipeline, plan: Plan, processes: int = 1) -> None:
     units = (pipeline
              | "Units" >> beam.Create(list(enumerate(plan.units)))
              | "SpreadUnits" >> beam.Reshuffle())
-    read = units | "ReadChunks" >> beam.ParDo(T.ReadChunksFn(r.chunk_size)).with_outputs(T.COUNTS, main="chunks")
+    ranges_by_file: dict[str, list] = {}
+    for i, unit in enumerate(plan.units):
+        if unit.end is not None:
+            ranges_by_file.setdefault(unit.path, []).append((i, unit))
+    starts = beam.pvalue.AsDict(pipeline
+                                | "FilesInRanges" >> beam.Create(list(ranges_by_file.values()))
+                                | "FindRangeStarts" >> beam.FlatMap(T.range_starts_of_file))
+    read = units | "ReadChunks" >> beam.ParDo(T.ReadChunksFn(r.chunk_size), starts=starts).with_outputs(
+        T.COUNTS, main="chunks")
     if r.id_column:  # the corpus's own ids may repeat; generated ids (position + content) cannot
         duplicates = (units
-                      | "ReadIds" >> beam.ParDo(T.ReadIdsFn(r.columns))
+                      | "ReadIds" >> beam.ParDo(T.ReadIdsFn(r.columns), starts=starts)
                       | "GroupIds" >> beam.GroupByKey()
                       | "DuplicatedIds" >> beam.FlatMap(T.first_of_duplicated_id))
     else:

@@ -13,7 +13,8 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.pvalue import TaggedOutput
 
 from kdaug_core.augment import AugmentSpec, build_augmenters
-from kdaug_core.corpus import BadRecord, ColumnSpec, LabelSpace, ReadUnit, read_unit, validate_record
+from kdaug_core.corpus import (BadRecord, ColumnSpec, LabelSpace, RangeStart, ReadUnit, find_range_starts, read_unit,
+                               validate_record)
 from kdaug_core.rows import copy_row, original_row, position_key
 from kdaug_core.schema import SOFT_LABEL_COLUMNS, SoftLabels, soft_label_arrays
 from kdaug_core.teacher import set_torch_threads
@@ -36,17 +37,24 @@ def chunk_key(unit_index: int, chunk_index: int) -> str:
     return f"{unit_index:05d}-{chunk_index:05d}"
 
 
+def range_starts_of_file(indexed_ranges: list[tuple[int, ReadUnit]]) -> list[tuple[int, RangeStart]]:
+    """[(unit index, byte range)] of one file -> [(unit index, its RangeStart)]: one scan of the file."""
+    indices = [i for i, _ in indexed_ranges]
+    return list(zip(indices, find_range_starts([unit for _, unit in indexed_ranges])))
+
+
 class ReadChunksFn(beam.DoFn):
     """(unit index, unit) -> (chunk key, raw records): consecutive runs of `chunk_size` records. Chunks
-    are fixed by the data, so they (and the batches cut from them) are the same on every runner."""
+    are fixed by the data, so they (and the batches cut from them) are the same on every runner.
+    `starts` maps the index of each byte range to its RangeStart (a side input)."""
 
     def __init__(self, chunk_size: int):
         self.chunk_size = chunk_size
 
-    def process(self, indexed_unit: tuple[int, ReadUnit]):
+    def process(self, indexed_unit: tuple[int, ReadUnit], starts):
         unit_index, unit = indexed_unit
         n, chunk = 0, []
-        for rec in read_unit(unit):
+        for rec in read_unit(unit, starts.get(unit_index)):
             n += 1
             chunk.append(rec)
             if len(chunk) == self.chunk_size:
@@ -63,8 +71,9 @@ class ReadIdsFn(beam.DoFn):
     def __init__(self, columns: ColumnSpec):
         self.columns = columns
 
-    def process(self, indexed_unit: tuple[int, ReadUnit]):
-        for rec in read_unit(indexed_unit[1]):
+    def process(self, indexed_unit: tuple[int, ReadUnit], starts):
+        unit_index, unit = indexed_unit
+        for rec in read_unit(unit, starts.get(unit_index)):
             try:
                 ex = validate_record(rec, self.columns, None)
             except BadRecord:

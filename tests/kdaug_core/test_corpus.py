@@ -5,7 +5,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from kdaug_core.corpus import (BadRecord, ColumnSpec, CorpusError, LabelSpace, check_columns, check_labels,
-                               parse_label_map, plan_read_units, read_unit, validate_record)
+                               find_range_starts, parse_label_map, plan_read_units, read_unit, validate_record)
 from tests.conftest import write_jsonl
 
 LABELS = LabelSpace({0: "negative", 1: "positive"})
@@ -88,11 +88,13 @@ def test_csv_with_header_tsv_and_headerless_csv(tmp_path):
     assert [(e.text, e.label) for e in good] == [("great", 1), ("awful", 0)] and not bad
 
 
-def test_csv_undecodable_bytes_are_dead_lettered(tmp_path):
-    (tmp_path / "u.csv").write_bytes(b"text,label\nfine,1\nbad \xff byte,0\n")
+def test_csv_undecodable_bytes_and_oversized_fields_are_dead_lettered(tmp_path):
+    (tmp_path / "u.csv").write_bytes(b"text,label\nfine,1\nbad \xff byte,0\n" + b"x" * 200_000 + b",1\nafter,0\n")
     good, bad = read_all(tmp_path / "u.csv")
-    assert [e.text for e in good] == ["fine"]
+    assert [e.text for e in good] == ["fine", "after"]
     assert bad[0][0] == "u.csv:3" and "undecodable" in bad[0][1]
+    assert bad[1][0] == "u.csv:4" and "unreadable CSV row: field larger than field limit" in bad[1][1]
+    assert read_in_ranges(tmp_path / "u.csv", 4096)[1] == read_in_ranges(tmp_path / "u.csv", None)[1]
 
 
 def test_parquet_row_groups_are_units_and_pairs_are_read(tmp_path):
@@ -142,6 +144,73 @@ def test_missing_column_and_label_mismatch_fail_fast(tmp_path):
         plan_read_units(str(tmp_path / "nope.jsonl"))
     with pytest.raises(CorpusError, match="extension"):
         plan_read_units(str((tmp_path / "c.txt").write_text("x") and tmp_path / "c.txt"))
+
+
+def read_in_ranges(path, range_bytes, **kw):
+    """Every byte range read on its own, as workers do, each from the RangeStart the scan found."""
+    units = plan_read_units(str(path), range_bytes=range_bytes, **kw)
+    starts = find_range_starts(units) if units[0].end is not None else [None]
+    assert len(starts) == len(units)
+    return units, [rec for unit, start in zip(units, starts) for rec in read_unit(unit, start)]
+
+
+JSONL_BYTES = b"".join([
+    b'\xef\xbb\xbf{"text": "first, after a byte-order mark", "label": 1}\n',
+    b'\n',
+    b'{"text": "caf\xc3\xa9 cr\xc3\xa8me \xf0\x9f\x8e\xac", "label": 0}\r\n',
+    b'{"text": "broken\n',
+    b'{"text": "latin-1 caf\xe9", "label": 1}\n',
+    b'   \n',
+    b'[1, 2]\n',
+    b'{"text": "' + b"long " * 40 + b'", "label": 0}\n',
+    b'{"text": "the last line has no newline", "label": 1}',
+])
+
+CSV_BYTES = b"".join([
+    b'\xef\xbb\xbftext,label\r\n',
+    b'plain,1\r\n',
+    b'"a quoted, text",0\n',
+    b'\n',
+    b'"a field over\nthree lines,\r\nwith ""quotes"" in it",1\n',
+    b'a 5" screen and an unquoted quote,0\n',
+    b'"""quoted"" first",1\n',
+    b'one,two,three\n',
+    b'bad \xff byte,0\n',
+    b'caf\xc3\xa9 cr\xc3\xa8me,1\n',
+    b'"ends inside ""quotes""\n and a newline",0',
+])
+
+
+@pytest.mark.parametrize("name,data,kw", [("c.jsonl", JSONL_BYTES, {}), ("c.csv", CSV_BYTES, {}),
+                                          ("c.tsv", CSV_BYTES.replace(b",", b"\t"), {}),
+                                          ("n.csv", CSV_BYTES, {"csv_header": False}),
+                                          ("r.csv", CSV_BYTES.replace(b"\r\n", b"\n").replace(b"\n", b"\r"), {})])
+def test_byte_ranges_read_exactly_the_records_of_the_whole_file(tmp_path, name, data, kw):
+    """Split at every size, down to one byte: the same records, positions, raw text and errors as one read
+    of the whole file (blank lines, BOM, CRLF and CR line ends, quoted newlines, bad bytes, no last newline)."""
+    path = tmp_path / name
+    path.write_bytes(data)
+    units, whole = read_in_ranges(path, None, **kw)
+    assert len(units) == 1 and units[0].end is None
+    # Positions are the first physical line of each record (blank lines skipped, quoted newlines counted).
+    lines = (1, 3, 4, 5, 7, 8, 9) if name.endswith(".jsonl") else (1,) * ("csv_header" in kw) + (2, 3, 5, 8, 9, 10, 11, 12, 13)
+    assert [r.position for r in whole] == [f"{name}:{n}" for n in lines]
+    for range_bytes in (1, 2, 3, 5, 8, 13, 21, 40, 97, len(data) - 1):
+        units, records = read_in_ranges(path, range_bytes, **kw)
+        assert [(u.start, u.end) for u in units] == [(a, min(a + range_bytes, len(data)))
+                                                     for a in range(0, len(data), range_bytes)]
+        assert records == whole, range_bytes
+    assert len(read_in_ranges(path, len(data), **kw)[0]) == 1  # not larger than a range: one unit
+
+
+def test_a_range_is_never_read_without_its_start(tmp_path):
+    path = write_jsonl(tmp_path / "c.jsonl", [{"text": f"sentence {i}", "label": i % 2} for i in range(50)])
+    units = plan_read_units(str(path), range_bytes=100)
+    with pytest.raises(ValueError, match="needs its start"):
+        list(read_unit(units[1]))
+    check_columns(units, ColumnSpec())  # the checks before a job sample the file's start only
+    good, _ = read_all(path, range_bytes=0)
+    assert len(good) == 50
 
 
 def test_label_names_are_matched_case_insensitively_and_label_map_is_strict():

@@ -20,6 +20,8 @@ def test_yaml_recipe_with_flag_overrides(tmp_path):
     ({"colour": "red"}, "unknown recipe key"),
     ({"split": "train/x"}, "--split"),
     ({"chunk_size": 0}, "--chunk-size"),
+    ({"input_range_bytes": -1}, "--input-range-bytes"),
+    ({"input_range_bytes": "64MB"}, "--input-range-bytes"),
     ({"soft_labels": "float8"}, "--soft-labels"),
     ({"soft_labels": "topk:0"}, "--soft-labels"),
     ({"teacher_precision": "int4"}, "--teacher-precision"),

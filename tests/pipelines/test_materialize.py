@@ -120,6 +120,32 @@ def test_same_seed_same_dataset_across_runs_runners_worker_processes_and_right_f
     assert first[0]["aug_method"] == "original" and [r["source_id"] for r in first[:4]] == [first[0]["id"]] * 4
 
 
+def test_one_big_file_is_read_in_byte_ranges_with_the_same_rows(tmp_path, mr_rows, materialize):
+    """A corpus of one file spreads over workers as byte ranges; rows, ids, positions and dead letters
+    are those of reading it whole (ids come from line numbers, which a range finds by a scan)."""
+    lines = [json.dumps({"id": f"r{i}", "text": r["text"], "label": r["label"]}) for i, r in enumerate(mr_rows[:80])]
+    lines[10] = '{"id": "bad", "text": "broken'
+    lines[70] = json.dumps({"id": "r3", "text": "a duplicate of an id in the first range", "label": 1})
+    corpus = tmp_path / "one.jsonl"
+    corpus.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    kw = dict(augment=["synonym:ratio=0.3,copies=2"], seed=5, chunk_size=16, id_column="id", scale=Scale(torch_threads=1))
+    whole_manifest, whole = materialize(corpus, tmp_path / "whole", input_range_bytes=0, **kw)
+    ranged_manifest, ranged = materialize(corpus, tmp_path / "ranged", input_range_bytes=1500, **kw)
+
+    units = {f.name.split("-")[1] for f in (tmp_path / "ranged" / "data").glob("*.parquet")}
+    assert len(units) == -(-corpus.stat().st_size // 1500) > 4  # a unit of work per range
+    assert {f.name.split("-")[1] for f in (tmp_path / "whole" / "data").glob("*.parquet")} == {"00000"}
+    key = lambda rs: [(r["id"], r["source_id"], r["text"], r["aug_seed"], r["label"]) for r in rs]  # noqa: E731
+    assert len(whole) == 78 * 3 and key(ranged) == key(whole)
+    np.testing.assert_allclose([r["teacher_logits"] for r in ranged], [r["teacher_logits"] for r in whole], atol=1e-5)
+    dead = lambda out: sorted((d["position"], d["reason"]) for d in read_dead_letters(out))  # noqa: E731
+    assert dead(tmp_path / "ranged") == dead(tmp_path / "whole")
+    assert ("one.jsonl:71", "duplicate id 'r3' (first seen at one.jsonl:4)") in dead(tmp_path / "ranged")
+    for m in (whole_manifest, ranged_manifest):
+        split = m["splits"]["train"]
+        assert split["records_read"] == 80 and split["records_dead_lettered"] == 2 and split["reconciles"]
+
+
 def test_several_splits_share_one_directory(tmp_path, materialize):
     corpus = write_jsonl(tmp_path / "c.jsonl", [{"text": f"a good film number {i}", "label": i % 2} for i in range(6)])
     out = tmp_path / "out"
