@@ -6,8 +6,10 @@
 2. the local runner: a synonym + kNN job (a tiny teacher, so augmentation dominates) on 1 and 2 worker
    processes (--direct_running_mode=multi_processing), torch threads split between them, beside the same
    work done by a bare script (no Beam) in 1 and 2 processes;
-3. memory: a job's peak RSS on a 100k-example corpus against a 10k-example one (same job);
-4. on a GPU, when there is one: examples/s, tokens/s and the share of the GPU's peak for a BERT-base-sized
+3. one file: the same job on a corpus of one JSONL file with 2 worker processes, the file read whole (one
+   unit of work, so one process does it all) against the file read as 16 byte ranges (--input-range-bytes);
+4. memory: a job's peak RSS on a 100k-example corpus against a 10k-example one (same job);
+5. on a GPU, when there is one: examples/s, tokens/s and the share of the GPU's peak for a BERT-base-sized
    teacher built from a config.
 Writes benchmarks/results/labelling.json and prints the tables.
 """
@@ -252,6 +254,28 @@ def bench_processes(n: int, files: int, repeats: int, work: Path) -> dict:
             "job_speedup_share_of_bare": job / bare}
 
 
+def bench_one_file(n: int, ranges: int, repeats: int, work: Path) -> dict:
+    """2 worker processes on a corpus of one file: read whole (one unit of work) vs in `ranges` byte ranges."""
+    teacher = config_teacher(work / "tiny_one_file", hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                             intermediate_size=64)
+    corpus = write_corpus(work / "one_file", mr_texts(n), files=1) / "part-000.jsonl"
+    range_bytes = -(-corpus.stat().st_size // ranges)
+    common = ["--input", str(corpus), "--teacher", str(teacher), "--chunk-size", "1000", "--device", "cpu",
+              "--direct_running_mode=multi_processing", "--direct_num_workers=2"]
+    for spec in SCALING_SPECS:
+        common += ["--augment", spec]
+    best: dict[int, float] = {}
+    for _ in range(repeats):
+        for setting in (0, range_bytes):
+            seconds, _ = run_job([*common, "--output", str(work / f"one_file_{setting}"), "--input-range-bytes", str(setting)])
+            best[setting] = min(seconds, best.get(setting, seconds))
+    rows = [{"input": "one file, read whole (0: never split)", "seconds": best[0], "examples_per_s": n / best[0]},
+            {"input": f"one file in {ranges} byte ranges of {range_bytes} bytes", "seconds": best[range_bytes],
+             "examples_per_s": n / best[range_bytes]}]
+    return {"examples": n, "ranges": ranges, "range_bytes": range_bytes, "file_bytes": corpus.stat().st_size,
+            "processes": 2, "repeats": repeats, "rows": rows, "speedup_ranges_vs_whole": best[0] / best[range_bytes]}
+
+
 def bare_script(texts: list[str], files: int, teacher: Path, processes: int) -> float:
     """Seconds for the job's work without Beam: fresh processes (spawned, like Beam's workers) each set
     up the augmenters and the teacher, augment their share of the files in chunks and label every row."""
@@ -351,12 +375,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--scaling-examples", type=int, default=64000)
     p.add_argument("--scaling-files", type=int, default=16)
     p.add_argument("--scaling-repeats", type=int, default=2)
+    p.add_argument("--one-file-examples", type=int, default=16000)
+    p.add_argument("--one-file-ranges", type=int, default=16)
+    p.add_argument("--one-file-repeats", type=int, default=2)
     p.add_argument("--memory-small", type=int, default=10_000)
     p.add_argument("--memory-large", type=int, default=100_000)
     p.add_argument("--gpu-examples", type=int, default=20_000)
-    p.add_argument("--only", choices=["throughput", "processes", "memory", "gpu"], action="append")
+    p.add_argument("--only", choices=["throughput", "processes", "one_file", "memory", "gpu"],
+                   action="append")
     args = p.parse_args(argv)
-    only = set(args.only or ["throughput", "processes", "memory", "gpu"])
+    only = set(args.only or ["throughput", "processes", "one_file", "memory", "gpu"])
     results: dict = {"settings": vars(args)}
     previous = RESULTS / "labelling.json"
     if args.only and previous.is_file():  # a partial run keeps the other sections of the last full one
@@ -378,6 +406,13 @@ def main(argv: list[str] | None = None) -> int:
             print(table(rounded(s["rows"]), ["runner", "seconds", "examples_per_s"]))
             print(f"2 processes vs 1: kdaug {s['speedup_2_vs_1_processes']:.2f}x, bare script "
                   f"{s['bare_speedup_2_vs_1_processes']:.2f}x (the same work without Beam)")
+        if "one_file" in only:
+            o = results["one_file"] = bench_one_file(args.one_file_examples, args.one_file_ranges,
+                                                     args.one_file_repeats, work)
+            print(f"\nOne JSONL file ({o['file_bytes']} bytes, {o['examples']} MR sentences), the same job, 2 worker "
+                  f"processes, best of {o['repeats']}")
+            print(table(rounded(o["rows"]), ["input", "seconds", "examples_per_s"]))
+            print(f"byte ranges vs whole file: {o['speedup_ranges_vs_whole']:.2f}x")
         if "memory" in only:
             m = results["memory"] = bench_memory(args.memory_small, args.memory_large, work)
             print("\nPeak memory of a job (synonym, 1 copy, tiny teacher, in-process DirectRunner)")

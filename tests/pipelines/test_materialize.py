@@ -6,6 +6,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from kdaug_core.cli import main as kdaug
+from pipelines.cli import materialize_parser, recipe_from_args
 from pipelines.materialize import Scale
 from tests.conftest import write_jsonl
 from tests.kdaug_core.test_teacher import direct_logits
@@ -144,6 +145,9 @@ def test_one_big_file_is_read_in_byte_ranges_with_the_same_rows(tmp_path, mr_row
     for m in (whole_manifest, ranged_manifest):
         split = m["splits"]["train"]
         assert split["records_read"] == 80 and split["records_dead_lettered"] == 2 and split["reconciles"]
+    args, _ = materialize_parser().parse_known_args(["--input", "i", "--output", "o", "--teacher", "t",
+                                                     "--input-range-bytes", "1500"])
+    assert recipe_from_args(args).input_range_bytes == 1500
 
 
 def test_several_splits_share_one_directory(tmp_path, materialize):
