@@ -65,6 +65,20 @@ def test_sentence_pairs(tiny_pair_teacher):
     np.testing.assert_allclose(labels.logits, direct_logits(tiny_pair_teacher, texts, pairs), atol=1e-5)
 
 
+@pytest.mark.parametrize("side", ["right", "left"])
+def test_pad_equals_the_tokenizers_own(tiny_pair_teacher, side):
+    teacher = Teacher(str(tiny_pair_teacher), device="cpu").load()
+    teacher.tokenizer.padding_side = side
+    texts, pairs = ["a man sleeps", "the cat", "x"], ["a person rests", "a dog barks loudly at night", "y z"]
+    for features in (teacher.encode(texts)[0], teacher.encode(texts, pairs)[0]):
+        ours = teacher.pad(features)
+        theirs = teacher.tokenizer.pad(features, padding=True, return_tensors="pt")
+        assert set(ours) == set(theirs) == {"input_ids", "token_type_ids", "attention_mask"}
+        for key in theirs:
+            assert ours[key].dtype == theirs[key].dtype and torch.equal(ours[key], theirs[key]), key
+        assert ours["attention_mask"].sum() < ours["attention_mask"].numel()  # some padding was added
+
+
 def test_pack_by_budget_respects_budget_and_batch_size():
     lengths = [5, 50, 6, 7, 48, 10]
     order = sorted(range(6), key=lambda i: lengths[i])
