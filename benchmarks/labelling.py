@@ -267,7 +267,8 @@ def bench_one_file(n: int, ranges: int, repeats: int, work: Path) -> dict:
     best: dict[int, float] = {}
     for _ in range(repeats):
         for setting in (0, range_bytes):
-            seconds, _ = run_job([*common, "--output", str(work / f"one_file_{setting}"), "--input-range-bytes", str(setting)])
+            seconds, _ = run_job([*common, "--output", str(work / f"one_file_{setting}"),
+                                  "--input-range-bytes", str(setting)])
             best[setting] = min(seconds, best.get(setting, seconds))
     rows = [{"input": "one file, read whole (0: never split)", "seconds": best[0], "examples_per_s": n / best[0]},
             {"input": f"one file in {ranges} byte ranges of {range_bytes} bytes", "seconds": best[range_bytes],

@@ -9,8 +9,8 @@
 The unit of work is a chunk: `chunk_size` consecutive records of one input unit (a file, a byte range of
 a large text file, a Parquet row group), with all their copies. Each chunk is read, augmented, labelled
 and written by one fused chain of DoFns, so a job streams: no step holds the corpus, and peak memory does
-not grow with it (Beam's local runner keeps everything that crosses a shuffle in memory). Chunks are fixed by the data, so the batches cut
-from them, and the rows, are the same on every runner and worker count.
+not grow with it (Beam's local runner keeps everything that crosses a shuffle in memory). Chunks are fixed
+by the data, so the batches cut from them, and the rows, are the same on every runner and worker count.
 
 Right fitting (--teacher-accelerator): a Reshuffle after augmentation, and resource hints on the
 labelling, put augmentation on CPU workers and the teacher on GPU workers.

@@ -129,7 +129,8 @@ def test_one_big_file_is_read_in_byte_ranges_with_the_same_rows(tmp_path, mr_row
     lines[70] = json.dumps({"id": "r3", "text": "a duplicate of an id in the first range", "label": 1})
     corpus = tmp_path / "one.jsonl"
     corpus.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    kw = dict(augment=["synonym:ratio=0.3,copies=2"], seed=5, chunk_size=16, id_column="id", scale=Scale(torch_threads=1))
+    kw = dict(augment=["synonym:ratio=0.3,copies=2"], seed=5, chunk_size=16, id_column="id",
+              scale=Scale(torch_threads=1))
     whole_manifest, whole = materialize(corpus, tmp_path / "whole", input_range_bytes=0, **kw)
     ranged_manifest, ranged = materialize(corpus, tmp_path / "ranged", input_range_bytes=1500, **kw)
 
