@@ -28,6 +28,9 @@ from kdaug_core.seeding import content_id
 FORMATS = ("jsonl", "csv", "tsv", "parquet", "hf_dataset")
 _EXTENSIONS = {".jsonl": "jsonl", ".json": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".tsv": "tsv",
                ".parquet": "parquet", ".pq": "parquet"}
+# Text corpora may be compressed (reviews.jsonl.gz); such a file is read whole, as it cannot be entered
+# at a byte offset.
+_COMPRESSIONS = {".gz": "gzip", ".bz2": "bz2", ".xz": "xz"}
 # Undecodable bytes survive decoding as lone surrogates (errors="surrogateescape"): we find them there.
 _SURROGATE = re.compile("[\udc80-\udcff]")
 MAX_RAW_CHARS = 4000
@@ -172,16 +175,28 @@ def detect_format(path: str) -> str:
     if fs.isdir(p):
         if fs.exists(f"{p}/state.json") or fs.exists(f"{p}/dataset_dict.json"):
             return "hf_dataset"
-        formats = {_EXTENSIONS.get(os.path.splitext(f)[1].lower()) for f in fs.find(p)} - {None}
+        formats = {_format_of(f) for f in fs.find(p)} - {None}
         if len(formats) == 1:
             return formats.pop()
         raise CorpusError(f"cannot tell the format of directory {path!r} (found {sorted(formats) or 'no'} "
                           f"corpus files); pass --input-format one of {FORMATS}")
-    ext = os.path.splitext(p)[1].lower()
-    if ext in _EXTENSIONS:
-        return _EXTENSIONS[ext]
+    if _format_of(p):
+        return _format_of(p)
     raise CorpusError(f"cannot tell the format of {path!r} from its extension; pass --input-format "
                       f"one of {FORMATS}")
+
+
+def _compression(path: str) -> str | None:
+    return _COMPRESSIONS.get(os.path.splitext(path)[1].lower())
+
+
+def _format_of(path: str) -> str | None:
+    """The format a file name says (a compression suffix looked through), or None."""
+    stem, ext = os.path.splitext(path.lower())
+    if ext not in _COMPRESSIONS:
+        return _EXTENSIONS.get(ext)
+    fmt = _EXTENSIONS.get(os.path.splitext(stem)[1])
+    return fmt if fmt != "parquet" else None  # Parquet compresses inside the file
 
 
 def plan_read_units(path: str, fmt: str | None = None, split: str = "train", csv_header: bool = True,
@@ -197,8 +212,7 @@ def plan_read_units(path: str, fmt: str | None = None, split: str = "train", csv
     if fmt == "hf_dataset":
         return _plan_hf_dataset(fs, root, split)
     if fs.isdir(root):
-        exts = [e for e, f in _EXTENSIONS.items() if f == fmt]
-        files = sorted(f for f in fs.find(root) if os.path.splitext(f)[1].lower() in exts)
+        files = sorted(f for f in fs.find(root) if _format_of(f) == fmt)
         base = root
     else:
         files, base = [root], os.path.dirname(root)
@@ -213,7 +227,7 @@ def plan_read_units(path: str, fmt: str | None = None, split: str = "train", csv
             with fs.open(f, "rb") as fh:
                 groups = pq.ParquetFile(fh).metadata.num_row_groups
             units += [ReadUnit(_url(fs, f), fmt, rel, part=g) for g in range(max(groups, 1))]
-        elif range_bytes and (size := fs.size(f)) > range_bytes:
+        elif range_bytes and not _compression(f) and (size := fs.size(f)) > range_bytes:
             units += [ReadUnit(_url(fs, f), fmt, rel, csv_header=csv_header, start=a, end=min(a + range_bytes, size))
                       for a in range(0, size, range_bytes)]
         else:
@@ -341,8 +355,12 @@ def _clip(s: str) -> str:
     return s if len(s) <= MAX_RAW_CHARS else s[:MAX_RAW_CHARS] + "...[cut]"
 
 
+def _open_text_file(unit: ReadUnit):
+    return fsspec.open(unit.path, "rb", compression=_compression(unit.path))
+
+
 def _read_jsonl(unit: ReadUnit, start: RangeStart) -> Iterator[RawRecord]:
-    with fsspec.open(unit.path, "rb") as f:
+    with _open_text_file(unit) as f:
         for offset, lineno, line in _jsonl_lines(f, start):
             if line is None or (unit.end is not None and offset >= unit.end):
                 return
@@ -371,7 +389,7 @@ def _read_jsonl(unit: ReadUnit, start: RangeStart) -> Iterator[RawRecord]:
 
 def _read_csv(unit: ReadUnit, start: RangeStart) -> Iterator[RawRecord]:
     header = list(start.header) if start.header is not None else None
-    with fsspec.open(unit.path, "rb") as f:
+    with _open_text_file(unit) as f:
         for offset, line, row in _csv_rows(f, unit.fmt, start):
             if row is None or (unit.end is not None and offset >= unit.end):
                 return

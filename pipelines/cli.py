@@ -23,7 +23,8 @@ def materialize_parser() -> argparse.ArgumentParser:
         description="Augment a labelled corpus, label every row with a teacher, write Parquet. "
                     "Unknown flags are Apache Beam pipeline options (--runner, --direct_num_workers, ...).")
     p.add_argument("--config", help="recipe YAML; flags override its values")
-    p.add_argument("--input", help="JSONL, CSV/TSV or Parquet file or directory, or a saved `datasets` directory")
+    p.add_argument("--input", help="JSONL, CSV/TSV (also .gz/.bz2/.xz) or Parquet file or directory, or a saved "
+                                    "`datasets` directory")
     p.add_argument("--output", help="dataset directory (data/, dead_letter/, manifest.json, README.md)")
     p.add_argument("--teacher", help="a transformers sequence-classification model: local directory or hub id")
     p.add_argument("--augment", action="append", metavar="SPEC",

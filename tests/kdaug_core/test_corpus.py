@@ -206,6 +206,26 @@ def test_byte_ranges_read_exactly_the_records_of_the_whole_file(tmp_path, name, 
     assert len(read_in_ranges(path, len(data), **kw)[0]) == 1  # not larger than a range: one unit
 
 
+@pytest.mark.parametrize("suffix,opener", [(".gz", "gzip"), (".bz2", "bz2"), (".xz", "lzma")])
+def test_compressed_text_files_read_like_plain_ones_and_whole(tmp_path, suffix, opener):
+    import importlib
+
+    compress = importlib.import_module(opener).compress
+    for name, data in (("c.jsonl", JSONL_BYTES), ("c.csv", CSV_BYTES)):
+        (tmp_path / name).write_bytes(data)
+        (tmp_path / "z").mkdir(exist_ok=True)
+        (tmp_path / "z" / (name + suffix)).write_bytes(compress(data))
+        plain = [(r.position, r.fields, r.raw, r.error) for r in read_in_ranges(tmp_path / name, None)[1]]
+        units, records = read_in_ranges(tmp_path / "z" / (name + suffix), 10)  # never split: no seeking into it
+        assert len(units) == 1 and units[0].end is None
+        assert [(r.position.replace(suffix, ""), r.fields, r.raw, r.error) for r in records] == plain
+    # A directory of compressed JSONL and plain JSONL files is one JSONL corpus.
+    write_jsonl(tmp_path / "z" / "d.jsonl", [{"text": "plain", "label": 1}])
+    assert [u.rel for u in plan_read_units(str(tmp_path / "z"), "jsonl")] == ["c.jsonl" + suffix, "d.jsonl"]
+    with pytest.raises(CorpusError, match="cannot tell the format"):
+        plan_read_units(str(tmp_path / "z"))  # JSONL and CSV files together
+
+
 def test_a_range_is_never_read_without_its_start(tmp_path):
     path = write_jsonl(tmp_path / "c.jsonl", [{"text": f"sentence {i}", "label": i % 2} for i in range(50)])
     units = plan_read_units(str(path), range_bytes=100)
