@@ -107,6 +107,14 @@ def find_wordnet() -> None:
         nltk.data.path.insert(0, root)
 
 
+def check_wordnet() -> None:
+    """MissingAssetError (with install instructions) unless WordNet can be loaded. A system WordNet is
+    found without importing nltk, whose import alone takes over a second (it pulls in scikit-learn and
+    SciPy where they are installed): this check runs in the job's launcher, before any work."""
+    if find_system_wordnet() is None and not _nltk_has_wordnet():
+        raise MissingAssetError(INSTALL_HINT)
+
+
 def load_wordnet():
     """Returns nltk's WordNet corpus reader, loaded once per process."""
     global _wordnet

@@ -14,7 +14,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 from kdaug_core.assets import load_function_word_substitutes, load_stopwords
-from kdaug_core.assets.wordnet import find_wordnet, lemma_counts, load_wordnet
+from kdaug_core.assets.wordnet import check_wordnet, lemma_counts, load_wordnet
 from kdaug_core.augment.base import Param, ReplacementAugmenter
 
 _POS_ORDER = ("n", "v", "a", "r")
@@ -38,7 +38,7 @@ class SynonymAugmenter(ReplacementAugmenter):
         self._synonyms = lru_cache(maxsize=200_000)(self._lookup)
 
     def check(self) -> None:
-        find_wordnet()
+        check_wordnet()
         load_stopwords()
 
     def candidates_for(self, words: list[str]) -> dict[str, list[str]]:

@@ -1,3 +1,7 @@
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from kdaug_core.assets import MissingAssetError, load_stopwords
@@ -56,3 +60,16 @@ def test_find_wordnet_checks_without_loading(monkeypatch, tmp_path):
         monkeypatch.delenv(var, raising=False)
     with pytest.raises(MissingAssetError, match="apt-get install wordnet-base"):
         wnmod.find_wordnet()
+
+
+def test_check_wordnet_finds_a_system_wordnet_without_importing_nltk(monkeypatch, tmp_path):
+    code = "import sys; from kdaug_core.assets.wordnet import check_wordnet; check_wordnet(); print('nltk' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parents[2])
+    assert out.stdout.strip() == "False"  # the set-up script installs a system WordNet
+    monkeypatch.setattr(wnmod, "_nltk_has_wordnet", lambda: False)
+    monkeypatch.setattr(wnmod, "SYSTEM_WORDNET_DIRS", (str(tmp_path),))
+    for var in ("KDAUG_WORDNET_DIR", "WNSEARCHDIR", "WNHOME"):
+        monkeypatch.delenv(var, raising=False)
+    with pytest.raises(MissingAssetError, match="apt-get install wordnet-base"):
+        wnmod.check_wordnet()
