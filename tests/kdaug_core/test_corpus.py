@@ -226,6 +226,19 @@ def test_compressed_text_files_read_like_plain_ones_and_whole(tmp_path, suffix, 
         plan_read_units(str(tmp_path / "z"))  # JSONL and CSV files together
 
 
+def test_byte_ranges_of_a_file_on_a_remote_filesystem(request):
+    """Through fsspec as on gs:// (here its in-memory filesystem): ranges are planned, scanned and read."""
+    import fsspec
+
+    fs, root = fsspec.filesystem("memory"), f"/{request.node.name}"
+    request.addfinalizer(lambda: fs.rm(root, recursive=True))
+    fs.pipe(f"{root}/c.csv", CSV_BYTES)
+    whole = [r for u in plan_read_units(f"memory://{root}/c.csv") for r in read_unit(u)]
+    units = plan_read_units(f"memory://{root}/c.csv", range_bytes=7)
+    assert len(units) > 20 and units[3].path == f"memory://{root}/c.csv"
+    assert [r for u, st in zip(units, find_range_starts(units)) for r in read_unit(u, st)] == whole
+
+
 def test_a_range_is_never_read_without_its_start(tmp_path):
     path = write_jsonl(tmp_path / "c.jsonl", [{"text": f"sentence {i}", "label": i % 2} for i in range(50)])
     units = plan_read_units(str(path), range_bytes=100)
