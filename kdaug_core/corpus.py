@@ -180,8 +180,8 @@ def detect_format(path: str) -> str:
             return formats.pop()
         raise CorpusError(f"cannot tell the format of directory {path!r} (found {sorted(formats) or 'no'} "
                           f"corpus files); pass --input-format one of {FORMATS}")
-    if _format_of(p):
-        return _format_of(p)
+    if fmt := _format_of(p):
+        return fmt
     raise CorpusError(f"cannot tell the format of {path!r} from its extension; pass --input-format "
                       f"one of {FORMATS}")
 
