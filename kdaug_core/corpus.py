@@ -284,7 +284,7 @@ def find_range_starts(ranges: list[ReadUnit]) -> list[RangeStart]:
     starts: list[RangeStart] = []
     header, header_at = None, -1
     first = ranges[0]
-    with fsspec.open(first.path, "rb") as f:
+    with _open_text_file(first) as f:
         for offset, line, record in _records(f, first.fmt, FILE_START):
             while len(starts) < len(ranges) and (record is None or offset >= ranges[len(starts)].start):
                 starts.append(RangeStart(offset, line, header if 0 <= header_at < offset else None))
@@ -329,8 +329,9 @@ def _csv_rows(f, fmt: str, start: RangeStart) -> Iterator[tuple[int, int, list[s
             for text_line in text:
                 consumed += len(text_line.encode("utf-8", "surrogateescape"))
                 yield text_line
-        finally:
-            text.detach()  # the caller opened the file and closes it
+        finally:  # the caller opened the file and closes it, maybe before this generator is finalized
+            if not f.closed:
+                text.detach()
 
     # The reader pulls a row's lines and no more, so `consumed` is where the next row starts.
     reader = csv.reader(lines(), delimiter="\t" if fmt == "tsv" else ",")
@@ -359,11 +360,18 @@ def _open_text_file(unit: ReadUnit):
     return fsspec.open(unit.path, "rb", compression=_compression(unit.path))
 
 
+def _records_of(unit: ReadUnit, f, start: RangeStart) -> Iterator[tuple[int, int, Any]]:
+    """(offset, line number, record) of the records a unit owns: from `start` to the end of its byte
+    range, or of the file."""
+    for offset, line, record in _records(f, unit.fmt, start):
+        if record is None or (unit.end is not None and offset >= unit.end):
+            return
+        yield offset, line, record
+
+
 def _read_jsonl(unit: ReadUnit, start: RangeStart) -> Iterator[RawRecord]:
     with _open_text_file(unit) as f:
-        for offset, lineno, line in _jsonl_lines(f, start):
-            if line is None or (unit.end is not None and offset >= unit.end):
-                return
+        for offset, lineno, line in _records_of(unit, f, start):
             pos = f"{unit.rel}:{lineno}"
             if offset == 0 and line.startswith(_BOM):
                 line = line[3:]
@@ -390,9 +398,7 @@ def _read_jsonl(unit: ReadUnit, start: RangeStart) -> Iterator[RawRecord]:
 def _read_csv(unit: ReadUnit, start: RangeStart) -> Iterator[RawRecord]:
     header = list(start.header) if start.header is not None else None
     with _open_text_file(unit) as f:
-        for offset, line, row in _csv_rows(f, unit.fmt, start):
-            if row is None or (unit.end is not None and offset >= unit.end):
-                return
+        for offset, line, row in _records_of(unit, f, start):
             pos = f"{unit.rel}:{line}"
             if isinstance(row, csv.Error):
                 yield RawRecord(pos, None, "", f"unreadable CSV row: {row}")
@@ -450,29 +456,31 @@ def peek_columns(units: list[ReadUnit], max_records: int = 50) -> set[str]:
             return set(pq.ParquetFile(fh).schema_arrow.names)
     cols: set[str] = set()
     seen = 0
-    for unit in units:
-        if unit.start > 0:
-            continue  # a sample: later ranges of a file would need a scan to find their first record
-        for rec in read_unit(unit):
-            if rec.fields is not None:
-                cols |= set(rec.fields)
-                seen += 1
-            if seen >= max_records:
-                return cols
+    for rec in _sample_records(units):
+        if rec.fields is not None:
+            cols |= set(rec.fields)
+            seen += 1
+        if seen >= max_records:
+            return cols
     return cols
 
 
 def peek_labels(units: list[ReadUnit], column: str, max_records: int = 1000) -> list[Any]:
     values = []
-    for unit in units:
-        if unit.start > 0:
-            continue
-        for rec in read_unit(unit):
-            if rec.fields is not None and rec.fields.get(column) not in (None, ""):
-                values.append(rec.fields[column])
-            if len(values) >= max_records:
-                return values
+    for rec in _sample_records(units):
+        if rec.fields is not None and rec.fields.get(column) not in (None, ""):
+            values.append(rec.fields[column])
+        if len(values) >= max_records:
+            return values
     return values
+
+
+def _sample_records(units: list[ReadUnit]) -> Iterator[RawRecord]:
+    """Records from the start of each unit that starts a file, for the checks before any work: a later
+    byte range would need a scan of its file to find its first record."""
+    for unit in units:
+        if unit.start == 0:
+            yield from read_unit(unit)
 
 
 def check_columns(units: list[ReadUnit], columns: ColumnSpec) -> None:
