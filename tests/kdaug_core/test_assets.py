@@ -30,12 +30,17 @@ def test_system_wordnet_gets_an_nltk_layout_with_lexnames(tmp_path):
     assert (target / "data.noun").stat().st_size == (system / "data.noun").stat().st_size
 
 
-def test_missing_wordnet_says_what_to_install(monkeypatch, tmp_path):
-    monkeypatch.setattr(wnmod, "_wordnet", None)
+def hide_wordnet(monkeypatch, tmp_path):
+    """From here on, neither nltk's data path nor any system directory has WordNet."""
     monkeypatch.setattr(wnmod, "_nltk_has_wordnet", lambda: False)
     monkeypatch.setattr(wnmod, "SYSTEM_WORDNET_DIRS", (str(tmp_path),))
     for var in ("KDAUG_WORDNET_DIR", "WNSEARCHDIR", "WNHOME"):
         monkeypatch.delenv(var, raising=False)
+
+
+def test_missing_wordnet_says_what_to_install(monkeypatch, tmp_path):
+    monkeypatch.setattr(wnmod, "_wordnet", None)
+    hide_wordnet(monkeypatch, tmp_path)
     with pytest.raises(MissingAssetError, match="apt-get install wordnet-base") as err:
         wnmod.load_wordnet()
     assert "nltk.downloader wordnet" in str(err.value)
@@ -54,10 +59,7 @@ def test_find_wordnet_checks_without_loading(monkeypatch, tmp_path):
     monkeypatch.setattr(wnmod, "_wordnet", None)
     wnmod.find_wordnet()  # the installed WordNet is found
     assert wnmod._wordnet is None  # and not loaded
-    monkeypatch.setattr(wnmod, "_nltk_has_wordnet", lambda: False)
-    monkeypatch.setattr(wnmod, "SYSTEM_WORDNET_DIRS", (str(tmp_path),))
-    for var in ("KDAUG_WORDNET_DIR", "WNSEARCHDIR", "WNHOME"):
-        monkeypatch.delenv(var, raising=False)
+    hide_wordnet(monkeypatch, tmp_path)
     with pytest.raises(MissingAssetError, match="apt-get install wordnet-base"):
         wnmod.find_wordnet()
 
@@ -67,9 +69,6 @@ def test_check_wordnet_finds_a_system_wordnet_without_importing_nltk(monkeypatch
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=Path(__file__).resolve().parents[2])
     assert out.stdout.strip() == "False"  # the set-up script installs a system WordNet
-    monkeypatch.setattr(wnmod, "_nltk_has_wordnet", lambda: False)
-    monkeypatch.setattr(wnmod, "SYSTEM_WORDNET_DIRS", (str(tmp_path),))
-    for var in ("KDAUG_WORDNET_DIR", "WNSEARCHDIR", "WNHOME"):
-        monkeypatch.delenv(var, raising=False)
+    hide_wordnet(monkeypatch, tmp_path)
     with pytest.raises(MissingAssetError, match="apt-get install wordnet-base"):
         wnmod.check_wordnet()
