@@ -196,6 +196,7 @@ class Teacher:
     prefetch: bool | None = None  # None: on a GPU only (on the CPU a second thread steals the model's cores)
     _model: object = field(default=None, repr=False)
     _tokenizer: object = field(default=None, repr=False)
+    _encoder: "_Encoder" = field(default=None, repr=False)
 
     SLICE = 1024  # texts tokenized per step; batches never span two slices
 
@@ -215,6 +216,7 @@ class Teacher:
             model = AutoModelForSequenceClassification.from_pretrained(info.local_dir, **kwargs)
             self.attention = getattr(model.config, "_attn_implementation", "eager")
         self._model = model.to(self.device).eval()
+        self._encoder = _Encoder(self._tokenizer, self.max_length)
         self.info = info
         if self.prefetch is None:
             self.prefetch = self.device.startswith("cuda")
@@ -228,25 +230,9 @@ class Teacher:
     def model(self):
         return self._model
 
-    def _encode(self, texts, pairs, truncate: bool):
-        kwargs = dict(truncation=True, max_length=self.max_length) if truncate else dict(truncation=False)
-        if pairs is None:
-            return self._tokenizer(list(texts), **kwargs)
-        return self._tokenizer(list(texts), list(pairs), **kwargs)
-
     def encode(self, texts: Sequence[str], pairs: Sequence[str] | None = None) -> tuple[list[dict], np.ndarray]:
-        """Token ids per text (cut to max_length), and whether each was cut."""
-        enc = self._encode(texts, pairs, truncate=False)  # true lengths first; re-encode only the long ones
-        ids = enc["input_ids"]
-        truncated = np.array([len(x) > self.max_length for x in ids], dtype=bool)
-        if truncated.any():
-            idx = np.flatnonzero(truncated)
-            short = self._encode([texts[i] for i in idx], [pairs[i] for i in idx] if pairs is not None else None,
-                                 truncate=True)
-            for j, i in enumerate(idx):
-                for key in enc.keys():
-                    enc[key][i] = short[key][j]
-        return [{k: enc[k][i] for k in enc.keys()} for i in range(len(texts))], truncated
+        """Token ids per text (cut to max_length), and whether each was cut. Safe from several threads."""
+        return self._encoder.encode(texts, pairs)
 
     def pad(self, features: list[dict]) -> dict:
         """`tokenizer.pad(features, padding=True, return_tensors="pt")`, without the per-call checks that
@@ -312,6 +298,68 @@ class Teacher:
                 out[idx] = self._model(**batch).logits.float().cpu().numpy()
                 truncated[idx] = cut
         return Labels(out, truncated)
+
+
+class _Encoder:
+    """A teacher's tokenizer, called the way labelling needs it: whole texts first (true lengths), then
+    only the long ones again, cut to max_length (longest first, on the tokenizer's truncation side).
+
+    Beam shares one Teacher between a worker's threads, and a transformers fast tokenizer re-configures
+    its single Rust tokenizer on every call, so two threads labelling at once could encode each other's
+    texts with the wrong truncation. Here each setting has its own copy of the Rust tokenizer, configured
+    once and only read afterwards; reading the ids straight off its encodings also skips transformers'
+    per-text conversion (a fifth of a small teacher's labelling time). A slow (pure Python) tokenizer is
+    called as before, one thread at a time."""
+
+    def __init__(self, tokenizer, max_length: int):
+        import threading
+
+        self.tokenizer, self.max_length = tokenizer, max_length
+        names = tokenizer.model_input_names
+        self.fields = [("input_ids", "ids")] + [(key, attr) for key, attr in (
+            ("token_type_ids", "type_ids"), ("attention_mask", "attention_mask")) if key in names]
+        self._lock = threading.Lock()
+        self._whole = self._cut = None
+        if getattr(tokenizer, "is_fast", False):
+            from tokenizers import Tokenizer
+
+            backend = tokenizer.backend_tokenizer
+            self._whole, self._cut = (Tokenizer.from_str(backend.to_str()) for _ in range(2))
+            for copy in (self._whole, self._cut):
+                copy.no_padding()
+                copy.encode_special_tokens = bool(getattr(tokenizer, "split_special_tokens", False))
+            self._whole.no_truncation()
+            self._cut.enable_truncation(max_length, stride=0, strategy="longest_first",
+                                        direction=tokenizer.truncation_side)
+
+    def encode(self, texts: Sequence[str], pairs: Sequence[str] | None) -> tuple[list[dict], np.ndarray]:
+        if self._whole is None:
+            with self._lock:
+                return self._encode_slow(texts, pairs)
+        inputs = list(texts) if pairs is None else list(zip(texts, pairs))
+        encodings = self._whole.encode_batch(inputs)
+        truncated = np.array([len(e.ids) > self.max_length for e in encodings], dtype=bool)
+        if truncated.any():
+            idx = np.flatnonzero(truncated)
+            for i, cut in zip(idx, self._cut.encode_batch([inputs[i] for i in idx])):
+                encodings[i] = cut
+        fields = self.fields
+        return [{key: getattr(e, attr) for key, attr in fields} for e in encodings], truncated
+
+    def _encode_slow(self, texts, pairs) -> tuple[list[dict], np.ndarray]:
+        def call(texts, pairs, **kwargs):
+            return self.tokenizer(list(texts), list(pairs) if pairs is not None else None, **kwargs)
+
+        enc = call(texts, pairs, truncation=False)  # true lengths first; re-encode only the long ones
+        truncated = np.array([len(x) > self.max_length for x in enc["input_ids"]], dtype=bool)
+        if truncated.any():
+            idx = np.flatnonzero(truncated)
+            short = call([texts[i] for i in idx], [pairs[i] for i in idx] if pairs is not None else None,
+                         truncation=True, max_length=self.max_length)
+            for j, i in enumerate(idx):
+                for key in enc.keys():
+                    enc[key][i] = short[key][j]
+        return [{k: enc[k][i] for k in enc.keys()} for i in range(len(texts))], truncated
 
 
 def _prefetched(iterator, depth: int):

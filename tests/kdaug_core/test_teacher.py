@@ -3,7 +3,7 @@ import pytest
 import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-from kdaug_core.teacher import (Teacher, TeacherError, _pack_by_budget, entropy_of_logits, pick_device,
+from kdaug_core.teacher import (Teacher, TeacherError, _Encoder, _pack_by_budget, entropy_of_logits, pick_device,
                                 resolve_teacher)
 
 
@@ -63,6 +63,55 @@ def test_sentence_pairs(tiny_pair_teacher):
     texts, pairs = ["a man sleeps", "the cat"], ["a person rests", "a dog barks loudly at night"]
     labels = Teacher(str(tiny_pair_teacher), device="cpu").load().label(texts, pairs)
     np.testing.assert_allclose(labels.logits, direct_logits(tiny_pair_teacher, texts, pairs), atol=1e-5)
+
+
+LONG = " ".join(["word"] * 40) + " the end"
+TEXTS = ["a man sleeps", LONG, "the cat", "x", LONG + " again and again"]
+PAIRS = ["a person rests", "y", LONG, "z " * 30, LONG]
+
+
+@pytest.mark.parametrize("side", ["right", "left"])
+@pytest.mark.parametrize("paired", [False, True])
+def test_encode_equals_the_tokenizer_call(tiny_pair_teacher, side, paired):
+    tok = AutoTokenizer.from_pretrained(str(tiny_pair_teacher))
+    tok.truncation_side = side
+    pairs = PAIRS if paired else None
+    whole = tok(TEXTS, pairs, truncation=False)
+    cut = tok(TEXTS, pairs, truncation=True, max_length=16)
+    fast = _Encoder(tok, max_length=16)
+    slow = _Encoder(tok, max_length=16)
+    slow._whole = None  # the path a tokenizer without a Rust backend takes
+    for encoder in (fast, slow):
+        features, truncated = encoder.encode(TEXTS, pairs)
+        assert list(truncated) == [len(ids) > 16 for ids in whole["input_ids"]] and truncated.sum() >= 2
+        assert [sorted(f) for f in features] == [sorted(cut.keys())] * len(TEXTS)
+        for key in cut.keys():
+            assert [f[key] for f in features] == cut[key], key
+
+
+def test_encode_is_safe_from_several_threads(tiny_teacher):
+    """Beam shares one Teacher between a worker's threads; encoding long and short texts at once must
+    give every thread what it would get alone (a shared, re-configured tokenizer did not)."""
+    import threading
+
+    teacher = Teacher(str(tiny_teacher), device="cpu", max_length=16).load()
+    inputs = [[f"{LONG} {i}", f"short {i}"] * 50 for i in range(4)]
+    expected = [teacher.encode(texts) for texts in inputs]
+    failures = []
+
+    def encode_repeatedly(i):
+        for _ in range(20):
+            features, truncated = teacher.encode(inputs[i])
+            if features != expected[i][0] or not np.array_equal(truncated, expected[i][1]):
+                failures.append(i)
+                return
+
+    threads = [threading.Thread(target=encode_repeatedly, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert failures == [] and expected[0][1].sum() == 50
 
 
 @pytest.mark.parametrize("side", ["right", "left"])
