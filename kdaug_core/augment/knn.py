@@ -61,11 +61,14 @@ class KnnAugmenter(ReplacementAugmenter):
         super().setup()
         self.table = self._load_table()
         norms = np.linalg.norm(self.table.vectors, axis=1, keepdims=True)
-        self._unit = self.table.vectors / np.maximum(norms, 1e-8)
+        unit = self.table.vectors / np.maximum(norms, 1e-8)
         alpha = np.array([w.isalpha() for w in self.table.words])
         stop = np.array([w.lower() in self._stopwords for w in self.table.words])
-        self._allowed = alpha & ~stop & np.array([len(w) > 1 for w in self.table.words])
-        self._allowed_stop = alpha & stop  # stopwords are replaced by their nearest stopwords
+        # Each kind of word searches only the rows it may become (content words the other content words,
+        # stopwords the ~150 stopwords): nothing to mask, and a smaller matrix to read per look-up.
+        self._content_pool = _Pool(unit, alpha & ~stop & np.array([len(w) > 1 for w in self.table.words]))
+        self._stop_pool = _Pool(unit, alpha & stop)
+        self._unit = unit
         self._cache: dict[str, list[str]] = {}
         self._stop_cache: dict[str, list[str]] = {}
         self._forms_cache: dict[str, frozenset[str]] = {}
@@ -80,12 +83,12 @@ class KnnAugmenter(ReplacementAugmenter):
         return word.lower() if self.table.lowercase else word
 
     def candidates_for(self, words: list[str]) -> dict[str, list[str]]:
-        return self._neighbours(words, self._allowed, self._cache)
+        return self._neighbours(words, self._content_pool, self._cache)
 
     def stopword_candidates_for(self, words: list[str]) -> dict[str, list[str]]:
-        return self._neighbours(words, self._allowed_stop, self._stop_cache)
+        return self._neighbours(words, self._stop_pool, self._stop_cache)
 
-    def _neighbours(self, words: list[str], allowed: np.ndarray, cache: dict) -> dict[str, list[str]]:
+    def _neighbours(self, words: list[str], pool: "_Pool", cache: dict) -> dict[str, list[str]]:
         import torch
 
         new = [w for w in dict.fromkeys(words) if w not in cache]
@@ -94,19 +97,17 @@ class KnnAugmenter(ReplacementAugmenter):
             cache[w] = []
         if known:
             unit = torch.from_numpy(self._unit)
-            blocked = torch.from_numpy(~allowed)
-            pool = min(self.k * 4 + 8, int(allowed.sum()) - 1)
+            size = max(0, min(self.k * 4 + 8, len(pool.rows) - 1))
             # torch, not numpy: its top-k beats a full argpartition of every row, and it runs on the
             # threads the worker was given (numpy's BLAS would start one per core in every process).
             with torch.inference_mode():
-                for start in range(0, len(known), 256):  # bounded memory: 256 x vocab similarities at a time
-                    chunk = known[start:start + 256]
-                    sims = unit[[self.table.index[self._key(w)] for w in chunk]] @ unit.T
-                    sims.masked_fill_(blocked, float("-inf"))
-                    scores, top = sims.topk(pool, dim=1)
+                for start in range(0, len(known), 64):  # 64 x pool similarities at a time: bounded memory
+                    chunk = known[start:start + 64]
+                    sims = unit[[self.table.index[self._key(w)] for w in chunk]] @ pool.vectors.T
+                    scores, top = sims.topk(size, dim=1)
                     for w, row_scores, row_top in zip(chunk, scores.tolist(), top.tolist()):
                         # ties in table order, whatever order topk returned them in
-                        ranked = sorted((-v, i) for v, i in zip(row_scores, row_top) if v != float("-inf"))
+                        ranked = sorted((-v, pool.rows[i]) for v, i in zip(row_scores, row_top))
                         cache[w] = self._filter(w, [self.table.words[i] for _, i in ranked])
         return {w: cache[w] for w in words}
 
@@ -133,3 +134,14 @@ class KnnAugmenter(ReplacementAugmenter):
             if len(out) >= self.k:
                 break
         return out
+
+
+class _Pool:
+    """The table rows a kind of word may become: their unit vectors (one contiguous matrix) and, for
+    each, its row in the table."""
+
+    def __init__(self, unit: np.ndarray, allowed: np.ndarray):
+        import torch
+
+        self.rows = np.flatnonzero(allowed).tolist()
+        self.vectors = torch.from_numpy(np.ascontiguousarray(unit[allowed]))

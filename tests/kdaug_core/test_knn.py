@@ -97,3 +97,29 @@ def test_check_finds_the_table_without_loading_wordnet(tmp_path, monkeypatch):
     missing = build_augmenters([parse_augment_spec(f"knn:source={tmp_path / 'none.txt'}")])[0]
     with pytest.raises(MissingAssetError, match="does not exist"):
         missing.check()
+
+
+def test_neighbours_are_the_nearest_allowed_rows_of_the_whole_table(glove_knn, mr_rows):
+    """Content words search only the content rows and stopwords only the stopword rows; that must give
+    what ranking the whole table and skipping the rows a word may not become gives."""
+    import torch
+
+    aug, table = glove_knn, glove_knn.table
+    unit = table.vectors / np.maximum(np.linalg.norm(table.vectors, axis=1, keepdims=True), 1e-8)
+    alpha = np.array([w.isalpha() for w in table.words])
+    stop = np.array([w.lower() in aug._stopwords for w in table.words])
+    content = alpha & ~stop & np.array([len(w) > 1 for w in table.words])
+    words = sorted({w.lower() for r in mr_rows[:40] for w in r["text"].split() if w.isalpha()})
+    content_words = [w for w in words if w not in aug._stopwords and w in table.index]
+    stopwords = [w for w in words if w in aug._stopwords and w in table.index]
+    assert len(content_words) > 100 and len(stopwords) > 20
+    size = aug.k * 4 + 8
+    full = torch.from_numpy(unit.astype(np.float32))
+    for found, allowed, asked in ((aug.candidates_for(content_words), content, content_words),
+                                  (aug.stopword_candidates_for(stopwords), alpha & stop, stopwords)):
+        sims = full[[table.index[w] for w in asked]] @ full.T  # every row of the table, then masked
+        sims[:, torch.from_numpy(~allowed)] = float("-inf")
+        scores, top = sims.topk(size, dim=1)
+        for w, row_scores, row_top in zip(asked, scores.tolist(), top.tolist()):
+            nearest = [i for _, i in sorted((-v, i) for v, i in zip(row_scores, row_top) if v != float("-inf"))]
+            assert found[w] == aug._filter(w, [table.words[i] for i in nearest]), w
