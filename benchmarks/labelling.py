@@ -3,9 +3,10 @@
 1. throughput: kdaug's labelling inside a Beam pipeline (TeacherModelHandler on chunks) against Beam's stock
    approach (PytorchModelHandlerKeyedTensor, inputs padded to 128, BatchElements) and against a bare
    PyTorch loop over the same batches; same model (all-MiniLM-L6-v2 with a 2-class head), same MR sentences;
-2. the local runner: a synonym + kNN job (a tiny teacher, so augmentation dominates) on 1 and 2 worker
-   processes (--direct_running_mode=multi_processing), torch threads split between them, beside the same
-   work done by a bare script (no Beam) in 1 and 2 processes;
+2. the local runner: a synonym + kNN job (a tiny teacher) on 1 and 2 worker processes
+   (--direct_running_mode=multi_processing), torch threads split between them as kdaug sets them and
+   pinned to one per process, beside the same work done by a bare script (no Beam) in 1 and 2 processes;
+   each job's CPU seconds, i.e. how many cores it kept busy;
 3. one file: the same job on a corpus of one JSONL file with 2 worker processes, the file read whole (one
    unit of work, so one process does it all) against the file read as 16 byte ranges (--input-range-bytes);
 4. memory: a job's peak RSS on a 100k-example corpus against a 10k-example one (same job);
@@ -207,28 +208,31 @@ def write_corpus(path: Path, texts: list[str], files: int = 1) -> Path:
     return path
 
 
-def run_job(args: list[str]) -> tuple[float, float]:
-    """(seconds, peak RSS in MiB of the job and every process it started) for `kdaug materialize ARGS`."""
+def run_job(args: list[str]) -> tuple[float, float, float]:
+    """(seconds, peak RSS in MiB, CPU seconds) of `kdaug materialize ARGS`, the job and every process it
+    started together."""
     probe = ("import resource, subprocess, sys, time; t = time.perf_counter(); "
              "r = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True); "
-             "s = time.perf_counter() - t; "
+             "s = time.perf_counter() - t; u = resource.getrusage(resource.RUSAGE_CHILDREN); "
              "print(r.stderr[-3000:], file=sys.stderr) if r.returncode else None; "
-             "print(s, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); sys.exit(r.returncode)")
+             "print(s, u.ru_maxrss, u.ru_utime + u.ru_stime); sys.exit(r.returncode)")
     out = subprocess.run([sys.executable, "-c", probe, sys.executable, "-m", "kdaug_core.cli", "materialize", *args],
                          capture_output=True, text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
     if out.returncode:
         raise RuntimeError(f"materialize failed: {out.stderr}")
-    seconds, rss_kib = out.stdout.split()[-2:]
-    return float(seconds), int(rss_kib) / 1024
+    seconds, rss_kib, cpu = out.stdout.split()[-3:]
+    return float(seconds), int(rss_kib) / 1024, float(cpu)
 
 
 SCALING_SPECS = ["synonym:ratio=0.3,copies=4", "knn:ratio=0.3,copies=4"]
 
 
 def bench_processes(n: int, files: int, repeats: int, work: Path) -> dict:
-    """The job on 1 and 2 local worker processes, and the same work as a bare script (no Beam) on 1 and 2
-    processes: how far the job's scaling is the work's own. Runs alternate between the settings and each
-    keeps its best time of `repeats` (a shared machine is noisy)."""
+    """The job on 1 and 2 local worker processes, with torch threads as kdaug sets them (cores / processes:
+    the 1-process job runs the teacher and the tokenizer on both cores) and with one thread in every
+    process (what processes alone add), beside the same work as a bare script (no Beam): how far the
+    job's scaling is the work's own. Each job's CPU seconds say how many cores it kept busy. Runs
+    alternate between the settings and each keeps its best time of `repeats` (a shared machine is noisy)."""
     teacher = config_teacher(work / "tiny", hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
                              intermediate_size=64)
     texts = mr_texts(n)
@@ -236,22 +240,36 @@ def bench_processes(n: int, files: int, repeats: int, work: Path) -> dict:
     common = ["--input", str(corpus), "--teacher", str(teacher), "--chunk-size", "1000", "--device", "cpu"]
     for spec in SCALING_SPECS:
         common += ["--augment", spec]
-    best: dict[tuple[str, int], float] = {}
+    best: dict[tuple, tuple[float, float | None]] = {}  # (kind, processes, threads) -> (seconds, CPU seconds)
+
+    def keep(key, seconds, cpu=None):
+        if key not in best or seconds < best[key][0]:
+            best[key] = (seconds, cpu)
+
+    # 2 processes on 2 cores get one thread each by default, so (2, None) is also the one-thread pair's
     for _ in range(repeats):
+        for processes, threads in ((1, None), (1, 1), (2, None)):
+            seconds, _, cpu = run_job([*common, "--output", str(work / f"scaling_{processes}"),
+                                       "--direct_running_mode=multi_processing", f"--direct_num_workers={processes}",
+                                       *(["--torch-threads", str(threads)] if threads else [])])
+            keep(("job", processes, threads), seconds, cpu)
         for processes in (1, 2):
-            seconds, _ = run_job([*common, "--output", str(work / f"scaling_{processes}"),
-                                  "--direct_running_mode=multi_processing", f"--direct_num_workers={processes}"])
-            best[("job", processes)] = min(seconds, best.get(("job", processes), seconds))
-            seconds = bare_script(texts, files, teacher, processes)
-            best[("bare", processes)] = min(seconds, best.get(("bare", processes), seconds))
-    rows = [{"runner": f"kdaug materialize, {p} worker process{'es' if p > 1 else ''}", "seconds": best[("job", p)],
-             "examples_per_s": n / best[("job", p)]} for p in (1, 2)]
-    rows += [{"runner": f"bare script (no Beam), {p} process{'es' if p > 1 else ''}", "seconds": best[("bare", p)],
-              "examples_per_s": n / best[("bare", p)]} for p in (1, 2)]
-    job, bare = best[("job", 1)] / best[("job", 2)], best[("bare", 1)] / best[("bare", 2)]
+            keep(("bare", processes, None), bare_script(texts, files, teacher, processes))
+    rows = []
+    for (kind, p, threads), (seconds, cpu) in best.items():
+        plural = "es" if p > 1 else ""
+        rows.append({"runner": f"kdaug materialize, {p} worker process{plural}" if kind == "job"
+                     else f"bare script (no Beam), {p} process{plural}",
+                     "torch_threads": threads or f"{max(1, (os.cpu_count() or 1) // p)} (default)",
+                     "seconds": seconds, "examples_per_s": n / seconds,
+                     "cpu_seconds": cpu, "cores_busy": cpu / seconds if cpu is not None else None})
+    two = best[("job", 2, None)][0]
+    job, one_thread = best[("job", 1, None)][0] / two, best[("job", 1, 1)][0] / two
+    bare = best[("bare", 1, None)][0] / best[("bare", 2, None)][0]
     return {"examples": n, "files": files, "copies_per_example": 8, "repeats": repeats, "rows": rows,
-            "speedup_2_vs_1_processes": job, "bare_speedup_2_vs_1_processes": bare,
-            "job_speedup_share_of_bare": job / bare}
+            "speedup_2_vs_1_processes": job, "speedup_2_vs_1_processes_one_thread_each": one_thread,
+            "bare_speedup_2_vs_1_processes": bare, "job_speedup_share_of_bare": job / bare,
+            "cores_busy_1_process": rows[0]["cores_busy"]}
 
 
 def bench_one_file(n: int, ranges: int, repeats: int, work: Path) -> dict:
@@ -267,7 +285,7 @@ def bench_one_file(n: int, ranges: int, repeats: int, work: Path) -> dict:
     best: dict[int, float] = {}
     for _ in range(repeats):
         for setting in (0, range_bytes):
-            seconds, _ = run_job([*common, "--output", str(work / f"one_file_{setting}"),
+            seconds, _, _ = run_job([*common, "--output", str(work / f"one_file_{setting}"),
                                   "--input-range-bytes", str(setting)])
             best[setting] = min(seconds, best.get(setting, seconds))
     rows = [{"input": "one file, read whole (0: never split)", "seconds": best[0], "examples_per_s": n / best[0]},
@@ -323,7 +341,7 @@ def bench_memory(small: int, large: int, work: Path) -> dict:
     rows = []
     for n in (small, large):
         corpus = write_corpus(work / f"memory_corpus_{n}", mr_texts(n))
-        seconds, peak = run_job(["--input", str(corpus), "--teacher", str(teacher), "--output", str(work / f"mem_{n}"),
+        seconds, peak, _ = run_job(["--input", str(corpus), "--teacher", str(teacher), "--output", str(work / f"mem_{n}"),
                                  "--augment", "synonym:ratio=0.3,copies=1", "--device", "cpu"])
         rows.append({"examples": n, "seconds": seconds, "peak_rss_mib": peak})
     return {"rows": rows, "ratio_large_vs_small": rows[1]["peak_rss_mib"] / rows[0]["peak_rss_mib"]}
@@ -404,9 +422,11 @@ def main(argv: list[str] | None = None) -> int:
                                                        args.scaling_repeats, work)
             print(f"\nLocal runner, synonym + kNN (4 copies each), tiny teacher, {s['examples']} MR sentences in "
                   f"{s['files']} files, best of {s['repeats']}")
-            print(table(rounded(s["rows"]), ["runner", "seconds", "examples_per_s"]))
-            print(f"2 processes vs 1: kdaug {s['speedup_2_vs_1_processes']:.2f}x, bare script "
-                  f"{s['bare_speedup_2_vs_1_processes']:.2f}x (the same work without Beam)")
+            print(table(rounded(s["rows"]), ["runner", "torch_threads", "seconds", "examples_per_s", "cpu_seconds",
+                                             "cores_busy"]))
+            print(f"2 processes vs 1: kdaug {s['speedup_2_vs_1_processes']:.2f}x (the 1-process job kept "
+                  f"{s['cores_busy_1_process']:.2f} cores busy), {s['speedup_2_vs_1_processes_one_thread_each']:.2f}x "
+                  f"with one torch thread per process; bare script {s['bare_speedup_2_vs_1_processes']:.2f}x")
         if "one_file" in only:
             o = results["one_file"] = bench_one_file(args.one_file_examples, args.one_file_ranges,
                                                      args.one_file_repeats, work)
