@@ -246,7 +246,7 @@ def bench_processes(n: int, files: int, repeats: int, work: Path) -> dict:
         if key not in best or seconds < best[key][0]:
             best[key] = (seconds, cpu)
 
-    # 2 processes on 2 cores get one thread each by default, so (2, None) is also the one-thread pair's
+    # on 2 cores the 2-process job gets one thread per process by default: it serves both comparisons
     for _ in range(repeats):
         for processes, threads in ((1, None), (1, 1), (2, None)):
             seconds, _, cpu = run_job([*common, "--output", str(work / f"scaling_{processes}"),
@@ -286,7 +286,7 @@ def bench_one_file(n: int, ranges: int, repeats: int, work: Path) -> dict:
     for _ in range(repeats):
         for setting in (0, range_bytes):
             seconds, _, _ = run_job([*common, "--output", str(work / f"one_file_{setting}"),
-                                  "--input-range-bytes", str(setting)])
+                                     "--input-range-bytes", str(setting)])
             best[setting] = min(seconds, best.get(setting, seconds))
     rows = [{"input": "one file, read whole (0: never split)", "seconds": best[0], "examples_per_s": n / best[0]},
             {"input": f"one file in {ranges} byte ranges of {range_bytes} bytes", "seconds": best[range_bytes],
@@ -341,8 +341,8 @@ def bench_memory(small: int, large: int, work: Path) -> dict:
     rows = []
     for n in (small, large):
         corpus = write_corpus(work / f"memory_corpus_{n}", mr_texts(n))
-        seconds, peak, _ = run_job(["--input", str(corpus), "--teacher", str(teacher), "--output", str(work / f"mem_{n}"),
-                                 "--augment", "synonym:ratio=0.3,copies=1", "--device", "cpu"])
+        seconds, peak, _ = run_job(["--input", str(corpus), "--teacher", str(teacher), "--output",
+                                    str(work / f"mem_{n}"), "--augment", "synonym:ratio=0.3,copies=1", "--device", "cpu"])
         rows.append({"examples": n, "seconds": seconds, "peak_rss_mib": peak})
     return {"rows": rows, "ratio_large_vs_small": rows[1]["peak_rss_mib"] / rows[0]["peak_rss_mib"]}
 
