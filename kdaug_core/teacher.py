@@ -308,7 +308,7 @@ class _Encoder:
     its single Rust tokenizer on every call, so two threads labelling at once could encode each other's
     texts with the wrong truncation. Here each setting has its own copy of the Rust tokenizer, configured
     once and only read afterwards; reading the ids straight off its encodings also skips transformers'
-    per-text conversion (a fifth of a small teacher's labelling time). A slow (pure Python) tokenizer is
+    per-text conversion (about a tenth of a small teacher's labelling time). A slow (pure Python) tokenizer is
     called as before, one thread at a time."""
 
     def __init__(self, tokenizer, max_length: int):
@@ -338,7 +338,7 @@ class _Encoder:
                 return self._encode_slow(texts, pairs)
         inputs = list(texts) if pairs is None else list(zip(texts, pairs))
         encodings = self._whole.encode_batch(inputs)
-        truncated = np.array([len(e.ids) > self.max_length for e in encodings], dtype=bool)
+        truncated = np.array([len(e) > self.max_length for e in encodings], dtype=bool)  # len: no ids list built
         if truncated.any():
             idx = np.flatnonzero(truncated)
             for i, cut in zip(idx, self._cut.encode_batch([inputs[i] for i in idx])):
