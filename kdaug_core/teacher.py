@@ -331,17 +331,21 @@ class _Encoder:
             self._whole.no_truncation()
             self._cut.enable_truncation(max_length, stride=0, strategy="longest_first",
                                         direction=tokenizer.truncation_side)
+            # encode_batch_fast (tokenizers >= 0.20) skips the character offsets, which labelling never
+            # reads: ~15% of the tokenizer's time on short texts.
+            self._encode_whole, self._encode_cut = (getattr(copy, "encode_batch_fast", copy.encode_batch)
+                                                    for copy in (self._whole, self._cut))
 
     def encode(self, texts: Sequence[str], pairs: Sequence[str] | None) -> tuple[list[dict], np.ndarray]:
         if self._whole is None:
             with self._lock:
                 return self._encode_slow(texts, pairs)
         inputs = list(texts) if pairs is None else list(zip(texts, pairs))
-        encodings = self._whole.encode_batch(inputs)
+        encodings = self._encode_whole(inputs)
         truncated = np.array([len(e) > self.max_length for e in encodings], dtype=bool)  # len: no ids list built
         if truncated.any():
             idx = np.flatnonzero(truncated)
-            for i, cut in zip(idx, self._cut.encode_batch([inputs[i] for i in idx])):
+            for i, cut in zip(idx, self._encode_cut([inputs[i] for i in idx])):
                 encodings[i] = cut
         fields = self.fields
         return [{key: getattr(e, attr) for key, attr in fields} for e in encodings], truncated
