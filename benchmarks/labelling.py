@@ -390,7 +390,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--examples", type=int, default=4000, help="MR sentences labelled in the throughput comparison")
     p.add_argument("--chunk-size", type=int, default=1000)
-    p.add_argument("--throughput-repeats", type=int, default=2)
+    p.add_argument("--throughput-repeats", type=int, default=3)
     p.add_argument("--scaling-examples", type=int, default=64000)
     p.add_argument("--scaling-files", type=int, default=16)
     p.add_argument("--scaling-repeats", type=int, default=2)
