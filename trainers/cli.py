@@ -41,6 +41,9 @@ def parser(objective: str) -> argparse.ArgumentParser:
     p.add_argument("--eval-text-pair-column")
     p.add_argument("--eval-label-column", default="label")
     p.add_argument("--device", default="cpu")
+    p.add_argument("--restart", action="store_true",
+                   help="discard a checkpoint of an earlier run in --output and train from the start (by default a "
+                        "run resumes its own checkpoint, and refuses one of another run)")
     if objective == "distill":
         p.add_argument("--temperature", type=float, default=2.0)
         p.add_argument("--alpha", type=float, default=0.5, help="weight of the KD term (1 - alpha: gold CE)")

@@ -4,10 +4,12 @@ loaded whole."""
 from __future__ import annotations
 
 import glob
+import hashlib
 import os
 from dataclasses import dataclass
 from typing import Iterator, Sequence
 
+import fsspec
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -50,6 +52,9 @@ class MaterializedSplit:
                     row.setdefault(c, None)
                 yield row
 
+    def fingerprint(self) -> str:
+        return files_sha256(self.files)
+
     @property
     def label_names(self) -> list[str]:
         return self.metadata.label_names
@@ -85,6 +90,9 @@ class CorpusSplit:
     def num_rows(self) -> int:
         return sum(1 for _ in self.iter_rows())
 
+    def fingerprint(self) -> str:
+        return files_sha256(sorted({unit.path for unit in plan_read_units(self.path)}))
+
     def iter_rows(self, columns: Sequence[str] | None = None) -> Iterator[dict]:
         labels = LabelSpace(dict(enumerate(self.label_names)))
         for unit in plan_read_units(self.path):
@@ -96,6 +104,18 @@ class CorpusSplit:
                 yield {"id": ex.id, "text": ex.text, "text_pair": ex.text_pair, "label": ex.label,
                        "aug_method": "original", "changed_ratio": 0.0, "teacher_logits": None, "teacher_entropy": 0.0,
                        "teacher_kl_to_source": None}
+
+
+def files_sha256(paths: Sequence[str]) -> str:
+    """sha256 over the files' names and bytes: what a training run was trained on, so that resuming can
+    tell a changed dataset (materialize writes the same bytes for the same input and seed)."""
+    h = hashlib.sha256()
+    for path in paths:
+        h.update(os.path.basename(path).encode("utf-8") + b"\0")
+        with fsspec.open(path, "rb") as f:
+            while block := f.read(1 << 20):
+                h.update(block)
+    return h.hexdigest()
 
 
 def open_training_data(path: str, split: str, columns: ColumnSpec, label_names: list[str] | None = None):

@@ -14,6 +14,7 @@ The default finishes in about 11 minutes on 2 CPU cores; --full trains longer an
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import shlex
 import statistics
@@ -33,7 +34,7 @@ def main(argv: list[str]) -> int:
     from kdaug_core.assets.mr import mr_splits
     from kdaug_core.recipe import Recipe
     from pipelines.materialize import run as materialize
-    from trainers.train import TrainConfig, train
+    from trainers.train import CheckpointMismatchError, TrainConfig, train
 
     p = argparse.ArgumentParser(prog="kdaug demo", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--output", default="demo_output")
@@ -62,10 +63,19 @@ def main(argv: list[str]) -> int:
     def step(msg: str) -> None:
         print(f"[{time.time() - t0:6.0f}s] {msg}", flush=True)
 
+    def trained(cfg: TrainConfig) -> dict:
+        """Resumes a run an earlier demo left in --output, or trains it again when its data or settings changed
+        (another --ratio, a re-materialized dataset), so the table always describes this demo's dataset."""
+        try:
+            return train(cfg, progress=sys.stderr.isatty())
+        except CheckpointMismatchError as err:
+            step(f"  {cfg.output}: an earlier demo's run differs ({err.why}): training it again")
+            return train(dataclasses.replace(cfg, restart=True), progress=sys.stderr.isatty())
+
     step(f"fine-tuning the teacher (all-MiniLM-L6-v2, {teacher_epochs} epoch(s)) on {train_path.name}")
-    teacher_metrics = train(TrainConfig(data=str(train_path), student="hf:model=minilm", eval=str(dev_path),
-                                        output=str(out / "teacher"), objective="finetune", epochs=teacher_epochs,
-                                        batch_size=32, seed=0), progress=sys.stderr.isatty())
+    teacher_metrics = trained(TrainConfig(data=str(train_path), student="hf:model=minilm", eval=str(dev_path),
+                                          output=str(out / "teacher"), objective="finetune", epochs=teacher_epochs,
+                                          batch_size=32, seed=0))
     teacher_dir = out / "teacher" / "best"
 
     step(f"materializing the training split with synonym:ratio={args.ratio},copies={copies} (Beam)")
@@ -80,10 +90,9 @@ def main(argv: list[str]) -> int:
     for seed in range(args.seeds):
         for name, objective, methods in VARIANTS:
             step(f"{name}, seed {seed}")
-            m = train(TrainConfig(data=str(out / "dataset"), student="bilstm:hidden=150,embeddings=glove",
-                                  eval=str(dev_path), output=str(out / "students" / f"{objective}-{len(methods or [])}-s{seed}"),
-                                  objective=objective, methods=methods, epochs=student_epochs, batch_size=64, seed=seed),
-                      progress=sys.stderr.isatty())
+            m = trained(TrainConfig(data=str(out / "dataset"), student="bilstm:hidden=150,embeddings=glove",
+                                    eval=str(dev_path), output=str(out / "students" / f"{objective}-{len(methods or [])}-s{seed}"),
+                                    objective=objective, methods=methods, epochs=student_epochs, batch_size=64, seed=seed))
             r = results.setdefault(name, {"accuracy": [], "macro_f1": []})
             r["accuracy"].append(m["best"]["accuracy"])
             r["macro_f1"].append(m["best"]["macro_f1"])

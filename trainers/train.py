@@ -36,6 +36,15 @@ class TrainConfigError(ValueError):
     """A training option is invalid or the inputs do not fit together; one clear message."""
 
 
+class CheckpointMismatchError(TrainConfigError):
+    """The output directory holds a checkpoint of another run (other settings or other data)."""
+
+    def __init__(self, output: Path, why: str):
+        self.why = why
+        super().__init__(f"{output} holds a checkpoint of another run ({why}); resuming it would mix the two. "
+                         f"Give another --output, or --restart to train from the start")
+
+
 @dataclass
 class TrainConfig:
     data: str
@@ -69,6 +78,7 @@ class TrainConfig:
     eval_label_column: str = "label"
     device: str = "cpu"
     stop_after_steps: int | None = None  # for tests and smoke runs: end the run early, as a kill would
+    restart: bool = False  # discard a checkpoint in `output` and train from the start
 
     def __post_init__(self):
         if self.objective not in OBJECTIVES:
@@ -197,6 +207,24 @@ def load_checkpoint(path: Path, optimizer) -> dict:
 
 # ------------------------------------------------------------------------------------------------ train
 
+# Settings a resumed run may change: where and how it runs, and how long (more epochs continue the run).
+RESUMABLE_CHANGES = ("output", "epochs", "save_every", "stop_after_steps", "device", "restart")
+
+
+def checkpoint_mismatch(saved: dict, cfg: TrainConfig, data_sha256: str) -> str | None:
+    """Why a checkpoint's run is not this one (None when it is): a setting or the training data differ."""
+    now = asdict(cfg)
+    changed = [f"{key} {saved['config'].get(key)!r} -> {now[key]!r}" for key in now
+               if key not in RESUMABLE_CHANGES and saved["config"].get(key) != now[key]]
+    if saved.get("epoch", 0) > cfg.epochs:
+        changed.append(f"it has trained {saved['epoch']} epochs, more than epochs={cfg.epochs}")
+    if "data_sha256" not in saved:
+        changed.append("it does not record its training data (an older kdaug wrote it)")
+    elif saved["data_sha256"] != data_sha256:
+        changed.append(f"the training data changed (sha256 {saved['data_sha256'][:12]}... -> {data_sha256[:12]}...)")
+    return "; ".join(changed) or None
+
+
 def train(cfg: TrainConfig, progress: bool = True) -> dict:
     out = Path(cfg.output)
     if cfg.objective == "distill":  # needs teacher logits: a materialized dataset only
@@ -211,6 +239,14 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict:
     eval_set = load_eval(cfg, label_names)
     spec = StudentSpec.parse(cfg.student)
     ckpt = out / "checkpoint"
+    data_sha256 = split.fingerprint()
+    if cfg.restart:
+        for stale in (ckpt, out / "best"):
+            shutil.rmtree(stale, ignore_errors=True)
+    elif (ckpt / "trainer_state.json").is_file():
+        why = checkpoint_mismatch(json.loads((ckpt / "trainer_state.json").read_text()), cfg, data_sha256)
+        if why:
+            raise CheckpointMismatchError(out, why)
     torch.manual_seed(cfg.seed)
     if (ckpt / "trainer_state.json").is_file():
         student = load_student(ckpt / "student")
@@ -220,9 +256,10 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict:
     student.to(cfg.device).train()
     lr = cfg.lr or (2e-3 if spec.kind == "bilstm" else 5e-5 if spec.kind == "hf" else 1e-4)
     optimizer = torch.optim.AdamW(student.parameters(), lr=lr)
-    state = {"epoch": 0, "step_in_epoch": 0, "global_step": 0, "history": [], "best": None, "config": asdict(cfg)}
+    state = {"epoch": 0, "step_in_epoch": 0, "global_step": 0, "history": [], "best": None, "config": asdict(cfg),
+             "data_sha256": data_sha256}
     if (ckpt / "trainer_state.json").is_file():
-        state = {**state, **load_checkpoint(ckpt, optimizer)}
+        state = {**state, **load_checkpoint(ckpt, optimizer), "config": asdict(cfg), "data_sha256": data_sha256}
     total_steps = math.ceil(split.num_rows / cfg.batch_size)
     steps_this_run = 0
     for epoch in range(state["epoch"], cfg.epochs):

@@ -20,3 +20,13 @@ def test_demo_story_runs_on_real_minilm_and_mr(tmp_path, capsys):
     assert split["records_read"] == 60 and split["reconciles"]
     assert split["teacher"]["label_names"] == ["negative", "positive"]
     assert 0.25 <= split["mean_changed_ratio"]["synonym"] <= 0.35
+
+    # Again with another ratio into the same --output: the teacher's run is resumed as it is, while the
+    # students, whose dataset changed, are trained again rather than resumed from the 0.3 dataset's runs.
+    assert kdaug(["demo", "--output", str(out), "--limit", "60", "--seeds", "1", "--ratio", "0.5",
+                  "--runner=DirectRunner"]) == 0
+    printed = capsys.readouterr().out
+    again = [line for line in printed.splitlines() if "training it again" in line]
+    assert len(again) == 3 and all("students" in line and "the training data changed" in line for line in again)
+    split = json.loads((out / "dataset" / "manifest.json").read_text())["splits"]["train"]
+    assert 0.45 <= split["mean_changed_ratio"]["synonym"] <= 0.55

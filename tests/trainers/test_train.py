@@ -4,7 +4,7 @@ import pytest
 
 from kdaug_core.cli import main as kdaug
 from tests.conftest import write_jsonl
-from trainers.train import TrainConfig, row_passes, train
+from trainers.train import CheckpointMismatchError, TrainConfig, row_passes, train
 
 
 @pytest.fixture(scope="module")
@@ -46,6 +46,45 @@ def test_resume_after_a_kill_gives_the_same_metrics(tiny_dataset, tmp_path):
     assert resumed["history"] == whole["history"]
 
 
+def test_a_checkpoint_of_another_run_is_refused_and_restart_trains_from_the_start(tiny_dataset, tmp_path):
+    import shutil
+
+    import pyarrow.parquet as pq
+
+    data, _ = tiny_dataset
+    copy = tmp_path / "ds"
+    shutil.copytree(data, copy)
+    killed = config(tiny_dataset, tmp_path / "run", data=str(copy), stop_after_steps=4)
+    assert train(killed, progress=False)["stopped_early"]
+    with pytest.raises(CheckpointMismatchError, match=r"seed 3 -> 4.*--restart"):
+        train(config(tiny_dataset, tmp_path / "run", data=str(copy), seed=4), progress=False)
+    # the same path, other bytes: a re-materialized dataset is told by its content, not its name
+    part = sorted((copy / "data").glob("*.parquet"))[0]
+    table = pq.read_table(part)
+    pq.write_table(table.slice(0, table.num_rows - 1), part)
+    with pytest.raises(CheckpointMismatchError, match="the training data changed"):
+        train(config(tiny_dataset, tmp_path / "run", data=str(copy)), progress=False)
+    state_file = tmp_path / "run" / "checkpoint" / "trainer_state.json"
+    state = json.loads(state_file.read_text())
+    del state["data_sha256"]  # as an older kdaug wrote it: its data cannot be checked, so it is not trusted
+    state_file.write_text(json.dumps(state))
+    with pytest.raises(CheckpointMismatchError, match="does not record its training data"):
+        train(config(tiny_dataset, tmp_path / "run", data=str(copy)), progress=False)
+    fresh = train(config(tiny_dataset, tmp_path / "fresh", data=str(copy)), progress=False)
+    restarted = train(config(tiny_dataset, tmp_path / "run", data=str(copy), restart=True), progress=False)
+    assert restarted["history"] == fresh["history"]
+    assert json.loads((tmp_path / "run" / "metrics.json").read_text())["history"] == fresh["history"]
+
+
+def test_more_epochs_continue_a_finished_run_fewer_are_refused(tiny_dataset, tmp_path):
+    two = train(config(tiny_dataset, tmp_path / "two"), progress=False)
+    train(config(tiny_dataset, tmp_path / "grown", epochs=1), progress=False)
+    grown = train(config(tiny_dataset, tmp_path / "grown", epochs=2), progress=False)
+    assert grown["history"] == two["history"] and grown["config"]["epochs"] == 2
+    with pytest.raises(CheckpointMismatchError, match="trained 2 epochs, more than epochs=1"):
+        train(config(tiny_dataset, tmp_path / "grown", epochs=1), progress=False)
+
+
 def test_filters_and_finetune(tiny_dataset, tmp_path):
     cfg = config(tiny_dataset, tmp_path / "f", min_changed_ratio=0.25, max_teacher_entropy=10.0, methods=["original", "synonym"])
     copy = {"aug_method": "synonym", "label": 1, "changed_ratio": 0.2, "teacher_entropy": 0.1}
@@ -69,6 +108,12 @@ def test_cli_distill_and_clear_errors(tiny_dataset, tmp_path, capsys):
     assert kdaug(["distill", "--data", str(data), "--student", "bilstm", "--eval", str(heldout),
                   "--output", str(tmp_path / "o3"), "--split", "test"]) == 2
     assert "no split 'test'" in capsys.readouterr().err
+    other = ["distill", "--data", str(data), "--student", "bilstm:hidden=8,embed_dim=8", "--eval", str(heldout),
+             "--output", str(tmp_path / "o"), "--epochs", "1", "--seed", "5"]
+    assert kdaug(other) == 2  # --output holds the seed-0 run
+    assert "holds a checkpoint of another run (seed 0 -> 5)" in capsys.readouterr().err
+    assert kdaug(other + ["--restart"]) == 0
+    assert json.loads((tmp_path / "o" / "metrics.json").read_text())["config"]["seed"] == 5
 
 
 def test_finetune_a_teacher_on_a_plain_corpus_then_materialize_with_it(tmp_path, mr_rows, tiny_teacher):
