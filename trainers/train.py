@@ -207,8 +207,9 @@ def load_checkpoint(path: Path, optimizer) -> dict:
 
 # ------------------------------------------------------------------------------------------------ train
 
-# Settings a resumed run may change: where and how it runs, and how long (more epochs continue the run).
-RESUMABLE_CHANGES = ("output", "epochs", "save_every", "stop_after_steps", "device", "restart")
+# Settings a resumed run may change: where and how it runs, how long (more epochs continue the run), and
+# the data's path (its content is checked by fingerprint: a moved dataset is the same data).
+RESUMABLE_CHANGES = ("output", "epochs", "save_every", "stop_after_steps", "device", "restart", "data")
 
 
 def checkpoint_mismatch(saved: dict, cfg: TrainConfig, data_sha256: str) -> str | None:

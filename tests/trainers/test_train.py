@@ -70,6 +70,11 @@ def test_a_checkpoint_of_another_run_is_refused_and_restart_trains_from_the_star
     state_file.write_text(json.dumps(state))
     with pytest.raises(CheckpointMismatchError, match="does not record its training data"):
         train(config(tiny_dataset, tmp_path / "run", data=str(copy)), progress=False)
+    moved = tmp_path / "moved"  # the same bytes elsewhere are the same data: resumed, not refused
+    shutil.copytree(copy, moved)
+    train(config(tiny_dataset, tmp_path / "moved_run", data=str(copy), stop_after_steps=2), progress=False)
+    assert train(config(tiny_dataset, tmp_path / "moved_run", data=str(moved), stop_after_steps=1),
+                 progress=False)["global_step"] == 3
     fresh = train(config(tiny_dataset, tmp_path / "fresh", data=str(copy)), progress=False)
     restarted = train(config(tiny_dataset, tmp_path / "run", data=str(copy), restart=True), progress=False)
     assert restarted["history"] == fresh["history"]
