@@ -248,8 +248,9 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict:
         why = checkpoint_mismatch(json.loads((ckpt / "trainer_state.json").read_text()), cfg, data_sha256)
         if why:
             raise CheckpointMismatchError(out, why)
+    resuming = (ckpt / "trainer_state.json").is_file()
     torch.manual_seed(cfg.seed)
-    if (ckpt / "trainer_state.json").is_file():
+    if resuming:
         student = load_student(ckpt / "student")
     else:
         texts = (t for r in split.iter_rows(columns=["text", "text_pair"]) for t in (r["text"], r["text_pair"]) if t)
@@ -257,10 +258,10 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict:
     student.to(cfg.device).train()
     lr = cfg.lr or (2e-3 if spec.kind == "bilstm" else 5e-5 if spec.kind == "hf" else 1e-4)
     optimizer = torch.optim.AdamW(student.parameters(), lr=lr)
-    state = {"epoch": 0, "step_in_epoch": 0, "global_step": 0, "history": [], "best": None, "config": asdict(cfg),
-             "data_sha256": data_sha256}
-    if (ckpt / "trainer_state.json").is_file():
-        state = {**state, **load_checkpoint(ckpt, optimizer), "config": asdict(cfg), "data_sha256": data_sha256}
+    state = {"epoch": 0, "step_in_epoch": 0, "global_step": 0, "history": [], "best": None}
+    if resuming:
+        state.update(load_checkpoint(ckpt, optimizer))
+    state.update(config=asdict(cfg), data_sha256=data_sha256)  # this run's: a resumed run may add epochs
     total_steps = math.ceil(split.num_rows / cfg.batch_size)
     steps_this_run = 0
     for epoch in range(state["epoch"], cfg.epochs):
