@@ -29,7 +29,7 @@ def build_bert_base_mlm(dest: Path) -> Path:
     import torch
     from transformers import AutoTokenizer, BertConfig, BertForMaskedLM
 
-    from kdaug_core.assets.minilm import minilm_path
+    from kdaug.core.assets.minilm import minilm_path
 
     tokenizer = AutoTokenizer.from_pretrained(str(minilm_path()))  # bert-base-uncased's WordPiece vocab
     torch.manual_seed(0)
@@ -40,7 +40,7 @@ def build_bert_base_mlm(dest: Path) -> Path:
 
 
 def mr_sentences(n: int) -> list[str]:
-    from kdaug_core.assets.mr import fetch_mr
+    from kdaug.core.assets.mr import fetch_mr
 
     with open(fetch_mr(), encoding="utf-8") as f:
         return [json.loads(line)["text"] for _, line in zip(range(n), f)]
@@ -55,7 +55,7 @@ class TinyBertLoop:
         import torch
         from transformers import BertForMaskedLM, BertTokenizer
 
-        from kdaug_core.assets import load_stopwords
+        from kdaug.core.assets import load_stopwords
 
         self.torch = torch
         self.tokenizer = BertTokenizer.from_pretrained(str(model_dir))
@@ -126,15 +126,15 @@ def nlpaug_augmenter(model_dir: Path, ratio: float, device: str):
 def mean_ratio(sources: list[str], copies: list[list[str]]) -> float:
     """The baselines' real changed ratio, by kdaug's measure (they lower-case and re-space text, which
     the measure ignores; splitting "he's" into "he ' s" still counts, so this slightly overstates)."""
-    from kdaug_core.shift import measure
+    from kdaug.core.shift import measure
 
     return float(np.mean([measure(s, c).ratio for s, cs in zip(sources, copies) for c in cs]))
 
 
 def bench_mlm(n: int, copies: int, ratio: float, device: str, skip_nlpaug: bool) -> list[dict]:
-    from kdaug_core.assets.embeddings import load_glove
-    from kdaug_core.augment import build_augmenters, parse_augment_spec
-    from kdaug_core.corpus import SourceExample
+    from kdaug.core.assets.embeddings import load_glove
+    from kdaug.core.augment import build_augmenters, parse_augment_spec
+    from kdaug.core.corpus import SourceExample
 
     texts = mr_sentences(n)
     sources = [SourceExample(str(i), t, None, None, "") for i, t in enumerate(texts)]
@@ -173,8 +173,8 @@ def bench_mlm(n: int, copies: int, ratio: float, device: str, skip_nlpaug: bool)
 def bench_replacement(n: int, ratio: float) -> list[dict]:
     import torch
 
-    from kdaug_core.augment import build_augmenters, parse_augment_spec
-    from kdaug_core.corpus import SourceExample
+    from kdaug.core.augment import build_augmenters, parse_augment_spec
+    from kdaug.core.corpus import SourceExample
 
     torch.set_num_threads(1)
     texts = mr_sentences(n)

@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def mr_texts(n: int) -> list[str]:
     """n MR sentences (repeated with a counter past the corpus's 10,662), in corpus order: a realistic spread
     of lengths (1 to ~60 words)."""
-    from kdaug_core.assets.mr import fetch_mr
+    from kdaug.core.assets.mr import fetch_mr
 
     with open(fetch_mr(), encoding="utf-8") as f:
         base = [json.loads(line)["text"] for line in f]
@@ -48,7 +48,7 @@ def minilm_teacher(dest: Path) -> Path:
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    from kdaug_core.assets.minilm import minilm_path
+    from kdaug.core.assets.minilm import minilm_path
 
     torch.manual_seed(0)
     model = AutoModelForSequenceClassification.from_pretrained(
@@ -63,7 +63,7 @@ def config_teacher(dest: Path, **config) -> Path:
     import torch
     from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
 
-    from kdaug_core.assets.minilm import minilm_path
+    from kdaug.core.assets.minilm import minilm_path
 
     tokenizer = AutoTokenizer.from_pretrained(str(minilm_path()))
     torch.manual_seed(0)
@@ -81,7 +81,7 @@ def kdaug_pipeline(teacher: Path, texts: list[str], chunk_size: int) -> float:
     import apache_beam as beam
     from apache_beam.ml.inference.base import RunInference
 
-    from pipelines.model_handler import TeacherModelHandler
+    from kdaug.pipelines.model_handler import TeacherModelHandler
 
     rows = [{"id": str(i), "source_id": str(i), "text": t, "text_pair": None, "aug_method": "original"}
             for i, t in enumerate(texts)]
@@ -107,7 +107,7 @@ def bare_loop(teacher: Path, texts: list[str], chunk_size: int) -> tuple[float, 
     also the real and the padded token counts."""
     import torch
 
-    from kdaug_core.teacher import Teacher
+    from kdaug.core.teacher import Teacher
 
     t0 = time.perf_counter()
     model = Teacher(str(teacher), device="cpu").load()
@@ -216,7 +216,7 @@ def run_job(args: list[str]) -> tuple[float, float, float]:
              "s = time.perf_counter() - t; u = resource.getrusage(resource.RUSAGE_CHILDREN); "
              "print(r.stderr[-3000:], file=sys.stderr) if r.returncode else None; "
              "print(s, u.ru_maxrss, u.ru_utime + u.ru_stime); sys.exit(r.returncode)")
-    out = subprocess.run([sys.executable, "-c", probe, sys.executable, "-m", "kdaug_core.cli", "materialize", *args],
+    out = subprocess.run([sys.executable, "-c", probe, sys.executable, "-m", "kdaug", "materialize", *args],
                          capture_output=True, text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
     if out.returncode:
         raise RuntimeError(f"materialize failed: {out.stderr}")
@@ -312,9 +312,9 @@ def bare_script(texts: list[str], files: int, teacher: Path, processes: int) -> 
 
 def _bare_worker(args) -> int:
     file_texts, teacher_dir, processes = args
-    from kdaug_core.augment import build_augmenters, parse_augment_spec
-    from kdaug_core.corpus import SourceExample
-    from kdaug_core.teacher import Teacher, set_torch_threads
+    from kdaug.core.augment import build_augmenters, parse_augment_spec
+    from kdaug.core.corpus import SourceExample
+    from kdaug.core.teacher import Teacher, set_torch_threads
 
     set_torch_threads(processes)
     augmenters = build_augmenters([parse_augment_spec(s) for s in SCALING_SPECS])
@@ -354,7 +354,7 @@ def bench_gpu(n: int, work: Path) -> dict:
 
     if not torch.cuda.is_available():
         return {"available": False, "note": "no CUDA GPU on this machine: GPU figures not measured"}
-    from kdaug_core.teacher import Teacher
+    from kdaug.core.teacher import Teacher
 
     teacher_dir = config_teacher(work / "bert_base")  # BertConfig defaults: BERT-base, 12 x 768
     teacher = Teacher(str(teacher_dir), device="cuda").load()

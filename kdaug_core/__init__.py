@@ -1,4 +1,3 @@
-"""kdaug_core: the library behind kdaug (augmenters, shift measurement, teacher inference, schema access,
-assets). No Beam and no training loops live here; pipelines/ and trainers/ are thin layers over it."""
-
-__version__ = "0.1.0"
+"""kdaug.core: the library behind kdaug (corpus reading, augmenters, shift measurement, teacher
+inference, schema access, assets). No Beam and no training loops live here: kdaug.pipelines and
+kdaug.trainers are thin layers over it, and it imports neither."""

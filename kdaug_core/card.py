@@ -11,13 +11,12 @@ from importlib import metadata as importlib_metadata
 
 import yaml
 
-from kdaug_core import __version__
-from kdaug_core.schema import SoftLabels, hf_features, load_spec
+from kdaug.core.schema import SoftLabels, hf_features, load_spec
 
 
 def versions() -> dict[str, str]:
-    out = {"kdaug": __version__, "python": platform.python_version()}
-    for pkg in ("apache-beam", "torch", "transformers", "pyarrow", "nltk", "datasets"):
+    out = {"python": platform.python_version()}
+    for pkg in ("kdaug", "apache-beam", "torch", "transformers", "pyarrow", "nltk", "datasets"):
         try:
             out[pkg] = importlib_metadata.version(pkg)
         except importlib_metadata.PackageNotFoundError:

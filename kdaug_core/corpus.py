@@ -13,6 +13,8 @@ A bad record never stops a job: it is rejected with its position and reason, and
 
 from __future__ import annotations
 
+from kdaug.core.errors import KdaugError
+
 import csv
 import io
 import json
@@ -23,7 +25,7 @@ from typing import Any, Iterator
 
 import fsspec
 
-from kdaug_core.seeding import content_id
+from kdaug.core.seeding import content_id
 
 FORMATS = ("jsonl", "csv", "tsv", "parquet", "hf_dataset")
 _EXTENSIONS = {".jsonl": "jsonl", ".json": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".tsv": "tsv",
@@ -40,11 +42,11 @@ RANGE_BYTES = 64 * 2**20
 _BOM = b"\xef\xbb\xbf"
 
 
-class CorpusError(ValueError):
+class CorpusError(KdaugError, ValueError):
     """The corpus as a whole cannot be read as asked (missing path, unknown format, missing column)."""
 
 
-class BadRecord(ValueError):
+class BadRecord(KdaugError, ValueError):
     """One record is unusable; the message is the reason written to the dead letter."""
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from kdaug_core.teacher import Teacher, kl_of_logits
+from kdaug.core.teacher import Teacher, kl_of_logits
 
 
 @dataclass

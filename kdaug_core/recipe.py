@@ -7,21 +7,23 @@ about *how* it was run (runner, worker count) belongs here: those never change t
 
 from __future__ import annotations
 
+from kdaug.core.errors import KdaugError
+
 import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
 
-from kdaug_core.augment import AugmentSpec, parse_augment_spec
-from kdaug_core.corpus import FORMATS, RANGE_BYTES, ColumnSpec, parse_label_map
-from kdaug_core.schema import SoftLabels
-from kdaug_core.teacher import PRECISIONS
+from kdaug.core.augment import AugmentSpec, parse_augment_spec
+from kdaug.core.corpus import FORMATS, RANGE_BYTES, ColumnSpec, parse_label_map
+from kdaug.core.schema import SoftLabels
+from kdaug.core.teacher import PRECISIONS
 
 SPLIT_RE = r"^[A-Za-z0-9_.]+$"
 
 
-class RecipeError(ValueError):
+class RecipeError(KdaugError, ValueError):
     """A recipe value is invalid; the message names it."""
 
 

@@ -3,9 +3,9 @@ The teacher's columns are added by the labelling step; everything else is decide
 
 from __future__ import annotations
 
-from kdaug_core.augment import AugmentedCopy, Augmenter
-from kdaug_core.corpus import SourceExample
-from kdaug_core.words import words
+from kdaug.core.augment import AugmentedCopy, Augmenter
+from kdaug.core.corpus import SourceExample
+from kdaug.core.words import words
 
 ORIGINAL = "original"
 

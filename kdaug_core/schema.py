@@ -4,6 +4,8 @@ through it, so the two cannot drift apart."""
 
 from __future__ import annotations
 
+from kdaug.core.errors import KdaugError
+
 import json
 from dataclasses import dataclass
 from functools import lru_cache
@@ -11,7 +13,7 @@ from functools import lru_cache
 import numpy as np
 import pyarrow as pa
 
-import schemas
+from kdaug import schemas
 
 _TYPES = {
     "string": pa.string(),
@@ -26,7 +28,7 @@ _TYPES = {
 META_PREFIX = "kdaug."
 
 
-class SchemaMismatchError(ValueError):
+class SchemaMismatchError(KdaugError, ValueError):
     """A dataset does not match the schema version or columns a reader expects."""
 
 

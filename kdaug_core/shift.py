@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 
-from kdaug_core.words import words
+from kdaug.core.words import words
 
 
 @dataclass(frozen=True)

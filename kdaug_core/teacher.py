@@ -9,6 +9,8 @@ the user asks for it.
 
 from __future__ import annotations
 
+from kdaug.core.errors import KdaugError
+
 import contextlib
 import hashlib
 import os
@@ -21,7 +23,7 @@ import numpy as np
 TOKENIZER_AND_CONFIG = ["*.json", "*.txt", "*.model", "tokenizer*", "*.safetensors"]
 
 
-class TeacherError(RuntimeError):
+class TeacherError(KdaugError, RuntimeError):
     """The teacher cannot be used as given; the message says why and what to do."""
 
 

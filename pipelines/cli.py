@@ -5,16 +5,9 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
-import time
 
-from kdaug_core.assets import MissingAssetError
-from kdaug_core.augment import AugmentSpecError
-from kdaug_core.corpus import CorpusError
-from kdaug_core.recipe import Recipe, RecipeError
-from kdaug_core.teacher import TeacherError
-
-# Everything raised before any work starts: one clear message, exit code 2, no traceback.
-SETUP_ERRORS = (CorpusError, RecipeError, AugmentSpecError, TeacherError, MissingAssetError)
+from kdaug.core.errors import KdaugError
+from kdaug.core.recipe import Recipe
 
 
 def materialize_parser() -> argparse.ArgumentParser:
@@ -73,41 +66,37 @@ def recipe_from_args(args: argparse.Namespace) -> Recipe:
 
 
 def scale_from_args(args: argparse.Namespace):
-    from pipelines.materialize import Scale
+    from kdaug.pipelines.materialize import Scale
 
     return Scale(accelerator=args.teacher_accelerator, min_ram=args.teacher_min_ram,
                  model_copies=args.teacher_copies_per_machine, torch_threads=args.torch_threads)
 
 
 def materialize(argv: list[str]) -> int:
-    from pipelines.materialize import prepare, run
-    from pipelines.worker import keep_long_lived_out_of_gc
+    from kdaug.pipelines.materialize import materialize_recipe
 
     args, beam_args = materialize_parser().parse_known_args(argv)
     command = "kdaug materialize " + " ".join(shlex.quote(a) for a in argv)
     try:
         recipe = recipe_from_args(args)
-        jobs = recipe.role_recipes() or [(None, recipe)]
-        scale = scale_from_args(args)
-        plans = [prepare(job, command, scale) for _, job in jobs]  # every role is checked before any starts
-        keep_long_lived_out_of_gc()  # this process holds Beam, torch and the checked assets until it exits
-        for (role, job), plan in zip(jobs, plans):
-            if role:
-                print(f"\n== role {role!r} -> {job.output}")
-            t0 = time.time()
-            manifest = run(job, beam_args, command, plan=plan)
-            if manifest is None:
-                print(f"--dry_run: the job for {job.output} was built (and, for Dataflow, translated into its "
-                      f"job request) but not run.")
-                continue
-            print_summary(job, manifest, time.time() - t0)
-    except SETUP_ERRORS as err:
+        materialize_recipe(recipe, beam_args, command, scale_from_args(args), on_start=print_role,
+                           on_done=print_summary)
+    except KdaugError as err:
         print(f"kdaug materialize: error: {err}", file=sys.stderr)
         return 2
     return 0
 
 
-def print_summary(recipe: Recipe, manifest: dict, seconds: float) -> None:
+def print_role(role: str | None, recipe: Recipe) -> None:
+    if role:
+        print(f"\n== role {role!r} -> {recipe.output}")
+
+
+def print_summary(role: str | None, recipe: Recipe, manifest: dict | None, seconds: float) -> None:
+    if manifest is None:
+        print(f"--dry_run: the job for {recipe.output} was built (and, for Dataflow, translated into its "
+              f"job request) but not run.")
+        return
     e = manifest["splits"][recipe.split]
     print(f"\nWrote {e['rows_written']} rows to {recipe.output} in {seconds:.0f}s "
           f"(split {recipe.split!r}: read {e['records_read']}, written {e['records_written']}, "

@@ -34,14 +34,14 @@ from apache_beam.ml.inference.base import RunInference
 from apache_beam.options.pipeline_options import (DebugOptions, DirectOptions, PipelineOptions, StandardOptions,
                                                   TestOptions)
 
-from kdaug_core.augment import build_augmenters
-from kdaug_core.card import dataset_card, merge_manifest, split_manifest
-from kdaug_core.corpus import LabelSpace, ReadUnit, check_columns, check_labels, plan_read_units
-from kdaug_core.recipe import Recipe, RecipeError
-from kdaug_core.schema import arrow_schema
-from kdaug_core.teacher import TeacherInfo, pick_device, resolve_precision, resolve_teacher
-from pipelines import transforms as T
-from pipelines.model_handler import TeacherModelHandler
+from kdaug.core.augment import build_augmenters
+from kdaug.core.card import dataset_card, merge_manifest, split_manifest
+from kdaug.core.corpus import LabelSpace, ReadUnit, check_columns, check_labels, plan_read_units
+from kdaug.core.recipe import Recipe, RecipeError
+from kdaug.core.schema import arrow_schema
+from kdaug.core.teacher import TeacherInfo, pick_device, resolve_precision, resolve_teacher
+from kdaug.pipelines import transforms as T
+from kdaug.pipelines.model_handler import TeacherModelHandler
 
 log = logging.getLogger("kdaug")
 AUGMENT_BATCH = 64
@@ -234,6 +234,28 @@ def pipeline_options(beam_args: list[str]) -> PipelineOptions:
     if not std.runner:
         std.runner = "DirectRunner"
     return options
+
+
+def materialize_recipe(recipe: Recipe, beam_args: list[str] | None = None, command: str = "",
+                       scale: Scale | None = None, on_start=None, on_done=None) -> dict[str | None, dict | None]:
+    """Materializes a recipe: one dataset, or one per role (OUTPUT/ROLE). Every role is checked before
+    any starts. `on_start(role, recipe)` and `on_done(role, recipe, manifest, seconds)` are called
+    around each job (role None without roles). Returns
+    {role: manifest} ({None: manifest} without roles; the manifest is None under --dry_run)."""
+    from kdaug.pipelines.worker import keep_long_lived_out_of_gc
+
+    jobs = recipe.role_recipes() or [(None, recipe)]
+    plans = [prepare(job, command, scale) for _, job in jobs]
+    keep_long_lived_out_of_gc()  # this process holds Beam, torch and the checked assets until it exits
+    manifests: dict[str | None, dict | None] = {}
+    for (role, job), plan in zip(jobs, plans):
+        if on_start is not None:
+            on_start(role, job)
+        started = time.time()
+        manifests[role] = run(job, beam_args, command, plan=plan)
+        if on_done is not None:
+            on_done(role, job, manifests[role], time.time() - started)
+    return manifests
 
 
 def run(recipe: Recipe, beam_args: list[str] | None = None, command: str | None = None,

@@ -14,10 +14,10 @@ from typing import Any, Iterable, Optional, Sequence
 
 from apache_beam.ml.inference.base import ModelHandler
 
-from kdaug_core.labelling import LabelledRows, add_kl_to_source, label_rows
-from kdaug_core.progress import Progress
-from kdaug_core.teacher import Teacher, set_torch_threads
-from pipelines.worker import keep_long_lived_out_of_gc
+from kdaug.core.labelling import LabelledRows, add_kl_to_source, label_rows
+from kdaug.core.progress import Progress
+from kdaug.core.teacher import Teacher, set_torch_threads
+from kdaug.pipelines.worker import keep_long_lived_out_of_gc
 
 Chunk = tuple  # (chunk key, [row dicts])
 

@@ -12,13 +12,13 @@ import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.pvalue import TaggedOutput
 
-from kdaug_core.augment import AugmentSpec, build_augmenters
-from kdaug_core.corpus import (BadRecord, ColumnSpec, LabelSpace, RangeStart, ReadUnit, find_range_starts, read_unit,
+from kdaug.core.augment import AugmentSpec, build_augmenters
+from kdaug.core.corpus import (BadRecord, ColumnSpec, LabelSpace, RangeStart, ReadUnit, find_range_starts, read_unit,
                                validate_record)
-from kdaug_core.rows import copy_row, original_row, position_key
-from kdaug_core.schema import SOFT_LABEL_COLUMNS, SoftLabels, soft_label_arrays
-from kdaug_core.teacher import set_torch_threads
-from pipelines.worker import keep_long_lived_out_of_gc
+from kdaug.core.rows import copy_row, original_row, position_key
+from kdaug.core.schema import SOFT_LABEL_COLUMNS, SoftLabels, soft_label_arrays
+from kdaug.core.teacher import set_torch_threads
+from kdaug.pipelines.worker import keep_long_lived_out_of_gc
 
 DEAD = "dead_letter"
 COUNTS = "counts"

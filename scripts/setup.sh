@@ -21,23 +21,23 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   # torch first and pinned: unpinned, pip resolves the newest build with GBs of CUDA packages.
   "$VENV/bin/python" -m pip install -q "$TORCH_SPEC" 2>&1 | grep -v "is ignored" || true
   "$VENV/bin/python" -m pip install -q -e ".[test,demo]" 2>&1 | grep -v "is ignored" || true
-  "$VENV/bin/python" -c "import torch, apache_beam, transformers, kdaug_core" \
+  "$VENV/bin/python" -c "import torch, apache_beam, transformers, kdaug.core, kdaug.pipelines, kdaug.trainers" \
     || { echo "[setup] the install failed; see pip's messages above" >&2; exit 1; }
   echo "$want" > "$stamp"
 fi
 
 # WordNet: nltk's data path, else a system install (Debian/Ubuntu: wordnet-base), else install one.
-if ! "$VENV/bin/python" -m kdaug_core.assets.wordnet --check >/dev/null 2>&1; then
+if ! "$VENV/bin/python" -m kdaug.core.assets.wordnet --check >/dev/null 2>&1; then
   if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
     echo "[setup] installing WordNet 3.0 (apt-get install wordnet-base)"
     (apt-get install -y -qq wordnet-base >/dev/null 2>&1) \
       || (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq wordnet-base >/dev/null 2>&1) || true
   fi
-  if ! "$VENV/bin/python" -m kdaug_core.assets.wordnet --check >/dev/null 2>&1; then
+  if ! "$VENV/bin/python" -m kdaug.core.assets.wordnet --check >/dev/null 2>&1; then
     "$VENV/bin/python" -m nltk.downloader -q wordnet >/dev/null 2>&1 || true
   fi
 fi
-"$VENV/bin/python" -m kdaug_core.assets.wordnet --check
+"$VENV/bin/python" -m kdaug.core.assets.wordnet --check
 
 # The demo corpus (MR sentence polarity): fetched at set-up time, never committed.
-"$VENV/bin/python" -m kdaug_core.assets.mr --check
+"$VENV/bin/python" -m kdaug.core.assets.mr --check

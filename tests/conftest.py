@@ -10,8 +10,8 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from kdaug_core.recipe import Recipe
-from pipelines.materialize import prepare, run
+from kdaug.core.recipe import Recipe
+from kdaug.pipelines.materialize import prepare, run
 
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -23,7 +23,7 @@ def build_tiny_teacher(dest: Path, num_labels: int = 2, id2label: dict | None = 
     import torch
     from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
 
-    from kdaug_core.assets.minilm import minilm_path
+    from kdaug.core.assets.minilm import minilm_path
 
     tokenizer = AutoTokenizer.from_pretrained(str(minilm_path()))
     id2label = id2label or ({i: f"LABEL_{i}" for i in range(num_labels)})
@@ -53,7 +53,7 @@ def build_tiny_mlm(dest: Path, seed: int = 0) -> Path:
     import torch
     from transformers import AutoTokenizer, BertConfig, BertForMaskedLM
 
-    from kdaug_core.assets.minilm import minilm_path
+    from kdaug.core.assets.minilm import minilm_path
 
     tokenizer = AutoTokenizer.from_pretrained(str(minilm_path()))
     config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2,
@@ -72,7 +72,7 @@ def tiny_mlm(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def mr_corpus() -> Path:
-    from kdaug_core.assets.mr import fetch_mr
+    from kdaug.core.assets.mr import fetch_mr
 
     return fetch_mr()
 
@@ -85,7 +85,7 @@ def mr_rows(mr_corpus) -> list[dict]:
 
 def make_augmenter(spec: str):
     """One augmenter from an --augment spec, set up."""
-    from kdaug_core.augment import build_augmenters, parse_augment_spec
+    from kdaug.core.augment import build_augmenters, parse_augment_spec
 
     aug = build_augmenters([parse_augment_spec(spec)])[0]
     aug.setup()
@@ -93,7 +93,7 @@ def make_augmenter(spec: str):
 
 
 def as_sources(rows: list[dict], n: int) -> list:
-    from kdaug_core.corpus import SourceExample
+    from kdaug.core.corpus import SourceExample
 
     return [SourceExample(str(i), r["text"], None, None, "") for i, r in enumerate(rows[:n])]
 

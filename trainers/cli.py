@@ -6,12 +6,10 @@ import argparse
 import json
 import sys
 
-from kdaug_core.corpus import CorpusError
-from kdaug_core.schema import SchemaMismatchError
-from trainers.students import StudentSpecError
-from trainers.train import TrainConfig, TrainConfigError, train
+from kdaug.core.errors import KdaugError
+from kdaug.trainers.train import TrainConfig, train
 
-SETUP_ERRORS = (CorpusError, SchemaMismatchError, StudentSpecError, TrainConfigError, FileNotFoundError)
+SETUP_ERRORS = (KdaugError, FileNotFoundError)
 
 
 def parser(objective: str) -> argparse.ArgumentParser:

@@ -13,9 +13,9 @@ import fsspec
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from kdaug_core.corpus import (BadRecord, ColumnSpec, LabelSpace, check_columns, peek_labels, plan_read_units,
+from kdaug.core.corpus import (BadRecord, ColumnSpec, LabelSpace, check_columns, peek_labels, plan_read_units,
                                read_unit, validate_record)
-from kdaug_core.schema import DatasetMetadata, SchemaMismatchError, check_schema, dense_logits
+from kdaug.core.schema import DatasetMetadata, SchemaMismatchError, check_schema, dense_logits
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,8 @@ model.safetensors + tokenizer files); nothing is pickled.
 
 from __future__ import annotations
 
+from kdaug.core.errors import KdaugError
+
 import json
 from collections import Counter
 from dataclasses import dataclass, field
@@ -25,13 +27,13 @@ from typing import Iterable
 import torch
 from torch import nn
 
-from kdaug_core.words import words
+from kdaug.core.words import words
 
 PAD, UNK, SEP = "[PAD]", "[UNK]", "[SEP]"
 MARKER = "kdaug_student.json"
 
 
-class StudentSpecError(ValueError):
+class StudentSpecError(KdaugError, ValueError):
     """A --student spec is invalid; the message says why."""
 
 
@@ -167,7 +169,7 @@ def build_student(spec: StudentSpec, id2label: dict[int, str], teacher: str | No
         embed_dim = p["embed_dim"]
         vectors = None
         if p["embeddings"] == "glove":
-            from kdaug_core.assets.embeddings import load_glove
+            from kdaug.core.assets.embeddings import load_glove
 
             table = load_glove("glove")
             embed_dim = table.vectors.shape[1]
@@ -190,7 +192,7 @@ def build_student(spec: StudentSpec, id2label: dict[int, str], teacher: str | No
     if spec.kind == "hf":
         source = p["model"]
         if source == "minilm":
-            from kdaug_core.assets.minilm import minilm_path
+            from kdaug.core.assets.minilm import minilm_path
 
             source = str(minilm_path())
         model = AutoModelForSequenceClassification.from_pretrained(source, use_safetensors=True, **labels)

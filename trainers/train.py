@@ -10,6 +10,8 @@ exactly where it stopped and ends with the same metrics as one that was never in
 
 from __future__ import annotations
 
+from kdaug.core.errors import KdaugError
+
 import json
 import math
 import os
@@ -22,17 +24,17 @@ from typing import Iterator
 import numpy as np
 import torch
 
-from kdaug_core.corpus import ColumnSpec, LabelSpace, BadRecord, plan_read_units, read_unit, validate_record
-from trainers.dataset import open_split, open_training_data
-from trainers.losses import ce_loss, kd_loss
-from trainers.students import Student, StudentSpec, build_student, load_student
+from kdaug.core.corpus import ColumnSpec, LabelSpace, BadRecord, plan_read_units, read_unit, validate_record
+from kdaug.trainers.dataset import open_split, open_training_data
+from kdaug.trainers.losses import ce_loss, kd_loss
+from kdaug.trainers.students import Student, StudentSpec, build_student, load_student
 
 OBJECTIVES = ("distill", "finetune")
 COLUMNS = ["id", "text", "text_pair", "label", "aug_method", "changed_ratio", "teacher_logits", "teacher_entropy",
            "teacher_kl_to_source"]
 
 
-class TrainConfigError(ValueError):
+class TrainConfigError(KdaugError, ValueError):
     """A training option is invalid or the inputs do not fit together; one clear message."""
 
 

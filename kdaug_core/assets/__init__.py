@@ -1,10 +1,12 @@
 """Locating the assets kdaug needs at run time (WordNet, stopwords, the demo corpus and encoder),
 each with one clear error that says what to install when it is missing."""
 
+from kdaug.core.errors import KdaugError
+
 from importlib import resources
 
 
-class MissingAssetError(RuntimeError):
+class MissingAssetError(KdaugError, RuntimeError):
     """An asset kdaug needs is not installed; the message says how to install it."""
 
 
@@ -27,7 +29,7 @@ def load_function_word_substitutes() -> dict[str, list[str]]:
 
 
 def check_main(description: str, check, argv: list[str] | None = None) -> int:
-    """The `python -m kdaug_core.assets.X --check` entry point: runs `check` (which returns a line to
+    """The `python -m kdaug.core.assets.X --check` entry point: runs `check` (which returns a line to
     print), or prints the MissingAssetError's install hint and returns 1."""
     import argparse
     import sys

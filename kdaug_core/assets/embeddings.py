@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kdaug_core.assets import MissingAssetError
+from kdaug.core.assets import MissingAssetError
 
 
 @dataclass
@@ -69,7 +69,7 @@ def load_teacher_embeddings(model: str, trust_remote_code: bool = False) -> Embe
     """A model's input word embeddings, restricted to whole-word, alphabetic vocabulary entries."""
     from transformers import AutoModel, AutoTokenizer
 
-    from kdaug_core.teacher import _local_dir
+    from kdaug.core.teacher import _local_dir
 
     local = str(_local_dir(model))
     tokenizer = AutoTokenizer.from_pretrained(local, trust_remote_code=trust_remote_code)

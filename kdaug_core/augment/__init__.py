@@ -6,11 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from kdaug_core.augment.base import Augmenter, AugmentResult, AugmentSpecError, AugmentedCopy
-from kdaug_core.augment.augpro import AugProFgsm, AugProMix
-from kdaug_core.augment.knn import KnnAugmenter
-from kdaug_core.augment.mlm import MlmAugmenter
-from kdaug_core.augment.synonym import SynonymAugmenter
+from kdaug.core.augment.base import Augmenter, AugmentResult, AugmentSpecError, AugmentedCopy
+from kdaug.core.augment.augpro import AugProFgsm, AugProMix
+from kdaug.core.augment.knn import KnnAugmenter
+from kdaug.core.augment.mlm import MlmAugmenter
+from kdaug.core.augment.synonym import SynonymAugmenter
 
 REGISTRY: dict[str, type[Augmenter]] = {cls.method: cls for cls in (SynonymAugmenter, KnnAugmenter, MlmAugmenter, AugProMix, AugProFgsm)}
 

@@ -24,11 +24,11 @@ from typing import Sequence
 
 import numpy as np
 
-from kdaug_core.augment.base import (Augmenter, AugmentedCopy, AugmentResult, AugmentSpecError, Param,
+from kdaug.core.augment.base import (Augmenter, AugmentedCopy, AugmentResult, AugmentSpecError, Param,
                                      _norm)
-from kdaug_core.corpus import SourceExample
-from kdaug_core.seeding import copy_seed
-from kdaug_core.shift import Shift, measure
+from kdaug.core.corpus import SourceExample
+from kdaug.core.seeding import copy_seed
+from kdaug.core.shift import Shift, measure
 
 
 def _mu_ok(v: str) -> str | None:
@@ -60,7 +60,7 @@ class Projector:
         import torch
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-        from kdaug_core.teacher import _local_dir, pick_device
+        from kdaug.core.teacher import _local_dir, pick_device
 
         local = str(_local_dir(model_spec))
         self.device = pick_device(device)

@@ -12,6 +12,8 @@ asked-for changed-token ratio exactly (as exactly as the sentence allows) and en
 
 from __future__ import annotations
 
+from kdaug.core.errors import KdaugError
+
 import json
 import math
 from abc import ABC, abstractmethod
@@ -20,16 +22,16 @@ from typing import Any, ClassVar, Sequence
 
 import numpy as np
 
-from kdaug_core.corpus import SourceExample
-from kdaug_core.seeding import copy_seed
-from kdaug_core.shift import Shift, measure
-from kdaug_core.assets import load_stopwords
-from kdaug_core.words import WordToken, match_case, replace_spans, sentence_initial, word_tokens
+from kdaug.core.corpus import SourceExample
+from kdaug.core.seeding import copy_seed
+from kdaug.core.shift import Shift, measure
+from kdaug.core.assets import load_stopwords
+from kdaug.core.words import WordToken, match_case, replace_spans, sentence_initial, word_tokens
 
 SIDES = ("auto", "text", "pair", "both")
 
 
-class AugmentSpecError(ValueError):
+class AugmentSpecError(KdaugError, ValueError):
     """An --augment spec or recipe entry is invalid; the message says which part and why."""
 
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from kdaug_core.assets import MissingAssetError
-from kdaug_core.assets.embeddings import load_glove, load_teacher_embeddings
-from kdaug_core.augment.base import AugmentSpecError, Param, ReplacementAugmenter
+from kdaug.core.assets import MissingAssetError
+from kdaug.core.assets.embeddings import load_glove, load_teacher_embeddings
+from kdaug.core.augment.base import AugmentSpecError, Param, ReplacementAugmenter
 
 _SUFFIXES = ("ingly", "ings", "ing", "edly", "ed", "ies", "es", "s", "ly", "er", "est", "ness")
 
@@ -73,7 +73,7 @@ class KnnAugmenter(ReplacementAugmenter):
         self._stop_cache: dict[str, list[str]] = {}
         self._forms_cache: dict[str, frozenset[str]] = {}
         try:
-            from kdaug_core.assets.wordnet import load_wordnet
+            from kdaug.core.assets.wordnet import load_wordnet
 
             self._wn = load_wordnet()
         except MissingAssetError:

@@ -20,12 +20,12 @@ from typing import Sequence
 
 import numpy as np
 
-from kdaug_core.augment.base import (AugmentedCopy, AugmentResult, AugmentSpecError, Param, ReplacementAugmenter,
+from kdaug.core.augment.base import (AugmentedCopy, AugmentResult, AugmentSpecError, Param, ReplacementAugmenter,
                                      Slot, _norm, _stochastic_round)
-from kdaug_core.corpus import SourceExample
-from kdaug_core.seeding import copy_seed
-from kdaug_core.shift import Shift, measure
-from kdaug_core.words import WordToken, match_case, replace_spans, word_tokens
+from kdaug.core.corpus import SourceExample
+from kdaug.core.seeding import copy_seed
+from kdaug.core.shift import Shift, measure
+from kdaug.core.words import WordToken, match_case, replace_spans, word_tokens
 
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
@@ -76,7 +76,7 @@ class MlmAugmenter(ReplacementAugmenter):
     def setup(self) -> None:
         from transformers import AutoModelForMaskedLM, AutoTokenizer
 
-        from kdaug_core.teacher import TeacherError, _local_dir, pick_device
+        from kdaug.core.teacher import TeacherError, _local_dir, pick_device
 
         super().setup()
         local = str(_local_dir(self.model))

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from kdaug_core.assets import load_function_word_substitutes, load_stopwords
-from kdaug_core.assets.wordnet import check_wordnet, lemma_counts, load_wordnet
-from kdaug_core.augment.base import Param, ReplacementAugmenter
+from kdaug.core.assets import load_function_word_substitutes, load_stopwords
+from kdaug.core.assets.wordnet import check_wordnet, lemma_counts, load_wordnet
+from kdaug.core.augment.base import Param, ReplacementAugmenter
 
 _POS_ORDER = ("n", "v", "a", "r")
 

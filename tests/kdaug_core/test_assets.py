@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from kdaug_core.assets import MissingAssetError, load_stopwords
-from kdaug_core.assets import wordnet as wnmod
+from kdaug.core.assets import MissingAssetError, load_stopwords
+from kdaug.core.assets import wordnet as wnmod
 
 
 def test_stopwords_are_the_179_word_list():
@@ -65,7 +65,7 @@ def test_find_wordnet_checks_without_loading(monkeypatch, tmp_path):
 
 
 def test_check_wordnet_finds_a_system_wordnet_without_importing_nltk(monkeypatch, tmp_path):
-    code = "import sys; from kdaug_core.assets.wordnet import check_wordnet; check_wordnet(); print('nltk' in sys.modules)"
+    code = "import sys; from kdaug.core.assets.wordnet import check_wordnet; check_wordnet(); print('nltk' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=Path(__file__).resolve().parents[2])
     assert out.stdout.strip() == "False"  # the set-up script installs a system WordNet

@@ -1,10 +1,10 @@
 import pytest
 import torch
 
-from kdaug_core.augment import AugmentSpecError, build_augmenters, parse_augment_spec
-from kdaug_core.augment.augpro import Projector, rebuild_text
-from kdaug_core.corpus import SourceExample
-from kdaug_core.shift import measure
+from kdaug.core.augment import AugmentSpecError, build_augmenters, parse_augment_spec
+from kdaug.core.augment.augpro import Projector, rebuild_text
+from kdaug.core.corpus import SourceExample
+from kdaug.core.shift import measure
 from tests.conftest import as_sources, make_augmenter, build_tiny_teacher
 
 

@@ -4,7 +4,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from kdaug_core.corpus import (BadRecord, ColumnSpec, CorpusError, LabelSpace, check_columns, check_labels,
+from kdaug.core.corpus import (BadRecord, ColumnSpec, CorpusError, LabelSpace, check_columns, check_labels,
                                find_range_starts, parse_label_map, plan_read_units, read_unit, validate_record)
 from tests.conftest import write_jsonl
 

@@ -2,11 +2,11 @@ import numpy as np
 import pytest
 
 
-from kdaug_core.assets.embeddings import load_glove
-from kdaug_core.augment import AugmentSpecError, build_augmenters, parse_augment_spec
-from kdaug_core.augment.knn import stem
-from kdaug_core.corpus import SourceExample
-from kdaug_core.recipe import Recipe
+from kdaug.core.assets.embeddings import load_glove
+from kdaug.core.augment import AugmentSpecError, build_augmenters, parse_augment_spec
+from kdaug.core.augment.knn import stem
+from kdaug.core.corpus import SourceExample
+from kdaug.core.recipe import Recipe
 from tests.conftest import make_augmenter
 
 
@@ -88,8 +88,8 @@ def test_tied_neighbours_come_in_table_order(tmp_path):
 
 
 def test_check_finds_the_table_without_loading_wordnet(tmp_path, monkeypatch):
-    from kdaug_core.assets import MissingAssetError
-    from kdaug_core.assets import wordnet as wnmod
+    from kdaug.core.assets import MissingAssetError
+    from kdaug.core.assets import wordnet as wnmod
 
     monkeypatch.setattr(wnmod, "load_wordnet", lambda: pytest.fail("check() must not load WordNet"))
     aug = build_augmenters([parse_augment_spec("knn")])[0]

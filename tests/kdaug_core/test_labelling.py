@@ -3,8 +3,8 @@ import math
 import numpy as np
 import pytest
 
-from kdaug_core.labelling import add_kl_to_source, label_rows
-from kdaug_core.teacher import Teacher, kl_of_logits
+from kdaug.core.labelling import add_kl_to_source, label_rows
+from kdaug.core.teacher import Teacher, kl_of_logits
 
 
 def test_kl_of_logits_matches_a_hand_computation():

@@ -2,10 +2,10 @@ import numpy as np
 import pytest
 
 
-from kdaug_core.augment import AugmentSpecError, build_augmenters, parse_augment_spec
-from kdaug_core.corpus import SourceExample
-from kdaug_core.teacher import TeacherError
-from kdaug_core.words import word_tokens
+from kdaug.core.augment import AugmentSpecError, build_augmenters, parse_augment_spec
+from kdaug.core.corpus import SourceExample
+from kdaug.core.teacher import TeacherError
+from kdaug.core.words import word_tokens
 from tests.conftest import as_sources, make_augmenter
 
 

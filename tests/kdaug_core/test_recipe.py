@@ -1,6 +1,6 @@
 import pytest
 
-from kdaug_core.recipe import Recipe, RecipeError
+from kdaug.core.recipe import Recipe, RecipeError
 
 
 def test_yaml_recipe_with_flag_overrides(tmp_path):

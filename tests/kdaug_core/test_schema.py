@@ -4,8 +4,8 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-import schemas
-from kdaug_core.schema import (SchemaMismatchError, SoftLabels, arrow_schema, check_schema, column_names, dense_logits,
+from kdaug import schemas
+from kdaug.core.schema import (SchemaMismatchError, SoftLabels, arrow_schema, check_schema, column_names, dense_logits,
                                load_spec, soft_label_arrays)
 
 

@@ -1,5 +1,5 @@
-from kdaug_core.shift import Shift, measure
-from kdaug_core.words import match_case, replace_spans, word_tokens, words
+from kdaug.core.shift import Shift, measure
+from kdaug.core.words import match_case, replace_spans, word_tokens, words
 
 
 def test_words_keep_contractions_and_hyphens_and_skip_punctuation():

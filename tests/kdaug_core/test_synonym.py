@@ -2,11 +2,11 @@ import numpy as np
 import pytest
 
 
-from kdaug_core.augment import AugmentSpecError, parse_augment_spec
-from kdaug_core.augment.synonym import SynonymAugmenter
-from kdaug_core.corpus import SourceExample
-from kdaug_core.shift import measure
-from kdaug_core.words import words
+from kdaug.core.augment import AugmentSpecError, parse_augment_spec
+from kdaug.core.augment.synonym import SynonymAugmenter
+from kdaug.core.corpus import SourceExample
+from kdaug.core.shift import measure
+from kdaug.core.words import words
 from tests.conftest import make_augmenter
 
 

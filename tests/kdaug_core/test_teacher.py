@@ -3,7 +3,7 @@ import pytest
 import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-from kdaug_core.teacher import (Teacher, TeacherError, _Encoder, _pack_by_budget, entropy_of_logits, pick_device,
+from kdaug.core.teacher import (Teacher, TeacherError, _Encoder, _pack_by_budget, entropy_of_logits, pick_device,
                                 resolve_teacher)
 
 

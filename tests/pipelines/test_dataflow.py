@@ -1,9 +1,9 @@
 """The Dataflow-bound job, built offline: the Dataflow runner translates it into its job request under
 --dry_run and returns without submitting (no credentials, no network)."""
 
-from kdaug_core.cli import main as kdaug
-from kdaug_core.recipe import Recipe
-from pipelines.materialize import Scale, build_pipeline, pipeline_options, prepare
+from kdaug.cli import main as kdaug
+from kdaug.core.recipe import Recipe
+from kdaug.pipelines.materialize import Scale, build_pipeline, pipeline_options, prepare
 from tests.conftest import write_jsonl
 
 IMAGE = "us-central1-docker.pkg.dev/my-project/kdaug/worker:2.77.0"

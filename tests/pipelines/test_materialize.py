@@ -5,9 +5,9 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from kdaug_core.cli import main as kdaug
-from pipelines.cli import materialize_parser, recipe_from_args
-from pipelines.materialize import Scale
+from kdaug.cli import main as kdaug
+from kdaug.pipelines.cli import materialize_parser, recipe_from_args
+from kdaug.pipelines.materialize import Scale
 from tests.conftest import write_jsonl
 from tests.kdaug_core.test_teacher import direct_logits
 from tests.conftest import read_dead_letters, read_rows

@@ -6,9 +6,9 @@ import numpy as np
 from apache_beam.ml.inference.base import RunInference
 from apache_beam.testing.util import assert_that
 
-from kdaug_core.augment import parse_augment_spec
-from pipelines.model_handler import TeacherModelHandler
-from pipelines.transforms import AugmentChunkFn
+from kdaug.core.augment import parse_augment_spec
+from kdaug.pipelines.model_handler import TeacherModelHandler
+from kdaug.pipelines.transforms import AugmentChunkFn
 from tests.kdaug_core.test_teacher import direct_logits
 
 

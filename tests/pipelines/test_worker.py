@@ -5,7 +5,7 @@ import weakref
 
 import pytest
 
-from pipelines import worker
+from kdaug.pipelines import worker
 
 
 @pytest.fixture

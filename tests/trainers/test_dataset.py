@@ -1,9 +1,9 @@
 import pyarrow.parquet as pq
 import pytest
 
-from kdaug_core.schema import SchemaMismatchError
+from kdaug.core.schema import SchemaMismatchError
 from tests.conftest import write_jsonl
-from trainers.dataset import open_split
+from kdaug.trainers.dataset import open_split
 
 
 def test_trainer_reads_a_materialized_split_in_batches(tmp_path, materialize):
@@ -35,7 +35,7 @@ def test_trainer_rejects_other_schemas(tmp_path, materialize):
 def test_soft_label_storage_round_trips_through_the_trainer(tmp_path, materialize, mr_rows, soft_labels):
     import numpy as np
 
-    from trainers.train import TrainConfig, train
+    from kdaug.trainers.train import TrainConfig, train
 
     corpus = write_jsonl(tmp_path / "c.jsonl", mr_rows[:20] + mr_rows[-20:])
     dev = write_jsonl(tmp_path / "dev.jsonl", mr_rows[40:50] + mr_rows[-50:-40])
@@ -67,7 +67,7 @@ def test_soft_label_storage_round_trips_through_the_trainer(tmp_path, materializ
 def test_teacher_kl_to_source_in_the_dataset_and_the_trainer_filter(tmp_path, materialize, mr_rows):
     import math
 
-    from trainers.train import TrainConfig, TrainConfigError, row_passes, train
+    from kdaug.trainers.train import TrainConfig, TrainConfigError, row_passes, train
 
     corpus = write_jsonl(tmp_path / "c.jsonl", mr_rows[:15] + mr_rows[-15:])
     manifest, rows = materialize(corpus, tmp_path / "ds", augment=["synonym:ratio=0.5,copies=2"], seed=2)
@@ -90,7 +90,7 @@ def test_teacher_kl_to_source_in_the_dataset_and_the_trainer_filter(tmp_path, ma
     # A v1 dataset (no teacher_kl_to_source) is still read; asking for the filter on it fails clearly.
     f = next((tmp_path / "ds" / "data").glob("*.parquet"))
     table = pq.read_table(f)
-    from kdaug_core.schema import arrow_schema
+    from kdaug.core.schema import arrow_schema
     v1 = arrow_schema({k.decode()[6:]: v.decode() for k, v in table.schema.metadata.items()
                        if k.decode() not in ("kdaug.schema_version", "kdaug.soft_labels")}, version=1)
     pq.write_table(table.select(v1.names).cast(v1), f)

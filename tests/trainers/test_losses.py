@@ -2,7 +2,7 @@ import math
 
 import torch
 
-from trainers.losses import ce_loss, kd_loss
+from kdaug.trainers.losses import ce_loss, kd_loss
 
 
 def softmax(xs):

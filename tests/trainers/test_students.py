@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from trainers.students import StudentSpec, StudentSpecError, build_student, load_student
+from kdaug.trainers.students import StudentSpec, StudentSpecError, build_student, load_student
 
 LABELS = {0: "negative", 1: "positive"}
 TEXTS = ["a wonderful film", "a dull and lifeless story", "great acting"]
@@ -26,7 +26,7 @@ def test_each_student_trains_saves_and_loads(tmp_path, tiny_teacher, spec):
 
 
 def test_hf_student_saves_as_a_directory_materialize_can_use_as_teacher(tmp_path, tiny_teacher):
-    from kdaug_core.teacher import resolve_teacher
+    from kdaug.core.teacher import resolve_teacher
 
     student = build_student(StudentSpec.parse(f"hf:model={tiny_teacher}"), {0: "neg", 1: "pos"}, None)
     student.save(tmp_path / "t")
@@ -35,7 +35,7 @@ def test_hf_student_saves_as_a_directory_materialize_can_use_as_teacher(tmp_path
 
 
 def test_glove_initialised_embeddings(tiny_teacher):
-    from kdaug_core.assets.embeddings import load_glove
+    from kdaug.core.assets.embeddings import load_glove
 
     student = build_student(StudentSpec.parse("bilstm:hidden=8,embeddings=glove"), LABELS, None, TEXTS)
     glove = load_glove("glove")

@@ -2,16 +2,16 @@ import json
 
 import pytest
 
-from kdaug_core.cli import main as kdaug
+from kdaug.cli import main as kdaug
 from tests.conftest import write_jsonl
-from trainers.train import CheckpointMismatchError, TrainConfig, row_passes, train
+from kdaug.trainers.train import CheckpointMismatchError, TrainConfig, row_passes, train
 
 
 @pytest.fixture(scope="module")
 def tiny_dataset(tmp_path_factory, mr_rows, tiny_teacher):
     """A tiny materialized dataset (60 MR sentences, 2 synonym copies each) and a held-out set."""
-    from kdaug_core.recipe import Recipe
-    from pipelines.materialize import run
+    from kdaug.core.recipe import Recipe
+    from kdaug.pipelines.materialize import run
 
     tmp = tmp_path_factory.mktemp("distill")
     corpus = write_jsonl(tmp / "train.jsonl", mr_rows[:30] + mr_rows[-30:])
@@ -122,8 +122,8 @@ def test_cli_distill_and_clear_errors(tiny_dataset, tmp_path, capsys):
 
 
 def test_finetune_a_teacher_on_a_plain_corpus_then_materialize_with_it(tmp_path, mr_rows, tiny_teacher):
-    from kdaug_core.recipe import Recipe
-    from pipelines.materialize import run
+    from kdaug.core.recipe import Recipe
+    from kdaug.pipelines.materialize import run
 
     corpus = write_jsonl(tmp_path / "train.jsonl", mr_rows[:20] + mr_rows[-20:])
     dev = write_jsonl(tmp_path / "dev.jsonl", mr_rows[200:210] + mr_rows[-210:-200])

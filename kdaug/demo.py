@@ -30,11 +30,11 @@ VARIANTS = [  # (name, objective, methods)
 
 
 def main(argv: list[str]) -> int:
-    from kdaug_core.assets import MissingAssetError
-    from kdaug_core.assets.mr import mr_splits
-    from kdaug_core.recipe import Recipe
-    from pipelines.materialize import run as materialize
-    from trainers.train import CheckpointMismatchError, TrainConfig, train
+    from kdaug.core.assets import MissingAssetError
+    from kdaug.core.assets.mr import mr_splits
+    from kdaug.core.recipe import Recipe
+    from kdaug.pipelines.materialize import run as materialize
+    from kdaug.trainers.train import CheckpointMismatchError, TrainConfig, train
 
     p = argparse.ArgumentParser(prog="kdaug demo", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--output", default="demo_output")

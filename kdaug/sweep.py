@@ -34,11 +34,10 @@ def parse_args(argv: list[str]):
 
 
 def main(argv: list[str]) -> int:
-    from kdaug_core.augment import AugmentSpecError
-    from kdaug_core.recipe import Recipe
-    from pipelines.cli import SETUP_ERRORS
-    from pipelines.materialize import prepare, run as materialize
-    from trainers.train import TrainConfig, train
+    from kdaug.core.errors import KdaugError
+    from kdaug.core.recipe import Recipe
+    from kdaug.pipelines.materialize import prepare, run as materialize
+    from kdaug.trainers.train import TrainConfig, train
 
     args, beam_args = parse_args(argv)
     out = Path(args.output)
@@ -58,7 +57,7 @@ def main(argv: list[str]) -> int:
                 recipe = Recipe(input=args.input, output=str(out / "datasets" / name), teacher=args.teacher,
                                 augment=[spec], id_column=args.id_column, seed=0)
                 jobs.append((method.split(":")[0], degree, recipe, prepare(recipe)))
-    except SETUP_ERRORS + (AugmentSpecError, ValueError) as err:
+    except KdaugError as err:
         print(f"kdaug sweep: error: {err}", file=sys.stderr)
         return 2
 

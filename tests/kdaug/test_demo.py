@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from kdaug_core.cli import main as kdaug
+from kdaug.cli import main as kdaug
 
 
 @pytest.mark.real_assets

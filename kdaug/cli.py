@@ -1,0 +1,78 @@
+"""The `kdaug` command: one subcommand per job. Each subcommand's module is imported only when it runs,
+so `kdaug --help` stays fast and a training command never loads Beam."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from typing import Callable
+
+
+def _materialize(argv: list[str]) -> int:
+    from kdaug.pipelines.cli import materialize
+
+    return materialize(argv)
+
+
+def _distill(argv: list[str]) -> int:
+    from kdaug.trainers.cli import distill
+
+    return distill(argv)
+
+
+def _finetune(argv: list[str]) -> int:
+    from kdaug.trainers.cli import finetune
+
+    return finetune(argv)
+
+
+def _demo(argv: list[str]) -> int:
+    from kdaug.demo import main
+
+    return main(argv)
+
+
+def _sweep(argv: list[str]) -> int:
+    from kdaug.sweep import main
+
+    return main(argv)
+
+
+SUBCOMMANDS: dict[str, tuple[Callable[[list[str]], int], str]] = {
+    "materialize": (_materialize, "materialize a distillation dataset (Beam pipeline)"),
+    "demo": (_demo, "the whole story on MR: fine-tune a teacher, materialize, distill students"),
+    "distill": (_distill, "distill a student from a materialized dataset"),
+    "finetune": (_finetune, "fine-tune on the gold labels of a materialized dataset"),
+    "sweep": (_sweep, "grid over shift degree, method and objective: which degree is best"),
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = argparse.ArgumentParser(prog="kdaug", description="Materialize knowledge-distillation datasets.")
+    parser.add_argument("command", choices=sorted(SUBCOMMANDS),
+                        help="; ".join(f"{name}: {what}" for name, (_, what) in sorted(SUBCOMMANDS.items())))
+    if not argv or argv[0] in ("-h", "--help"):
+        parser.print_help()
+        return 0 if argv else 2
+    if argv[0] not in SUBCOMMANDS:
+        parser.parse_args(argv[:1])  # prints the usage error and exits 2
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("kdaug").setLevel(logging.INFO)
+    quiet_libraries()
+    run, _ = SUBCOMMANDS[argv[0]]
+    return run(argv[1:])
+
+
+def quiet_libraries() -> None:
+    """Beam and transformers log a lot at INFO that a user of kdaug does not need."""
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    for name in ("apache_beam", "root"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
