@@ -6,7 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from kdaug.core.augment.base import Augmenter, AugmentResult, AugmentSpecError, AugmentedCopy
+from kdaug.core.augment.base import Augmenter, AugmentSpecError
+from kdaug.core.augment.draw import AugmentedCopy, AugmentResult
 from kdaug.core.augment.augpro import AugProFgsm, AugProMix
 from kdaug.core.augment.knn import KnnAugmenter
 from kdaug.core.augment.mlm import MlmAugmenter

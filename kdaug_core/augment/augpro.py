@@ -24,11 +24,9 @@ from typing import Sequence
 
 import numpy as np
 
-from kdaug.core.augment.base import (Augmenter, AugmentedCopy, AugmentResult, AugmentSpecError, Param,
-                                     _norm)
+from kdaug.core.augment.base import Augmenter, AugmentSpecError, Param
+from kdaug.core.augment.draw import AugmentResult, Pending, draw_copies
 from kdaug.core.corpus import SourceExample
-from kdaug.core.seeding import copy_seed
-from kdaug.core.shift import Shift, measure
 
 
 def _mu_ok(v: str) -> str | None:
@@ -145,40 +143,24 @@ class _AugProBase(Augmenter):
             raise AugmentSpecError(f"{self.method}: needs model=PATH (materialize fills in the teacher)")
 
     def augment_batch(self, sources: Sequence[SourceExample], seed: int) -> list[AugmentResult]:
-        """Shared loop: per round, every pending (source, copy) gets a draft for each augmented side;
-        drafts equal to the source or an earlier copy are redrawn (new random numbers) next round."""
-        results = [AugmentResult(s.id, requested=self.copies) for s in sources]
-        seen = [{_norm((s.text, s.text_pair))} for s in sources]
-        rngs = {(i, c): np.random.default_rng(copy_seed(seed, s.id, self.spec_key, c))
-                for i, s in enumerate(sources) for c in range(self.copies)}
-        pending = sorted(rngs)
-        for _ in range(self.MAX_ROUNDS):
-            if not pending:
-                break
-            drafts = {key: [sources[key[0]].text, sources[key[0]].text_pair] for key in pending}
-            for side in (0, 1):
-                todo = [key for key in pending if side in self.sides_of(sources[key[0]])]
-                if todo:
-                    texts = self.perturb_side(sources, side, todo, rngs)
-                    for key, text in zip(todo, texts):
-                        drafts[key][side] = text
-            retry = []
-            for key in pending:
-                i, c = key
-                src, out = sources[i], tuple(drafts[key])
-                if _norm(out) in seen[i]:
-                    retry.append(key)
-                    continue
-                seen[i].add(_norm(out))
-                shift = sum((measure((src.text, src.text_pair)[s] or "", out[s] or "") for s in self.sides_of(src)),
-                            Shift(0, 0))
-                results[i].copies.append(AugmentedCopy(out[0], out[1], shift, copy_seed(seed, src.id, self.spec_key, c), c))
-            pending = retry
-        for r in results:
-            r.copies.sort(key=lambda c: c.copy_index)
-        return results
+        """Each round drafts every pending copy, one batched pass per augmented side."""
+        sides = [self.sides_of(s) for s in sources]
+        steps: dict[tuple[int, int], int] = {}  # perturbations so far per copy, for methods that escalate
 
-    def perturb_side(self, sources, side: int, keys: list[tuple[int, int]], rngs) -> list[str]:
+        def draft(pending: list[Pending]) -> list[tuple]:
+            drafts = {(p.source, p.copy): [sources[p.source].text, sources[p.source].text_pair] for p in pending}
+            for side in (0, 1):
+                todo = [p for p in pending if side in sides[p.source]]
+                if todo:
+                    for p, text in zip(todo, self.perturb_side(sources, side, todo, steps)):
+                        drafts[(p.source, p.copy)][side] = text
+            return [tuple(drafts[(p.source, p.copy)]) for p in pending]
+
+        return draw_copies(sources, sides, draft, seed=seed, spec_key=self.spec_key, copies=self.copies,
+                           max_attempts=self.MAX_ROUNDS, together=True)
+
+    def perturb_side(self, sources, side: int, pending: list[Pending], steps: dict) -> list[str]:
+        """The drafted text of `side` for each pending copy."""
         raise NotImplementedError
 
     def _encode_side(self, sources, side: int, rows: list[int]):
@@ -218,20 +200,20 @@ class AugProMix(_AugProBase):
         self.proj = Projector(self.model, self.device)
         self._mu = parse_mu(self.mu)
 
-    def perturb_side(self, sources, side, keys, rngs) -> list[str]:
+    def perturb_side(self, sources, side, pending, steps) -> list[str]:
         import torch
 
         if not hasattr(self, "proj"):
             self.setup()
         partners, mus = [], []
-        for i, c in keys:
-            rng = rngs[(i, c)]
+        for p in pending:
+            i, rng = p.source, p.rng
             others = [j for j in range(len(sources)) if j != i and (sources[j].text, sources[j].text_pair)[side]]
             partners.append(others[rng.integers(len(others))] if others else i)
             # As in mixup, mu is not folded: after projection a position whose mu is above 1/2 mostly
             # keeps the source token, below 1/2 takes the partner's, and near 1/2 a third token.
             mus.append(float(rng.beta(self._mu[1], self._mu[1])) if self._mu[0] == "beta" else self._mu[1])
-        rows = [i for i, _ in keys]
+        rows = [p.source for p in pending]
         texts, enc, ids, mask, special, continuation = self._encode_side(sources, side, sorted(set(rows + partners)))
         index = {r: k for k, r in enumerate(sorted(set(rows + partners)))}
         a = torch.tensor([index[r] for r in rows], device=self.proj.device)
@@ -278,22 +260,21 @@ class AugProFgsm(_AugProBase):
             if self.teacher.tok.get_vocab() != self.proj.tok.get_vocab():
                 raise AugmentSpecError("augpro_fgsm: the reference student must share the teacher's tokenizer")
 
-    def perturb_side(self, sources, side, keys, rngs) -> list[str]:
+    def perturb_side(self, sources, side, pending, steps) -> list[str]:
         import torch
         import torch.nn.functional as F
 
         if not hasattr(self, "proj"):
             self.setup()
-        if not hasattr(self, "_round") or self._round_batch is not sources:
-            self._round, self._round_batch = {}, sources
+        keys = [(p.source, p.copy) for p in pending]
         rows = sorted({i for i, _ in keys})
         texts, enc, ids, mask, special, continuation = self._encode_side(sources, side, rows)
         index = {r: k for k, r in enumerate(rows)}
         sel = torch.tensor([index[i] for i, _ in keys], device=self.proj.device)
         ids, mask, special, continuation = ids[sel], mask[sel], special[sel], continuation[sel]
         embeds = self.proj.table[ids].float()
-        start = torch.stack([torch.from_numpy(rngs[key].standard_normal(tuple(embeds.shape[1:])).astype(np.float32))
-                             for key in keys]).to(self.proj.device)
+        start = torch.stack([torch.from_numpy(p.rng.standard_normal(tuple(embeds.shape[1:])).astype(np.float32))
+                             for p in pending]).to(self.proj.device)
         start = self.xi * start / start.flatten(1).norm(dim=1).clamp_min(1e-12)[:, None, None]
         with torch.no_grad():
             target_model = self.teacher.model if self.teacher is not None else self.proj.model
@@ -306,9 +287,9 @@ class AugProFgsm(_AugProBase):
             (grad,) = torch.autograd.grad(loss, x)
         # The step is relative to the table's scale, so one eps means the same for every model; a key
         # that is being redrawn (its last draft equalled the source) steps further.
-        steps = torch.tensor([self.eps * 1.5 ** self._round.get(key, 0) for key in keys], device=self.proj.device)
+        eps = torch.tensor([self.eps * 1.5 ** steps.get(key, 0) for key in keys], device=self.proj.device)
         for key in keys:
-            self._round[key] = self._round.get(key, 0) + 1
-        perturbed = embeds + (steps * self.proj.table_std)[:, None, None] * grad.sign() * (~special)[..., None]
+            steps[key] = steps.get(key, 0) + 1
+        perturbed = embeds + (eps * self.proj.table_std)[:, None, None] * grad.sign() * (~special)[..., None]
         return self._finish([texts[index[i]] for i, _ in keys], _EncView(enc, [index[i] for i, _ in keys]),
                             ids, special, continuation, perturbed.detach())

@@ -22,9 +22,8 @@ from typing import Any, ClassVar, Sequence
 
 import numpy as np
 
+from kdaug.core.augment.draw import AugmentResult, Pending, choose_positions, draw_copies
 from kdaug.core.corpus import SourceExample
-from kdaug.core.seeding import copy_seed
-from kdaug.core.shift import Shift, measure
 from kdaug.core.assets import load_stopwords
 from kdaug.core.words import WordToken, match_case, replace_spans, sentence_initial, word_tokens
 
@@ -41,26 +40,6 @@ class Param:
     default: Any
     help: str
     check: Any = None  # callable(value) -> error message or None
-
-
-@dataclass(frozen=True)
-class AugmentedCopy:
-    text: str
-    text_pair: str | None
-    shift: Shift
-    aug_seed: int
-    copy_index: int
-
-
-@dataclass
-class AugmentResult:
-    source_id: str
-    copies: list[AugmentedCopy] = field(default_factory=list)
-    requested: int = 0
-
-    @property
-    def shortfall(self) -> int:
-        return self.requested - len(self.copies)
 
 
 def _ratio_ok(v: float) -> str | None:
@@ -230,44 +209,21 @@ class ReplacementAugmenter(Augmenter):
         sides = [self.sides_of(s) for s in sources]
         tokens = [[word_tokens(s.text), word_tokens(s.text_pair or "")] for s in sources]
         slots = self.find_slots(sources, sides, tokens)
-        return [self._copies_for(src, sd, tok, sl, seed) for src, sd, tok, sl in zip(sources, sides, tokens, slots)]
+        n_words = [sum(len(tok[side]) for side in sd) for sd, tok in zip(sides, tokens)]
+        content = [[s for s in sl if s.candidates and not s.stopword] for sl in slots]
+        stops = [[s for s in sl if s.candidates and s.stopword] for sl in slots]
 
-    def _copies_for(self, source: SourceExample, sides: list[int], tokens: list[list[WordToken]],
-                    slots: list[Slot], seed: int) -> AugmentResult:
-        result = AugmentResult(source.id, requested=self.copies)
-        n_words = sum(len(tokens[s]) for s in sides)
-        content = [s for s in slots if s.candidates and not s.stopword]
-        stops = [s for s in slots if s.candidates and s.stopword]
-        if not (content or stops) or n_words == 0:
-            return result
-        texts = (source.text, source.text_pair)
-        seen = {_norm(texts)}
-        for index in range(self.copies):
-            # Each copy has its own generator, seeded by its recorded aug_seed; a draw that repeats the
-            # source or an earlier copy is redrawn from the same generator.
-            aug_seed = copy_seed(seed, source.id, self.spec_key, index)
-            rng = np.random.default_rng(aug_seed)
-            for _ in range(self.MAX_ATTEMPTS_PER_COPY):
-                k = min(max(_stochastic_round(self.ratio * n_words, rng), 1), len(content) + len(stops))
-                chosen = [content[c] for c in rng.choice(len(content), size=min(k, len(content)), replace=False)]
-                if k > len(content):  # content words are too few: the rest are stopwords
-                    chosen += [stops[c] for c in rng.choice(len(stops), size=k - len(content), replace=False)]
+        def draft(pending: list[Pending]) -> list[tuple]:
+            drafts = []
+            for p in pending:
+                i, rng = p.source, p.rng
                 new: list[dict[int, str]] = [{}, {}]
-                for slot in chosen:
+                for slot in choose_positions(rng, self.ratio, n_words[i], content[i], stops[i]):
                     new[slot.side][slot.index] = slot.candidates[rng.integers(len(slot.candidates))]
-                out = tuple(replace_spans(texts[i], new[i], tokens[i]) if new[i] else texts[i] for i in (0, 1))
-                if _norm(out) not in seen:
-                    seen.add(_norm(out))
-                    shift = sum((measure(texts[i], out[i]) for i in sides), Shift(0, 0))
-                    result.copies.append(AugmentedCopy(out[0], out[1], shift, aug_seed, index))
-                    break
-        return result
+                texts = (sources[i].text, sources[i].text_pair)
+                drafts.append(tuple(replace_spans(texts[s], new[s], tokens[i][s]) if new[s] else texts[s] for s in (0, 1)))
+            return drafts
 
-
-def _norm(texts: tuple) -> tuple:
-    return tuple(" ".join(t.lower().split()) if t else t for t in texts)
-
-
-def _stochastic_round(x: float, rng: np.random.Generator) -> int:
-    low = math.floor(x)
-    return low + int(rng.random() < x - low)
+        eligible = [bool(c or st) and n > 0 for c, st, n in zip(content, stops, n_words)]
+        return draw_copies(sources, sides, draft, seed=seed, spec_key=self.spec_key, copies=self.copies,
+                           max_attempts=self.MAX_ATTEMPTS_PER_COPY, together=False, eligible=eligible)

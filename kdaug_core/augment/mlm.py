@@ -20,11 +20,9 @@ from typing import Sequence
 
 import numpy as np
 
-from kdaug.core.augment.base import (AugmentedCopy, AugmentResult, AugmentSpecError, Param, ReplacementAugmenter,
-                                     Slot, _norm, _stochastic_round)
+from kdaug.core.augment.base import AugmentSpecError, Param, ReplacementAugmenter, Slot
+from kdaug.core.augment.draw import AugmentResult, Pending, choose_positions, draw_copies
 from kdaug.core.corpus import SourceExample
-from kdaug.core.seeding import copy_seed
-from kdaug.core.shift import Shift, measure
 from kdaug.core.words import WordToken, match_case, replace_spans, word_tokens
 
 
@@ -187,62 +185,53 @@ class MlmAugmenter(ReplacementAugmenter):
         return self._augment_joint(sources, seed)
 
     def _augment_joint(self, sources: Sequence[SourceExample], seed: int) -> list[AugmentResult]:
-        results = [AugmentResult(s.id, requested=self.copies) for s in sources]
-        states = []  # per source: sides, tokens, content and stopword (side, index) pairs, seen texts
+        sides, tokens, content, stops = [], [], [], []  # per source; positions are (side, word index)
         for src in sources:
             sd = self.sides_of(src)
             tok = [word_tokens(src.text), word_tokens(src.text_pair or "")]
             texts = (src.text, src.text_pair or "")
             kinds = [(side, i, self.word_kind(texts[side], t)) for side in sd for i, t in enumerate(tok[side])]
-            content = [(side, i) for side, i, k in kinds if k == "content"]
             n_words = sum(len(tok[side]) for side in sd)
-            stops = [(side, i) for side, i, k in kinds if k == "stopword"] if self.needs_stopwords(n_words, len(content)) else []
-            states.append((sd, tok, content, stops, {_norm((src.text, src.text_pair))}))
-        pending = [(s, c, np.random.default_rng(copy_seed(seed, sources[s].id, self.spec_key, c)))
-                   for s in range(len(sources)) for c in range(self.copies) if states[s][2] or states[s][3]]
-        for _ in range(self.MAX_ATTEMPTS_PER_COPY):
-            if not pending:
-                break
-            drafts = []
-            for s, c, rng in pending:
-                sd, tok, content, stops, _ = states[s]
-                n_words = sum(len(tok[side]) for side in sd)
-                k = min(max(_stochastic_round(self.ratio * n_words, rng), 1), len(content) + len(stops))
-                chosen = [content[j] for j in rng.choice(len(content), size=min(k, len(content)), replace=False)]
-                if k > len(content):
-                    chosen += [stops[j] for j in rng.choice(len(stops), size=k - len(content), replace=False)]
-                chosen = sorted(chosen)
-                src = sources[s]
-                masked = [src.text, src.text_pair]
+            cont = [(side, i) for side, i, k in kinds if k == "content"]
+            sides.append(sd)
+            tokens.append(tok)
+            content.append(cont)
+            stops.append([(side, i) for side, i, k in kinds if k == "stopword"]
+                         if self.needs_stopwords(n_words, len(cont)) else [])
+
+        def draft(pending: list[Pending]) -> list[tuple | None]:
+            """Masks each copy's chosen positions at once; one batched prediction for every copy."""
+            chosen_per_copy, masked = [], []
+            for p in pending:
+                i, src = p.source, sources[p.source]
+                n_words = sum(len(tokens[i][side]) for side in sides[i])
+                chosen = sorted(choose_positions(p.rng, self.ratio, n_words, content[i], stops[i]))
+                texts = [src.text, src.text_pair]
                 for side in (0, 1):
-                    picks = {i: self.tok.mask_token for sd_, i in chosen if sd_ == side}
+                    picks = {w: self.tok.mask_token for s, w in chosen if s == side}
                     if picks:
-                        masked[side] = replace_spans(masked[side], picks, tok[side])
-                drafts.append((s, c, rng, chosen, masked))
-            predictions = self._predict([d[4][0] for d in drafts], [d[4][1] for d in drafts])
-            retry = []
-            for (s, c, rng, chosen, _), preds in zip(drafts, predictions):
-                src, (sd, tok, _, stop_slots, seen) = sources[s], states[s]
-                texts = (src.text, src.text_pair)
+                        texts[side] = replace_spans(texts[side], picks, tokens[i][side])
+                chosen_per_copy.append(chosen)
+                masked.append(texts)
+            predictions = self._predict([m[0] for m in masked], [m[1] for m in masked])
+            drafts: list[tuple | None] = []
+            for p, chosen, preds in zip(pending, chosen_per_copy, predictions):
+                i, src = p.source, sources[p.source]
                 new: list[dict[int, str]] = [{}, {}]
-                for (side, i), top in zip(chosen, preds):
-                    word = tok[side][i].text
-                    kind = "stopword" if (side, i) in stop_slots else "content"
+                for (side, w), top in zip(chosen, preds):
+                    word = tokens[i][side][w].text
+                    kind = "stopword" if (side, w) in stops[i] else "content"
                     cands = [x for x in top[kind] if x.lower() != word.lower()][: self.top_m]
                     if cands:
-                        new[side][i] = match_case(word, cands[rng.integers(len(cands))].lower())
-                out = tuple(replace_spans(texts[i], new[i], tok[i]) if new[i] else texts[i] for i in (0, 1))
-                if not any(new) or _norm(out) in seen:
-                    retry.append((s, c, rng))
-                    continue
-                seen.add(_norm(out))
-                shift = sum((measure(texts[i], out[i]) for i in sd), Shift(0, 0))
-                aug_seed = copy_seed(seed, src.id, self.spec_key, c)
-                results[s].copies.append(AugmentedCopy(out[0], out[1], shift, aug_seed, c))
-            pending = retry
-        for r in results:
-            r.copies.sort(key=lambda c: c.copy_index)
-        return results
+                        new[side][w] = match_case(word, cands[p.rng.integers(len(cands))].lower())
+                texts = (src.text, src.text_pair)
+                out = tuple(replace_spans(texts[s], new[s], tokens[i][s]) if new[s] else texts[s] for s in (0, 1))
+                drafts.append(out if any(new) else None)
+            return drafts
+
+        eligible = [bool(c or st) for c, st in zip(content, stops)]
+        return draw_copies(sources, sides, draft, seed=seed, spec_key=self.spec_key, copies=self.copies,
+                           max_attempts=self.MAX_ATTEMPTS_PER_COPY, together=True, eligible=eligible)
 
 
 def _split_head(model):

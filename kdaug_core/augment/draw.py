@@ -1,0 +1,120 @@
+"""Drawing distinct copies: the loop every augmenter shares, around a drafting step of its own.
+
+An augmenter drafts a copy (which words change, and into what: the part that differs between methods);
+this loop keeps a draft only if it differs from its source and from the copies kept so far, draws again
+where it does not, records each copy's shift, and counts the copies it could not make distinct. Every
+(source, copy index) has its own generator, seeded by the copy's recorded aug_seed, so a copy depends
+only on its source, the seed, the spec and its index: never on the rest of the batch.
+
+Two orders, both deterministic:
+  one by one   a source's copies are drawn in index order, each through all its attempts before the
+               next starts (the word-replacement methods: a draft costs microseconds);
+  together     every pending copy of every source is drafted in each round, and a copy's attempts are
+               rounds (the model-based methods: one batched forward pass per round, not per copy).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import numpy as np
+
+from kdaug.core.corpus import SourceExample
+from kdaug.core.seeding import copy_seed
+from kdaug.core.shift import Shift, measure
+
+Texts = tuple  # (text, text_pair or None)
+
+
+@dataclass(frozen=True)
+class AugmentedCopy:
+    text: str
+    text_pair: str | None
+    shift: Shift
+    aug_seed: int
+    copy_index: int
+
+
+@dataclass
+class AugmentResult:
+    source_id: str
+    copies: list[AugmentedCopy]
+    requested: int = 0
+
+    @property
+    def shortfall(self) -> int:
+        return self.requested - len(self.copies)
+
+
+@dataclass
+class Pending:
+    """A copy still to be drawn: its source (an index into the batch), its index and its generator."""
+
+    source: int
+    copy: int
+    rng: np.random.Generator
+    attempt: int = 0  # drafts made so far
+
+
+# A method's drafting step: one draft per pending copy, in order; None where it changed nothing.
+Drafter = Callable[[list[Pending]], Sequence["Texts | None"]]
+
+
+def draw_copies(sources: Sequence[SourceExample], sides: Sequence[Sequence[int]], draft: Drafter, *, seed: int,
+                spec_key: str, copies: int, max_attempts: int, together: bool,
+                eligible: Sequence[bool] | None = None) -> list[AugmentResult]:
+    """Up to `copies` distinct copies per source (fewer where drafts keep repeating). `sides[i]` are the
+    sides (0 text, 1 text_pair) whose shift counts for source i; `eligible[i]` False gives source i no
+    copies at all (nothing in it can change)."""
+    results = [AugmentResult(s.id, [], requested=copies) for s in sources]
+    seen = [{normalized((s.text, s.text_pair))} for s in sources]
+
+    def start(i: int, c: int) -> Pending:
+        return Pending(i, c, np.random.default_rng(copy_seed(seed, sources[i].id, spec_key, c)))
+
+    usable = [i for i in range(len(sources)) if eligible is None or eligible[i]]
+    first_copies = range(copies) if together else range(min(copies, 1))
+    pending = [start(i, c) for i in usable for c in first_copies]
+    while pending:
+        drafts = draft(pending)
+        following = []
+        for p, out in zip(pending, drafts):
+            p.attempt += 1
+            src = sources[p.source]
+            if out is not None and normalized(out) not in seen[p.source]:
+                seen[p.source].add(normalized(out))
+                originals = (src.text, src.text_pair)
+                shift = sum((measure(originals[s] or "", out[s] or "") for s in sides[p.source]), Shift(0, 0))
+                aug_seed = copy_seed(seed, src.id, spec_key, p.copy)
+                results[p.source].copies.append(AugmentedCopy(out[0], out[1], shift, aug_seed, p.copy))
+            elif p.attempt < max_attempts:
+                following.append(p)  # the same generator draws again
+                continue
+            if not together and p.copy + 1 < copies:
+                following.append(start(p.source, p.copy + 1))
+        pending = following
+    for r in results:
+        r.copies.sort(key=lambda copy: copy.copy_index)
+    return results
+
+
+def choose_positions(rng: np.random.Generator, ratio: float, n_words: int, content: list, stopwords: list) -> list:
+    """k = ratio x n_words positions (stochastically rounded, at least one, at most all there are),
+    uniformly among the content positions; stopword positions only for what content cannot cover."""
+    k = min(max(stochastic_round(ratio * n_words, rng), 1), len(content) + len(stopwords))
+    chosen = [content[j] for j in rng.choice(len(content), size=min(k, len(content)), replace=False)]
+    if k > len(content):
+        chosen += [stopwords[j] for j in rng.choice(len(stopwords), size=k - len(content), replace=False)]
+    return chosen
+
+
+def normalized(texts: Texts) -> tuple:
+    """What counts as the same text: case and runs of whitespace do not."""
+    return tuple(" ".join(t.lower().split()) if t else t for t in texts)
+
+
+def stochastic_round(x: float, rng: np.random.Generator) -> int:
+    low = math.floor(x)
+    return low + int(rng.random() < x - low)
