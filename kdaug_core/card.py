@@ -11,6 +11,7 @@ from importlib import metadata as importlib_metadata
 
 import yaml
 
+from kdaug.core.counts import RunCounts
 from kdaug.core.schema import SoftLabels, hf_features, load_spec
 
 
@@ -24,41 +25,36 @@ def versions() -> dict[str, str]:
     return out
 
 
-def split_manifest(counts: dict[str, int], recipe: dict, teacher: dict, command: str,
+def split_manifest(counts: RunCounts, recipe: dict, teacher: dict, command: str,
                    data_files: list[str], dead_letter_files: list[str]) -> dict:
-    """The manifest entry for one split, from the counters the pipeline emitted."""
-    methods = sorted(k.split("/", 1)[1] for k in counts if k.startswith("rows/"))
-    per_method = {m: int(counts.get(f"rows/{m}", 0)) for m in methods}
-    mean_ratio = {m: counts.get(f"changed_ratio_sum/{m}", 0.0) / n if n else 0.0 for m, n in per_method.items()}
-    specs = sorted({k.split("/", 1)[1] for k in counts if k.startswith("copies_requested/")})
-    augment = {s: {"requested": counts.get(f"copies_requested/{s}", 0),
-                   "written": counts.get(f"copies_written/{s}", 0),
-                   "short": counts.get(f"copies_requested/{s}", 0) - counts.get(f"copies_written/{s}", 0)}
-               for s in specs}
-    dead = {k.split("/", 1)[1]: v for k, v in counts.items() if k.startswith("dead_letter/")}
-    read = counts.get("records_read", 0)
+    """The manifest entry for one split, from what the pipeline counted."""
+    per_method = {m: counts.rows[m] for m in sorted(counts.rows)}
+    mean_ratio = {m: counts.changed_ratio_sum.get(m, 0.0) / n if n else 0.0 for m, n in per_method.items()}
+    augment = {s: {"requested": counts.copies_requested.get(s, 0),
+                   "written": counts.copies_written.get(s, 0),
+                   "short": counts.copies_requested.get(s, 0) - counts.copies_written.get(s, 0)}
+               for s in sorted(counts.copies_requested)}
     originals = per_method.get("original", 0)
-    source_dead = sum(v for k, v in dead.items() if not k.startswith("copy:"))
     rows = sum(per_method.values())
-    data_bytes, soft_bytes = int(counts.get("bytes/data", 0)), int(counts.get("bytes/soft_labels", 0))
+    data_bytes, soft_bytes = counts.data_bytes, counts.soft_label_bytes
     return {
-        "records_read": read,
+        "records_read": counts.records_read,
         "records_written": originals,
-        "records_dead_lettered": source_dead,
-        "copies_dead_lettered": sum(v for k, v in dead.items() if k.startswith("copy:")),
-        "reconciles": read == originals + source_dead,
+        "records_dead_lettered": counts.source_dead_letters,
+        "copies_dead_lettered": counts.copy_dead_letters,
+        "reconciles": counts.records_read == originals + counts.source_dead_letters,
         "rows_written": rows,
         "rows_per_method": per_method,
         "mean_changed_ratio": mean_ratio,
         "augment": augment,
-        "dead_letter_reasons": dead,
-        "truncated_rows": counts.get("truncated", 0),
+        "dead_letter_reasons": dict(counts.dead_letters),
+        "truncated_rows": counts.truncated_rows,
         "data_files": data_files,
         "data_bytes": data_bytes,
         "storage": {"soft_labels": SoftLabels.parse(recipe.get("soft_labels")).to_dict(),
                     "bytes_per_row": round(data_bytes / rows, 2) if rows else 0.0,
                     "soft_label_bytes_per_row": round(soft_bytes / rows, 2) if rows else 0.0},
-        "teacher_kl_to_source_mean": {m: counts.get(f"kl_to_source_sum/{m}", 0.0) / n if n else None
+        "teacher_kl_to_source_mean": {m: counts.kl_to_source_sum.get(m, 0.0) / n if n else None
                                       for m, n in per_method.items() if m != "original"},
         "dead_letter_files": dead_letter_files,
         "teacher": teacher,

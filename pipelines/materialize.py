@@ -36,6 +36,7 @@ from apache_beam.options.pipeline_options import (DebugOptions, DirectOptions, P
 
 from kdaug.core.augment import build_augmenters
 from kdaug.core.card import dataset_card, merge_manifest, split_manifest
+from kdaug.core.counts import RunCounts
 from kdaug.core.corpus import LabelSpace, ReadUnit, check_columns, check_labels, plan_read_units
 from kdaug.core.recipe import Recipe, RecipeError
 from kdaug.core.schema import arrow_schema
@@ -160,10 +161,10 @@ def build(pipeline: beam.Pipeline, plan: Plan, processes: int = 1) -> None:
                     | "WriteDeadLetters" >> beam.ParDo(T.WriteDeadLettersFn(dead_dir, r.split)))
 
     counts = [read[T.COUNTS], augmented[T.COUNTS], written, dead_written]
-    totals = counts | "AllCounts" >> beam.Flatten() | "SumCounts" >> beam.CombinePerKey(sum)
+    totals = counts | "AllCounts" >> beam.Flatten() | "SumCounts" >> beam.CombineGlobally(RunCounts.total)
     _ = (pipeline
          | "Once" >> beam.Create([None])
-         | "Finalize" >> beam.Map(finalize, plan=plan, counts=beam.pvalue.AsDict(totals)))
+         | "Finalize" >> beam.Map(finalize, plan=plan, counts=beam.pvalue.AsSingleton(totals)))
 
 
 class LabelAndWrite(beam.PTransform):
@@ -185,12 +186,11 @@ class LabelAndWrite(beam.PTransform):
         return {"written": written, "dead": dead}
 
 
-def finalize(_, plan: Plan, counts: dict) -> None:
+def finalize(_, plan: Plan, counts: RunCounts) -> None:
     """Runs once, after every data and dead-letter file exists: files of an earlier run of this split
     that this run did not write go, then manifest and card."""
     r = plan.recipe
-    data_files = sorted(k[len(T.DATA_FILE):] for k in counts if k.startswith(T.DATA_FILE))
-    dead_files = sorted(k[len(T.DEAD_LETTER_FILE):] for k in counts if k.startswith(T.DEAD_LETTER_FILE))
+    data_files, dead_files = sorted(counts.data_files), sorted(counts.dead_letter_files)
     out = r.output.rstrip("/")
     data_dir, dead_dir = FileSystems.join(out, "data"), FileSystems.join(out, "dead_letter")
     _remove_stale(data_dir, f"{r.split}-", set(data_files))

@@ -13,6 +13,7 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.pvalue import TaggedOutput
 
 from kdaug.core.augment import AugmentSpec, build_augmenters
+from kdaug.core.counts import RunCounts
 from kdaug.core.corpus import (BadRecord, ColumnSpec, LabelSpace, RangeStart, ReadUnit, find_range_starts, read_unit,
                                validate_record)
 from kdaug.core.rows import copy_row, original_row, position_key
@@ -21,11 +22,7 @@ from kdaug.core.teacher import set_torch_threads
 from kdaug.pipelines.worker import keep_long_lived_out_of_gc
 
 DEAD = "dead_letter"
-COUNTS = "counts"
-# The names of the files written travel with the counters (one side input for the final step): a
-# separate tagged output reached the final step empty on the BundleBasedDirectRunner.
-DATA_FILE = "data_file/"
-DEAD_LETTER_FILE = "dead_letter_file/"
+COUNTS = "counts"  # partial RunCounts, summed into one for the manifest
 log = logging.getLogger("kdaug")
 
 
@@ -62,7 +59,7 @@ class ReadChunksFn(beam.DoFn):
                 chunk = []
         if chunk or n == 0:  # an empty unit still gets its (empty) chunk, so the file set is complete
             yield chunk_key(unit_index, (max(n, 1) - 1) // self.chunk_size), chunk
-        yield TaggedOutput(COUNTS, ("records_read", n))
+        yield TaggedOutput(COUNTS, RunCounts.read(n))
 
 
 class ReadIdsFn(beam.DoFn):
@@ -134,7 +131,7 @@ class AugmentChunkFn(beam.DoFn):
     def process(self, item):
         key, sources = item
         copies: dict[str, list[dict]] = {s.id: [] for s in sources}
-        counts: dict[str, int] = {}  # summed per chunk: one counter element per key, not per source
+        counts: dict[str, list[int]] = {}  # spec key -> [requested, written], summed over the chunk
         ordered = sorted(sources, key=lambda s: (len(s.text) + len(s.text_pair or ""), s.id))
         for start in range(0, len(ordered), self.batch_size):
             batch = ordered[start:start + self.batch_size]
@@ -144,15 +141,15 @@ class AugmentChunkFn(beam.DoFn):
                         yield out
                     else:
                         copies[out["source_id"]].append(out)
-        for counter in counts.items():
-            yield TaggedOutput(COUNTS, counter)
+        for spec_key, (requested, written) in counts.items():
+            yield TaggedOutput(COUNTS, RunCounts.augmented(spec_key, requested, written))
         rows = []
         for src in sources:
             rows.append(original_row(src))
             rows += sorted(copies[src.id], key=lambda r: r["id"])
         yield key, rows
 
-    def _augment(self, aug, batch, counts: dict[str, int]):
+    def _augment(self, aug, batch, counts: dict[str, list[int]]):
         """Yields dead letters (tagged) and copy rows; adds to the chunk's `counts`."""
         try:
             results = aug.augment_batch(batch, self.seed)
@@ -170,9 +167,9 @@ class AugmentChunkFn(beam.DoFn):
         for src, res in zip(batch, results):
             if res is None:
                 continue
-            for counter, n in ((f"copies_requested/{aug.spec_key}", res.requested),
-                               (f"copies_written/{aug.spec_key}", len(res.copies))):
-                counts[counter] = counts.get(counter, 0) + n
+            tally = counts.setdefault(aug.spec_key, [0, 0])
+            tally[0] += res.requested
+            tally[1] += len(res.copies)
             for copy in res.copies:
                 yield copy_row(src, copy, aug)
 
@@ -241,20 +238,11 @@ class WriteChunkFn(beam.DoFn):
         data = buf.getvalue()
         name = data_file_name(self.split, key)
         _write_atomically(FileSystems.join(self.data_dir, name), data)
-        yield (f"{DATA_FILE}{name}", 1)
         meta = pq.ParquetFile(io.BytesIO(data)).metadata
         soft_cols = [i for i, n in enumerate(self.schema.names) if n in SOFT_LABEL_COLUMNS]
-        yield ("bytes/data", len(data))
-        yield ("bytes/soft_labels", sum(meta.row_group(g).column(c).total_compressed_size
-                                        for g in range(meta.num_row_groups) for c in soft_cols))
-        per_method: dict[str, list[dict]] = {}
-        for r in rows:
-            per_method.setdefault(r["aug_method"], []).append(r)
-        for method, group in per_method.items():
-            yield (f"rows/{method}", len(group))
-            yield (f"changed_ratio_sum/{method}", float(sum(r["changed_ratio"] for r in group)))
-            yield (f"kl_to_source_sum/{method}", float(sum(r["teacher_kl_to_source"] or 0.0 for r in group)))
-        yield ("truncated", sum(bool(r["truncated"]) for r in rows))
+        soft_bytes = sum(meta.row_group(g).column(c).total_compressed_size
+                         for g in range(meta.num_row_groups) for c in soft_cols)
+        yield RunCounts.written(name, rows, len(data), soft_bytes)
 
 
 class WriteDeadLettersFn(beam.DoFn):
@@ -269,9 +257,4 @@ class WriteDeadLettersFn(beam.DoFn):
         data = "".join(json.dumps(d, ensure_ascii=False) + "\n" for d in letters).encode("utf-8")
         name = f"{self.split}-00000-of-00001.jsonl"
         _write_atomically(FileSystems.join(self.dead_dir, name), data)
-        yield (f"{DEAD_LETTER_FILE}{name}", 1)
-        counts: dict[str, int] = {}
-        for d in letters:
-            counts[d["stage"]] = counts.get(d["stage"], 0) + 1
-        for stage, n in counts.items():
-            yield (f"dead_letter/{stage}", n)
+        yield RunCounts.dead_lettered(name, [d["stage"] for d in letters])

@@ -1,0 +1,89 @@
+"""What a materialize run counts, as one typed value: the pipeline's steps each emit a partial RunCounts,
+the pipeline sums them, and the manifest (kdaug.core.card) reads the total. Both sides use this one
+definition, so a count cannot be written under one name and read under another."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, fields
+
+
+def _add(a: Mapping, b: Mapping) -> dict:
+    out = dict(a)
+    for key, value in b.items():
+        out[key] = out.get(key, 0) + value
+    return out
+
+
+@dataclass(frozen=True)
+class RunCounts:
+    records_read: int = 0
+    rows: Mapping[str, int] = field(default_factory=dict)  # per aug_method ("original" for sources)
+    changed_ratio_sum: Mapping[str, float] = field(default_factory=dict)  # per aug_method
+    kl_to_source_sum: Mapping[str, float] = field(default_factory=dict)  # per aug_method
+    copies_requested: Mapping[str, int] = field(default_factory=dict)  # per augment spec key ("synonym.0")
+    copies_written: Mapping[str, int] = field(default_factory=dict)  # per augment spec key
+    dead_letters: Mapping[str, int] = field(default_factory=dict)  # per stage ("read", "copy:label", ...)
+    truncated_rows: int = 0
+    data_bytes: int = 0
+    soft_label_bytes: int = 0
+    data_files: frozenset[str] = frozenset()  # names in data/ this run wrote
+    dead_letter_files: frozenset[str] = frozenset()  # names in dead_letter/ this run wrote
+
+    def __add__(self, other: RunCounts) -> RunCounts:
+        merged = {}
+        for f in fields(self):
+            a, b = getattr(self, f.name), getattr(other, f.name)
+            merged[f.name] = a | b if isinstance(a, frozenset) else _add(a, b) if isinstance(a, Mapping) else a + b
+        return RunCounts(**merged)
+
+    @staticmethod
+    def total(parts: Iterable[RunCounts]) -> RunCounts:
+        out = RunCounts()
+        for part in parts:
+            out = out + part
+        return out
+
+    # What each step of the pipeline contributes.
+
+    @classmethod
+    def read(cls, records: int) -> RunCounts:
+        return cls(records_read=records)
+
+    @classmethod
+    def augmented(cls, spec_key: str, requested: int, written: int) -> RunCounts:
+        return cls(copies_requested={spec_key: requested}, copies_written={spec_key: written})
+
+    @classmethod
+    def written(cls, file_name: str, rows: Iterable[dict], data_bytes: int, soft_label_bytes: int) -> RunCounts:
+        """A data file and its rows (dicts with aug_method, changed_ratio, teacher_kl_to_source, truncated)."""
+        per_method: dict[str, int] = {}
+        ratio_sum: dict[str, float] = {}
+        kl_sum: dict[str, float] = {}
+        truncated = 0
+        for r in rows:
+            method = r["aug_method"]
+            per_method[method] = per_method.get(method, 0) + 1
+            ratio_sum[method] = ratio_sum.get(method, 0.0) + r["changed_ratio"]
+            kl_sum[method] = kl_sum.get(method, 0.0) + (r["teacher_kl_to_source"] or 0.0)
+            truncated += bool(r["truncated"])
+        return cls(rows=per_method, changed_ratio_sum=ratio_sum, kl_to_source_sum=kl_sum, truncated_rows=truncated,
+                   data_bytes=data_bytes, soft_label_bytes=soft_label_bytes, data_files=frozenset([file_name]))
+
+    @classmethod
+    def dead_lettered(cls, file_name: str, stages: Iterable[str]) -> RunCounts:
+        per_stage: dict[str, int] = {}
+        for stage in stages:
+            per_stage[stage] = per_stage.get(stage, 0) + 1
+        return cls(dead_letters=per_stage, dead_letter_files=frozenset([file_name]))
+
+    # What the manifest reads.
+
+    @property
+    def source_dead_letters(self) -> int:
+        """Dead letters of source records (the rest are copies: `copy:` stages)."""
+        return sum(n for stage, n in self.dead_letters.items() if not stage.startswith("copy:"))
+
+    @property
+    def copy_dead_letters(self) -> int:
+        return sum(n for stage, n in self.dead_letters.items() if stage.startswith("copy:"))
