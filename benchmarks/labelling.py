@@ -81,6 +81,7 @@ def kdaug_pipeline(teacher: Path, texts: list[str], chunk_size: int) -> float:
     import apache_beam as beam
     from apache_beam.ml.inference.base import RunInference
 
+    from kdaug.core.teacher import TeacherSettings
     from kdaug.pipelines.model_handler import TeacherModelHandler
 
     rows = [{"id": str(i), "source_id": str(i), "text": t, "text_pair": None, "aug_method": "original"}
@@ -90,7 +91,7 @@ def kdaug_pipeline(teacher: Path, texts: list[str], chunk_size: int) -> float:
     t0 = time.perf_counter()
     with beam.Pipeline(runner="DirectRunner") as p:
         _ = (p | beam.Create(chunks) | beam.Map(lambda c: [c])
-             | RunInference(TeacherModelHandler(str(teacher), device="cpu").with_no_batching())
+             | RunInference(TeacherModelHandler(TeacherSettings(str(teacher), device="cpu")).with_no_batching())
              | beam.Map(lambda kv: len(kv[1].rows))
              | beam.CombineGlobally(sum) | beam.Map(_write_count, str(count_file)))
     seconds = time.perf_counter() - t0
@@ -107,10 +108,10 @@ def bare_loop(teacher: Path, texts: list[str], chunk_size: int) -> tuple[float, 
     also the real and the padded token counts."""
     import torch
 
-    from kdaug.core.teacher import Teacher
+    from kdaug.core.teacher import TeacherSettings
 
     t0 = time.perf_counter()
-    model = Teacher(str(teacher), device="cpu").load()
+    model = TeacherSettings(str(teacher), device="cpu").load()
     real = padded = 0
     with torch.inference_mode():
         for i in range(0, len(texts), chunk_size):
@@ -314,13 +315,14 @@ def _bare_worker(args) -> int:
     file_texts, teacher_dir, processes = args
     from kdaug.core.augment import build_augmenters, parse_augment_spec
     from kdaug.core.corpus import SourceExample
-    from kdaug.core.teacher import Teacher, set_torch_threads
+    from kdaug.core.teacher import TeacherSettings
+    from kdaug.core.threads import set_torch_threads
 
     set_torch_threads(processes)
     augmenters = build_augmenters([parse_augment_spec(s) for s in SCALING_SPECS])
     for aug in augmenters:
         aug.setup()
-    teacher = Teacher(teacher_dir, device="cpu").load()
+    teacher = TeacherSettings(teacher_dir, device="cpu").load()
     rows = 0
     for f, texts in enumerate(file_texts):
         for start in range(0, len(texts), 1000):
@@ -354,10 +356,10 @@ def bench_gpu(n: int, work: Path) -> dict:
 
     if not torch.cuda.is_available():
         return {"available": False, "note": "no CUDA GPU on this machine: GPU figures not measured"}
-    from kdaug.core.teacher import Teacher
+    from kdaug.core.teacher import TeacherSettings
 
     teacher_dir = config_teacher(work / "bert_base")  # BertConfig defaults: BERT-base, 12 x 768
-    teacher = Teacher(str(teacher_dir), device="cuda").load()
+    teacher = TeacherSettings(str(teacher_dir), device="cuda").load()
     texts = mr_texts(n)
     teacher.label(texts[:512])  # warm-up: kernels, allocator
     torch.cuda.synchronize()

@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from kdaug.core.teacher import Teacher, kl_of_logits
+from kdaug.core.logits import kl_of_logits
+from kdaug.core.teacher import Teacher
 
 
 @dataclass

@@ -1,29 +1,26 @@
 """The teacher: any transformers sequence-classification model, from a local directory or a hub id.
 
 resolve_teacher() checks a teacher before any work (config, label names, safetensors weights and their
-hash) without building the model. Teacher loads it once per worker and labels batches: sorted by length,
-packed into sub-batches under a token budget, padded dynamically, run under inference mode; logits come
-back as float32 in the caller's order. Weights load only through safetensors, and remote code only when
-the user asks for it.
+hash) without building the model. TeacherSettings say how to run it; their load() gives a Teacher, the
+loaded model that labels batches: sorted by length, packed into sub-batches under a token budget,
+padded dynamically, run under inference mode; logits come back as float32 in the caller's order.
+Weights load only through safetensors, and remote code only when the user asks for it.
 """
 
 from __future__ import annotations
 
-from kdaug.core.errors import KdaugError
-
 import contextlib
-import hashlib
-import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
-TOKENIZER_AND_CONFIG = ["*.json", "*.txt", "*.model", "tokenizer*", "*.safetensors"]
+from kdaug.core.logits import entropy_of_logits
+from kdaug.core.models import ModelError, load_pretrained, load_tokenizer, local_model_dir, pick_device, weights_sha256
 
 
-class TeacherError(KdaugError, RuntimeError):
+class TeacherError(ModelError):
     """The teacher cannot be used as given; the message says why and what to do."""
 
 
@@ -41,42 +38,11 @@ class TeacherInfo:
         return len(self.id2label)
 
 
-def _local_dir(spec: str) -> Path:
-    path = Path(spec).expanduser()
-    if path.is_dir():
-        return path
-    if path.exists():
-        raise TeacherError(f"teacher {spec!r} is a file; pass the model's directory (with config.json)")
-    looks_like_path = spec.startswith((".", "/", "~")) or os.sep in spec.strip("/").split("/", 1)[-1]
-    if looks_like_path:
-        raise TeacherError(f"teacher directory {spec!r} does not exist")
-    try:
-        from huggingface_hub import snapshot_download
-
-        return Path(snapshot_download(spec, allow_patterns=TOKENIZER_AND_CONFIG))
-    except Exception as err:  # offline, unknown repo, gated repo...
-        raise TeacherError(
-            f"teacher {spec!r} is neither a local model directory nor a hub model id that could be "
-            f"fetched ({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}). Pass the "
-            f"directory of a saved transformers model.") from None
-
-
-def weights_sha256(local_dir: Path) -> str:
-    files = sorted(local_dir.glob("*.safetensors"))
-    h = hashlib.sha256()
-    for f in files:
-        h.update(f.name.encode())
-        with open(f, "rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 22), b""):
-                h.update(chunk)
-    return h.hexdigest()
-
-
 def resolve_teacher(spec: str, trust_remote_code: bool = False, max_length: int | None = None) -> TeacherInfo:
     """Checks everything about a teacher that can fail, without loading its weights."""
     from transformers import AutoConfig
 
-    local = _local_dir(spec)
+    local = local_model_dir(spec, "teacher", TeacherError)
     if not (local / "config.json").is_file():
         raise TeacherError(f"teacher {spec!r} has no config.json in {local}")
     if not list(local.glob("*.safetensors")):
@@ -99,18 +65,6 @@ def resolve_teacher(spec: str, trust_remote_code: bool = False, max_length: int 
                        max_length=min(max_length or limit, limit))
 
 
-def pick_device(requested: str = "auto") -> str:
-    import torch
-
-    if requested == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if requested.startswith("cuda") and not torch.cuda.is_available():
-        raise TeacherError(f"device {requested!r} was asked for, but no usable CUDA GPU is visible "
-                           f"(torch {torch.__version__}, CUDA build: {torch.version.cuda}). "
-                           f"Pass --device cpu to label on the CPU.")
-    return requested
-
-
 @dataclass
 class Labels:
     logits: np.ndarray  # float32 [n, num_labels]
@@ -123,25 +77,6 @@ class Labels:
     @property
     def entropy(self) -> np.ndarray:
         return entropy_of_logits(self.logits)
-
-
-def _log_softmax64(logits: np.ndarray) -> np.ndarray:
-    z = np.asarray(logits, dtype=np.float64)
-    z = z - z.max(axis=-1, keepdims=True)
-    return z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
-
-
-def entropy_of_logits(logits: np.ndarray) -> np.ndarray:
-    """Shannon entropy (nats) of softmax(logits), computed stably in float64."""
-    logp = _log_softmax64(logits)
-    return (-(np.exp(logp) * logp).sum(axis=-1)).astype(np.float32)
-
-
-def kl_of_logits(p_logits: np.ndarray, q_logits: np.ndarray) -> np.ndarray:
-    """KL(softmax(p) || softmax(q)) in nats, row-wise, in float64: for a copy, p is the teacher on the
-    copy and q the teacher on its source."""
-    logp, logq = _log_softmax64(p_logits), _log_softmax64(q_logits)
-    return np.maximum((np.exp(logp) * (logp - logq)).sum(axis=-1), 0.0).astype(np.float32)
 
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
@@ -161,23 +96,23 @@ def resolve_precision(precision: str, device: str) -> str:
     return "fp32"
 
 
-def set_torch_threads(processes_per_machine: int = 1, threads: int | None = None) -> int:
-    """Splits the machine's cores between the worker processes on it, so N processes running torch do
-    not each start one thread per core and fight over them; 0 processes means one per core (Dataflow's
-    default), so one thread each. The fast tokenizers' thread pool (Rayon, which reads
-    RAYON_NUM_THREADS when it first starts) gets the same count unless the user set it. Returns the
-    thread count set."""
-    import torch
+@dataclass(frozen=True)
+class TeacherSettings:
+    """How to run a teacher, as the user gave it ("auto" and None are decided by load(), on the worker)."""
 
-    cores = os.cpu_count() or 1
-    n = threads or max(1, cores // (processes_per_machine or cores))
-    if torch.get_num_threads() != n:
-        torch.set_num_threads(n)
-    os.environ.setdefault("RAYON_NUM_THREADS", str(n))
-    return n
+    spec: str  # a local directory or a hub id
+    device: str = "auto"
+    max_length: int | None = None  # None: the model's limit
+    token_budget: int = 16384  # padded tokens per forward pass
+    max_batch_size: int = 256
+    trust_remote_code: bool = False
+    precision: str = "auto"
+    prefetch: bool | None = None  # None: on a GPU only (on the CPU a second thread steals the model's cores)
+
+    def load(self) -> Teacher:
+        return Teacher.load(self)
 
 
-@dataclass
 class Teacher:
     """A loaded teacher. One per worker process; cheap to call many times.
 
@@ -188,49 +123,32 @@ class Teacher:
     forward runs under bf16/fp16 autocast with scaled-dot-product attention, and logits come back float32.
     """
 
-    spec: str
-    device: str = "auto"
-    max_length: int | None = None
-    token_budget: int = 16384  # padded tokens per forward pass
-    max_batch_size: int = 256
-    trust_remote_code: bool = False
-    precision: str = "auto"
-    prefetch: bool | None = None  # None: on a GPU only (on the CPU a second thread steals the model's cores)
-    _model: object = field(default=None, repr=False)
-    _tokenizer: object = field(default=None, repr=False)
-    _encoder: "_Encoder" = field(default=None, repr=False)
-
     SLICE = 1024  # texts tokenized per step; batches never span two slices
 
-    def load(self) -> "Teacher":
-        from transformers import AutoModelForSequenceClassification, AutoTokenizer
-
-        info = resolve_teacher(self.spec, self.trust_remote_code, self.max_length)
-        self.device = pick_device(self.device)
-        self.precision = resolve_precision(self.precision, self.device)
+    def __init__(self, settings: TeacherSettings, info: TeacherInfo, model: Any, tokenizer: Any, device: str,
+                 precision: str, attention: str):
+        self.settings, self.info = settings, info
+        self.model, self.tokenizer = model, tokenizer
+        self.device, self.precision, self.attention = device, precision, attention  # as decided on this worker
         self.max_length = info.max_length
-        self._tokenizer = AutoTokenizer.from_pretrained(info.local_dir, trust_remote_code=self.trust_remote_code)
-        kwargs = dict(use_safetensors=True, trust_remote_code=self.trust_remote_code)
+        self.prefetch = device.startswith("cuda") if settings.prefetch is None else settings.prefetch
+        self._encoder = _Encoder(tokenizer, info.max_length)
+
+    @classmethod
+    def load(cls, settings: TeacherSettings) -> Teacher:
+        from transformers import AutoModelForSequenceClassification
+
+        info = resolve_teacher(settings.spec, settings.trust_remote_code, settings.max_length)
+        device = pick_device(settings.device, TeacherError)
+        precision = resolve_precision(settings.precision, device)
+        tokenizer = load_tokenizer(info.local_dir, settings.trust_remote_code)
+        auto, remote = AutoModelForSequenceClassification, settings.trust_remote_code
         try:
-            model = AutoModelForSequenceClassification.from_pretrained(info.local_dir, attn_implementation="sdpa", **kwargs)
-            self.attention = "sdpa"
+            model, attention = load_pretrained(auto, info.local_dir, remote, attn_implementation="sdpa"), "sdpa"
         except (ValueError, ImportError):  # an architecture without an SDPA path: its own attention
-            model = AutoModelForSequenceClassification.from_pretrained(info.local_dir, **kwargs)
-            self.attention = getattr(model.config, "_attn_implementation", "eager")
-        self._model = model.to(self.device).eval()
-        self._encoder = _Encoder(self._tokenizer, self.max_length)
-        self.info = info
-        if self.prefetch is None:
-            self.prefetch = self.device.startswith("cuda")
-        return self
-
-    @property
-    def tokenizer(self):
-        return self._tokenizer
-
-    @property
-    def model(self):
-        return self._model
+            model = load_pretrained(auto, info.local_dir, remote)
+            attention = getattr(model.config, "_attn_implementation", "eager")
+        return cls(settings, info, model.to(device).eval(), tokenizer, device, precision, attention)
 
     def encode(self, texts: Sequence[str], pairs: Sequence[str] | None = None) -> tuple[list[dict], np.ndarray]:
         """Token ids per text (cut to max_length), and whether each was cut. Safe from several threads."""
@@ -241,7 +159,7 @@ class Teacher:
         made it a tenth of a CPU job's time: one int64 array per key, filled row by row."""
         import torch
 
-        tok = self._tokenizer
+        tok = self.tokenizer
         values = {"input_ids": tok.pad_token_id, "attention_mask": 0, "token_type_ids": tok.pad_token_type_id,
                   "special_tokens_mask": 1}
         if tok.pad_token_id is None or not set(features[0]) <= set(values):
@@ -265,12 +183,13 @@ class Teacher:
         The composition depends only on the texts, never on timing: same inputs, same batches."""
         order = sorted(range(len(texts)), key=lambda i: (len(texts[i]) + len(pairs[i] if pairs else ""), i))
         pin = self.device.startswith("cuda")
+        budget, most = self.settings.token_budget, self.settings.max_batch_size
         for start in range(0, len(order), self.SLICE):
             piece = order[start:start + self.SLICE]
             features, truncated = self.encode([texts[i] for i in piece], [pairs[i] for i in piece] if pairs else None)
             lengths = [len(f["input_ids"]) for f in features]
             local = sorted(range(len(piece)), key=lambda j: (lengths[j], j))
-            for chunk in _pack_by_budget(local, lengths, self.token_budget, self.max_batch_size):
+            for chunk in _pack_by_budget(local, lengths, budget, most):
                 batch = self.pad([features[j] for j in chunk])
                 if pin:
                     batch = {k: v.pin_memory() for k, v in batch.items()}
@@ -297,7 +216,7 @@ class Teacher:
         with torch.inference_mode(), autocast:
             for idx, batch, cut in batches:
                 batch = {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
-                out[idx] = self._model(**batch).logits.float().cpu().numpy()
+                out[idx] = self.model(**batch).logits.float().cpu().numpy()
                 truncated[idx] = cut
         return Labels(out, truncated)
 

@@ -40,7 +40,8 @@ from kdaug.core.counts import RunCounts
 from kdaug.core.corpus import LabelSpace, ReadUnit, check_columns, check_labels, plan_read_units
 from kdaug.core.recipe import Recipe, RecipeError
 from kdaug.core.schema import arrow_schema
-from kdaug.core.teacher import TeacherInfo, pick_device, resolve_precision, resolve_teacher
+from kdaug.core.models import pick_device
+from kdaug.core.teacher import TeacherError, TeacherInfo, TeacherSettings, resolve_precision, resolve_teacher
 from kdaug.pipelines import transforms as T
 from kdaug.pipelines.model_handler import TeacherModelHandler
 
@@ -77,7 +78,7 @@ def prepare(recipe: Recipe, command: str = "", scale: Scale | None = None) -> Pl
         raise RecipeError("--torch-threads must be at least 1")
     teacher = resolve_teacher(recipe.teacher, recipe.trust_remote_code, recipe.max_length)
     if not scale.accelerator:  # with right fitting the GPU is on other machines than this one
-        resolve_precision(recipe.teacher_precision, pick_device(recipe.device))
+        resolve_precision(recipe.teacher_precision, pick_device(recipe.device, TeacherError))
     units = plan_read_units(recipe.input, recipe.input_format, recipe.input_split or recipe.split, recipe.csv_header,
                             range_bytes=recipe.input_range_bytes)
     check_columns(units, recipe.columns)
@@ -143,10 +144,11 @@ def build(pipeline: beam.Pipeline, plan: Plan, processes: int = 1) -> None:
     if plan.scale.accelerator:  # right fitting: a fusion break, then the labelling on accelerator workers
         to_label = to_label | "ToLabellingWorkers" >> beam.Reshuffle()
         hints = {"accelerator": plan.scale.accelerator, **({"min_ram": plan.scale.min_ram} if plan.scale.min_ram else {})}
-    handler = TeacherModelHandler(
-        r.teacher, device=r.device, max_length=plan.teacher.max_length, trust_remote_code=r.trust_remote_code,
-        max_batch_size=r.inference_batch_size, precision=r.teacher_precision,
-        torch_threads=plan.scale.torch_threads, processes_per_machine=processes, model_copies=plan.scale.model_copies)
+    settings = TeacherSettings(r.teacher, device=r.device, max_length=plan.teacher.max_length,
+                               trust_remote_code=r.trust_remote_code, max_batch_size=r.inference_batch_size,
+                               precision=r.teacher_precision)
+    handler = TeacherModelHandler(settings, torch_threads=plan.scale.torch_threads, processes_per_machine=processes,
+                                  model_copies=plan.scale.model_copies)
     label_and_write = LabelAndWrite(handler, T.WriteChunkFn(data_dir, r.split, schema, r.soft_labels))
     if hints:  # on the composite, so writing stays on the labelling workers (no second shuffle)
         label_and_write = label_and_write.with_resource_hints(**hints)

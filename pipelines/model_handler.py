@@ -16,48 +16,40 @@ from apache_beam.ml.inference.base import ModelHandler
 
 from kdaug.core.labelling import LabelledRows, add_kl_to_source, label_rows
 from kdaug.core.progress import Progress
-from kdaug.core.teacher import Teacher, set_torch_threads
+from kdaug.core.teacher import Teacher, TeacherSettings
+from kdaug.core.threads import set_torch_threads
 from kdaug.pipelines.worker import keep_long_lived_out_of_gc
 
 Chunk = tuple  # (chunk key, [row dicts])
 
 
 class TeacherModelHandler(ModelHandler[Chunk, tuple, Teacher]):
-    def __init__(self, teacher: str, *, device: str = "auto", max_length: int | None = None,
-                 trust_remote_code: bool = False, token_budget: int = 16384, max_batch_size: int = 256,
-                 precision: str = "auto", torch_threads: int | None = None, processes_per_machine: int = 1,
+    """Runs a teacher (TeacherSettings) on chunks of rows. `model_copies` N: Beam loads N copies per
+    machine, shared by its worker processes (Beam's own `model_copies` argument); None: one per process."""
+
+    def __init__(self, settings: TeacherSettings, *, torch_threads: int | None = None, processes_per_machine: int = 1,
                  model_copies: int | None = None, **kwargs: Any):
-        super().__init__(**kwargs)
-        self._teacher_spec = teacher
-        self._device = device
-        self._max_length = max_length
-        self._trust_remote_code = trust_remote_code
-        self._token_budget = token_budget
-        self._max_forward_batch = max_batch_size
-        self._precision = precision
-        self._torch_threads = torch_threads
-        self._processes_per_machine = processes_per_machine
-        if model_copies:  # Beam then loads this many copies per machine, shared by its processes
-            self._share_across_processes, self._model_copies = True, model_copies
+        super().__init__(model_copies=model_copies, **kwargs)
+        self.settings = settings
+        self.torch_threads, self.processes_per_machine = torch_threads, processes_per_machine
+        self.progress: Progress | None = None  # one per worker process, made on its first chunk
 
     def load_model(self) -> Teacher:
         # Runs on the worker: the device is chosen where the model runs, not where the job was built.
-        set_torch_threads(self._processes_per_machine, self._torch_threads)
-        teacher = Teacher(self._teacher_spec, device=self._device, max_length=self._max_length,
-                          token_budget=self._token_budget, max_batch_size=self._max_forward_batch,
-                          trust_remote_code=self._trust_remote_code, precision=self._precision).load()
+        set_torch_threads(self.processes_per_machine, self.torch_threads)
+        teacher = self.settings.load()
         keep_long_lived_out_of_gc()
         return teacher
 
     def run_inference(self, batch: Sequence[Chunk], model: Teacher,
                       inference_args: Optional[dict[str, Any]] = None) -> Iterable[tuple[str, LabelledRows]]:
-        if getattr(self, "_progress", None) is None:  # one per worker process
-            self._progress = Progress("teacher labelling")
+        if self.progress is None:
+            self.progress = Progress("teacher labelling")
         out = []
         for key, rows in batch:
             labelled = label_rows(model, rows)
             add_kl_to_source(labelled.rows)
-            self._progress.update(len(rows))
+            self.progress.update(len(rows))
             out.append((key, labelled))
         return out
 

@@ -18,7 +18,7 @@ from kdaug.core.corpus import (BadRecord, ColumnSpec, LabelSpace, RangeStart, Re
                                validate_record)
 from kdaug.core.rows import copy_row, original_row, position_key
 from kdaug.core.schema import SOFT_LABEL_COLUMNS, SoftLabels, soft_label_arrays
-from kdaug.core.teacher import set_torch_threads
+from kdaug.core.threads import set_torch_threads
 from kdaug.pipelines.worker import keep_long_lived_out_of_gc
 
 DEAD = "dead_letter"

@@ -66,22 +66,16 @@ def _npy_table(matrix: Path, vocab: Path, limit: int | None) -> EmbeddingTable:
 
 
 def load_teacher_embeddings(model: str, trust_remote_code: bool = False) -> EmbeddingTable:
-    """A model's input word embeddings, restricted to whole-word, alphabetic vocabulary entries."""
-    from transformers import AutoModel, AutoTokenizer
+    """A model's input word embeddings, restricted to its whole-word, alphabetic vocabulary entries."""
+    from transformers import AutoModel
 
-    from kdaug.core.teacher import _local_dir
+    from kdaug.core.models import load_pretrained, load_tokenizer, local_model_dir
+    from kdaug.core.vocab import Vocabulary
 
-    local = str(_local_dir(model))
-    tokenizer = AutoTokenizer.from_pretrained(local, trust_remote_code=trust_remote_code)
-    weights = AutoModel.from_pretrained(local, use_safetensors=True, trust_remote_code=trust_remote_code)
+    local = local_model_dir(model, "embedding model")
+    tokenizer = load_tokenizer(local, trust_remote_code)
+    weights = load_pretrained(AutoModel, local, trust_remote_code)
     matrix = weights.get_input_embeddings().weight.detach().float().numpy()
-    vocab = tokenizer.get_vocab()
-    special = set(tokenizer.all_special_tokens)
-    words, rows = [], []
-    for token, idx in sorted(vocab.items(), key=lambda kv: kv[1]):
-        if token in special or not token.isalpha() or idx >= matrix.shape[0]:
-            continue  # sub-word pieces (##ing, Ġ-prefixed), [unused*], punctuation
-        words.append(token)
-        rows.append(idx)
+    ids, words = Vocabulary.of(tokenizer, matrix.shape[0]).whole_words()
     lowercase = bool(getattr(tokenizer, "do_lower_case", False)) or all(w == w.lower() for w in words[:2000])
-    return EmbeddingTable(words, matrix[rows], lowercase=lowercase)
+    return EmbeddingTable(words, matrix[ids], lowercase=lowercase)

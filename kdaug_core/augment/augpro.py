@@ -19,7 +19,6 @@ teacher labels the projected text like any other copy.
 
 from __future__ import annotations
 
-import re
 from typing import Sequence
 
 import numpy as np
@@ -27,6 +26,8 @@ import numpy as np
 from kdaug.core.augment.base import Augmenter, AugmentSpecError, Param
 from kdaug.core.augment.draw import AugmentResult, Pending, draw_copies
 from kdaug.core.corpus import SourceExample
+from kdaug.core.models import load_pretrained, load_tokenizer, local_model_dir, pick_device
+from kdaug.core.vocab import Vocabulary
 
 
 def _mu_ok(v: str) -> str | None:
@@ -56,30 +57,25 @@ class Projector:
 
     def __init__(self, model_spec: str, device: str = "auto", trust_remote_code: bool = False):
         import torch
-        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+        from transformers import AutoModelForSequenceClassification
 
-        from kdaug.core.teacher import _local_dir, pick_device
-
-        local = str(_local_dir(model_spec))
+        local = local_model_dir(model_spec, "AugPro model")
         self.device = pick_device(device)
-        self.tok = AutoTokenizer.from_pretrained(local, trust_remote_code=trust_remote_code)
+        self.tok = load_tokenizer(local, trust_remote_code)
         if not self.tok.is_fast:
             raise AugmentSpecError(f"AugPro needs a fast tokenizer (offsets) for {model_spec!r}")
-        self.model = AutoModelForSequenceClassification.from_pretrained(
-            local, use_safetensors=True, trust_remote_code=trust_remote_code).to(self.device).eval()
+        model = load_pretrained(AutoModelForSequenceClassification, local, trust_remote_code)
+        self.model = model.to(self.device).eval()
         for p in self.model.parameters():
             p.requires_grad_(False)
         self.table = self.model.get_input_embeddings().weight.detach()
         self.sq_norms = (self.table.float() ** 2).sum(-1)
         self.table_std = float(self.table.float().std())
-        vocab_size = self.table.shape[0]
-        tokens = self.tok.convert_ids_to_tokens(list(range(min(vocab_size, len(self.tok)))))
-        tokens += [""] * (vocab_size - len(tokens))
-        special = set(self.tok.all_special_ids)
-        bad = [i in special or not t or re.fullmatch(r"\[.*\]|<.*>", t) is not None for i, t in enumerate(tokens)]
-        piece = [t.startswith("##") for t in tokens]
-        self.word_start_ok = torch.tensor([not b and not p for b, p in zip(bad, piece)], device=self.device)
-        self.continuation_ok = torch.tensor([not b and p for b, p in zip(bad, piece)], device=self.device)
+        self.vocab = Vocabulary.of(self.tok, self.table.shape[0])
+        usable = torch.tensor(~self.vocab.special, device=self.device)
+        starts = torch.tensor(self.vocab.word_start, device=self.device)
+        self.word_start_ok = usable & starts
+        self.continuation_ok = usable & ~starts
 
     def encode(self, texts: list[str], max_length: int):
         return self.tok(texts, truncation=True, max_length=max_length, return_offsets_mapping=True)
@@ -174,8 +170,7 @@ class _AugProBase(Augmenter):
         mask = batch["attention_mask"].to(self.proj.device)
         special = torch.tensor([[t in self.proj.tok.all_special_ids for t in row] for row in batch["input_ids"].tolist()],
                                device=self.proj.device) | (mask == 0)
-        continuation = torch.tensor([[tok.startswith("##") for tok in self.proj.tok.convert_ids_to_tokens(row)]
-                                     for row in batch["input_ids"].tolist()], device=self.proj.device)
+        continuation = ~torch.tensor(self.proj.vocab.word_start, device=self.proj.device)[ids]
         return texts, enc, ids, mask, special, continuation
 
     def _finish(self, texts, enc, ids, special, continuation, embeds) -> list[str]:

@@ -23,6 +23,8 @@ import numpy as np
 from kdaug.core.augment.base import AugmentSpecError, Param, ReplacementAugmenter, Slot
 from kdaug.core.augment.draw import AugmentResult, Pending, choose_positions, draw_copies
 from kdaug.core.corpus import SourceExample
+from kdaug.core.models import ModelError, load_pretrained, load_tokenizer, local_model_dir, pick_device
+from kdaug.core.vocab import Vocabulary
 from kdaug.core.words import WordToken, match_case, replace_spans, word_tokens
 
 
@@ -72,21 +74,19 @@ class MlmAugmenter(ReplacementAugmenter):
     # ----------------------------------------------------------------------------------------- model
 
     def setup(self) -> None:
-        from transformers import AutoModelForMaskedLM, AutoTokenizer
-
-        from kdaug.core.teacher import TeacherError, _local_dir, pick_device
+        from transformers import AutoModelForMaskedLM
 
         super().setup()
-        local = str(_local_dir(self.model))
-        self.tok = AutoTokenizer.from_pretrained(local)
+        local = local_model_dir(self.model, "mlm model")
+        self.tok = load_tokenizer(local)
         if self.tok.mask_token is None:
-            raise TeacherError(f"mlm: {self.model!r} has no mask token; it is not a masked LM")
-        model, info = AutoModelForMaskedLM.from_pretrained(local, use_safetensors=True, output_loading_info=True)
+            raise ModelError(f"mlm: {self.model!r} has no mask token; it is not a masked LM")
+        model, info = load_pretrained(AutoModelForMaskedLM, local, output_loading_info=True)
         if info.get("missing_keys"):
             # e.g. a sequence classifier or a bare encoder: its LM head would be random, and so would
             # every "prediction". Refuse rather than augment with noise.
-            raise TeacherError(f"mlm: {self.model!r} has no trained masked-LM head (missing weights: "
-                               f"{sorted(info['missing_keys'])[:3]}...); pass a masked LM")
+            raise ModelError(f"mlm: {self.model!r} has no trained masked-LM head (missing weights: "
+                             f"{sorted(info['missing_keys'])[:3]}...); pass a masked LM")
         self.torch_device = pick_device(self.device)
         self.dtype = model_dtype(self.precision, self.torch_device)
         self.lm = model.to(self.torch_device, dtype=self.dtype).eval()
@@ -94,29 +94,12 @@ class MlmAugmenter(ReplacementAugmenter):
         self._vocab = self._vocabulary()
 
     def _vocabulary(self):
-        """{'content': (ids, words), 'stopword': (ids, words)}: token ids that are whole alphabetic
-        words, split into content words and stopwords, and the word each one spells."""
-        special = set(self.tok.all_special_ids)
-        vocab = self.tok.get_vocab()
-        bpe_like = sum(t.startswith(("Ġ", "▁")) for t in list(vocab)[:5000]) > 100
-        ids, spelled = [], []
-        for token, idx in vocab.items():
-            if idx in special or idx >= self.lm.config.vocab_size:
-                continue
-            if bpe_like:
-                if not token.startswith(("Ġ", "▁")):
-                    continue  # a continuation piece
-                word = token[1:]
-            else:
-                if token.startswith("##"):
-                    continue
-                word = token
-            if word.isalpha() and (len(word) > 1 or word.lower() in self._stopwords):
-                ids.append(idx)
-                spelled.append(word)
-        order = np.argsort(ids)
-        ids, spelled = np.asarray(ids)[order], [spelled[i] for i in order]
-        is_stop = np.array([w.lower() in self._stopwords for w in spelled])
+        """{'content': (ids, words), 'stopword': (ids, words)}: the whole-word tokens the masked LM may
+        propose, split into content words and stopwords. Single letters only as stopwords ("a", "I")."""
+        ids, spelled = Vocabulary.of(self.tok, self.lm.config.vocab_size).whole_words()
+        keep = np.array([len(w) > 1 or w.lower() in self._stopwords for w in spelled], dtype=bool)
+        ids, spelled = ids[keep], [w for w, k in zip(spelled, keep) if k]
+        is_stop = np.array([w.lower() in self._stopwords for w in spelled], dtype=bool)
         return {kind: (ids[mask], [w for w, m in zip(spelled, mask) if m])
                 for kind, mask in (("content", ~is_stop), ("stopword", is_stop))}
 

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from kdaug.core.labelling import add_kl_to_source, label_rows
-from kdaug.core.teacher import Teacher, kl_of_logits
+from kdaug.core.logits import kl_of_logits
+from kdaug.core.teacher import TeacherSettings
 
 
 def test_kl_of_logits_matches_a_hand_computation():
@@ -29,7 +30,7 @@ def test_add_kl_to_source_only_for_copies_with_their_source_present():
 
 
 def test_a_row_the_teacher_cannot_label_costs_only_itself(tiny_teacher, monkeypatch):
-    teacher = Teacher(str(tiny_teacher), device="cpu").load()
+    teacher = TeacherSettings(str(tiny_teacher), device="cpu").load()
     real = teacher.label
 
     def label(texts, pairs=None):

@@ -4,7 +4,7 @@ import pytest
 
 from kdaug.core.augment import AugmentSpecError, build_augmenters, parse_augment_spec
 from kdaug.core.corpus import SourceExample
-from kdaug.core.teacher import TeacherError
+from kdaug.core.models import ModelError
 from kdaug.core.words import word_tokens
 from tests.conftest import as_sources, make_augmenter
 
@@ -72,5 +72,5 @@ def test_model_is_required_and_must_be_a_masked_lm(tiny_teacher):
         build_augmenters([parse_augment_spec("mlm:ratio=0.3")])
     with pytest.raises(AugmentSpecError, match="per_word or joint"):
         parse_augment_spec("mlm:model=x,mode=fast")
-    with pytest.raises(TeacherError, match="no trained masked-LM head"):
+    with pytest.raises(ModelError, match="no trained masked-LM head"):
         make_augmenter(f"mlm:model={tiny_teacher},ratio=0.3")

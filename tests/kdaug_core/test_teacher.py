@@ -3,8 +3,9 @@ import pytest
 import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-from kdaug.core.teacher import (Teacher, TeacherError, _Encoder, _pack_by_budget, entropy_of_logits, pick_device,
-                                resolve_teacher)
+from kdaug.core.logits import entropy_of_logits
+from kdaug.core.models import ModelError, pick_device
+from kdaug.core.teacher import TeacherError, TeacherSettings, _Encoder, _pack_by_budget, resolve_teacher
 
 
 def direct_logits(model_dir, texts, pairs=None, max_length=128):
@@ -42,7 +43,7 @@ def test_resolve_fails_clearly(tmp_path, tiny_teacher):
 
 def test_labels_equal_a_direct_forward_pass_in_input_order(tiny_teacher):
     texts = ["short", "a much longer sentence about a film that goes on and on", "mid length text here", "x"]
-    teacher = Teacher(str(tiny_teacher), device="cpu", token_budget=40).load()
+    teacher = TeacherSettings(str(tiny_teacher), device="cpu", token_budget=40).load()
     labels = teacher.label(texts)
     assert torch.is_grad_enabled()  # labelling must not switch autograd off for the rest of the process
     assert labels.logits.dtype == np.float32 and labels.logits.shape == (4, 2)
@@ -53,7 +54,7 @@ def test_labels_equal_a_direct_forward_pass_in_input_order(tiny_teacher):
 
 def test_long_texts_are_truncated_for_the_teacher_and_flagged(tiny_teacher):
     long = " ".join(["word"] * 300)
-    teacher = Teacher(str(tiny_teacher), device="cpu").load()
+    teacher = TeacherSettings(str(tiny_teacher), device="cpu").load()
     labels = teacher.label(["fine", long])
     assert list(labels.truncated) == [False, True]
     np.testing.assert_allclose(labels.logits, direct_logits(tiny_teacher, ["fine", long]), atol=1e-5)
@@ -61,7 +62,7 @@ def test_long_texts_are_truncated_for_the_teacher_and_flagged(tiny_teacher):
 
 def test_sentence_pairs(tiny_pair_teacher):
     texts, pairs = ["a man sleeps", "the cat"], ["a person rests", "a dog barks loudly at night"]
-    labels = Teacher(str(tiny_pair_teacher), device="cpu").load().label(texts, pairs)
+    labels = TeacherSettings(str(tiny_pair_teacher), device="cpu").load().label(texts, pairs)
     np.testing.assert_allclose(labels.logits, direct_logits(tiny_pair_teacher, texts, pairs), atol=1e-5)
 
 
@@ -94,7 +95,7 @@ def test_encode_is_safe_from_several_threads(tiny_teacher):
     give every thread what it would get alone (a shared, re-configured tokenizer did not)."""
     import threading
 
-    teacher = Teacher(str(tiny_teacher), device="cpu", max_length=16).load()
+    teacher = TeacherSettings(str(tiny_teacher), device="cpu", max_length=16).load()
     inputs = [[f"{LONG} {i}", f"short {i}"] * 50 for i in range(4)]
     expected = [teacher.encode(texts) for texts in inputs]
     failures = []
@@ -116,7 +117,7 @@ def test_encode_is_safe_from_several_threads(tiny_teacher):
 
 @pytest.mark.parametrize("side", ["right", "left"])
 def test_pad_equals_the_tokenizers_own(tiny_pair_teacher, side):
-    teacher = Teacher(str(tiny_pair_teacher), device="cpu").load()
+    teacher = TeacherSettings(str(tiny_pair_teacher), device="cpu").load()
     teacher.tokenizer.padding_side = side
     texts, pairs = ["a man sleeps", "the cat", "x"], ["a person rests", "a dog barks loudly at night", "y z"]
     for features in (teacher.encode(texts)[0], teacher.encode(texts, pairs)[0]):
@@ -158,6 +159,6 @@ def test_entropy_matches_hand_computation():
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message shown when no GPU is usable")
 def test_asking_for_a_gpu_without_one_fails_clearly():
-    with pytest.raises(TeacherError, match="no usable CUDA GPU"):
+    with pytest.raises(ModelError, match="no usable CUDA GPU"):
         pick_device("cuda")
     assert pick_device("auto") == "cpu"

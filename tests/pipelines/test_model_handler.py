@@ -7,6 +7,7 @@ from apache_beam.ml.inference.base import RunInference
 from apache_beam.testing.util import assert_that
 
 from kdaug.core.augment import parse_augment_spec
+from kdaug.core.teacher import TeacherSettings
 from kdaug.pipelines.model_handler import TeacherModelHandler
 from kdaug.pipelines.transforms import AugmentChunkFn
 from tests.kdaug_core.test_teacher import direct_logits
@@ -18,7 +19,7 @@ def _row(i, text, source=None, pair=None):
 
 
 def test_run_inference_labels_a_chunk_in_order_with_kl_to_source(tiny_teacher):
-    handler = TeacherModelHandler(str(tiny_teacher), device="cpu", token_budget=64)
+    handler = TeacherModelHandler(TeacherSettings(str(tiny_teacher), device="cpu", token_budget=64))
     model = handler.load_model()
     assert model.device == "cpu" and model.precision == "fp32" and model.attention == "sdpa"
     rows = [_row(0, "a long sentence about a film that is long"), _row("0/s.0", "a long sentence about a movie", 0),
@@ -41,7 +42,7 @@ def test_run_inference_labels_a_chunk_in_order_with_kl_to_source(tiny_teacher):
 
 
 def test_mixed_single_and_pair_rows_keep_their_order(tiny_teacher):
-    handler = TeacherModelHandler(str(tiny_teacher), device="cpu")
+    handler = TeacherModelHandler(TeacherSettings(str(tiny_teacher), device="cpu"))
     model = handler.load_model()
     rows = [_row("p", "a man sleeps", pair="someone rests"), _row("s", "a single text")]
     [(_, out)] = handler.run_inference([("k", rows)], model)
@@ -58,12 +59,12 @@ def test_torch_threads_split_between_worker_processes(tiny_teacher, monkeypatch)
     monkeypatch.setenv("RAYON_NUM_THREADS", "")
     monkeypatch.delenv("RAYON_NUM_THREADS")  # (restored after the test, whatever the code sets)
     try:
-        TeacherModelHandler(str(tiny_teacher), device="cpu", processes_per_machine=4).load_model()
+        TeacherModelHandler(TeacherSettings(str(tiny_teacher), device="cpu"), processes_per_machine=4).load_model()
         assert torch.get_num_threads() == 2
         assert os.environ["RAYON_NUM_THREADS"] == "2"  # the tokenizer's thread pool gets the same share
-        TeacherModelHandler(str(tiny_teacher), device="cpu", processes_per_machine=0).load_model()  # one per core
+        TeacherModelHandler(TeacherSettings(str(tiny_teacher), device="cpu"), processes_per_machine=0).load_model()  # one per core
         assert torch.get_num_threads() == 1
-        TeacherModelHandler(str(tiny_teacher), device="cpu", torch_threads=1).load_model()
+        TeacherModelHandler(TeacherSettings(str(tiny_teacher), device="cpu"), torch_threads=1).load_model()
         assert torch.get_num_threads() == 1
         # augmentation workers (kNN, masked LM, AugPro use torch) split the cores the same way
         AugmentChunkFn([parse_augment_spec("knn")], seed=0, batch_size=8, processes_per_machine=2).setup()
@@ -73,8 +74,8 @@ def test_torch_threads_split_between_worker_processes(tiny_teacher, monkeypatch)
 
 
 def test_model_copies_ask_beam_to_share_the_model_across_processes(tiny_teacher):
-    assert not TeacherModelHandler(str(tiny_teacher)).share_model_across_processes()
-    shared = TeacherModelHandler(str(tiny_teacher), model_copies=2)
+    assert not TeacherModelHandler(TeacherSettings(str(tiny_teacher))).share_model_across_processes()
+    shared = TeacherModelHandler(TeacherSettings(str(tiny_teacher)), model_copies=2)
     assert shared.share_model_across_processes() and shared.model_copies() == 2
 
 
@@ -92,5 +93,5 @@ def test_inside_beam_run_inference(tiny_teacher):
     chunks = [("a", [_row(i, t) for i, t in enumerate(texts[:25])]), ("b", [_row(i, t) for i, t in enumerate(texts[25:])])]
     with beam.Pipeline(runner="DirectRunner") as p:
         out = (p | beam.Create(chunks) | beam.Map(lambda c: [c])
-               | RunInference(TeacherModelHandler(str(tiny_teacher), device="cpu", max_batch_size=16).with_no_batching()))
+               | RunInference(TeacherModelHandler(TeacherSettings(str(tiny_teacher), device="cpu", max_batch_size=16)).with_no_batching()))
         assert_that(out, check)
