@@ -1,8 +1,12 @@
-"""`kdaug distill` and `kdaug finetune`: command-line front ends of trainers/train.py."""
+"""`kdaug distill` and `kdaug finetune`: command-line front ends of trainers/train.py.
+
+TrainConfig holds every default; a flag left out is not passed, so the defaults live in one place (the
+help text reads them from there)."""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 
@@ -10,6 +14,15 @@ from kdaug.core.errors import KdaugError
 from kdaug.trainers.train import TrainConfig, train
 
 SETUP_ERRORS = (KdaugError, FileNotFoundError)
+DEFAULTS = {f.name: f.default for f in dataclasses.fields(TrainConfig) if f.default is not dataclasses.MISSING}
+
+
+def _add(p: argparse.ArgumentParser, flag: str, help: str = "", **kwargs) -> None:
+    """A flag whose default is TrainConfig's, shown in its help."""
+    dest = kwargs.get("dest") or flag.lstrip("-").replace("-", "_")
+    default = DEFAULTS.get(dest)
+    shown = f"default: {default}" if default is not None else ""
+    p.add_argument(flag, help="; ".join(x for x in (help, shown) if x) or None, **kwargs)
 
 
 def parser(objective: str) -> argparse.ArgumentParser:
@@ -23,42 +36,42 @@ def parser(objective: str) -> argparse.ArgumentParser:
                    help="bilstm[:...], bert[:...], bert_from_teacher[:layers=N] or hf:model=PATH_OR_HUB_ID")
     p.add_argument("--eval", required=True, help="held-out labelled corpus (any format materialize reads)")
     p.add_argument("--output", required=True)
-    p.add_argument("--split", default="train")
-    p.add_argument("--epochs", type=int, default=3)
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--lr", type=float)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--methods", help="comma-separated aug_method values to train on (e.g. original,synonym)")
-    p.add_argument("--min-changed-ratio", type=float)
-    p.add_argument("--max-changed-ratio", type=float)
-    p.add_argument("--max-teacher-entropy", type=float)
-    p.add_argument("--max-teacher-kl-to-source", type=float,
-                   help="drop copies whose teacher distribution drifted further than this (nats) from their source's")
-    p.add_argument("--aug-weight", type=float, default=1.0, help="loss weight of augmented rows (originals: 1)")
-    p.add_argument("--eval-text-column", default="text")
-    p.add_argument("--eval-text-pair-column")
-    p.add_argument("--eval-label-column", default="label")
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--restart", action="store_true",
-                   help="discard a checkpoint of an earlier run in --output and train from the start (by default a "
-                        "run resumes its own checkpoint, and refuses one of another run)")
+    _add(p, "--split")
+    _add(p, "--epochs", type=int)
+    _add(p, "--batch-size", type=int)
+    _add(p, "--lr", type=float, help="AdamW learning rate (default: the student kind's own)")
+    _add(p, "--seed", type=int)
+    _add(p, "--methods", help="comma-separated aug_method values to train on (e.g. original,synonym)")
+    _add(p, "--min-changed-ratio", type=float)
+    _add(p, "--max-changed-ratio", type=float)
+    _add(p, "--max-teacher-entropy", type=float)
+    _add(p, "--max-teacher-kl-to-source", type=float,
+         help="drop copies whose teacher distribution drifted further than this (nats) from their source's")
+    _add(p, "--aug-weight", type=float, help="loss weight of augmented rows (originals: 1)")
+    _add(p, "--eval-text-column")
+    _add(p, "--eval-text-pair-column")
+    _add(p, "--eval-label-column")
+    _add(p, "--device")
+    _add(p, "--restart", action="store_const", const=True,
+         help="discard a checkpoint of an earlier run in --output and train from the start (by default a run "
+              "resumes its own checkpoint, and refuses one of another run)")
     if objective == "distill":
-        p.add_argument("--temperature", type=float, default=2.0)
-        p.add_argument("--alpha", type=float, default=0.5, help="weight of the KD term (1 - alpha: gold CE)")
+        _add(p, "--temperature", type=float)
+        _add(p, "--alpha", type=float, help="weight of the KD term (1 - alpha: gold CE)")
     else:
-        p.add_argument("--no-augmented", dest="augmented", action="store_false",
+        p.add_argument("--no-augmented", dest="augmented", action="store_const", const=False,
                        help="train on originals only")
-        p.add_argument("--text-column", default="text", help="plain corpus as --data: its text column")
-        p.add_argument("--text-pair-column")
-        p.add_argument("--label-column", default="label")
-        p.add_argument("--labels", help="plain corpus: label names by index, comma-separated (default: from the data)")
+        _add(p, "--text-column", help="plain corpus as --data: its text column")
+        _add(p, "--text-pair-column")
+        _add(p, "--label-column")
+        _add(p, "--labels", help="plain corpus: label names by index, comma-separated (default: from the data)")
     return p
 
 
 def run(objective: str, argv: list[str]) -> int:
-    args = vars(parser(objective).parse_args(argv))
+    args = {k: v for k, v in vars(parser(objective).parse_args(argv)).items() if v is not None}
     for key in ("methods", "labels"):
-        if args.get(key):
+        if key in args:
             args[key] = [m.strip() for m in args[key].split(",")]
     try:
         metrics = train(TrainConfig(objective=objective, **args), progress=sys.stderr.isatty())

@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 
 from kdaug.core.corpus import (BadRecord, ColumnSpec, LabelSpace, check_columns, peek_labels, plan_read_units,
                                read_unit, validate_record)
-from kdaug.core.schema import DatasetMetadata, SchemaMismatchError, check_schema, dense_logits
+from kdaug.core.schema import DatasetMetadata, SchemaMismatchError, check_schema, column_names, dense_logits
 
 
 @dataclass(frozen=True)
@@ -55,6 +55,10 @@ class MaterializedSplit:
     def fingerprint(self) -> str:
         return files_sha256(self.files)
 
+    def has_column(self, name: str) -> bool:
+        """Whether the dataset's schema version has the column (v1 lacks teacher_kl_to_source)."""
+        return name in column_names(self.metadata.schema_version)
+
     @property
     def label_names(self) -> list[str]:
         return self.metadata.label_names
@@ -92,6 +96,10 @@ class CorpusSplit:
 
     def fingerprint(self) -> str:
         return files_sha256(sorted({unit.path for unit in plan_read_units(self.path)}))
+
+    def has_column(self, name: str) -> bool:
+        """A plain corpus has gold labels and texts, none of the teacher's columns."""
+        return name in ("id", "text", "text_pair", "label")
 
     def iter_rows(self, columns: Sequence[str] | None = None) -> Iterator[dict]:
         labels = LabelSpace(dict(enumerate(self.label_names)))

@@ -16,17 +16,18 @@ model.safetensors + tokenizer files); nothing is pickled.
 
 from __future__ import annotations
 
-from kdaug.core.errors import KdaugError
-
 import json
+from abc import abstractmethod
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
+from typing import Any, Callable, Iterable
 
 import torch
 from torch import nn
 
+from kdaug.core.errors import KdaugError
+from kdaug.core.models import load_pretrained, load_tokenizer
 from kdaug.core.words import words
 
 PAD, UNK, SEP = "[PAD]", "[UNK]", "[SEP]"
@@ -42,19 +43,13 @@ class StudentSpec:
     kind: str
     params: dict = field(default_factory=dict)
 
-    DEFAULTS = {
-        "bilstm": {"hidden": 300, "embed_dim": 300, "embeddings": "random", "max_vocab": 50000, "dropout": 0.1},
-        "bert": {"layers": 4, "hidden": 256, "heads": 4, "intermediate": 1024},
-        "bert_from_teacher": {"layers": 3},
-        "hf": {"model": ""},
-    }
-
     @classmethod
-    def parse(cls, text: str) -> "StudentSpec":
-        kind, _, rest = text.partition(":")
-        if kind not in cls.DEFAULTS:
-            raise StudentSpecError(f"unknown student {kind!r}; known: {sorted(cls.DEFAULTS)}")
-        params = dict(cls.DEFAULTS[kind])
+    def parse(cls, text: str) -> StudentSpec:
+        name, _, rest = text.partition(":")
+        if name not in KINDS:
+            raise StudentSpecError(f"unknown student {name!r}; known: {sorted(KINDS)}")
+        kind = KINDS[name]
+        params = dict(kind.defaults)
         for item in filter(None, rest.split(",")):
             key, eq, value = item.partition("=")
             if not eq or key not in params:
@@ -64,11 +59,13 @@ class StudentSpec:
                 params[key] = type(default)(value)
             except ValueError:
                 raise StudentSpecError(f"--student {text!r}: {key}={value!r} is not a {type(default).__name__}") from None
-        if kind == "bilstm" and params["embeddings"] not in ("random", "glove"):
-            raise StudentSpecError("bilstm: embeddings must be random or glove")
-        if kind == "hf" and not params["model"]:
-            raise StudentSpecError("hf: needs model=PATH_OR_HUB_ID (or model=minilm)")
-        return cls(kind, params)
+        if kind.check is not None and (problem := kind.check(params)):
+            raise StudentSpecError(f"{name}: {problem}")
+        return cls(name, params)
+
+    @property
+    def learning_rate(self) -> float:
+        return KINDS[self.kind].learning_rate
 
 
 # ---------------------------------------------------------------------------------------------- BiLSTM
@@ -128,117 +125,206 @@ class BiLstmClassifier(nn.Module):
 # -------------------------------------------------------------------------------------------- students
 
 class Student(nn.Module):
-    """A model and its tokenizer, with one forward over raw texts and save/load as a directory."""
+    """A model and its tokenizer: one forward over raw texts, and save/load as a directory."""
 
-    def __init__(self, kind: str, config: dict, model: nn.Module, tokenizer):
+    def __init__(self, kind: str, config: dict, model: nn.Module, tokenizer: Any):
         super().__init__()
         self.kind, self.config, self.model, self.tokenizer = kind, config, model, tokenizer
 
+    @abstractmethod
     def encode(self, texts: list[str], pairs: list[str | None] | None = None) -> dict[str, torch.Tensor]:
-        if self.kind == "bilstm":
-            return self.tokenizer.encode(texts, pairs)
+        """Texts (and second sentences) -> the model's input tensors."""
+
+    @abstractmethod
+    def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Input tensors -> logits [batch, labels]."""
+
+    def save(self, directory: str | Path) -> None:
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / MARKER).write_text(json.dumps({"kind": self.kind, **self.config}, indent=2))
+        self.save_weights(directory)
+
+    @abstractmethod
+    def save_weights(self, directory: Path) -> None:
+        """The model and tokenizer files (safetensors, never pickled)."""
+
+
+class BiLstmStudent(Student):
+    def encode(self, texts, pairs=None):
+        return self.tokenizer.encode(texts, pairs)
+
+    def forward(self, batch):
+        return self.model(batch["input_ids"], batch["attention_mask"])
+
+    def save_weights(self, directory: Path) -> None:
+        from safetensors.torch import save_file
+
+        save_file({k: v.contiguous() for k, v in self.model.state_dict().items()}, str(directory / "model.safetensors"))
+        self.tokenizer.save(directory)
+
+    @classmethod
+    def load(cls, directory: Path, config: dict) -> Student:
+        from safetensors.torch import load_file
+
+        model = BiLstmClassifier(config["vocab_size"], config["embed_dim"], config["hidden"], config["num_labels"],
+                                 config["dropout"])
+        model.load_state_dict(load_file(str(directory / "model.safetensors")))
+        return cls("bilstm", config, model, WordTokenizer.load(directory, config["max_length"]))
+
+
+class TransformersStudent(Student):
+    """Any transformers sequence classifier; saved as a plain transformers directory, so from_pretrained
+    and `kdaug materialize --teacher DIR` load it."""
+
+    def encode(self, texts, pairs=None):
         has_pairs = pairs is not None and any(p is not None for p in pairs)
         return dict(self.tokenizer(texts, pairs if has_pairs else None, truncation=True,
                                    max_length=self.config.get("max_length", 128), padding=True, return_tensors="pt"))
 
-    def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        if self.kind == "bilstm":
-            return self.model(batch["input_ids"], batch["attention_mask"])
+    def forward(self, batch):
         return self.model(**batch).logits
 
-    def save(self, directory: str | Path) -> None:
-        from safetensors.torch import save_file
+    def save_weights(self, directory: Path) -> None:
+        self.model.save_pretrained(directory, safe_serialization=True)
+        self.tokenizer.save_pretrained(directory)
 
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        (directory / MARKER).write_text(json.dumps({"kind": self.kind, **self.config}, indent=2))
-        if self.kind == "bilstm":
-            save_file({k: v.contiguous() for k, v in self.model.state_dict().items()}, str(directory / "model.safetensors"))
-            self.tokenizer.save(directory)
-        else:  # a plain transformers directory: from_pretrained and kdaug materialize --teacher load it
-            self.model.save_pretrained(directory, safe_serialization=True)
-            self.tokenizer.save_pretrained(directory)
+    @classmethod
+    def load(cls, directory: Path, config: dict, kind: str = "hf") -> Student:
+        from transformers import AutoModelForSequenceClassification
+
+        model = load_pretrained(AutoModelForSequenceClassification, directory)
+        return cls(kind, config, model, load_tokenizer(directory))
+
+
+def _label_config(id2label: dict[int, str]) -> dict:
+    return {"num_labels": len(id2label), "id2label": id2label, "label2id": {v: k for k, v in id2label.items()}}
+
+
+def _build_bilstm(p: dict, id2label: dict[int, str], teacher: str | None, train_texts: Iterable[str],
+                  max_length: int) -> Student:
+    tokenizer = WordTokenizer.build(train_texts, p["max_vocab"], max_length)
+    embed_dim = p["embed_dim"]
+    vectors = None
+    if p["embeddings"] == "glove":
+        from kdaug.core.assets.embeddings import load_glove
+
+        vectors = load_glove("glove")
+        embed_dim = vectors.vectors.shape[1]
+    config = {"vocab_size": len(tokenizer.vocab), "embed_dim": embed_dim, "hidden": p["hidden"],
+              "num_labels": len(id2label), "dropout": p["dropout"], "max_length": max_length,
+              "id2label": {str(k): v for k, v in id2label.items()}}
+    model = BiLstmClassifier(len(tokenizer.vocab), embed_dim, p["hidden"], len(id2label), p["dropout"])
+    if vectors is not None:
+        with torch.no_grad():
+            for i, w in enumerate(tokenizer.vocab):
+                if w in vectors.index:
+                    model.embed.weight[i] = torch.tensor(vectors.vectors[vectors.index[w]])
+    return BiLstmStudent("bilstm", config, model, tokenizer)
+
+
+def _transformers_student(kind: str, p: dict, id2label: dict[int, str], max_length: int, model, tokenizer) -> Student:
+    config = {"spec": p, "max_length": max_length, "id2label": {str(k): v for k, v in id2label.items()}}
+    return TransformersStudent(kind, config, model, tokenizer)
+
+
+def _build_hf(p: dict, id2label: dict[int, str], teacher: str | None, train_texts: Iterable[str],
+              max_length: int) -> Student:
+    from transformers import AutoModelForSequenceClassification
+
+    source = p["model"]
+    if source == "minilm":
+        from kdaug.core.assets.minilm import minilm_path
+
+        source = str(minilm_path())
+    model = load_pretrained(AutoModelForSequenceClassification, source, **_label_config(id2label))
+    return _transformers_student("hf", p, id2label, max_length, model, load_tokenizer(source))
+
+
+def _teacher_tokenizer(kind: str, teacher: str | None):
+    if not teacher:
+        raise StudentSpecError(f"{kind} students use the teacher's tokenizer; the dataset names no teacher")
+    return load_tokenizer(teacher)
+
+
+def _build_bert(p: dict, id2label: dict[int, str], teacher: str | None, train_texts: Iterable[str],
+                max_length: int) -> Student:
+    from transformers import BertConfig, BertForSequenceClassification
+
+    tokenizer = _teacher_tokenizer("bert", teacher)
+    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=p["hidden"], num_hidden_layers=p["layers"],
+                        num_attention_heads=p["heads"], intermediate_size=p["intermediate"],
+                        max_position_embeddings=max(512, max_length), **_label_config(id2label))
+    return _transformers_student("bert", p, id2label, max_length, BertForSequenceClassification(config), tokenizer)
+
+
+def _build_bert_from_teacher(p: dict, id2label: dict[int, str], teacher: str | None, train_texts: Iterable[str],
+                             max_length: int) -> Student:
+    from transformers import AutoConfig, AutoModelForSequenceClassification, BertConfig, BertForSequenceClassification
+
+    tokenizer = _teacher_tokenizer("bert_from_teacher", teacher)
+    teacher_model = load_pretrained(AutoModelForSequenceClassification, teacher)
+    tconf = AutoConfig.from_pretrained(teacher)
+    if tconf.model_type != "bert":
+        raise StudentSpecError(f"bert_from_teacher needs a BERT teacher, not {tconf.model_type!r}")
+    n = tconf.num_hidden_layers
+    if not 1 <= p["layers"] <= n:
+        raise StudentSpecError(f"bert_from_teacher: layers must be between 1 and the teacher's {n}")
+    keep = [round(i * (n - 1) / max(p["layers"] - 1, 1)) for i in range(p["layers"])] if p["layers"] > 1 else [n - 1]
+    config = BertConfig(**{**tconf.to_dict(), "num_hidden_layers": p["layers"], **_label_config(id2label)})
+    model = BertForSequenceClassification(config)
+    model.bert.embeddings.load_state_dict(teacher_model.bert.embeddings.state_dict())
+    for mine, theirs in enumerate(keep):
+        model.bert.encoder.layer[mine].load_state_dict(teacher_model.bert.encoder.layer[theirs].state_dict())
+    if teacher_model.bert.pooler is not None and model.bert.pooler is not None:
+        model.bert.pooler.load_state_dict(teacher_model.bert.pooler.state_dict())
+    return _transformers_student("bert_from_teacher", {**p, "teacher_layers": keep}, id2label, max_length, model,
+                                 tokenizer)
+
+
+def _check_bilstm(p: dict) -> str | None:
+    return None if p["embeddings"] in ("random", "glove") else "embeddings must be random or glove"
+
+
+def _check_hf(p: dict) -> str | None:
+    return None if p["model"] else "needs model=PATH_OR_HUB_ID (or model=minilm)"
+
+
+@dataclass(frozen=True)
+class StudentKind:
+    """One kind of student: its spec's parameters with their defaults, its AdamW learning rate, and how
+    to build a fresh one and load a saved one."""
+
+    name: str
+    defaults: dict
+    learning_rate: float
+    build: Callable[..., Student]  # (params, id2label, teacher, train_texts, max_length) -> Student
+    load: Callable[[Path, dict], Student]  # (directory, saved config) -> Student
+    check: Callable[[dict], str | None] | None = None  # params -> what is wrong, or None
+
+
+def _load_transformers(kind: str) -> Callable[[Path, dict], Student]:
+    return lambda directory, config: TransformersStudent.load(directory, config, kind)
+
+
+KINDS: dict[str, StudentKind] = {k.name: k for k in (
+    StudentKind("bilstm", {"hidden": 300, "embed_dim": 300, "embeddings": "random", "max_vocab": 50000,
+                           "dropout": 0.1}, 2e-3, _build_bilstm, BiLstmStudent.load, _check_bilstm),
+    StudentKind("bert", {"layers": 4, "hidden": 256, "heads": 4, "intermediate": 1024}, 1e-4, _build_bert,
+                _load_transformers("bert")),
+    StudentKind("bert_from_teacher", {"layers": 3}, 1e-4, _build_bert_from_teacher,
+                _load_transformers("bert_from_teacher")),
+    StudentKind("hf", {"model": ""}, 5e-5, _build_hf, _load_transformers("hf"), _check_hf),
+)}
 
 
 def build_student(spec: StudentSpec, id2label: dict[int, str], teacher: str | None,
                   train_texts: Iterable[str] | None = None, max_length: int = 128) -> Student:
-    num_labels = len(id2label)
-    p = spec.params
-    if spec.kind == "bilstm":
-        tokenizer = WordTokenizer.build(train_texts or [], p["max_vocab"], max_length)
-        embed_dim = p["embed_dim"]
-        vectors = None
-        if p["embeddings"] == "glove":
-            from kdaug.core.assets.embeddings import load_glove
-
-            table = load_glove("glove")
-            embed_dim = table.vectors.shape[1]
-            vectors = table
-        config = {"vocab_size": len(tokenizer.vocab), "embed_dim": embed_dim, "hidden": p["hidden"],
-                  "num_labels": num_labels, "dropout": p["dropout"], "max_length": max_length,
-                  "id2label": {str(k): v for k, v in id2label.items()}}
-        model = BiLstmClassifier(len(tokenizer.vocab), embed_dim, p["hidden"], num_labels, p["dropout"])
-        if vectors is not None:
-            with torch.no_grad():
-                for i, w in enumerate(tokenizer.vocab):
-                    if w in vectors.index:
-                        model.embed.weight[i] = torch.tensor(vectors.vectors[vectors.index[w]])
-        return Student("bilstm", config, model, tokenizer)
-
-    from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer, BertConfig, \
-        BertForSequenceClassification
-
-    labels = {"num_labels": num_labels, "id2label": id2label, "label2id": {v: k for k, v in id2label.items()}}
-    if spec.kind == "hf":
-        source = p["model"]
-        if source == "minilm":
-            from kdaug.core.assets.minilm import minilm_path
-
-            source = str(minilm_path())
-        model = AutoModelForSequenceClassification.from_pretrained(source, use_safetensors=True, **labels)
-        return Student("hf", {"spec": p, "max_length": max_length, "id2label": {str(k): v for k, v in id2label.items()}},
-                       model, AutoTokenizer.from_pretrained(source))
-    if not teacher:
-        raise StudentSpecError(f"{spec.kind} students use the teacher's tokenizer; the dataset names no teacher")
-    tokenizer = AutoTokenizer.from_pretrained(teacher)
-    if spec.kind == "bert":
-        config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=p["hidden"], num_hidden_layers=p["layers"],
-                            num_attention_heads=p["heads"], intermediate_size=p["intermediate"],
-                            max_position_embeddings=max(512, max_length), **labels)
-        model = BertForSequenceClassification(config)
-    else:
-        teacher_model = AutoModelForSequenceClassification.from_pretrained(teacher, use_safetensors=True)
-        tconf = AutoConfig.from_pretrained(teacher)
-        if tconf.model_type != "bert":
-            raise StudentSpecError(f"bert_from_teacher needs a BERT teacher, not {tconf.model_type!r}")
-        n = tconf.num_hidden_layers
-        if not 1 <= p["layers"] <= n:
-            raise StudentSpecError(f"bert_from_teacher: layers must be between 1 and the teacher's {n}")
-        keep = [round(i * (n - 1) / max(p["layers"] - 1, 1)) for i in range(p["layers"])] if p["layers"] > 1 else [n - 1]
-        config = BertConfig(**{**tconf.to_dict(), "num_hidden_layers": p["layers"], **labels})
-        model = BertForSequenceClassification(config)
-        model.bert.embeddings.load_state_dict(teacher_model.bert.embeddings.state_dict())
-        for mine, theirs in enumerate(keep):
-            model.bert.encoder.layer[mine].load_state_dict(teacher_model.bert.encoder.layer[theirs].state_dict())
-        if teacher_model.bert.pooler is not None and model.bert.pooler is not None:
-            model.bert.pooler.load_state_dict(teacher_model.bert.pooler.state_dict())
-        p = {**p, "teacher_layers": keep}
-    return Student(spec.kind, {"spec": p, "max_length": max_length,
-                               "id2label": {str(k): v for k, v in id2label.items()}}, model, tokenizer)
+    return KINDS[spec.kind].build(spec.params, id2label, teacher, train_texts or [], max_length)
 
 
 def load_student(directory: str | Path) -> Student:
-    from safetensors.torch import load_file
-
     directory = Path(directory)
     config = json.loads((directory / MARKER).read_text())
     kind = config.pop("kind")
-    if kind == "bilstm":
-        model = BiLstmClassifier(config["vocab_size"], config["embed_dim"], config["hidden"], config["num_labels"],
-                                 config["dropout"])
-        model.load_state_dict(load_file(str(directory / "model.safetensors")))
-        return Student(kind, config, model, WordTokenizer.load(directory, config["max_length"]))
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
-
-    model = AutoModelForSequenceClassification.from_pretrained(directory, use_safetensors=True)
-    return Student(kind, config, model, AutoTokenizer.from_pretrained(directory))
+    return KINDS[kind].load(directory, config)

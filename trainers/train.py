@@ -17,7 +17,7 @@ import math
 import os
 import random
 import shutil
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Iterator
 
@@ -57,7 +57,7 @@ class TrainConfig:
     split: str = "train"
     epochs: int = 3
     batch_size: int = 64
-    lr: float | None = None  # default: 2e-3 for a BiLSTM, 5e-5 for BERT students
+    lr: float | None = None  # None: the student kind's own (students.KINDS: BiLSTM 2e-3, BERT 1e-4, hf 5e-5)
     temperature: float = 2.0
     alpha: float = 0.5
     aug_weight: float = 1.0  # weight of augmented rows relative to originals
@@ -89,6 +89,28 @@ class TrainConfig:
             raise TrainConfigError("--epochs and --batch-size must be at least 1")
         if not 0.0 <= self.alpha <= 1.0 or self.temperature <= 0:
             raise TrainConfigError("--alpha must be in [0, 1] and --temperature > 0")
+
+
+@dataclass
+class TrainState:
+    """Where a run stands; saved with every checkpoint (trainer_state.json) and resumed from it."""
+
+    epoch: int = 0  # epochs finished
+    step_in_epoch: int = 0  # batches of the current epoch trained
+    global_step: int = 0
+    history: list[dict] = field(default_factory=list)  # one entry per finished epoch: loss and eval metrics
+    best: dict | None = None  # the history entry with the best eval macro-F1
+    epoch_losses: list[float] = field(default_factory=list)  # the current epoch's batch losses so far
+    config: dict = field(default_factory=dict)  # the TrainConfig of the run that wrote it
+    data_sha256: str | None = None  # the training data's fingerprint (None: written before kdaug kept one)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, saved: dict) -> TrainState:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in saved.items() if k in known})
 
 
 # ------------------------------------------------------------------------------------------------ data
@@ -177,7 +199,7 @@ def evaluate(student: Student, texts, pairs, gold, batch_size: int = 256) -> dic
 
 # ----------------------------------------------------------------------------------------- checkpoints
 
-def save_checkpoint(path: Path, student: Student, optimizer, state: dict) -> None:
+def save_checkpoint(path: Path, student: Student, optimizer, state: TrainState) -> None:
     from safetensors.torch import save_file
 
     tmp = path.with_name(path.name + ".tmp")
@@ -188,12 +210,13 @@ def save_checkpoint(path: Path, student: Student, optimizer, state: dict) -> Non
                for i, st in opt["state"].items() for k, v in st.items()}
     tensors["torch_rng"] = torch.get_rng_state()
     save_file(tensors, str(tmp / "optimizer_and_rng.safetensors"))
-    (tmp / "trainer_state.json").write_text(json.dumps({**state, "param_groups": opt["param_groups"]}, indent=2))
+    (tmp / "trainer_state.json").write_text(json.dumps({**state.to_dict(), "param_groups": opt["param_groups"]},
+                                                       indent=2))
     shutil.rmtree(path, ignore_errors=True)
     os.replace(tmp, path)
 
 
-def load_checkpoint(path: Path, optimizer) -> dict:
+def load_checkpoint(path: Path, optimizer) -> TrainState:
     from safetensors.torch import load_file
 
     tensors = load_file(str(path / "optimizer_and_rng.safetensors"))
@@ -204,7 +227,7 @@ def load_checkpoint(path: Path, optimizer) -> dict:
         i, name = key.split(".", 1)
         opt_state.setdefault(int(i), {})[name] = value
     optimizer.load_state_dict({"state": opt_state, "param_groups": state.pop("param_groups")})
-    return state
+    return TrainState.from_dict(state)
 
 
 # ------------------------------------------------------------------------------------------------ train
@@ -214,17 +237,17 @@ def load_checkpoint(path: Path, optimizer) -> dict:
 RESUMABLE_CHANGES = ("output", "epochs", "save_every", "stop_after_steps", "device", "restart", "data")
 
 
-def checkpoint_mismatch(saved: dict, cfg: TrainConfig, data_sha256: str) -> str | None:
+def checkpoint_mismatch(saved: TrainState, cfg: TrainConfig, data_sha256: str) -> str | None:
     """Why a checkpoint's run is not this one (None when it is): a setting or the training data differ."""
     now = asdict(cfg)
-    changed = [f"{key} {saved['config'].get(key)!r} -> {now[key]!r}" for key in now
-               if key not in RESUMABLE_CHANGES and saved["config"].get(key) != now[key]]
-    if saved.get("epoch", 0) > cfg.epochs:
-        changed.append(f"it has trained {saved['epoch']} epochs, more than epochs={cfg.epochs}")
-    if "data_sha256" not in saved:
+    changed = [f"{key} {saved.config.get(key)!r} -> {now[key]!r}" for key in now
+               if key not in RESUMABLE_CHANGES and saved.config.get(key) != now[key]]
+    if saved.epoch > cfg.epochs:
+        changed.append(f"it has trained {saved.epoch} epochs, more than epochs={cfg.epochs}")
+    if saved.data_sha256 is None:
         changed.append("it does not record its training data (an older kdaug wrote it)")
-    elif saved["data_sha256"] != data_sha256:
-        changed.append(f"the training data changed (sha256 {saved['data_sha256'][:12]}... -> {data_sha256[:12]}...)")
+    elif saved.data_sha256 != data_sha256:
+        changed.append(f"the training data changed (sha256 {saved.data_sha256[:12]}... -> {data_sha256[:12]}...)")
     return "; ".join(changed) or None
 
 
@@ -235,7 +258,7 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict:
     else:
         columns = ColumnSpec(cfg.text_column, cfg.text_pair_column, cfg.label_column)
         split = open_training_data(cfg.data, cfg.split, columns, cfg.labels)
-    if cfg.max_teacher_kl_to_source is not None and getattr(getattr(split, "metadata", None), "schema_version", 0) < 2:
+    if cfg.max_teacher_kl_to_source is not None and not split.has_column("teacher_kl_to_source"):
         raise TrainConfigError(f"--max-teacher-kl-to-source needs teacher_kl_to_source, which {cfg.data!r} does not "
                                f"have (kdaug schema v2+; re-materialize it)")
     label_names = split.label_names
@@ -247,7 +270,8 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict:
         for stale in (ckpt, out / "best"):
             shutil.rmtree(stale, ignore_errors=True)
     elif (ckpt / "trainer_state.json").is_file():
-        why = checkpoint_mismatch(json.loads((ckpt / "trainer_state.json").read_text()), cfg, data_sha256)
+        saved = TrainState.from_dict(json.loads((ckpt / "trainer_state.json").read_text()))
+        why = checkpoint_mismatch(saved, cfg, data_sha256)
         if why:
             raise CheckpointMismatchError(out, why)
     resuming = (ckpt / "trainer_state.json").is_file()
@@ -258,40 +282,36 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict:
         texts = (t for r in split.iter_rows(columns=["text", "text_pair"]) for t in (r["text"], r["text_pair"]) if t)
         student = build_student(spec, dict(enumerate(label_names)), split.teacher, texts, cfg.max_length)
     student.to(cfg.device).train()
-    lr = cfg.lr or (2e-3 if spec.kind == "bilstm" else 5e-5 if spec.kind == "hf" else 1e-4)
-    optimizer = torch.optim.AdamW(student.parameters(), lr=lr)
-    state = {"epoch": 0, "step_in_epoch": 0, "global_step": 0, "history": [], "best": None}
-    if resuming:
-        state.update(load_checkpoint(ckpt, optimizer))
-    state.update(config=asdict(cfg), data_sha256=data_sha256)  # this run's: a resumed run may add epochs
+    optimizer = torch.optim.AdamW(student.parameters(), lr=cfg.lr or spec.learning_rate)
+    state = load_checkpoint(ckpt, optimizer) if resuming else TrainState()
+    state.config, state.data_sha256 = asdict(cfg), data_sha256  # this run's: a resumed run may add epochs
     total_steps = math.ceil(split.num_rows / cfg.batch_size)
     steps_this_run = 0
-    for epoch in range(state["epoch"], cfg.epochs):
-        losses = state.get("epoch_losses", []) if epoch == state["epoch"] else []
+    for epoch in range(state.epoch, cfg.epochs):
         stream = batches(stream_rows(split, cfg, epoch), cfg.batch_size)
-        bar = _bar(progress, total_steps, f"epoch {epoch + 1}/{cfg.epochs}", state["step_in_epoch"])
+        bar = _bar(progress, total_steps, f"epoch {epoch + 1}/{cfg.epochs}", state.step_in_epoch)
         for step, rows in enumerate(stream):
-            if step < state["step_in_epoch"]:
+            if step < state.step_in_epoch:
                 continue  # resuming: these batches were trained before the interruption
-            loss = _step(student, optimizer, rows, cfg)
-            losses.append(loss)
-            state.update(step_in_epoch=step + 1, global_step=state["global_step"] + 1, epoch=epoch, epoch_losses=losses)
+            state.epoch_losses.append(_step(student, optimizer, rows, cfg))
+            state.step_in_epoch, state.global_step, state.epoch = step + 1, state.global_step + 1, epoch
             bar.update(1)
             steps_this_run += 1
-            if state["global_step"] % cfg.save_every == 0:
+            if state.global_step % cfg.save_every == 0:
                 save_checkpoint(ckpt, student, optimizer, state)
             if cfg.stop_after_steps is not None and steps_this_run >= cfg.stop_after_steps:
                 save_checkpoint(ckpt, student, optimizer, state)
                 bar.close()
-                return {"stopped_early": True, **state}
+                return {"stopped_early": True, **state.to_dict()}
         bar.close()
         metrics = evaluate(student, *eval_set)
+        losses = state.epoch_losses
         entry = {"epoch": epoch + 1, "train_loss": float(np.mean(losses)) if losses else None, **metrics}
-        state["history"].append(entry)
-        if state["best"] is None or metrics["macro_f1"] > state["best"]["macro_f1"]:
-            state["best"] = entry
+        state.history.append(entry)
+        if state.best is None or metrics["macro_f1"] > state.best["macro_f1"]:
+            state.best = entry
             student.save(out / "best")
-        state.update(epoch=epoch + 1, step_in_epoch=0, epoch_losses=[])
+        state.epoch, state.step_in_epoch, state.epoch_losses = epoch + 1, 0, []
         save_checkpoint(ckpt, student, optimizer, state)
         _write_metrics(out, state)
     return _write_metrics(out, state)
@@ -316,10 +336,10 @@ def _step(student: Student, optimizer, rows: list[dict], cfg: TrainConfig) -> fl
     return loss.item()
 
 
-def _write_metrics(out: Path, state: dict) -> dict:
-    metrics = {"history": state["history"], "best": state["best"], "config": state["config"]}
+def _write_metrics(out: Path, state: TrainState) -> dict:
+    metrics = {"history": state.history, "best": state.best, "config": state.config}
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-    plot_curve(state["history"], out / "training_curve.png")
+    plot_curve(state.history, out / "training_curve.png")
     return metrics
 
 

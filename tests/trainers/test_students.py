@@ -60,3 +60,16 @@ def test_bad_specs():
         StudentSpec.parse("bilstm:width=3")
     with pytest.raises(StudentSpecError, match="not a int"):
         StudentSpec.parse("bilstm:hidden=big")
+
+
+def test_every_student_kind_declares_its_learning_rate_and_defaults():
+    from kdaug.trainers.students import KINDS
+
+    assert set(KINDS) == {"bilstm", "bert", "bert_from_teacher", "hf"}
+    assert StudentSpec.parse("bilstm").learning_rate == 2e-3
+    assert StudentSpec.parse("hf:model=x").learning_rate == 5e-5
+    assert StudentSpec.parse("bert").params == KINDS["bert"].defaults
+    with pytest.raises(StudentSpecError, match="embeddings must be random or glove"):
+        StudentSpec.parse("bilstm:embeddings=word2vec")
+    with pytest.raises(StudentSpecError, match="hf: needs model="):
+        StudentSpec.parse("hf")

@@ -152,3 +152,14 @@ def test_sweep_writes_a_table_and_a_plot_naming_the_best_degree(tmp_path, mr_row
     assert results["best"]["distill"]["synonym"]["degree"] in (0.1, 0.5)
     assert "Best degree for distill with synonym" in (tmp_path / "sw" / "results.md").read_text()
     assert (tmp_path / "sw" / "sweep.png").stat().st_size > 1000
+
+
+def test_train_state_round_trips_and_reads_older_checkpoints():
+    from kdaug.trainers.train import TrainState
+
+    state = TrainState(epoch=1, step_in_epoch=3, global_step=9, history=[{"epoch": 1}], best={"epoch": 1},
+                       epoch_losses=[0.5], config={"seed": 1}, data_sha256="ab")
+    assert TrainState.from_dict({**state.to_dict(), "param_groups": []}) == state
+    older = TrainState.from_dict({"epoch": 2, "step_in_epoch": 0, "global_step": 4, "history": [], "best": None,
+                                  "config": {}})  # no epoch_losses, no data_sha256
+    assert older.epoch_losses == [] and older.data_sha256 is None
