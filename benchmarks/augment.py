@@ -48,6 +48,7 @@ def mr_sentences(n: int) -> list[str]:
 
 # ---------------------------------------------------------------------------------- TinyBERT baseline
 
+
 class TinyBertLoop:
     """TinyBERT's data_augmentation.py, faithfully: one forward per word, batch size 1, M=15."""
 
@@ -83,7 +84,7 @@ class TinyBertLoop:
         if word not in self.glove_index:
             return []
         dist = self.glove_norm @ self.glove_norm[self.glove_index[word]]
-        return [self.glove_words[i] for i in np.argsort(-dist)[1: self.M + 1]]
+        return [self.glove_words[i] for i in np.argsort(-dist)[1 : self.M + 1]]
 
     def augment(self, sentence: str, copies: int, p: float, rng: random.Random) -> list[str]:
         # BERT's basic tokenizer (lower-casing, punctuation split): in transformers 5 it is the fast
@@ -100,13 +101,16 @@ class TinyBertLoop:
                 candidates[idx] = self._word_distance(word)
         out = []
         for _ in range(copies):
-            new = [rng.choice(candidates[i]) if i in candidates and candidates[i] and rng.random() < p else w
-                   for i, w in enumerate(words)]
+            new = [
+                rng.choice(candidates[i]) if i in candidates and candidates[i] and rng.random() < p else w
+                for i, w in enumerate(words)
+            ]
             out.append(" ".join(new))
         return out
 
 
 # ------------------------------------------------------------------------------------ nlpaug baseline
+
 
 def nlpaug_augmenter(model_dir: Path, ratio: float, device: str):
     import transformers
@@ -117,11 +121,11 @@ def nlpaug_augmenter(model_dir: Path, ratio: float, device: str):
     transformers.BertTokenizer._convert_id_to_token = lambda self, i: self.convert_ids_to_tokens(i)
     import nlpaug.augmenter.word as naw
 
-    return naw.ContextualWordEmbsAug(model_path=str(model_dir), model_type="bert", aug_p=ratio, top_k=15,
-                                     device=device)
+    return naw.ContextualWordEmbsAug(model_path=str(model_dir), model_type="bert", aug_p=ratio, top_k=15, device=device)
 
 
 # ------------------------------------------------------------------------------------------ running
+
 
 def mean_ratio(sources: list[str], copies: list[list[str]]) -> float:
     """The baselines' real changed ratio, by kdaug's measure (they lower-case and re-space text, which
@@ -142,26 +146,51 @@ def bench_mlm(n: int, copies: int, ratio: float, device: str, skip_nlpaug: bool)
     with tempfile.TemporaryDirectory() as tmp:
         model_dir = build_bert_base_mlm(Path(tmp) / "bert-base-mlm")
         for mode, precision in (("per_word", "fp32"), ("per_word", "auto"), ("joint", "fp32"), ("joint", "auto")):
-            aug = build_augmenters([parse_augment_spec(f"mlm:model={model_dir},ratio={ratio},copies={copies},"
-                                                       f"mode={mode},device={device},precision={precision}")])[0]
+            aug = build_augmenters(
+                [
+                    parse_augment_spec(
+                        f"mlm:model={model_dir},ratio={ratio},copies={copies},"
+                        f"mode={mode},device={device},precision={precision}"
+                    )
+                ]
+            )[0]
             aug.setup()
             aug.augment_batch(sources[:4], seed=0)  # warm-up
             secs, res = timed(aug.augment_batch, sources, seed=0)
             made = [c for r in res for c in r.copies]
-            rows.append({"method": f"kdaug mlm ({mode}, {str(aug.dtype).replace('torch.', '')})", "seconds": secs, "examples_per_s": n / secs,
-                         "copies": len(made), "mean_changed_ratio": float(np.mean([c.shift.ratio for c in made]))})
+            rows.append(
+                {
+                    "method": f"kdaug mlm ({mode}, {str(aug.dtype).replace('torch.', '')})",
+                    "seconds": secs,
+                    "examples_per_s": n / secs,
+                    "copies": len(made),
+                    "mean_changed_ratio": float(np.mean([c.shift.ratio for c in made])),
+                }
+            )
         loop = TinyBertLoop(model_dir, load_glove("glove", limit=100_000), device)
         rng = random.Random(0)
         loop.augment(texts[0], copies, ratio, rng)  # warm-up
         secs, out = timed(lambda: [loop.augment(t, copies, ratio, rng) for t in texts])
-        rows.append({"method": "TinyBERT per-word loop", "seconds": secs, "examples_per_s": n / secs,
-                     "mean_changed_ratio": mean_ratio(texts, out)})
+        rows.append(
+            {
+                "method": "TinyBERT per-word loop",
+                "seconds": secs,
+                "examples_per_s": n / secs,
+                "mean_changed_ratio": mean_ratio(texts, out),
+            }
+        )
         if not skip_nlpaug:
             aug = nlpaug_augmenter(model_dir, ratio, device)
             aug.augment(texts[:2])  # warm-up
             secs, out = timed(lambda: aug.augment([t for t in texts for _ in range(copies)]))
-            rows.append({"method": "nlpaug ContextualWordEmbsAug", "seconds": secs, "examples_per_s": n / secs,
-                         "mean_changed_ratio": mean_ratio(texts, [out[i * copies:(i + 1) * copies] for i in range(n)])})
+            rows.append(
+                {
+                    "method": "nlpaug ContextualWordEmbsAug",
+                    "seconds": secs,
+                    "examples_per_s": n / secs,
+                    "mean_changed_ratio": mean_ratio(texts, [out[i * copies : (i + 1) * copies] for i in range(n)]),
+                }
+            )
     base = {r["method"]: r["examples_per_s"] for r in rows}
     for r in rows:
         r["vs_tinybert"] = r["examples_per_s"] / base["TinyBERT per-word loop"]
@@ -188,8 +217,14 @@ def bench_replacement(n: int, ratio: float) -> list[dict]:
             sources = [SourceExample(str(i), t, None, None, "") for i, t in enumerate(texts)]
             secs, res = timed(aug.augment_batch, sources, seed=1, repeat=3)
             made = sum(len(r.copies) for r in res)
-            rows.append({"method": method, "copies": copies, "examples_per_s_per_core": n / secs,
-                         "copies_per_s_per_core": made / secs})
+            rows.append(
+                {
+                    "method": method,
+                    "copies": copies,
+                    "examples_per_s_per_core": n / secs,
+                    "copies_per_s_per_core": made / secs,
+                }
+            )
     return rows
 
 
@@ -204,9 +239,13 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     mlm = bench_mlm(args.sentences, args.copies, args.ratio, args.device, args.skip_nlpaug)
-    print(f"\nMasked LM (BERT-base from a config), {args.sentences} MR sentences, ratio {args.ratio}, "
-          f"{args.copies} copies, device {args.device}")
-    print(table(rounded(mlm), ["method", "seconds", "examples_per_s", "vs_tinybert", "vs_nlpaug", "mean_changed_ratio"]))
+    print(
+        f"\nMasked LM (BERT-base from a config), {args.sentences} MR sentences, ratio {args.ratio}, "
+        f"{args.copies} copies, device {args.device}"
+    )
+    print(
+        table(rounded(mlm), ["method", "seconds", "examples_per_s", "vs_tinybert", "vs_nlpaug", "mean_changed_ratio"])
+    )
     replacement = bench_replacement(args.replacement_sentences, args.ratio)
     print(f"\nSynonym and kNN, {args.replacement_sentences} MR sentences, one core")
     print(table(rounded(replacement), ["method", "copies", "examples_per_s_per_core", "copies_per_s_per_core"]))

@@ -33,6 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # ------------------------------------------------------------------------------------------------ inputs
 
+
 def mr_texts(n: int) -> list[str]:
     """n MR sentences (repeated with a counter past the corpus's 10,662), in corpus order: a realistic spread
     of lengths (1 to ~60 words)."""
@@ -52,7 +53,11 @@ def minilm_teacher(dest: Path) -> Path:
 
     torch.manual_seed(0)
     model = AutoModelForSequenceClassification.from_pretrained(
-        str(minilm_path()), num_labels=2, id2label={0: "negative", 1: "positive"}, label2id={"negative": 0, "positive": 1})
+        str(minilm_path()),
+        num_labels=2,
+        id2label={0: "negative", 1: "positive"},
+        label2id={"negative": 0, "positive": 1},
+    )
     model.save_pretrained(dest, safe_serialization=True)
     AutoTokenizer.from_pretrained(str(minilm_path())).save_pretrained(dest)
     return dest
@@ -67,14 +72,20 @@ def config_teacher(dest: Path, **config) -> Path:
 
     tokenizer = AutoTokenizer.from_pretrained(str(minilm_path()))
     torch.manual_seed(0)
-    cfg = BertConfig(vocab_size=tokenizer.vocab_size, num_labels=2, id2label={0: "negative", 1: "positive"},
-                     label2id={"negative": 0, "positive": 1}, **config)
+    cfg = BertConfig(
+        vocab_size=tokenizer.vocab_size,
+        num_labels=2,
+        id2label={0: "negative", 1: "positive"},
+        label2id={"negative": 0, "positive": 1},
+        **config,
+    )
     BertForSequenceClassification(cfg).eval().save_pretrained(dest, safe_serialization=True)
     tokenizer.save_pretrained(dest)
     return dest
 
 
 # ------------------------------------------------------------------------------------ 1. throughput
+
 
 def kdaug_pipeline(teacher: Path, texts: list[str], chunk_size: int) -> float:
     """Seconds for a Beam pipeline that labels `texts` in chunks with kdaug's handler (model load included)."""
@@ -84,16 +95,23 @@ def kdaug_pipeline(teacher: Path, texts: list[str], chunk_size: int) -> float:
     from kdaug.core.teacher import TeacherSettings
     from kdaug.pipelines.model_handler import TeacherModelHandler
 
-    rows = [{"id": str(i), "source_id": str(i), "text": t, "text_pair": None, "aug_method": "original"}
-            for i, t in enumerate(texts)]
-    chunks = [(f"{i:05d}", rows[i:i + chunk_size]) for i in range(0, len(rows), chunk_size)]
+    rows = [
+        {"id": str(i), "source_id": str(i), "text": t, "text_pair": None, "aug_method": "original"}
+        for i, t in enumerate(texts)
+    ]
+    chunks = [(f"{i:05d}", rows[i : i + chunk_size]) for i in range(0, len(rows), chunk_size)]
     count_file = Path(tempfile.mkdtemp()) / "count"
     t0 = time.perf_counter()
     with beam.Pipeline(runner="DirectRunner") as p:
-        _ = (p | beam.Create(chunks) | beam.Map(lambda c: [c])
-             | RunInference(TeacherModelHandler(TeacherSettings(str(teacher), device="cpu")).with_no_batching())
-             | beam.Map(lambda kv: len(kv[1].rows))
-             | beam.CombineGlobally(sum) | beam.Map(_write_count, str(count_file)))
+        _ = (
+            p
+            | beam.Create(chunks)
+            | beam.Map(lambda c: [c])
+            | RunInference(TeacherModelHandler(TeacherSettings(str(teacher), device="cpu")).with_no_batching())
+            | beam.Map(lambda kv: len(kv[1].rows))
+            | beam.CombineGlobally(sum)
+            | beam.Map(_write_count, str(count_file))
+        )
     seconds = time.perf_counter() - t0
     assert int(count_file.read_text()) == len(texts)
     return seconds
@@ -115,7 +133,7 @@ def bare_loop(teacher: Path, texts: list[str], chunk_size: int) -> tuple[float, 
     real = padded = 0
     with torch.inference_mode():
         for i in range(0, len(texts), chunk_size):
-            for _, batch, _ in model.batches(texts[i:i + chunk_size]):
+            for _, batch, _ in model.batches(texts[i : i + chunk_size]):
                 model.model(**batch).logits.float().numpy()
                 real += int(batch["attention_mask"].sum())
                 padded += batch["input_ids"].numel()
@@ -139,13 +157,20 @@ def stock_beam(teacher: Path, texts: list[str]) -> float:
         enc = tokenizer(text, padding="max_length", max_length=128, truncation=True, return_tensors="pt")
         return {k: v.squeeze(0) for k, v in enc.items()}
 
-    handler = PytorchModelHandlerKeyedTensor(state_dict_path=str(state), model_class=StockClassifier,
-                                             model_params={"directory": str(teacher)}, device="CPU")
+    handler = PytorchModelHandlerKeyedTensor(
+        state_dict_path=str(state), model_class=StockClassifier, model_params={"directory": str(teacher)}, device="CPU"
+    )
     count_file = state.parent / "count"
     t0 = time.perf_counter()
     with beam.Pipeline(runner="DirectRunner") as p:
-        _ = (p | beam.Create(texts) | beam.Map(tokenize) | RunInference(handler)
-             | beam.combiners.Count.Globally() | beam.Map(_write_count, str(count_file)))
+        _ = (
+            p
+            | beam.Create(texts)
+            | beam.Map(tokenize)
+            | RunInference(handler)
+            | beam.combiners.Count.Globally()
+            | beam.Map(_write_count, str(count_file))
+        )
     seconds = time.perf_counter() - t0
     assert int(count_file.read_text()) == len(texts)
     return seconds
@@ -160,8 +185,9 @@ def _stock_classifier():
         def __init__(self, directory: str):
             super().__init__()
             self.model = AutoModelForSequenceClassification.from_config(AutoConfig.from_pretrained(directory))
-            self.model.load_state_dict(AutoModelForSequenceClassification.from_pretrained(
-                directory, use_safetensors=True).state_dict())
+            self.model.load_state_dict(
+                AutoModelForSequenceClassification.from_pretrained(directory, use_safetensors=True).state_dict()
+            )
 
         def forward(self, **inputs):
             return self.model(**inputs).logits
@@ -189,22 +215,34 @@ def bench_throughput(n: int, chunk_size: int, repeats: int, work: Path) -> dict:
     rows = [
         {"method": "kdaug TeacherModelHandler in a Beam pipeline", "seconds": ours_s, "examples_per_s": n / ours_s},
         {"method": "bare PyTorch loop, same batches", "seconds": bare_s, "examples_per_s": n / bare_s},
-        {"method": "Beam stock PytorchModelHandlerKeyedTensor, padded to 128", "seconds": stock_s,
-         "examples_per_s": n / stock_s},
+        {
+            "method": "Beam stock PytorchModelHandlerKeyedTensor, padded to 128",
+            "seconds": stock_s,
+            "examples_per_s": n / stock_s,
+        },
     ]
-    return {"examples": n, "chunk_size": chunk_size, "repeats": repeats, "real_tokens": real_tokens, "padded_tokens": padded_tokens,
-            "stock_padded_tokens": 128 * n, "rows": rows,
-            "speedup_vs_stock": stock_s / ours_s, "pipeline_overhead_vs_bare_loop": ours_s / bare_s - 1.0}
+    return {
+        "examples": n,
+        "chunk_size": chunk_size,
+        "repeats": repeats,
+        "real_tokens": real_tokens,
+        "padded_tokens": padded_tokens,
+        "stock_padded_tokens": 128 * n,
+        "rows": rows,
+        "speedup_vs_stock": stock_s / ours_s,
+        "pipeline_overhead_vs_bare_loop": ours_s / bare_s - 1.0,
+    }
 
 
 # ---------------------------------------------------------------------------- 2-3. jobs in subprocesses
+
 
 def write_corpus(path: Path, texts: list[str], files: int = 1) -> Path:
     path.mkdir(parents=True, exist_ok=True)
     per = -(-len(texts) // files)
     for f in range(files):
         with open(path / f"part-{f:03d}.jsonl", "w", encoding="utf-8") as out:
-            for i, t in enumerate(texts[f * per:(f + 1) * per]):
+            for i, t in enumerate(texts[f * per : (f + 1) * per]):
                 out.write(json.dumps({"text": t, "label": (f * per + i) % 2}) + "\n")
     return path
 
@@ -212,13 +250,20 @@ def write_corpus(path: Path, texts: list[str], files: int = 1) -> Path:
 def run_job(args: list[str]) -> tuple[float, float, float]:
     """(seconds, peak RSS in MiB, CPU seconds) of `kdaug materialize ARGS`, the job and every process it
     started together."""
-    probe = ("import resource, subprocess, sys, time; t = time.perf_counter(); "
-             "r = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True); "
-             "s = time.perf_counter() - t; u = resource.getrusage(resource.RUSAGE_CHILDREN); "
-             "print(r.stderr[-3000:], file=sys.stderr) if r.returncode else None; "
-             "print(s, u.ru_maxrss, u.ru_utime + u.ru_stime); sys.exit(r.returncode)")
-    out = subprocess.run([sys.executable, "-c", probe, sys.executable, "-m", "kdaug", "materialize", *args],
-                         capture_output=True, text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    probe = (
+        "import resource, subprocess, sys, time; t = time.perf_counter(); "
+        "r = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True); "
+        "s = time.perf_counter() - t; u = resource.getrusage(resource.RUSAGE_CHILDREN); "
+        "print(r.stderr[-3000:], file=sys.stderr) if r.returncode else None; "
+        "print(s, u.ru_maxrss, u.ru_utime + u.ru_stime); sys.exit(r.returncode)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe, sys.executable, "-m", "kdaug", "materialize", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     if out.returncode:
         raise RuntimeError(f"materialize failed: {out.stderr}")
     seconds, rss_kib, cpu = out.stdout.split()[-3:]
@@ -234,8 +279,9 @@ def bench_processes(n: int, files: int, repeats: int, work: Path) -> dict:
     process (what processes alone add), beside the same work as a bare script (no Beam): how far the
     job's scaling is the work's own. Each job's CPU seconds say how many cores it kept busy. Runs
     alternate between the settings and each keeps its best time of `repeats` (a shared machine is noisy)."""
-    teacher = config_teacher(work / "tiny", hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                             intermediate_size=64)
+    teacher = config_teacher(
+        work / "tiny", hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64
+    )
     texts = mr_texts(n)
     corpus = write_corpus(work / "scaling_corpus", texts, files=files)
     common = ["--input", str(corpus), "--teacher", str(teacher), "--chunk-size", "1000", "--device", "cpu"]
@@ -250,50 +296,97 @@ def bench_processes(n: int, files: int, repeats: int, work: Path) -> dict:
     # on 2 cores the 2-process job gets one thread per process by default: it serves both comparisons
     for _ in range(repeats):
         for processes, threads in ((1, None), (1, 1), (2, None)):
-            seconds, _, cpu = run_job([*common, "--output", str(work / f"scaling_{processes}"),
-                                       "--direct_running_mode=multi_processing", f"--direct_num_workers={processes}",
-                                       *(["--torch-threads", str(threads)] if threads else [])])
+            seconds, _, cpu = run_job(
+                [
+                    *common,
+                    "--output",
+                    str(work / f"scaling_{processes}"),
+                    "--direct_running_mode=multi_processing",
+                    f"--direct_num_workers={processes}",
+                    *(["--torch-threads", str(threads)] if threads else []),
+                ]
+            )
             keep(("job", processes, threads), seconds, cpu)
         for processes in (1, 2):
             keep(("bare", processes, None), bare_script(texts, files, teacher, processes))
     rows = []
     for (kind, p, threads), (seconds, cpu) in best.items():
         plural = "es" if p > 1 else ""
-        rows.append({"runner": f"kdaug materialize, {p} worker process{plural}" if kind == "job"
-                     else f"bare script (no Beam), {p} process{plural}",
-                     "torch_threads": threads or f"{max(1, (os.cpu_count() or 1) // p)} (default)",
-                     "seconds": seconds, "examples_per_s": n / seconds,
-                     "cpu_seconds": cpu, "cores_busy": cpu / seconds if cpu is not None else None})
+        rows.append(
+            {
+                "runner": f"kdaug materialize, {p} worker process{plural}"
+                if kind == "job"
+                else f"bare script (no Beam), {p} process{plural}",
+                "torch_threads": threads or f"{max(1, (os.cpu_count() or 1) // p)} (default)",
+                "seconds": seconds,
+                "examples_per_s": n / seconds,
+                "cpu_seconds": cpu,
+                "cores_busy": cpu / seconds if cpu is not None else None,
+            }
+        )
     two = best[("job", 2, None)][0]
     job, one_thread = best[("job", 1, None)][0] / two, best[("job", 1, 1)][0] / two
     bare = best[("bare", 1, None)][0] / best[("bare", 2, None)][0]
-    return {"examples": n, "files": files, "copies_per_example": 8, "repeats": repeats, "rows": rows,
-            "speedup_2_vs_1_processes": job, "speedup_2_vs_1_processes_one_thread_each": one_thread,
-            "bare_speedup_2_vs_1_processes": bare, "job_speedup_share_of_bare": job / bare,
-            "cores_busy_1_process": rows[0]["cores_busy"]}
+    return {
+        "examples": n,
+        "files": files,
+        "copies_per_example": 8,
+        "repeats": repeats,
+        "rows": rows,
+        "speedup_2_vs_1_processes": job,
+        "speedup_2_vs_1_processes_one_thread_each": one_thread,
+        "bare_speedup_2_vs_1_processes": bare,
+        "job_speedup_share_of_bare": job / bare,
+        "cores_busy_1_process": rows[0]["cores_busy"],
+    }
 
 
 def bench_one_file(n: int, ranges: int, repeats: int, work: Path) -> dict:
     """2 worker processes on a corpus of one file: read whole (one unit of work) vs in `ranges` byte ranges."""
-    teacher = config_teacher(work / "tiny_one_file", hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                             intermediate_size=64)
+    teacher = config_teacher(
+        work / "tiny_one_file", hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64
+    )
     corpus = write_corpus(work / "one_file", mr_texts(n), files=1) / "part-000.jsonl"
     range_bytes = -(-corpus.stat().st_size // ranges)
-    common = ["--input", str(corpus), "--teacher", str(teacher), "--chunk-size", "1000", "--device", "cpu",
-              "--direct_running_mode=multi_processing", "--direct_num_workers=2"]
+    common = [
+        "--input",
+        str(corpus),
+        "--teacher",
+        str(teacher),
+        "--chunk-size",
+        "1000",
+        "--device",
+        "cpu",
+        "--direct_running_mode=multi_processing",
+        "--direct_num_workers=2",
+    ]
     for spec in SCALING_SPECS:
         common += ["--augment", spec]
     best: dict[int, float] = {}
     for _ in range(repeats):
         for setting in (0, range_bytes):
-            seconds, _, _ = run_job([*common, "--output", str(work / f"one_file_{setting}"),
-                                     "--input-range-bytes", str(setting)])
+            seconds, _, _ = run_job(
+                [*common, "--output", str(work / f"one_file_{setting}"), "--input-range-bytes", str(setting)]
+            )
             best[setting] = min(seconds, best.get(setting, seconds))
-    rows = [{"input": "one file, read whole (0: never split)", "seconds": best[0], "examples_per_s": n / best[0]},
-            {"input": f"one file in {ranges} byte ranges of {range_bytes} bytes", "seconds": best[range_bytes],
-             "examples_per_s": n / best[range_bytes]}]
-    return {"examples": n, "ranges": ranges, "range_bytes": range_bytes, "file_bytes": corpus.stat().st_size,
-            "processes": 2, "repeats": repeats, "rows": rows, "speedup_ranges_vs_whole": best[0] / best[range_bytes]}
+    rows = [
+        {"input": "one file, read whole (0: never split)", "seconds": best[0], "examples_per_s": n / best[0]},
+        {
+            "input": f"one file in {ranges} byte ranges of {range_bytes} bytes",
+            "seconds": best[range_bytes],
+            "examples_per_s": n / best[range_bytes],
+        },
+    ]
+    return {
+        "examples": n,
+        "ranges": ranges,
+        "range_bytes": range_bytes,
+        "file_bytes": corpus.stat().st_size,
+        "processes": 2,
+        "repeats": repeats,
+        "rows": rows,
+        "speedup_ranges_vs_whole": best[0] / best[range_bytes],
+    }
 
 
 def bare_script(texts: list[str], files: int, teacher: Path, processes: int) -> float:
@@ -302,7 +395,7 @@ def bare_script(texts: list[str], files: int, teacher: Path, processes: int) -> 
     import multiprocessing
 
     per = -(-len(texts) // files)
-    parts = [[texts[f * per:(f + 1) * per] for f in range(files)][p::processes] for p in range(processes)]
+    parts = [[texts[f * per : (f + 1) * per] for f in range(files)][p::processes] for p in range(processes)]
     t0 = time.perf_counter()
     with multiprocessing.get_context("spawn").Pool(processes) as pool:
         counts = pool.map(_bare_worker, [(part, str(teacher), processes) for part in parts])
@@ -326,30 +419,49 @@ def _bare_worker(args) -> int:
     rows = 0
     for f, texts in enumerate(file_texts):
         for start in range(0, len(texts), 1000):
-            sources = sorted((SourceExample(f"{f}:{start + i}", t, None, None, "") for i, t in
-                              enumerate(texts[start:start + 1000])), key=lambda s: (len(s.text), s.id))
+            sources = sorted(
+                (
+                    SourceExample(f"{f}:{start + i}", t, None, None, "")
+                    for i, t in enumerate(texts[start : start + 1000])
+                ),
+                key=lambda s: (len(s.text), s.id),
+            )
             out = [s.text for s in sources]
             for b in range(0, len(sources), 64):
                 for aug in augmenters:
-                    out += [c.text for res in aug.augment_batch(sources[b:b + 64], 0) for c in res.copies]
+                    out += [c.text for res in aug.augment_batch(sources[b : b + 64], 0) for c in res.copies]
             teacher.label(out)
             rows += len(out)
     return rows
 
 
 def bench_memory(small: int, large: int, work: Path) -> dict:
-    teacher = config_teacher(work / "tiny_mem", hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                             intermediate_size=64)
+    teacher = config_teacher(
+        work / "tiny_mem", hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64
+    )
     rows = []
     for n in (small, large):
         corpus = write_corpus(work / f"memory_corpus_{n}", mr_texts(n))
-        seconds, peak, _ = run_job(["--input", str(corpus), "--teacher", str(teacher), "--output",
-                                    str(work / f"mem_{n}"), "--augment", "synonym:ratio=0.3,copies=1", "--device", "cpu"])
+        seconds, peak, _ = run_job(
+            [
+                "--input",
+                str(corpus),
+                "--teacher",
+                str(teacher),
+                "--output",
+                str(work / f"mem_{n}"),
+                "--augment",
+                "synonym:ratio=0.3,copies=1",
+                "--device",
+                "cpu",
+            ]
+        )
         rows.append({"examples": n, "seconds": seconds, "peak_rss_mib": peak})
     return {"rows": rows, "ratio_large_vs_small": rows[1]["peak_rss_mib"] / rows[0]["peak_rss_mib"]}
 
 
 # ---------------------------------------------------------------------------------------------- 4. GPU
+
 
 def bench_gpu(n: int, work: Path) -> dict:
     import torch
@@ -376,10 +488,20 @@ def bench_gpu(n: int, work: Path) -> dict:
     name = torch.cuda.get_device_name(0)
     peak = next((v for k, v in PEAK_DENSE_TFLOPS.items() if k in name), None)
     achieved = flops / seconds / 1e12
-    return {"available": True, "gpu": name, "precision": teacher.precision, "examples": n, "seconds": seconds,
-            "examples_per_s": n / seconds, "tokens_per_s": real / seconds, "padded_tokens_per_s": padded / seconds,
-            "achieved_tflops": achieved, "peak_tflops": peak, "share_of_peak": achieved / peak if peak else None,
-            "logits_finite": bool(torch.isfinite(torch.from_numpy(labels.logits)).all())}
+    return {
+        "available": True,
+        "gpu": name,
+        "precision": teacher.precision,
+        "examples": n,
+        "seconds": seconds,
+        "examples_per_s": n / seconds,
+        "tokens_per_s": real / seconds,
+        "padded_tokens_per_s": padded / seconds,
+        "achieved_tflops": achieved,
+        "peak_tflops": peak,
+        "share_of_peak": achieved / peak if peak else None,
+        "logits_finite": bool(torch.isfinite(torch.from_numpy(labels.logits)).all()),
+    }
 
 
 # Dense bf16/fp16 tensor-core peaks (no sparsity), from the vendors' data sheets.
@@ -387,6 +509,7 @@ PEAK_DENSE_TFLOPS = {"H100": 989.0, "H200": 989.0, "A100": 312.0, "L4": 121.0, "
 
 
 # ---------------------------------------------------------------------------------------------- main
+
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -402,8 +525,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--memory-small", type=int, default=10_000)
     p.add_argument("--memory-large", type=int, default=100_000)
     p.add_argument("--gpu-examples", type=int, default=20_000)
-    p.add_argument("--only", choices=["throughput", "processes", "one_file", "memory", "gpu"],
-                   action="append")
+    p.add_argument("--only", choices=["throughput", "processes", "one_file", "memory", "gpu"], action="append")
     args = p.parse_args(argv)
     only = set(args.only or ["throughput", "processes", "one_file", "memory", "gpu"])
     results: dict = {"settings": vars(args)}
@@ -414,26 +536,43 @@ def main(argv: list[str] | None = None) -> int:
         work = Path(tmp)
         if "throughput" in only:
             t = results["throughput"] = bench_throughput(args.examples, args.chunk_size, args.throughput_repeats, work)
-            print(f"\nTeacher labelling, MiniLM-L6 (2 classes), {t['examples']} MR sentences, CPU, best of "
-                  f"{t['repeats']} (real tokens {t['real_tokens']}, padded {t['padded_tokens']}, stock padded {t['stock_padded_tokens']})")
+            print(
+                f"\nTeacher labelling, MiniLM-L6 (2 classes), {t['examples']} MR sentences, CPU, best of "
+                f"{t['repeats']} (real tokens {t['real_tokens']}, padded {t['padded_tokens']}, "
+                f"stock padded {t['stock_padded_tokens']})"
+            )
             print(table(rounded(t["rows"]), ["method", "seconds", "examples_per_s"]))
-            print(f"kdaug vs stock: {t['speedup_vs_stock']:.2f}x; pipeline overhead vs bare loop: "
-                  f"{100 * t['pipeline_overhead_vs_bare_loop']:+.1f}%")
+            print(
+                f"kdaug vs stock: {t['speedup_vs_stock']:.2f}x; pipeline overhead vs bare loop: "
+                f"{100 * t['pipeline_overhead_vs_bare_loop']:+.1f}%"
+            )
         if "processes" in only:
-            s = results["processes"] = bench_processes(args.scaling_examples, args.scaling_files,
-                                                       args.scaling_repeats, work)
-            print(f"\nLocal runner, synonym + kNN (4 copies each), tiny teacher, {s['examples']} MR sentences in "
-                  f"{s['files']} files, best of {s['repeats']}")
-            print(table(rounded(s["rows"]), ["runner", "torch_threads", "seconds", "examples_per_s", "cpu_seconds",
-                                             "cores_busy"]))
-            print(f"2 processes vs 1: kdaug {s['speedup_2_vs_1_processes']:.2f}x (the 1-process job kept "
-                  f"{s['cores_busy_1_process']:.2f} cores busy), {s['speedup_2_vs_1_processes_one_thread_each']:.2f}x "
-                  f"with one torch thread per process; bare script {s['bare_speedup_2_vs_1_processes']:.2f}x")
+            s = results["processes"] = bench_processes(
+                args.scaling_examples, args.scaling_files, args.scaling_repeats, work
+            )
+            print(
+                f"\nLocal runner, synonym + kNN (4 copies each), tiny teacher, {s['examples']} MR sentences in "
+                f"{s['files']} files, best of {s['repeats']}"
+            )
+            print(
+                table(
+                    rounded(s["rows"]),
+                    ["runner", "torch_threads", "seconds", "examples_per_s", "cpu_seconds", "cores_busy"],
+                )
+            )
+            print(
+                f"2 processes vs 1: kdaug {s['speedup_2_vs_1_processes']:.2f}x (the 1-process job kept "
+                f"{s['cores_busy_1_process']:.2f} cores busy), {s['speedup_2_vs_1_processes_one_thread_each']:.2f}x "
+                f"with one torch thread per process; bare script {s['bare_speedup_2_vs_1_processes']:.2f}x"
+            )
         if "one_file" in only:
-            o = results["one_file"] = bench_one_file(args.one_file_examples, args.one_file_ranges,
-                                                     args.one_file_repeats, work)
-            print(f"\nOne JSONL file ({o['file_bytes']} bytes, {o['examples']} MR sentences), the same job, 2 worker "
-                  f"processes, best of {o['repeats']}")
+            o = results["one_file"] = bench_one_file(
+                args.one_file_examples, args.one_file_ranges, args.one_file_repeats, work
+            )
+            print(
+                f"\nOne JSONL file ({o['file_bytes']} bytes, {o['examples']} MR sentences), the same job, 2 worker "
+                f"processes, best of {o['repeats']}"
+            )
             print(table(rounded(o["rows"]), ["input", "seconds", "examples_per_s"]))
             print(f"byte ranges vs whole file: {o['speedup_ranges_vs_whole']:.2f}x")
         if "memory" in only:

@@ -15,8 +15,15 @@ from typing import Any
 from kdaug.core.recipe import Recipe
 
 
-def materialize(recipe: Recipe | None = None, /, *, config: str | None = None, beam_args: list[str] | tuple = (),
-                scale: Any = None, **fields: Any) -> dict:
+def materialize(
+    recipe: Recipe | None = None,
+    /,
+    *,
+    config: str | None = None,
+    beam_args: list[str] | tuple = (),
+    scale: Any = None,
+    **fields: Any,
+) -> dict:
     """Augments a corpus, labels every row with the teacher and writes the dataset (Parquet, manifest,
     card). Give a Recipe, or its fields as keywords (`input=`, `output=`, `teacher=`, `augment=[...]`,
     ...), optionally on top of a recipe YAML (`config=`). `beam_args` are Apache Beam pipeline options
@@ -50,5 +57,7 @@ def _train(objective: str, data: str, student: str, eval: str, output: str, opti
 
     options.setdefault("progress", False)
     progress = options.pop("progress")
-    return train(TrainConfig(data=data, student=student, eval=eval, output=output, objective=objective, **options),
-                 progress=progress)
+    return train(
+        TrainConfig(data=data, student=student, eval=eval, output=output, objective=objective, **options),
+        progress=progress,
+    )

@@ -7,7 +7,7 @@ import argparse
 import logging
 import os
 import sys
-from typing import Callable
+from collections.abc import Callable
 
 
 def _materialize(argv: list[str]) -> int:
@@ -52,8 +52,11 @@ SUBCOMMANDS: dict[str, tuple[Callable[[list[str]], int], str]] = {
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = argparse.ArgumentParser(prog="kdaug", description="Materialize knowledge-distillation datasets.")
-    parser.add_argument("command", choices=sorted(SUBCOMMANDS),
-                        help="; ".join(f"{name}: {what}" for name, (_, what) in sorted(SUBCOMMANDS.items())))
+    parser.add_argument(
+        "command",
+        choices=sorted(SUBCOMMANDS),
+        help="; ".join(f"{name}: {what}" for name, (_, what) in sorted(SUBCOMMANDS.items())),
+    )
     if not argv or argv[0] in ("-h", "--help"):
         parser.print_help()
         return 0 if argv else 2

@@ -36,7 +36,9 @@ def main(argv: list[str]) -> int:
     from kdaug.pipelines.materialize import run as materialize
     from kdaug.trainers.train import CheckpointMismatchError, TrainConfig, train
 
-    p = argparse.ArgumentParser(prog="kdaug demo", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="kdaug demo", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--output", default="demo_output")
     p.add_argument("--seeds", type=int, default=3, help="student seeds (mean and spread are reported)")
     p.add_argument("--full", action="store_true", help="full size: 3 teacher epochs, 8 copies, 10 student epochs")
@@ -57,7 +59,7 @@ def main(argv: list[str]) -> int:
         lines = train_path.read_text(encoding="utf-8").splitlines()
         # Both classes: MR's file lists positives first.
         half = args.limit // 2
-        limited.write_text("\n".join(lines[:half] + lines[-(args.limit - half):]) + "\n", encoding="utf-8")
+        limited.write_text("\n".join(lines[:half] + lines[-(args.limit - half) :]) + "\n", encoding="utf-8")
         train_path = limited
 
     def step(msg: str) -> None:
@@ -73,26 +75,61 @@ def main(argv: list[str]) -> int:
             return train(dataclasses.replace(cfg, restart=True), progress=sys.stderr.isatty())
 
     step(f"fine-tuning the teacher (all-MiniLM-L6-v2, {teacher_epochs} epoch(s)) on {train_path.name}")
-    teacher_metrics = trained(TrainConfig(data=str(train_path), student="hf:model=minilm", eval=str(dev_path),
-                                          output=str(out / "teacher"), objective="finetune", epochs=teacher_epochs,
-                                          batch_size=32, seed=0))
+    teacher_metrics = trained(
+        TrainConfig(
+            data=str(train_path),
+            student="hf:model=minilm",
+            eval=str(dev_path),
+            output=str(out / "teacher"),
+            objective="finetune",
+            epochs=teacher_epochs,
+            batch_size=32,
+            seed=0,
+        )
+    )
     teacher_dir = out / "teacher" / "best"
 
     step(f"materializing the training split with synonym:ratio={args.ratio},copies={copies} (Beam)")
-    manifest = materialize(Recipe(input=str(train_path), output=str(out / "dataset"), teacher=str(teacher_dir),
-                                  augment=[f"synonym:ratio={args.ratio},copies={copies}"], id_column="id", seed=0),
-                           beam_args, "kdaug demo " + " ".join(shlex.quote(a) for a in argv))
+    manifest = materialize(
+        Recipe(
+            input=str(train_path),
+            output=str(out / "dataset"),
+            teacher=str(teacher_dir),
+            augment=[f"synonym:ratio={args.ratio},copies={copies}"],
+            id_column="id",
+            seed=0,
+        ),
+        beam_args,
+        "kdaug demo " + " ".join(shlex.quote(a) for a in argv),
+    )
     split = manifest["splits"]["train"]
-    step(f"  {split['rows_written']} rows ({split['rows_per_method']}), mean changed_ratio "
-         f"{split['mean_changed_ratio'].get('synonym', 0):.3f}")
+    step(
+        f"  {split['rows_written']} rows ({split['rows_per_method']}), mean changed_ratio "
+        f"{split['mean_changed_ratio'].get('synonym', 0):.3f}"
+    )
 
-    results = {"teacher": {"accuracy": [teacher_metrics["best"]["accuracy"]], "macro_f1": [teacher_metrics["best"]["macro_f1"]]}}
+    results = {
+        "teacher": {
+            "accuracy": [teacher_metrics["best"]["accuracy"]],
+            "macro_f1": [teacher_metrics["best"]["macro_f1"]],
+        }
+    }
     for seed in range(args.seeds):
         for name, objective, methods in VARIANTS:
             step(f"{name}, seed {seed}")
-            m = trained(TrainConfig(data=str(out / "dataset"), student="bilstm:hidden=150,embeddings=glove",
-                                    eval=str(dev_path), output=str(out / "students" / f"{objective}-{len(methods or [])}-s{seed}"),
-                                    objective=objective, methods=methods, epochs=student_epochs, batch_size=64, seed=seed))
+            m = trained(
+                TrainConfig(
+                    data=str(out / "dataset"),
+                    student="bilstm:hidden=150,embeddings=glove",
+                    eval=str(dev_path),
+                    output=str(out / "students" / f"{objective}-{len(methods or [])}-s{seed}"),
+                    objective=objective,
+                    methods=methods,
+                    epochs=student_epochs,
+                    batch_size=64,
+                    seed=seed,
+                )
+            )
             r = results.setdefault(name, {"accuracy": [], "macro_f1": []})
             r["accuracy"].append(m["best"]["accuracy"])
             r["macro_f1"].append(m["best"]["macro_f1"])
@@ -100,8 +137,10 @@ def main(argv: list[str]) -> int:
     (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     (out / "results.md").write_text(table + "\n")
     step("done")
-    print("\nMR dev split (800 sentences); students: BiLSTM with GloVe 6B-50d; mean ± std over "
-          f"{args.seeds} seed(s)\n\n{table}\n\nwritten to {out}/results.md; dataset card: {out}/dataset/README.md")
+    print(
+        "\nMR dev split (800 sentences); students: BiLSTM with GloVe 6B-50d; mean ± std over "
+        f"{args.seeds} seed(s)\n\n{table}\n\nwritten to {out}/results.md; dataset card: {out}/dataset/README.md"
+    )
     return 0
 
 

@@ -17,7 +17,9 @@ from pathlib import Path
 
 
 def parse_args(argv: list[str]):
-    p = argparse.ArgumentParser(prog="kdaug sweep", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="kdaug sweep", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--input", required=True, help="labelled training corpus")
     p.add_argument("--eval", required=True, help="held-out labelled corpus")
     p.add_argument("--teacher", required=True, help="fine-tuned teacher (directory or hub id)")
@@ -36,7 +38,8 @@ def parse_args(argv: list[str]):
 def main(argv: list[str]) -> int:
     from kdaug.core.errors import KdaugError
     from kdaug.core.recipe import Recipe
-    from kdaug.pipelines.materialize import prepare, run as materialize
+    from kdaug.pipelines.materialize import prepare
+    from kdaug.pipelines.materialize import run as materialize
     from kdaug.trainers.train import TrainConfig, train
 
     args, beam_args = parse_args(argv)
@@ -54,8 +57,14 @@ def main(argv: list[str]) -> int:
                 sep = "," if ":" in method else ":"
                 spec = f"{method}{sep}ratio={degree},copies={args.copies}"
                 name = f"{method.split(':')[0]}-{degree}"
-                recipe = Recipe(input=args.input, output=str(out / "datasets" / name), teacher=args.teacher,
-                                augment=[spec], id_column=args.id_column, seed=0)
+                recipe = Recipe(
+                    input=args.input,
+                    output=str(out / "datasets" / name),
+                    teacher=args.teacher,
+                    augment=[spec],
+                    id_column=args.id_column,
+                    seed=0,
+                )
                 jobs.append((method.split(":")[0], degree, recipe, prepare(recipe)))
     except KdaugError as err:
         print(f"kdaug sweep: error: {err}", file=sys.stderr)
@@ -67,9 +76,18 @@ def main(argv: list[str]) -> int:
         for objective in objectives:
             scores = []
             for seed in range(args.seeds):
-                m = train(TrainConfig(data=recipe.output, student=args.student, eval=args.eval, objective=objective,
-                                      output=str(out / "runs" / f"{method}-{degree}-{objective}-s{seed}"),
-                                      epochs=args.epochs, seed=seed), progress=sys.stderr.isatty())
+                m = train(
+                    TrainConfig(
+                        data=recipe.output,
+                        student=args.student,
+                        eval=args.eval,
+                        objective=objective,
+                        output=str(out / "runs" / f"{method}-{degree}-{objective}-s{seed}"),
+                        epochs=args.epochs,
+                        seed=seed,
+                    ),
+                    progress=sys.stderr.isatty(),
+                )
                 scores.append(m["best"]["accuracy"])
             results.append({"method": method, "degree": degree, "objective": objective, "accuracy": scores})
             print(f"{method} {degree} {objective}: {statistics.mean(scores):.4f}", flush=True)
@@ -98,7 +116,9 @@ def table(results: list[dict], summary: dict) -> str:
         xs = r["accuracy"]
         spread = f" ± {100 * statistics.stdev(xs):.1f}" if len(xs) > 1 else ""
         star = " **best**" if summary[r["objective"]][r["method"]]["degree"] == r["degree"] else ""
-        lines.append(f"| {r['method']} | {r['degree']} | {r['objective']} | {100 * statistics.mean(xs):.1f}{spread}{star} |")
+        lines.append(
+            f"| {r['method']} | {r['degree']} | {r['objective']} | {100 * statistics.mean(xs):.1f}{spread}{star} |"
+        )
     for objective, per_method in summary.items():
         for method, b in per_method.items():
             lines.append(f"\nBest degree for {objective} with {method}: {b['degree']} ({100 * b['accuracy']:.1f}%)")
@@ -114,12 +134,14 @@ def plot(results: list[dict], path: Path) -> None:
     fig, ax = plt.subplots(figsize=(6, 4))
     for objective in sorted({r["objective"] for r in results}):
         for method in sorted({r["method"] for r in results}):
-            rows = sorted((r for r in results if r["objective"] == objective and r["method"] == method),
-                          key=lambda r: r["degree"])
+            rows = sorted(
+                (r for r in results if r["objective"] == objective and r["method"] == method), key=lambda r: r["degree"]
+            )
             means = [statistics.mean(r["accuracy"]) for r in rows]
             errs = [statistics.stdev(r["accuracy"]) if len(r["accuracy"]) > 1 else 0.0 for r in rows]
-            ax.errorbar([r["degree"] for r in rows], means, yerr=errs, marker="o", capsize=3,
-                        label=f"{objective} ({method})")
+            ax.errorbar(
+                [r["degree"] for r in rows], means, yerr=errs, marker="o", capsize=3, label=f"{objective} ({method})"
+            )
     ax.set_xlabel("semantic-shift degree (changed-token ratio)")
     ax.set_ylabel("dev accuracy")
     ax.legend()

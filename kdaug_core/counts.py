@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
+from typing import Any
 
 
 def _add(a: Mapping, b: Mapping) -> dict:
@@ -31,7 +32,7 @@ class RunCounts:
     dead_letter_files: frozenset[str] = frozenset()  # names in dead_letter/ this run wrote
 
     def __add__(self, other: RunCounts) -> RunCounts:
-        merged = {}
+        merged: dict[str, Any] = {}
         for f in fields(self):
             a, b = getattr(self, f.name), getattr(other, f.name)
             merged[f.name] = a | b if isinstance(a, frozenset) else _add(a, b) if isinstance(a, Mapping) else a + b
@@ -67,8 +68,15 @@ class RunCounts:
             ratio_sum[method] = ratio_sum.get(method, 0.0) + r["changed_ratio"]
             kl_sum[method] = kl_sum.get(method, 0.0) + (r["teacher_kl_to_source"] or 0.0)
             truncated += bool(r["truncated"])
-        return cls(rows=per_method, changed_ratio_sum=ratio_sum, kl_to_source_sum=kl_sum, truncated_rows=truncated,
-                   data_bytes=data_bytes, soft_label_bytes=soft_label_bytes, data_files=frozenset([file_name]))
+        return cls(
+            rows=per_method,
+            changed_ratio_sum=ratio_sum,
+            kl_to_source_sum=kl_sum,
+            truncated_rows=truncated,
+            data_bytes=data_bytes,
+            soft_label_bytes=soft_label_bytes,
+            data_files=frozenset([file_name]),
+        )
 
     @classmethod
     def dead_lettered(cls, file_name: str, stages: Iterable[str]) -> RunCounts:

@@ -35,7 +35,7 @@ def label_rows(teacher: Teacher, rows: list[dict]) -> LabelledRows:
             if len(idx) == 1:
                 failed.append((rows[idx[0]], f"teacher inference failed: {type(err).__name__}: {err}"))
             else:
-                pending += [idx[: len(idx) // 2], idx[len(idx) // 2:]]
+                pending += [idx[: len(idx) // 2], idx[len(idx) // 2 :]]
     return LabelledRows([done[i] for i in sorted(done)], failed)
 
 
@@ -45,11 +45,17 @@ def _label_group(teacher: Teacher, rows: list[dict], out: list[dict]) -> None:
         idx = [i for i, r in enumerate(rows) if (r.get("text_pair") is not None) == has_pair]
         if not idx:
             continue
-        labels = teacher.label([rows[i]["text"] for i in idx], [rows[i]["text_pair"] for i in idx] if has_pair else None)
+        labels = teacher.label(
+            [rows[i]["text"] for i in idx], [rows[i]["text_pair"] for i in idx] if has_pair else None
+        )
         pred, entropy = labels.pred, labels.entropy
         for j, i in enumerate(idx):
-            out[i].update(teacher_logits=labels.logits[j], teacher_pred=int(pred[j]),
-                          teacher_entropy=float(entropy[j]), truncated=bool(labels.truncated[j]))
+            out[i].update(
+                teacher_logits=labels.logits[j],
+                teacher_pred=int(pred[j]),
+                teacher_entropy=float(entropy[j]),
+                truncated=bool(labels.truncated[j]),
+            )
 
 
 def add_kl_to_source(rows: list[dict]) -> None:
@@ -60,7 +66,8 @@ def add_kl_to_source(rows: list[dict]) -> None:
     for r in rows:
         r["teacher_kl_to_source"] = None
     if copies:
-        kl = kl_of_logits(np.stack([r["teacher_logits"] for r in copies]),
-                          np.stack([sources[r["source_id"]] for r in copies]))
+        kl = kl_of_logits(
+            np.stack([r["teacher_logits"] for r in copies]), np.stack([sources[r["source_id"]] for r in copies])
+        )
         for r, value in zip(copies, kl):
             r["teacher_kl_to_source"] = float(value)

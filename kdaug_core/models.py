@@ -65,8 +65,9 @@ def load_tokenizer(local_dir: str | Path, trust_remote_code: bool = False):
 
 def load_pretrained(auto_class: Any, local_dir: str | Path, trust_remote_code: bool = False, **kwargs: Any):
     """`auto_class.from_pretrained` from safetensors weights only, remote code only when asked."""
-    return auto_class.from_pretrained(str(local_dir), use_safetensors=True, trust_remote_code=trust_remote_code,
-                                      **kwargs)
+    return auto_class.from_pretrained(
+        str(local_dir), use_safetensors=True, trust_remote_code=trust_remote_code, **kwargs
+    )
 
 
 def pick_device(requested: str = "auto", error: type[ModelError] = ModelError) -> str:
@@ -77,7 +78,9 @@ def pick_device(requested: str = "auto", error: type[ModelError] = ModelError) -
     if requested == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     if requested.startswith("cuda") and not torch.cuda.is_available():
-        raise error(f"device {requested!r} was asked for, but no usable CUDA GPU is visible "
-                    f"(torch {torch.__version__}, CUDA build: {torch.version.cuda}). "
-                    f"Pass --device cpu to run on the CPU.")
+        raise error(
+            f"device {requested!r} was asked for, but no usable CUDA GPU is visible "
+            f"(torch {torch.__version__}, CUDA build: {torch.version.cuda}). "
+            f"Pass --device cpu to run on the CPU."
+        )
     return requested

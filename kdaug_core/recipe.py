@@ -7,8 +7,6 @@ about *how* it was run (runner, worker count) belongs here: those never change t
 
 from __future__ import annotations
 
-from kdaug.core.errors import KdaugError
-
 import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,6 +15,7 @@ import yaml
 
 from kdaug.core.augment import AugmentSpec, parse_augment_spec
 from kdaug.core.corpus import FORMATS, RANGE_BYTES, ColumnSpec, parse_label_map
+from kdaug.core.errors import KdaugError
 from kdaug.core.schema import SoftLabels
 from kdaug.core.teacher import PRECISIONS
 
@@ -73,8 +72,10 @@ class Recipe:
     def __post_init__(self):
         import re
 
-        self.augment = [with_teacher_default(a if isinstance(a, AugmentSpec) else parse_augment_spec(a), self.teacher)
-                        for a in self.augment]
+        self.augment = [
+            with_teacher_default(a if isinstance(a, AugmentSpec) else parse_augment_spec(a), self.teacher)
+            for a in self.augment
+        ]
         self.label_map = parse_label_map(self.label_map)
         if self.label_column in ("", "none", "None"):
             self.label_column = None
@@ -90,8 +91,11 @@ class Recipe:
             raise RecipeError(f"--teacher-precision {self.teacher_precision!r} is not one of {PRECISIONS}")
         if isinstance(self.chunk_size, bool) or not isinstance(self.chunk_size, int) or self.chunk_size < 1:
             raise RecipeError("--chunk-size must be a positive integer")
-        if isinstance(self.input_range_bytes, bool) or not isinstance(self.input_range_bytes, int) \
-                or self.input_range_bytes < 0:
+        if (
+            isinstance(self.input_range_bytes, bool)
+            or not isinstance(self.input_range_bytes, int)
+            or self.input_range_bytes < 0
+        ):
             raise RecipeError("--input-range-bytes must be a whole number of bytes (0: never split a file)")
         if self.inference_batch_size < 1:
             raise RecipeError("--inference-batch-size must be at least 1")
@@ -105,20 +109,27 @@ class Recipe:
             for role, overrides in self.roles.items():
                 if not re.match(SPLIT_RE, str(role)) or not isinstance(overrides, dict):
                     raise RecipeError(f"role {role!r}: needs a simple name and a mapping of overrides")
-                bad = set(overrides) - {f.name for f in dataclasses.fields(self)} | ({"roles", "input", "output"} & set(overrides))
+                bad = set(overrides) - {f.name for f in dataclasses.fields(self)} | (
+                    {"roles", "input", "output"} & set(overrides)
+                )
                 if bad:
                     raise RecipeError(f"role {role!r}: cannot override {sorted(bad)}")
 
-    def role_recipes(self) -> list[tuple[str, "Recipe"]]:
+    def role_recipes(self) -> list[tuple[str, Recipe]]:
         """[(role, recipe)] with each role's overrides applied and output OUTPUT/ROLE; [] without roles."""
         if not self.roles:
             return []
         base = {k: v for k, v in self.to_dict().items() if k != "roles"}
         out = []
         for role, overrides in self.roles.items():
-            values = {**base, **{k.replace("-", "_"): v for k, v in overrides.items()},
-                      "output": f"{self.output.rstrip('/')}/{role}"}
-            values["notes"] = list(values.get("notes") or []) + [f"Role-wise augmentation: the {role!r} role's dataset."]
+            values = {
+                **base,
+                **{k.replace("-", "_"): v for k, v in overrides.items()},
+                "output": f"{self.output.rstrip('/')}/{role}",
+            }
+            values["notes"] = list(values.get("notes") or []) + [
+                f"Role-wise augmentation: the {role!r} role's dataset."
+            ]
             out.append((role, Recipe(**values)))
         return out
 
@@ -129,7 +140,7 @@ class Recipe:
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
         d["augment"] = [a.to_dict() for a in self.augment]
-        d["soft_labels"] = self.soft_labels.to_dict()
+        d["soft_labels"] = SoftLabels.parse(self.soft_labels).to_dict()
         return d
 
     def dataset_recipe(self) -> dict[str, Any]:
@@ -139,7 +150,7 @@ class Recipe:
         return d
 
     @classmethod
-    def from_sources(cls, config_path: str | None = None, **overrides: Any) -> "Recipe":
+    def from_sources(cls, config_path: str | None = None, **overrides: Any) -> Recipe:
         values: dict[str, Any] = {}
         if config_path:
             try:

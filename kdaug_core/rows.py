@@ -12,8 +12,16 @@ ORIGINAL = "original"
 
 def original_row(src: SourceExample) -> dict:
     return {
-        "id": src.id, "source_id": src.id, "text": src.text, "text_pair": src.text_pair, "label": src.label,
-        "aug_method": ORIGINAL, "aug_params": "{}", "aug_seed": 0, "changed_ratio": 0.0, "changed_words": 0,
+        "id": src.id,
+        "source_id": src.id,
+        "text": src.text,
+        "text_pair": src.text_pair,
+        "label": src.label,
+        "aug_method": ORIGINAL,
+        "aug_params": "{}",
+        "aug_seed": 0,
+        "changed_ratio": 0.0,
+        "changed_words": 0,
         "word_count": len(words(src.text)) + len(words(src.text_pair or "")),
     }
 
@@ -24,10 +32,16 @@ def copy_id(source_id: str, spec_key: str, copy_index: int) -> str:
 
 def copy_row(src: SourceExample, copy: AugmentedCopy, augmenter: Augmenter) -> dict:
     return {
-        "id": copy_id(src.id, augmenter.spec_key, copy.copy_index), "source_id": src.id,
-        "text": copy.text, "text_pair": copy.text_pair, "label": src.label,
-        "aug_method": augmenter.method, "aug_params": augmenter.aug_params_json(), "aug_seed": copy.aug_seed,
-        "changed_ratio": copy.shift.ratio, "changed_words": copy.shift.changed_words,
+        "id": copy_id(src.id, augmenter.spec_key, copy.copy_index),
+        "source_id": src.id,
+        "text": copy.text,
+        "text_pair": copy.text_pair,
+        "label": src.label,
+        "aug_method": augmenter.method,
+        "aug_params": augmenter.aug_params_json(),
+        "aug_seed": copy.aug_seed,
+        "changed_ratio": copy.shift.ratio,
+        "changed_words": copy.shift.changed_words,
         "word_count": copy.shift.word_count,
     }
 

@@ -4,16 +4,15 @@ through it, so the two cannot drift apart."""
 
 from __future__ import annotations
 
-from kdaug.core.errors import KdaugError
-
 import json
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 import pyarrow as pa
 
 from kdaug import schemas
+from kdaug.core.errors import KdaugError
 
 _TYPES = {
     "string": pa.string(),
@@ -32,7 +31,7 @@ class SchemaMismatchError(KdaugError, ValueError):
     """A dataset does not match the schema version or columns a reader expects."""
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_spec(version: int = schemas.CURRENT_VERSION) -> dict:
     spec = json.loads(schemas.schema_text(version))
     if spec["version"] != version:
@@ -48,17 +47,20 @@ def column_names(version: int = schemas.CURRENT_VERSION) -> list[str]:
 class SoftLabels:
     """How teacher_logits is stored: dtype float32 (default) or float16; top_k None (dense) or k, the
     largest k logits with their class indices (exact when k covers every class)."""
+
     dtype: str = "float32"
     top_k: int | None = None
 
     def __post_init__(self):
         if self.dtype not in SOFT_LABEL_DTYPES:
             raise ValueError(f"soft-label dtype {self.dtype!r} is not one of {SOFT_LABEL_DTYPES}")
-        if self.top_k is not None and (isinstance(self.top_k, bool) or not isinstance(self.top_k, int) or self.top_k < 1):
+        if self.top_k is not None and (
+            isinstance(self.top_k, bool) or not isinstance(self.top_k, int) or self.top_k < 1
+        ):
             raise ValueError(f"soft-label top_k must be a positive integer or null, got {self.top_k!r}")
 
     @classmethod
-    def parse(cls, value: "str | dict | SoftLabels | None") -> "SoftLabels":
+    def parse(cls, value: str | dict | SoftLabels | None) -> SoftLabels:
         """'float32', 'float16', 'topk:K', 'float16,topk:K', or {"dtype": ..., "top_k": ...}."""
         if value is None or isinstance(value, SoftLabels):
             return value or cls()
@@ -85,8 +87,9 @@ SOFT_LABEL_DTYPES = ("float32", "float16")
 SOFT_LABEL_COLUMNS = ("teacher_logits", "teacher_topk_indices")  # what soft_label_arrays fills
 
 
-def arrow_schema(metadata: dict | None = None, version: int = schemas.CURRENT_VERSION,
-                 soft_labels: SoftLabels | None = None) -> pa.Schema:
+def arrow_schema(
+    metadata: dict | None = None, version: int = schemas.CURRENT_VERSION, soft_labels: SoftLabels | None = None
+) -> pa.Schema:
     soft_labels = soft_labels or SoftLabels()
     fields = []
     for c in load_spec(version)["columns"]:
@@ -134,14 +137,17 @@ def decode_metadata(schema: pa.Schema, where: str = "dataset") -> DatasetMetadat
     )
 
 
-def check_schema(schema: pa.Schema, where: str = "dataset",
-                 versions: tuple[int, ...] = schemas.READABLE_VERSIONS) -> DatasetMetadata:
+def check_schema(
+    schema: pa.Schema, where: str = "dataset", versions: tuple[int, ...] = schemas.READABLE_VERSIONS
+) -> DatasetMetadata:
     """Raises SchemaMismatchError with one clear message unless `schema` is one of `versions` with
     every column of that version at its declared type (teacher_logits as its soft-label metadata says)."""
     meta = decode_metadata(schema, where)
     if meta.schema_version not in versions:
-        raise SchemaMismatchError(f"{where} has kdaug schema version {meta.schema_version}; this reader "
-                                  f"reads version(s) {', '.join(map(str, versions))}")
+        raise SchemaMismatchError(
+            f"{where} has kdaug schema version {meta.schema_version}; this reader "
+            f"reads version(s) {', '.join(map(str, versions))}"
+        )
     expected = arrow_schema(version=meta.schema_version, soft_labels=meta.soft_labels)
     problems = []
     for f in expected:
@@ -169,6 +175,7 @@ def hf_features(version: int = schemas.CURRENT_VERSION, soft_labels: SoftLabels 
 
 
 # ------------------------------------------------------------------------------------------ soft labels
+
 
 def soft_label_arrays(logits: np.ndarray, soft_labels: SoftLabels) -> tuple[pa.Array, pa.Array]:
     """float32 logits [n, C] -> (teacher_logits, teacher_topk_indices) columns in the chosen storage.

@@ -24,7 +24,7 @@ class Shift:
     def ratio(self) -> float:
         return self.changed_words / self.word_count if self.word_count else 0.0
 
-    def __add__(self, other: "Shift") -> "Shift":
+    def __add__(self, other: Shift) -> Shift:
         return Shift(self.changed_words + other.changed_words, self.word_count + other.word_count)
 
 

@@ -10,9 +10,9 @@ Weights load only through safetensors, and remote code only when the user asks f
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -47,8 +47,14 @@ def resolve_teacher(spec: str, trust_remote_code: bool = False, max_length: int 
         raise TeacherError(f"teacher {spec!r} has no config.json in {local}")
     if not list(local.glob("*.safetensors")):
         pickled = [p.name for p in local.glob("*.bin")] + [p.name for p in local.glob("*.pt")]
-        hint = (f" It has only pickled weights ({', '.join(pickled)}); kdaug loads weights only through "
-                f"safetensors. Re-save it with model.save_pretrained(dir, safe_serialization=True).") if pickled else ""
+        hint = (
+            (
+                f" It has only pickled weights ({', '.join(pickled)}); kdaug loads weights only through "
+                f"safetensors. Re-save it with model.save_pretrained(dir, safe_serialization=True)."
+            )
+            if pickled
+            else ""
+        )
         raise TeacherError(f"teacher {spec!r} has no *.safetensors weights.{hint}")
     try:
         config = AutoConfig.from_pretrained(str(local), trust_remote_code=trust_remote_code)
@@ -60,9 +66,14 @@ def resolve_teacher(spec: str, trust_remote_code: bool = False, max_length: int 
     id2label = {int(k): str(v) for k, v in (config.id2label or {}).items()}
     if len(id2label) < 2:
         raise TeacherError(f"teacher {spec!r} has {len(id2label)} labels; a classifier needs at least 2")
-    return TeacherInfo(spec=spec, local_dir=str(local), id2label=id2label,
-                       weights_sha256=weights_sha256(local), model_type=config.model_type,
-                       max_length=min(max_length or limit, limit))
+    return TeacherInfo(
+        spec=spec,
+        local_dir=str(local),
+        id2label=id2label,
+        weights_sha256=weights_sha256(local),
+        model_type=config.model_type,
+        max_length=min(max_length or limit, limit),
+    )
 
 
 @dataclass
@@ -125,8 +136,16 @@ class Teacher:
 
     SLICE = 1024  # texts tokenized per step; batches never span two slices
 
-    def __init__(self, settings: TeacherSettings, info: TeacherInfo, model: Any, tokenizer: Any, device: str,
-                 precision: str, attention: str):
+    def __init__(
+        self,
+        settings: TeacherSettings,
+        info: TeacherInfo,
+        model: Any,
+        tokenizer: Any,
+        device: str,
+        precision: str,
+        attention: str,
+    ):
         self.settings, self.info = settings, info
         self.model, self.tokenizer = model, tokenizer
         self.device, self.precision, self.attention = device, precision, attention  # as decided on this worker
@@ -160,8 +179,12 @@ class Teacher:
         import torch
 
         tok = self.tokenizer
-        values = {"input_ids": tok.pad_token_id, "attention_mask": 0, "token_type_ids": tok.pad_token_type_id,
-                  "special_tokens_mask": 1}
+        values = {
+            "input_ids": tok.pad_token_id,
+            "attention_mask": 0,
+            "token_type_ids": tok.pad_token_type_id,
+            "special_tokens_mask": 1,
+        }
         if tok.pad_token_id is None or not set(features[0]) <= set(values):
             return tok.pad(features, padding=True, return_tensors="pt")  # its own message, or keys it knows
         width = max(len(f["input_ids"]) for f in features)
@@ -172,9 +195,9 @@ class Teacher:
             for i, f in enumerate(features):
                 row = f[key]
                 if left:
-                    array[i, width - len(row):] = row
+                    array[i, width - len(row) :] = row
                 else:
-                    array[i, :len(row)] = row
+                    array[i, : len(row)] = row
             batch[key] = torch.from_numpy(array)
         return batch
 
@@ -185,7 +208,7 @@ class Teacher:
         pin = self.device.startswith("cuda")
         budget, most = self.settings.token_budget, self.settings.max_batch_size
         for start in range(0, len(order), self.SLICE):
-            piece = order[start:start + self.SLICE]
+            piece = order[start : start + self.SLICE]
             features, truncated = self.encode([texts[i] for i in piece], [pairs[i] for i in piece] if pairs else None)
             lengths = [len(f["input_ids"]) for f in features]
             local = sorted(range(len(piece)), key=lambda j: (lengths[j], j))
@@ -204,12 +227,12 @@ class Teacher:
             return Labels(np.zeros((0, self.info.num_labels), np.float32), np.zeros(0, bool))
         if pairs is not None and any((p is None) != (pairs[0] is None) for p in pairs):
             raise ValueError("a batch mixes single texts and sentence pairs")
-        pairs = list(pairs) if pairs is not None and pairs[0] is not None else None
+        second: list[str] | None = [p or "" for p in pairs] if pairs is not None and pairs[0] is not None else None
         out = np.empty((n, self.info.num_labels), dtype=np.float32)
         truncated = np.zeros(n, dtype=bool)
         dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(self.precision)
         device_type = "cuda" if self.device.startswith("cuda") else "cpu"
-        batches = self.batches(texts, pairs)
+        batches = self.batches(texts, second)
         if self.prefetch:
             batches = _prefetched(batches, depth=4)
         autocast = torch.autocast(device_type, dtype=dtype) if dtype is not None else contextlib.nullcontext()
@@ -237,8 +260,11 @@ class _Encoder:
 
         self.tokenizer, self.max_length = tokenizer, max_length
         names = tokenizer.model_input_names
-        self.fields = [("input_ids", "ids")] + [(key, attr) for key, attr in (
-            ("token_type_ids", "type_ids"), ("attention_mask", "attention_mask")) if key in names]
+        self.fields = [("input_ids", "ids")] + [
+            (key, attr)
+            for key, attr in (("token_type_ids", "type_ids"), ("attention_mask", "attention_mask"))
+            if key in names
+        ]
         self._lock = threading.Lock()
         self._whole = self._cut = None
         if getattr(tokenizer, "is_fast", False):
@@ -250,12 +276,14 @@ class _Encoder:
                 copy.no_padding()
                 copy.encode_special_tokens = bool(getattr(tokenizer, "split_special_tokens", False))
             self._whole.no_truncation()
-            self._cut.enable_truncation(max_length, stride=0, strategy="longest_first",
-                                        direction=tokenizer.truncation_side)
+            self._cut.enable_truncation(
+                max_length, stride=0, strategy="longest_first", direction=tokenizer.truncation_side
+            )
             # encode_batch_fast (tokenizers >= 0.20) skips the character offsets, which labelling never
             # reads: ~15% of the tokenizer's time on short texts.
-            self._encode_whole, self._encode_cut = (getattr(copy, "encode_batch_fast", copy.encode_batch)
-                                                    for copy in (self._whole, self._cut))
+            self._encode_whole, self._encode_cut = (
+                getattr(copy, "encode_batch_fast", copy.encode_batch) for copy in (self._whole, self._cut)
+            )
 
     def encode(self, texts: Sequence[str], pairs: Sequence[str] | None) -> tuple[list[dict], np.ndarray]:
         if self._whole is None:
@@ -279,12 +307,16 @@ class _Encoder:
         truncated = np.array([len(x) > self.max_length for x in enc["input_ids"]], dtype=bool)
         if truncated.any():
             idx = np.flatnonzero(truncated)
-            short = call([texts[i] for i in idx], [pairs[i] for i in idx] if pairs is not None else None,
-                         truncation=True, max_length=self.max_length)
+            short = call(
+                [texts[i] for i in idx],
+                [pairs[i] for i in idx] if pairs is not None else None,
+                truncation=True,
+                max_length=self.max_length,
+            )
             for j, i in enumerate(idx):
-                for key in enc.keys():
+                for key in enc:
                     enc[key][i] = short[key][j]
-        return [{k: enc[k][i] for k in enc.keys()} for i in range(len(texts))], truncated
+        return [{k: enc[k][i] for k in enc} for i in range(len(texts))], truncated
 
 
 def _prefetched(iterator, depth: int):
@@ -325,17 +357,28 @@ def _prefetched(iterator, depth: int):
         stop.set()
 
 
-def _pack_by_budget(order: list[int], lengths: list[int], token_budget: int, max_batch: int,
-                    max_padding: float = 0.1, min_batch: int = 8) -> list[list[int]]:
+def _pack_by_budget(
+    order: list[int],
+    lengths: list[int],
+    token_budget: int,
+    max_batch: int,
+    max_padding: float = 0.1,
+    min_batch: int = 8,
+) -> list[list[int]]:
     """Cuts length-sorted indices into batches whose padded size (count x longest) fits the budget, and
     whose padding stays under `max_padding` of the real tokens once a batch has `min_batch` rows (so a
     short batch is not padded up to a long text; every padded token costs as much as a real one)."""
-    batches, current, longest, real = [], [], 0, 0
+    batches: list[list[int]] = []
+    current: list[int] = []
+    longest, real = 0, 0
     for i in order:
         new_longest = max(longest, lengths[i])
         padded = new_longest * (len(current) + 1)
-        if current and (padded > token_budget or len(current) >= max_batch
-                        or (len(current) >= min_batch and padded > (1 + max_padding) * (real + lengths[i]))):
+        if current and (
+            padded > token_budget
+            or len(current) >= max_batch
+            or (len(current) >= min_batch and padded > (1 + max_padding) * (real + lengths[i]))
+        ):
             batches.append(current)
             current, new_longest, real = [], lengths[i], 0
         current.append(i)

@@ -39,18 +39,18 @@ class Vocabulary:
         tokens = tokenizer.convert_ids_to_tokens(list(range(known))) + [""] * (size - known)
         marked = sum(t.startswith(WORD_START_MARKERS) for t in tokens) > 100
         special_ids = set(tokenizer.all_special_ids)
-        special = np.array([i in special_ids or not t or _MARKUP.fullmatch(t) is not None
-                            for i, t in enumerate(tokens)], dtype=bool)
+        special = np.array(
+            [i in special_ids or not t or _MARKUP.fullmatch(t) is not None for i, t in enumerate(tokens)], dtype=bool
+        )
         if marked:
             word_start = np.array([t.startswith(WORD_START_MARKERS) for t in tokens], dtype=bool)
             spelled = [t[1:] if start else t for t, start in zip(tokens, word_start)]
         else:
             word_start = np.array([not t.startswith(CONTINUATION_MARKER) for t in tokens], dtype=bool)
-            spelled = [t if start else t[len(CONTINUATION_MARKER):] for t, start in zip(tokens, word_start)]
+            spelled = [t if start else t[len(CONTINUATION_MARKER) :] for t, start in zip(tokens, word_start)]
         return cls(special, word_start, spelled)
 
     def whole_words(self) -> tuple[np.ndarray, list[str]]:
         """(ids, words), ids ascending: the tokens that are a whole alphabetic word on their own."""
-        ids = [i for i in range(self.size)
-               if not self.special[i] and self.word_start[i] and self.spelled[i].isalpha()]
+        ids = [i for i in range(self.size) if not self.special[i] and self.word_start[i] and self.spelled[i].isalpha()]
         return np.asarray(ids, dtype=np.int64), [self.spelled[i] for i in ids]

@@ -33,7 +33,7 @@ def replace_spans(text: str, replacements: dict[int, str], tokens: list[WordToke
     out, cursor = [], 0
     for i in sorted(replacements):
         tok = tokens[i]
-        out.append(text[cursor:tok.start])
+        out.append(text[cursor : tok.start])
         out.append(replacements[i])
         cursor = tok.end
     out.append(text[cursor:])
@@ -54,5 +54,5 @@ SENTENCE_END = frozenset(".!?")
 
 def sentence_initial(text: str, token: WordToken) -> bool:
     """True when only spaces, quotes or brackets stand between the token and a sentence start."""
-    before = text[:token.start].rstrip(" \t\n\"'([{\u201c\u2018")
+    before = text[: token.start].rstrip(" \t\n\"'([{\u201c\u2018")
     return not before or before[-1] in SENTENCE_END

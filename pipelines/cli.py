@@ -14,14 +14,18 @@ def materialize_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="kdaug materialize",
         description="Augment a labelled corpus, label every row with a teacher, write Parquet. "
-                    "Unknown flags are Apache Beam pipeline options (--runner, --direct_num_workers, ...).")
+        "Unknown flags are Apache Beam pipeline options (--runner, --direct_num_workers, ...).",
+    )
     p.add_argument("--config", help="recipe YAML; flags override its values")
-    p.add_argument("--input", help="JSONL, CSV/TSV (also .gz/.bz2/.xz) or Parquet file or directory, or a saved "
-                                    "`datasets` directory")
+    p.add_argument(
+        "--input",
+        help="JSONL, CSV/TSV (also .gz/.bz2/.xz) or Parquet file or directory, or a saved `datasets` directory",
+    )
     p.add_argument("--output", help="dataset directory (data/, dead_letter/, manifest.json, README.md)")
     p.add_argument("--teacher", help="a transformers sequence-classification model: local directory or hub id")
-    p.add_argument("--augment", action="append", metavar="SPEC",
-                   help="augmentation, e.g. synonym:ratio=0.3,copies=4 (repeatable)")
+    p.add_argument(
+        "--augment", action="append", metavar="SPEC", help="augmentation, e.g. synonym:ratio=0.3,copies=4 (repeatable)"
+    )
     p.add_argument("--seed", type=int)
     p.add_argument("--split", help="name of the split written (default train)")
     p.add_argument("--text-column")
@@ -31,29 +35,54 @@ def materialize_parser() -> argparse.ArgumentParser:
     p.add_argument("--label-map", help="corpus label -> teacher label, e.g. '-1=negative,1=positive'")
     p.add_argument("--input-format", help="jsonl, csv, tsv, parquet or hf_dataset (default: from the path)")
     p.add_argument("--input-split", help="split of a saved DatasetDict to read (default: --split)")
-    p.add_argument("--no-csv-header", dest="csv_header", action="store_const", const=False,
-                   help="CSV/TSV files have no header row; name columns by index (0, 1, ...)")
+    p.add_argument(
+        "--no-csv-header",
+        dest="csv_header",
+        action="store_const",
+        const=False,
+        help="CSV/TSV files have no header row; name columns by index (0, 1, ...)",
+    )
     p.add_argument("--max-length", type=int, help="teacher's max tokens (default: the model's limit)")
     p.add_argument("--device", help="auto (default), cpu, cuda, cuda:N")
     p.add_argument("--inference-batch-size", type=int, help="most sequences per teacher forward pass (256)")
     p.add_argument("--teacher-precision", help="auto (bf16/fp16 autocast on a GPU, fp32 on CPU), fp32, bf16, fp16")
     p.add_argument("--soft-labels", help="how logits are stored: float32 (default), float16, topk:K, float16,topk:K")
-    p.add_argument("--chunk-size", type=int,
-                   help="source records per chunk: unit of work and of output files (default 4096)")
-    p.add_argument("--input-range-bytes", type=int, metavar="BYTES",
-                   help="read a JSONL/CSV/TSV file larger than this as byte ranges of this size, spread over "
-                        "workers (default 67108864, 64 MiB; 0: one file, one unit of work)")
+    p.add_argument(
+        "--chunk-size", type=int, help="source records per chunk: unit of work and of output files (default 4096)"
+    )
+    p.add_argument(
+        "--input-range-bytes",
+        type=int,
+        metavar="BYTES",
+        help="read a JSONL/CSV/TSV file larger than this as byte ranges of this size, spread over "
+        "workers (default 67108864, 64 MiB; 0: one file, one unit of work)",
+    )
     run = p.add_argument_group("how the job runs (never changes the rows)")
-    run.add_argument("--teacher-accelerator", metavar="HINT",
-                     help="right fitting: label on workers with this accelerator, augment on the others, e.g. "
-                          "'type:nvidia-l4;count:1;install-nvidia-driver' (a Beam resource hint, after a Reshuffle)")
+    run.add_argument(
+        "--teacher-accelerator",
+        metavar="HINT",
+        help="right fitting: label on workers with this accelerator, augment on the others, e.g. "
+        "'type:nvidia-l4;count:1;install-nvidia-driver' (a Beam resource hint, after a Reshuffle)",
+    )
     run.add_argument("--teacher-min-ram", metavar="SIZE", help="resource hint for the labelling workers, e.g. 32GB")
-    run.add_argument("--teacher-copies-per-machine", type=int, metavar="N",
-                     help="load N teacher copies per machine shared by its worker processes (default: one per process)")
-    run.add_argument("--torch-threads", type=int, metavar="N",
-                     help="torch threads per worker process (default: the machine's cores / its worker processes)")
-    p.add_argument("--trust-remote-code", action="store_const", const=True,
-                   help="allow the teacher's own modelling code from its repository (off by default)")
+    run.add_argument(
+        "--teacher-copies-per-machine",
+        type=int,
+        metavar="N",
+        help="load N teacher copies per machine shared by its worker processes (default: one per process)",
+    )
+    run.add_argument(
+        "--torch-threads",
+        type=int,
+        metavar="N",
+        help="torch threads per worker process (default: the machine's cores / its worker processes)",
+    )
+    p.add_argument(
+        "--trust-remote-code",
+        action="store_const",
+        const=True,
+        help="allow the teacher's own modelling code from its repository (off by default)",
+    )
     return p
 
 
@@ -68,8 +97,12 @@ def recipe_from_args(args: argparse.Namespace) -> Recipe:
 def scale_from_args(args: argparse.Namespace):
     from kdaug.pipelines.materialize import Scale
 
-    return Scale(accelerator=args.teacher_accelerator, min_ram=args.teacher_min_ram,
-                 model_copies=args.teacher_copies_per_machine, torch_threads=args.torch_threads)
+    return Scale(
+        accelerator=args.teacher_accelerator,
+        min_ram=args.teacher_min_ram,
+        model_copies=args.teacher_copies_per_machine,
+        torch_threads=args.torch_threads,
+    )
 
 
 def materialize(argv: list[str]) -> int:
@@ -79,8 +112,9 @@ def materialize(argv: list[str]) -> int:
     command = "kdaug materialize " + " ".join(shlex.quote(a) for a in argv)
     try:
         recipe = recipe_from_args(args)
-        materialize_recipe(recipe, beam_args, command, scale_from_args(args), on_start=print_role,
-                           on_done=print_summary)
+        materialize_recipe(
+            recipe, beam_args, command, scale_from_args(args), on_start=print_role, on_done=print_summary
+        )
     except KdaugError as err:
         print(f"kdaug materialize: error: {err}", file=sys.stderr)
         return 2
@@ -94,13 +128,17 @@ def print_role(role: str | None, recipe: Recipe) -> None:
 
 def print_summary(role: str | None, recipe: Recipe, manifest: dict | None, seconds: float) -> None:
     if manifest is None:
-        print(f"--dry_run: the job for {recipe.output} was built (and, for Dataflow, translated into its "
-              f"job request) but not run.")
+        print(
+            f"--dry_run: the job for {recipe.output} was built (and, for Dataflow, translated into its "
+            f"job request) but not run."
+        )
         return
     e = manifest["splits"][recipe.split]
-    print(f"\nWrote {e['rows_written']} rows to {recipe.output} in {seconds:.0f}s "
-          f"(split {recipe.split!r}: read {e['records_read']}, written {e['records_written']}, "
-          f"dead-lettered {e['records_dead_lettered']})")
+    print(
+        f"\nWrote {e['rows_written']} rows to {recipe.output} in {seconds:.0f}s "
+        f"(split {recipe.split!r}: read {e['records_read']}, written {e['records_written']}, "
+        f"dead-lettered {e['records_dead_lettered']})"
+    )
     for method, n in e["rows_per_method"].items():
         print(f"  {method:<12} {n:>8} rows   mean changed_ratio {e['mean_changed_ratio'][method]:.3f}")
     for key, a in e["augment"].items():

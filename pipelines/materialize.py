@@ -31,16 +31,21 @@ from dataclasses import dataclass, field
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.ml.inference.base import RunInference
-from apache_beam.options.pipeline_options import (DebugOptions, DirectOptions, PipelineOptions, StandardOptions,
-                                                  TestOptions)
+from apache_beam.options.pipeline_options import (
+    DebugOptions,
+    DirectOptions,
+    PipelineOptions,
+    StandardOptions,
+    TestOptions,
+)
 
 from kdaug.core.augment import build_augmenters
 from kdaug.core.card import dataset_card, merge_manifest, split_manifest
-from kdaug.core.counts import RunCounts
 from kdaug.core.corpus import LabelSpace, ReadUnit, check_columns, check_labels, plan_read_units
+from kdaug.core.counts import RunCounts
+from kdaug.core.models import pick_device
 from kdaug.core.recipe import Recipe, RecipeError
 from kdaug.core.schema import arrow_schema
-from kdaug.core.models import pick_device
 from kdaug.core.teacher import TeacherError, TeacherInfo, TeacherSettings, resolve_precision, resolve_teacher
 from kdaug.pipelines import transforms as T
 from kdaug.pipelines.model_handler import TeacherModelHandler
@@ -52,6 +57,7 @@ AUGMENT_BATCH = 64
 @dataclass(frozen=True)
 class Scale:
     """How the job runs, never what it writes: worker placement and threads."""
+
     accelerator: str | None = None  # Beam resource hint for the labelling workers (right fitting)
     min_ram: str | None = None
     model_copies: int | None = None  # teacher copies per machine, shared by its processes (None: one per process)
@@ -79,8 +85,13 @@ def prepare(recipe: Recipe, command: str = "", scale: Scale | None = None) -> Pl
     teacher = resolve_teacher(recipe.teacher, recipe.trust_remote_code, recipe.max_length)
     if not scale.accelerator:  # with right fitting the GPU is on other machines than this one
         resolve_precision(recipe.teacher_precision, pick_device(recipe.device, TeacherError))
-    units = plan_read_units(recipe.input, recipe.input_format, recipe.input_split or recipe.split, recipe.csv_header,
-                            range_bytes=recipe.input_range_bytes)
+    units = plan_read_units(
+        recipe.input,
+        recipe.input_format,
+        recipe.input_split or recipe.split,
+        recipe.csv_header,
+        range_bytes=recipe.input_range_bytes,
+    )
     check_columns(units, recipe.columns)
     labels = LabelSpace(teacher.id2label, recipe.label_map)
     if recipe.label_column:
@@ -110,31 +121,40 @@ def build(pipeline: beam.Pipeline, plan: Plan, processes: int = 1) -> None:
     r = plan.recipe
     out = r.output.rstrip("/")
     data_dir, dead_dir = FileSystems.join(out, "data"), FileSystems.join(out, "dead_letter")
-    metadata = {"teacher": plan.teacher.spec, "teacher_sha256": plan.teacher.weights_sha256,
-                "label_names": plan.labels.names(), "recipe": r.dataset_recipe(), "split": r.split}
+    metadata = {
+        "teacher": plan.teacher.spec,
+        "teacher_sha256": plan.teacher.weights_sha256,
+        "label_names": plan.labels.names(),
+        "recipe": r.dataset_recipe(),
+        "split": r.split,
+    }
     schema = arrow_schema(metadata, soft_labels=r.soft_labels)
 
-    units = (pipeline
-             | "Units" >> beam.Create(list(enumerate(plan.units)))
-             | "SpreadUnits" >> beam.Reshuffle())
+    units = pipeline | "Units" >> beam.Create(list(enumerate(plan.units))) | "SpreadUnits" >> beam.Reshuffle()
     ranges_by_file: dict[str, list] = {}
     for i, unit in enumerate(plan.units):
         if unit.end is not None:
             ranges_by_file.setdefault(unit.path, []).append((i, unit))
-    starts = beam.pvalue.AsDict(pipeline
-                                | "FilesInRanges" >> beam.Create(list(ranges_by_file.values()))
-                                | "FindRangeStarts" >> beam.FlatMap(T.range_starts_of_file))
+    starts = beam.pvalue.AsDict(
+        pipeline
+        | "FilesInRanges" >> beam.Create(list(ranges_by_file.values()))
+        | "FindRangeStarts" >> beam.FlatMap(T.range_starts_of_file)
+    )
     read = units | "ReadChunks" >> beam.ParDo(T.ReadChunksFn(r.chunk_size), starts=starts).with_outputs(
-        T.COUNTS, main="chunks")
+        T.COUNTS, main="chunks"
+    )
     if r.id_column:  # the corpus's own ids may repeat; generated ids (position + content) cannot
-        duplicates = (units
-                      | "ReadIds" >> beam.ParDo(T.ReadIdsFn(r.columns), starts=starts)
-                      | "GroupIds" >> beam.GroupByKey()
-                      | "DuplicatedIds" >> beam.FlatMap(T.first_of_duplicated_id))
+        duplicates = (
+            units
+            | "ReadIds" >> beam.ParDo(T.ReadIdsFn(r.columns), starts=starts)
+            | "GroupIds" >> beam.GroupByKey()
+            | "DuplicatedIds" >> beam.FlatMap(T.first_of_duplicated_id)
+        )
     else:
         duplicates = pipeline | "NoDuplicates" >> beam.Create([])
     valid = read.chunks | "Validate" >> beam.ParDo(
-        T.ValidateChunkFn(r.columns, plan.labels), duplicates=beam.pvalue.AsDict(duplicates)).with_outputs(T.DEAD, main="chunks")
+        T.ValidateChunkFn(r.columns, plan.labels), duplicates=beam.pvalue.AsDict(duplicates)
+    ).with_outputs(T.DEAD, main="chunks")
     augmented = valid.chunks | "Augment" >> beam.ParDo(
         T.AugmentChunkFn(r.augment, r.seed, AUGMENT_BATCH, plan.scale.torch_threads, processes)
     ).with_outputs(T.DEAD, T.COUNTS, main="chunks")
@@ -143,30 +163,46 @@ def build(pipeline: beam.Pipeline, plan: Plan, processes: int = 1) -> None:
     hints = {}
     if plan.scale.accelerator:  # right fitting: a fusion break, then the labelling on accelerator workers
         to_label = to_label | "ToLabellingWorkers" >> beam.Reshuffle()
-        hints = {"accelerator": plan.scale.accelerator, **({"min_ram": plan.scale.min_ram} if plan.scale.min_ram else {})}
-    settings = TeacherSettings(r.teacher, device=r.device, max_length=plan.teacher.max_length,
-                               trust_remote_code=r.trust_remote_code, max_batch_size=r.inference_batch_size,
-                               precision=r.teacher_precision)
-    handler = TeacherModelHandler(settings, torch_threads=plan.scale.torch_threads, processes_per_machine=processes,
-                                  model_copies=plan.scale.model_copies)
+        hints = {
+            "accelerator": plan.scale.accelerator,
+            **({"min_ram": plan.scale.min_ram} if plan.scale.min_ram else {}),
+        }
+    settings = TeacherSettings(
+        r.teacher,
+        device=r.device,
+        max_length=plan.teacher.max_length,
+        trust_remote_code=r.trust_remote_code,
+        max_batch_size=r.inference_batch_size,
+        precision=r.teacher_precision,
+    )
+    handler = TeacherModelHandler(
+        settings,
+        torch_threads=plan.scale.torch_threads,
+        processes_per_machine=processes,
+        model_copies=plan.scale.model_copies,
+    )
     label_and_write = LabelAndWrite(handler, T.WriteChunkFn(data_dir, r.split, schema, r.soft_labels))
     if hints:  # on the composite, so writing stays on the labelling workers (no second shuffle)
         label_and_write = label_and_write.with_resource_hints(**hints)
     labelled = to_label | "LabelAndWrite" >> label_and_write
     written = labelled["written"]
 
-    dead = [valid[T.DEAD], augmented[T.DEAD],
-            labelled["dead"]]
-    dead_written = (dead | "AllDead" >> beam.Flatten()
-                    | "KeyDead" >> beam.Map(lambda d: (0, d))
-                    | "GroupDead" >> beam.GroupByKey()
-                    | "WriteDeadLetters" >> beam.ParDo(T.WriteDeadLettersFn(dead_dir, r.split)))
+    dead = [valid[T.DEAD], augmented[T.DEAD], labelled["dead"]]
+    dead_written = (
+        dead
+        | "AllDead" >> beam.Flatten()
+        | "KeyDead" >> beam.Map(lambda d: (0, d))
+        | "GroupDead" >> beam.GroupByKey()
+        | "WriteDeadLetters" >> beam.ParDo(T.WriteDeadLettersFn(dead_dir, r.split))
+    )
 
     counts = [read[T.COUNTS], augmented[T.COUNTS], written, dead_written]
     totals = counts | "AllCounts" >> beam.Flatten() | "SumCounts" >> beam.CombineGlobally(RunCounts.total)
-    _ = (pipeline
-         | "Once" >> beam.Create([None])
-         | "Finalize" >> beam.Map(finalize, plan=plan, counts=beam.pvalue.AsSingleton(totals)))
+    _ = (
+        pipeline
+        | "Once" >> beam.Create([None])
+        | "Finalize" >> beam.Map(finalize, plan=plan, counts=beam.pvalue.AsSingleton(totals))
+    )
 
 
 class LabelAndWrite(beam.PTransform):
@@ -178,12 +214,15 @@ class LabelAndWrite(beam.PTransform):
         self.handler, self.writer = handler, writer
 
     def expand(self, chunks):
-        labelled, failed = (chunks
-                            | "OneChunkPerCall" >> beam.Map(lambda chunk: [chunk])
-                            | "LabelWithTeacher" >> RunInference(self.handler.with_no_batching()).with_exception_handling())
-        dead = ([labelled | "RowsTheTeacherFailed" >> beam.FlatMap(T.failed_rows_to_dead_letters),
-                 failed.failed_inferences | "FailedInference" >> beam.FlatMap(T.failed_inference_to_dead_letters)]
-                | "LabelDead" >> beam.Flatten())
+        labelled, failed = (
+            chunks
+            | "OneChunkPerCall" >> beam.Map(lambda chunk: [chunk])
+            | "LabelWithTeacher" >> RunInference(self.handler.with_no_batching()).with_exception_handling()
+        )
+        dead = [
+            labelled | "RowsTheTeacherFailed" >> beam.FlatMap(T.failed_rows_to_dead_letters),
+            failed.failed_inferences | "FailedInference" >> beam.FlatMap(T.failed_inference_to_dead_letters),
+        ] | "LabelDead" >> beam.Flatten()
         written = labelled | "WriteParquet" >> beam.ParDo(self.writer)
         return {"written": written, "dead": dead}
 
@@ -203,10 +242,20 @@ def finalize(_, plan: Plan, counts: RunCounts) -> None:
     if FileSystems.exists(manifest_path):
         with FileSystems.open(manifest_path) as f:
             existing = json.loads(f.read().decode("utf-8"))
-    teacher = {"spec": plan.teacher.spec, "weights_sha256": plan.teacher.weights_sha256,
-               "label_names": plan.labels.names(), "max_length": plan.teacher.max_length}
-    entry = split_manifest(counts, r.dataset_recipe(), teacher, plan.command, [f"data/{n}" for n in data_files],
-                           [f"dead_letter/{n}" for n in dead_files])
+    teacher = {
+        "spec": plan.teacher.spec,
+        "weights_sha256": plan.teacher.weights_sha256,
+        "label_names": plan.labels.names(),
+        "max_length": plan.teacher.max_length,
+    }
+    entry = split_manifest(
+        counts,
+        r.dataset_recipe(),
+        teacher,
+        plan.command,
+        [f"data/{n}" for n in data_files],
+        [f"dead_letter/{n}" for n in dead_files],
+    )
     manifest = merge_manifest(existing, r.split, entry)
     T._write_atomically(manifest_path, (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode("utf-8"))
     T._write_atomically(FileSystems.join(out, "README.md"), dataset_card(manifest).encode("utf-8"))
@@ -218,8 +267,12 @@ def _modified(path: str) -> float:
 
 def _remove_stale(directory: str, prefix: str, keep: set[str]) -> None:
     pattern = FileSystems.join(directory, prefix + "*")
-    stale = [m.path for res in FileSystems.match([pattern]) for m in res.metadata_list
-             if m.path.rsplit("/", 1)[-1] not in keep]
+    stale = [
+        m.path
+        for res in FileSystems.match([pattern])
+        for m in res.metadata_list
+        if m.path.rsplit("/", 1)[-1] not in keep
+    ]
     if stale:
         FileSystems.delete(stale)
 
@@ -238,8 +291,14 @@ def pipeline_options(beam_args: list[str]) -> PipelineOptions:
     return options
 
 
-def materialize_recipe(recipe: Recipe, beam_args: list[str] | None = None, command: str = "",
-                       scale: Scale | None = None, on_start=None, on_done=None) -> dict[str | None, dict | None]:
+def materialize_recipe(
+    recipe: Recipe,
+    beam_args: list[str] | None = None,
+    command: str = "",
+    scale: Scale | None = None,
+    on_start=None,
+    on_done=None,
+) -> dict[str | None, dict | None]:
     """Materializes a recipe: one dataset, or one per role (OUTPUT/ROLE). Every role is checked before
     any starts. `on_start(role, recipe)` and `on_done(role, recipe, manifest, seconds)` are called
     around each job (role None without roles). Returns
@@ -260,8 +319,9 @@ def materialize_recipe(recipe: Recipe, beam_args: list[str] | None = None, comma
     return manifests
 
 
-def run(recipe: Recipe, beam_args: list[str] | None = None, command: str | None = None,
-        plan: Plan | None = None) -> dict | None:
+def run(
+    recipe: Recipe, beam_args: list[str] | None = None, command: str | None = None, plan: Plan | None = None
+) -> dict | None:
     """Materializes one split and returns the manifest. Raises before any work on a bad setup.
     With --dry_run (a Beam test option) the job is built, and for Dataflow translated into its job
     request, but not run: returns None."""
@@ -274,8 +334,13 @@ def run(recipe: Recipe, beam_args: list[str] | None = None, command: str | None 
             path = FileSystems.join(recipe.output.rstrip("/"), d)
             if not FileSystems.exists(path):
                 FileSystems.mkdirs(path)
-    log.info("materializing %s -> %s (%d read units, chunks of %d records)", recipe.input, recipe.output,
-             len(plan.units), recipe.chunk_size)
+    log.info(
+        "materializing %s -> %s (%d read units, chunks of %d records)",
+        recipe.input,
+        recipe.output,
+        len(plan.units),
+        recipe.chunk_size,
+    )
     pipeline = build_pipeline(plan, options)
     if dry_run and "dataflow" not in (options.view_as(StandardOptions).runner or "").lower():
         return None  # only the Dataflow runner knows --dry_run; the others would run the job

@@ -10,7 +10,8 @@ the process's threads), or `model_copies` times per machine when asked.
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Optional, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 from apache_beam.ml.inference.base import ModelHandler
 
@@ -27,8 +28,15 @@ class TeacherModelHandler(ModelHandler[Chunk, tuple, Teacher]):
     """Runs a teacher (TeacherSettings) on chunks of rows. `model_copies` N: Beam loads N copies per
     machine, shared by its worker processes (Beam's own `model_copies` argument); None: one per process."""
 
-    def __init__(self, settings: TeacherSettings, *, torch_threads: int | None = None, processes_per_machine: int = 1,
-                 model_copies: int | None = None, **kwargs: Any):
+    def __init__(
+        self,
+        settings: TeacherSettings,
+        *,
+        torch_threads: int | None = None,
+        processes_per_machine: int = 1,
+        model_copies: int | None = None,
+        **kwargs: Any,
+    ):
         super().__init__(model_copies=model_copies, **kwargs)
         self.settings = settings
         self.torch_threads, self.processes_per_machine = torch_threads, processes_per_machine
@@ -41,8 +49,9 @@ class TeacherModelHandler(ModelHandler[Chunk, tuple, Teacher]):
         keep_long_lived_out_of_gc()
         return teacher
 
-    def run_inference(self, batch: Sequence[Chunk], model: Teacher,
-                      inference_args: Optional[dict[str, Any]] = None) -> Iterable[tuple[str, LabelledRows]]:
+    def run_inference(
+        self, batch: Sequence[Chunk], model: Teacher, inference_args: dict[str, Any] | None = None
+    ) -> Iterable[tuple[str, LabelledRows]]:
         if self.progress is None:
             self.progress = Progress("teacher labelling")
         out = []

@@ -13,9 +13,17 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.pvalue import TaggedOutput
 
 from kdaug.core.augment import AugmentSpec, build_augmenters
+from kdaug.core.corpus import (
+    BadRecord,
+    ColumnSpec,
+    LabelSpace,
+    RangeStart,
+    ReadUnit,
+    find_range_starts,
+    read_unit,
+    validate_record,
+)
 from kdaug.core.counts import RunCounts
-from kdaug.core.corpus import (BadRecord, ColumnSpec, LabelSpace, RangeStart, ReadUnit, find_range_starts, read_unit,
-                               validate_record)
 from kdaug.core.rows import copy_row, original_row, position_key
 from kdaug.core.schema import SOFT_LABEL_COLUMNS, SoftLabels, soft_label_arrays
 from kdaug.core.threads import set_torch_threads
@@ -104,9 +112,16 @@ class ValidateChunkFn(beam.DoFn):
                 continue
             first = duplicates.get(ex.id)
             if first is not None and first != ex.position:
-                yield TaggedOutput(DEAD, dead_letter(
-                    "read", f"duplicate id {ex.id!r} (first seen at {first})", ex.position, ex.id,
-                    json.dumps({"text": ex.text, "text_pair": ex.text_pair})))
+                yield TaggedOutput(
+                    DEAD,
+                    dead_letter(
+                        "read",
+                        f"duplicate id {ex.id!r} (first seen at {first})",
+                        ex.position,
+                        ex.id,
+                        json.dumps({"text": ex.text, "text_pair": ex.text_pair}),
+                    ),
+                )
                 continue
             sources.append(ex)
         yield key, sources
@@ -116,8 +131,14 @@ class AugmentChunkFn(beam.DoFn):
     """(key, sources) -> (key, rows): each source's original row followed by its copies. Augmenters
     see batches cut from the chunk in (length, id) order, a composition fixed by the data."""
 
-    def __init__(self, specs: list[AugmentSpec], seed: int, batch_size: int, torch_threads: int | None = None,
-                 processes_per_machine: int = 1):
+    def __init__(
+        self,
+        specs: list[AugmentSpec],
+        seed: int,
+        batch_size: int,
+        torch_threads: int | None = None,
+        processes_per_machine: int = 1,
+    ):
         self.specs, self.seed, self.batch_size = specs, seed, batch_size
         self.torch_threads, self.processes_per_machine = torch_threads, processes_per_machine
 
@@ -134,7 +155,7 @@ class AugmentChunkFn(beam.DoFn):
         counts: dict[str, list[int]] = {}  # spec key -> [requested, written], summed over the chunk
         ordered = sorted(sources, key=lambda s: (len(s.text) + len(s.text_pair or ""), s.id))
         for start in range(0, len(ordered), self.batch_size):
-            batch = ordered[start:start + self.batch_size]
+            batch = ordered[start : start + self.batch_size]
             for aug in self.augmenters:
                 for out in self._augment(aug, batch, counts):
                     if isinstance(out, TaggedOutput):
@@ -161,9 +182,16 @@ class AugmentChunkFn(beam.DoFn):
                     results += aug.augment_batch([src], self.seed)
                 except Exception as one_err:
                     results.append(None)
-                    yield TaggedOutput(DEAD, dead_letter(f"copy:augment:{aug.spec_key}",
-                                                         f"{type(one_err).__name__}: {one_err}",
-                                                         src.position, src.id, src.text))
+                    yield TaggedOutput(
+                        DEAD,
+                        dead_letter(
+                            f"copy:augment:{aug.spec_key}",
+                            f"{type(one_err).__name__}: {one_err}",
+                            src.position,
+                            src.id,
+                            src.text,
+                        ),
+                    )
         for src, res in zip(batch, results):
             if res is None:
                 continue
@@ -213,8 +241,9 @@ def rows_to_table(rows: list[dict], schema, soft_labels: SoftLabels):
     import numpy as np
     import pyarrow as pa
 
-    columns = {f.name: pa.array([r.get(f.name) for r in rows], f.type)
-               for f in schema if f.name not in SOFT_LABEL_COLUMNS}
+    columns = {
+        f.name: pa.array([r.get(f.name) for r in rows], f.type) for f in schema if f.name not in SOFT_LABEL_COLUMNS
+    }
     num_labels = len(json.loads(schema.metadata[b"kdaug.label_names"]))
     logits = np.stack([r["teacher_logits"] for r in rows]) if rows else np.zeros((0, num_labels), np.float32)
     columns.update(zip(SOFT_LABEL_COLUMNS, soft_label_arrays(logits, soft_labels)))
@@ -240,8 +269,9 @@ class WriteChunkFn(beam.DoFn):
         _write_atomically(FileSystems.join(self.data_dir, name), data)
         meta = pq.ParquetFile(io.BytesIO(data)).metadata
         soft_cols = [i for i, n in enumerate(self.schema.names) if n in SOFT_LABEL_COLUMNS]
-        soft_bytes = sum(meta.row_group(g).column(c).total_compressed_size
-                         for g in range(meta.num_row_groups) for c in soft_cols)
+        soft_bytes = sum(
+            meta.row_group(g).column(c).total_compressed_size for g in range(meta.num_row_groups) for c in soft_cols
+        )
         yield RunCounts.written(name, rows, len(data), soft_bytes)
 
 

@@ -27,9 +27,17 @@ def build_tiny_teacher(dest: Path, num_labels: int = 2, id2label: dict | None = 
 
     tokenizer = AutoTokenizer.from_pretrained(str(minilm_path()))
     id2label = id2label or ({i: f"LABEL_{i}" for i in range(num_labels)})
-    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2,
-                        num_attention_heads=2, intermediate_size=64, max_position_embeddings=128,
-                        num_labels=len(id2label), id2label=id2label, label2id={v: k for k, v in id2label.items()})
+    config = BertConfig(
+        vocab_size=tokenizer.vocab_size,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=128,
+        num_labels=len(id2label),
+        id2label=id2label,
+        label2id={v: k for k, v in id2label.items()},
+    )
     torch.manual_seed(seed)
     model = BertForSequenceClassification(config).eval()
     model.save_pretrained(dest, safe_serialization=True)
@@ -56,8 +64,14 @@ def build_tiny_mlm(dest: Path, seed: int = 0) -> Path:
     from kdaug.core.assets.minilm import minilm_path
 
     tokenizer = AutoTokenizer.from_pretrained(str(minilm_path()))
-    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2,
-                        num_attention_heads=2, intermediate_size=64, max_position_embeddings=128)
+    config = BertConfig(
+        vocab_size=tokenizer.vocab_size,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=128,
+    )
     torch.manual_seed(seed)
     BertForMaskedLM(config).eval().save_pretrained(dest, safe_serialization=True)
     tokenizer.save_pretrained(dest)

@@ -26,14 +26,25 @@ def _add(p: argparse.ArgumentParser, flag: str, help: str = "", **kwargs) -> Non
 
 
 def parser(objective: str) -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog=f"kdaug {objective}", description=(
-        "Distill a student from a materialized dataset (KD on teacher_logits, CE on originals' gold labels)"
-        if objective == "distill" else
-        "Fine-tune a model on gold labels of a materialized dataset (copies inherit their source's label)"))
-    p.add_argument("--data", required=True, help="a dataset directory written by kdaug materialize" + (
-        "" if objective == "distill" else ", or a plain labelled corpus (to fine-tune a teacher)"))
-    p.add_argument("--student", required=True,
-                   help="bilstm[:...], bert[:...], bert_from_teacher[:layers=N] or hf:model=PATH_OR_HUB_ID")
+    p = argparse.ArgumentParser(
+        prog=f"kdaug {objective}",
+        description=(
+            "Distill a student from a materialized dataset (KD on teacher_logits, CE on originals' gold labels)"
+            if objective == "distill"
+            else "Fine-tune a model on gold labels of a materialized dataset (copies inherit their source's label)"
+        ),
+    )
+    p.add_argument(
+        "--data",
+        required=True,
+        help="a dataset directory written by kdaug materialize"
+        + ("" if objective == "distill" else ", or a plain labelled corpus (to fine-tune a teacher)"),
+    )
+    p.add_argument(
+        "--student",
+        required=True,
+        help="bilstm[:...], bert[:...], bert_from_teacher[:layers=N] or hf:model=PATH_OR_HUB_ID",
+    )
     p.add_argument("--eval", required=True, help="held-out labelled corpus (any format materialize reads)")
     p.add_argument("--output", required=True)
     _add(p, "--split")
@@ -45,22 +56,32 @@ def parser(objective: str) -> argparse.ArgumentParser:
     _add(p, "--min-changed-ratio", type=float)
     _add(p, "--max-changed-ratio", type=float)
     _add(p, "--max-teacher-entropy", type=float)
-    _add(p, "--max-teacher-kl-to-source", type=float,
-         help="drop copies whose teacher distribution drifted further than this (nats) from their source's")
+    _add(
+        p,
+        "--max-teacher-kl-to-source",
+        type=float,
+        help="drop copies whose teacher distribution drifted further than this (nats) from their source's",
+    )
     _add(p, "--aug-weight", type=float, help="loss weight of augmented rows (originals: 1)")
     _add(p, "--eval-text-column")
     _add(p, "--eval-text-pair-column")
     _add(p, "--eval-label-column")
     _add(p, "--device")
-    _add(p, "--restart", action="store_const", const=True,
-         help="discard a checkpoint of an earlier run in --output and train from the start (by default a run "
-              "resumes its own checkpoint, and refuses one of another run)")
+    _add(
+        p,
+        "--restart",
+        action="store_const",
+        const=True,
+        help="discard a checkpoint of an earlier run in --output and train from the start (by default a run "
+        "resumes its own checkpoint, and refuses one of another run)",
+    )
     if objective == "distill":
         _add(p, "--temperature", type=float)
         _add(p, "--alpha", type=float, help="weight of the KD term (1 - alpha: gold CE)")
     else:
-        p.add_argument("--no-augmented", dest="augmented", action="store_const", const=False,
-                       help="train on originals only")
+        p.add_argument(
+            "--no-augmented", dest="augmented", action="store_const", const=False, help="train on originals only"
+        )
         _add(p, "--text-column", help="plain corpus as --data: its text column")
         _add(p, "--text-pair-column")
         _add(p, "--label-column")

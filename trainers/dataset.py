@@ -6,15 +6,23 @@ from __future__ import annotations
 import glob
 import hashlib
 import os
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Iterator, Sequence
 
 import fsspec
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from kdaug.core.corpus import (BadRecord, ColumnSpec, LabelSpace, check_columns, peek_labels, plan_read_units,
-                               read_unit, validate_record)
+from kdaug.core.corpus import (
+    BadRecord,
+    ColumnSpec,
+    LabelSpace,
+    check_columns,
+    peek_labels,
+    plan_read_units,
+    read_unit,
+    validate_record,
+)
 from kdaug.core.schema import DatasetMetadata, SchemaMismatchError, check_schema, column_names, dense_logits
 
 
@@ -44,8 +52,9 @@ class MaterializedSplit:
         for batch in self.iter_batches(columns=list(dict.fromkeys(read))):
             for row in batch.to_pylist():
                 if "teacher_logits" in wanted:
-                    row["teacher_logits"] = dense_logits(row["teacher_logits"], row.get("teacher_topk_indices") if topk else None,
-                                                         num_labels)
+                    row["teacher_logits"] = dense_logits(
+                        row["teacher_logits"], row.get("teacher_topk_indices") if topk else None, num_labels
+                    )
                     if "teacher_topk_indices" not in wanted:
                         row.pop("teacher_topk_indices", None)
                 for c in wanted:
@@ -79,7 +88,7 @@ class CorpusSplit:
     teacher: str | None = None
 
     @classmethod
-    def open(cls, path: str, columns: ColumnSpec, label_names: list[str] | None = None) -> "CorpusSplit":
+    def open(cls, path: str, columns: ColumnSpec, label_names: list[str] | None = None) -> CorpusSplit:
         units = plan_read_units(path)
         check_columns(units, columns)
         if not label_names:
@@ -109,9 +118,17 @@ class CorpusSplit:
                     ex = validate_record(rec, self.columns, labels)
                 except BadRecord:
                     continue
-                yield {"id": ex.id, "text": ex.text, "text_pair": ex.text_pair, "label": ex.label,
-                       "aug_method": "original", "changed_ratio": 0.0, "teacher_logits": None, "teacher_entropy": 0.0,
-                       "teacher_kl_to_source": None}
+                yield {
+                    "id": ex.id,
+                    "text": ex.text,
+                    "text_pair": ex.text_pair,
+                    "label": ex.label,
+                    "aug_method": "original",
+                    "changed_ratio": 0.0,
+                    "teacher_logits": None,
+                    "teacher_entropy": 0.0,
+                    "teacher_kl_to_source": None,
+                }
 
 
 def files_sha256(paths: Sequence[str]) -> str:
@@ -136,11 +153,14 @@ def open_training_data(path: str, split: str, columns: ColumnSpec, label_names: 
 def open_split(directory: str, split: str = "train") -> MaterializedSplit:
     """Finds a split's Parquet files and checks each against the current schema (one clear error)."""
     if not os.path.isdir(os.path.join(directory, "data")):
-        raise SchemaMismatchError(f"{directory!r} is not a materialized dataset (no data/ directory); "
-                                  f"make one with kdaug materialize")
+        raise SchemaMismatchError(
+            f"{directory!r} is not a materialized dataset (no data/ directory); make one with kdaug materialize"
+        )
     files = sorted(glob.glob(os.path.join(directory, "data", f"{split}-*.parquet")))
     if not files:
-        found = sorted({os.path.basename(f).split("-")[0] for f in glob.glob(os.path.join(directory, "data", "*.parquet"))})
+        found = sorted(
+            {os.path.basename(f).split("-")[0] for f in glob.glob(os.path.join(directory, "data", "*.parquet"))}
+        )
         raise SchemaMismatchError(f"no split {split!r} in {directory!r} (found splits: {found or 'none'})")
     metas = [check_schema(pq.read_schema(f), where=f) for f in files]
     first = metas[0]
@@ -148,6 +168,8 @@ def open_split(directory: str, split: str = "train") -> MaterializedSplit:
         if (m.teacher_sha256, m.label_names) != (first.teacher_sha256, first.label_names):
             raise SchemaMismatchError(f"{f} was labelled by a different teacher than {files[0]}")
         if (m.schema_version, m.soft_labels) != (first.schema_version, first.soft_labels):
-            raise SchemaMismatchError(f"{f} stores its soft labels differently from {files[0]} "
-                                      f"({m.soft_labels} v{m.schema_version} vs {first.soft_labels} v{first.schema_version})")
+            raise SchemaMismatchError(
+                f"{f} stores its soft labels differently from {files[0]} "
+                f"({m.soft_labels} v{m.schema_version} vs {first.soft_labels} v{first.schema_version})"
+            )
     return MaterializedSplit(directory, split, files, first)

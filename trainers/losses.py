@@ -15,9 +15,15 @@ import torch
 import torch.nn.functional as F
 
 
-def kd_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, labels: torch.Tensor,
-            has_gold: torch.Tensor, weights: torch.Tensor | None = None, temperature: float = 2.0,
-            alpha: float = 0.5) -> torch.Tensor:
+def kd_loss(
+    student_logits: torch.Tensor,
+    teacher_logits: torch.Tensor,
+    labels: torch.Tensor,
+    has_gold: torch.Tensor,
+    weights: torch.Tensor | None = None,
+    temperature: float = 2.0,
+    alpha: float = 0.5,
+) -> torch.Tensor:
     """student_logits, teacher_logits [B, C]; labels [B] (any value where has_gold is False);
     has_gold [B] bool; weights [B] or None."""
     t = temperature

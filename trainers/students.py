@@ -19,9 +19,10 @@ from __future__ import annotations
 import json
 from abc import abstractmethod
 from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import torch
 from torch import nn
@@ -58,7 +59,9 @@ class StudentSpec:
             try:
                 params[key] = type(default)(value)
             except ValueError:
-                raise StudentSpecError(f"--student {text!r}: {key}={value!r} is not a {type(default).__name__}") from None
+                raise StudentSpecError(
+                    f"--student {text!r}: {key}={value!r} is not a {type(default).__name__}"
+                ) from None
         if kind.check is not None and (problem := kind.check(params)):
             raise StudentSpecError(f"{name}: {problem}")
         return cls(name, params)
@@ -70,6 +73,7 @@ class StudentSpec:
 
 # ---------------------------------------------------------------------------------------------- BiLSTM
 
+
 class WordTokenizer:
     """Lower-cased kdaug word tokens mapped to a fixed vocabulary; pairs joined by [SEP]."""
 
@@ -78,7 +82,7 @@ class WordTokenizer:
         self.index = {w: i for i, w in enumerate(vocab)}
 
     @classmethod
-    def build(cls, texts: Iterable[str], max_vocab: int, max_length: int = 128) -> "WordTokenizer":
+    def build(cls, texts: Iterable[str], max_vocab: int, max_length: int = 128) -> WordTokenizer:
         counts = Counter(w.lower() for t in texts for w in words(t))
         ranked = sorted(counts, key=lambda w: (-counts[w], w))[: max_vocab - 3]
         return cls([PAD, UNK, SEP] + ranked, max_length)
@@ -100,7 +104,7 @@ class WordTokenizer:
         (directory / "vocab.txt").write_text("\n".join(self.vocab) + "\n", encoding="utf-8")
 
     @classmethod
-    def load(cls, directory: Path, max_length: int = 128) -> "WordTokenizer":
+    def load(cls, directory: Path, max_length: int = 128) -> WordTokenizer:
         return cls((directory / "vocab.txt").read_text(encoding="utf-8").splitlines(), max_length)
 
 
@@ -123,6 +127,7 @@ class BiLstmClassifier(nn.Module):
 
 
 # -------------------------------------------------------------------------------------------- students
+
 
 class Student(nn.Module):
     """A model and its tokenizer: one forward over raw texts, and save/load as a directory."""
@@ -167,8 +172,9 @@ class BiLstmStudent(Student):
     def load(cls, directory: Path, config: dict) -> Student:
         from safetensors.torch import load_file
 
-        model = BiLstmClassifier(config["vocab_size"], config["embed_dim"], config["hidden"], config["num_labels"],
-                                 config["dropout"])
+        model = BiLstmClassifier(
+            config["vocab_size"], config["embed_dim"], config["hidden"], config["num_labels"], config["dropout"]
+        )
         model.load_state_dict(load_file(str(directory / "model.safetensors")))
         return cls("bilstm", config, model, WordTokenizer.load(directory, config["max_length"]))
 
@@ -179,8 +185,16 @@ class TransformersStudent(Student):
 
     def encode(self, texts, pairs=None):
         has_pairs = pairs is not None and any(p is not None for p in pairs)
-        return dict(self.tokenizer(texts, pairs if has_pairs else None, truncation=True,
-                                   max_length=self.config.get("max_length", 128), padding=True, return_tensors="pt"))
+        return dict(
+            self.tokenizer(
+                texts,
+                pairs if has_pairs else None,
+                truncation=True,
+                max_length=self.config.get("max_length", 128),
+                padding=True,
+                return_tensors="pt",
+            )
+        )
 
     def forward(self, batch):
         return self.model(**batch).logits
@@ -201,8 +215,9 @@ def _label_config(id2label: dict[int, str]) -> dict:
     return {"num_labels": len(id2label), "id2label": id2label, "label2id": {v: k for k, v in id2label.items()}}
 
 
-def _build_bilstm(p: dict, id2label: dict[int, str], teacher: str | None, train_texts: Iterable[str],
-                  max_length: int) -> Student:
+def _build_bilstm(
+    p: dict, id2label: dict[int, str], teacher: str | None, train_texts: Iterable[str], max_length: int
+) -> Student:
     tokenizer = WordTokenizer.build(train_texts, p["max_vocab"], max_length)
     embed_dim = p["embed_dim"]
     vectors = None
@@ -211,9 +226,15 @@ def _build_bilstm(p: dict, id2label: dict[int, str], teacher: str | None, train_
 
         vectors = load_glove("glove")
         embed_dim = vectors.vectors.shape[1]
-    config = {"vocab_size": len(tokenizer.vocab), "embed_dim": embed_dim, "hidden": p["hidden"],
-              "num_labels": len(id2label), "dropout": p["dropout"], "max_length": max_length,
-              "id2label": {str(k): v for k, v in id2label.items()}}
+    config = {
+        "vocab_size": len(tokenizer.vocab),
+        "embed_dim": embed_dim,
+        "hidden": p["hidden"],
+        "num_labels": len(id2label),
+        "dropout": p["dropout"],
+        "max_length": max_length,
+        "id2label": {str(k): v for k, v in id2label.items()},
+    }
     model = BiLstmClassifier(len(tokenizer.vocab), embed_dim, p["hidden"], len(id2label), p["dropout"])
     if vectors is not None:
         with torch.no_grad():
@@ -228,8 +249,9 @@ def _transformers_student(kind: str, p: dict, id2label: dict[int, str], max_leng
     return TransformersStudent(kind, config, model, tokenizer)
 
 
-def _build_hf(p: dict, id2label: dict[int, str], teacher: str | None, train_texts: Iterable[str],
-              max_length: int) -> Student:
+def _build_hf(
+    p: dict, id2label: dict[int, str], teacher: str | None, train_texts: Iterable[str], max_length: int
+) -> Student:
     from transformers import AutoModelForSequenceClassification
 
     source = p["model"]
@@ -247,19 +269,27 @@ def _teacher_tokenizer(kind: str, teacher: str | None):
     return load_tokenizer(teacher)
 
 
-def _build_bert(p: dict, id2label: dict[int, str], teacher: str | None, train_texts: Iterable[str],
-                max_length: int) -> Student:
+def _build_bert(
+    p: dict, id2label: dict[int, str], teacher: str | None, train_texts: Iterable[str], max_length: int
+) -> Student:
     from transformers import BertConfig, BertForSequenceClassification
 
     tokenizer = _teacher_tokenizer("bert", teacher)
-    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=p["hidden"], num_hidden_layers=p["layers"],
-                        num_attention_heads=p["heads"], intermediate_size=p["intermediate"],
-                        max_position_embeddings=max(512, max_length), **_label_config(id2label))
+    config = BertConfig(
+        vocab_size=tokenizer.vocab_size,
+        hidden_size=p["hidden"],
+        num_hidden_layers=p["layers"],
+        num_attention_heads=p["heads"],
+        intermediate_size=p["intermediate"],
+        max_position_embeddings=max(512, max_length),
+        **_label_config(id2label),
+    )
     return _transformers_student("bert", p, id2label, max_length, BertForSequenceClassification(config), tokenizer)
 
 
-def _build_bert_from_teacher(p: dict, id2label: dict[int, str], teacher: str | None, train_texts: Iterable[str],
-                             max_length: int) -> Student:
+def _build_bert_from_teacher(
+    p: dict, id2label: dict[int, str], teacher: str | None, train_texts: Iterable[str], max_length: int
+) -> Student:
     from transformers import AutoConfig, AutoModelForSequenceClassification, BertConfig, BertForSequenceClassification
 
     tokenizer = _teacher_tokenizer("bert_from_teacher", teacher)
@@ -278,8 +308,9 @@ def _build_bert_from_teacher(p: dict, id2label: dict[int, str], teacher: str | N
         model.bert.encoder.layer[mine].load_state_dict(teacher_model.bert.encoder.layer[theirs].state_dict())
     if teacher_model.bert.pooler is not None and model.bert.pooler is not None:
         model.bert.pooler.load_state_dict(teacher_model.bert.pooler.state_dict())
-    return _transformers_student("bert_from_teacher", {**p, "teacher_layers": keep}, id2label, max_length, model,
-                                 tokenizer)
+    return _transformers_student(
+        "bert_from_teacher", {**p, "teacher_layers": keep}, id2label, max_length, model, tokenizer
+    )
 
 
 def _check_bilstm(p: dict) -> str | None:
@@ -307,19 +338,39 @@ def _load_transformers(kind: str) -> Callable[[Path, dict], Student]:
     return lambda directory, config: TransformersStudent.load(directory, config, kind)
 
 
-KINDS: dict[str, StudentKind] = {k.name: k for k in (
-    StudentKind("bilstm", {"hidden": 300, "embed_dim": 300, "embeddings": "random", "max_vocab": 50000,
-                           "dropout": 0.1}, 2e-3, _build_bilstm, BiLstmStudent.load, _check_bilstm),
-    StudentKind("bert", {"layers": 4, "hidden": 256, "heads": 4, "intermediate": 1024}, 1e-4, _build_bert,
-                _load_transformers("bert")),
-    StudentKind("bert_from_teacher", {"layers": 3}, 1e-4, _build_bert_from_teacher,
-                _load_transformers("bert_from_teacher")),
-    StudentKind("hf", {"model": ""}, 5e-5, _build_hf, _load_transformers("hf"), _check_hf),
-)}
+KINDS: dict[str, StudentKind] = {
+    k.name: k
+    for k in (
+        StudentKind(
+            "bilstm",
+            {"hidden": 300, "embed_dim": 300, "embeddings": "random", "max_vocab": 50000, "dropout": 0.1},
+            2e-3,
+            _build_bilstm,
+            BiLstmStudent.load,
+            _check_bilstm,
+        ),
+        StudentKind(
+            "bert",
+            {"layers": 4, "hidden": 256, "heads": 4, "intermediate": 1024},
+            1e-4,
+            _build_bert,
+            _load_transformers("bert"),
+        ),
+        StudentKind(
+            "bert_from_teacher", {"layers": 3}, 1e-4, _build_bert_from_teacher, _load_transformers("bert_from_teacher")
+        ),
+        StudentKind("hf", {"model": ""}, 5e-5, _build_hf, _load_transformers("hf"), _check_hf),
+    )
+}
 
 
-def build_student(spec: StudentSpec, id2label: dict[int, str], teacher: str | None,
-                  train_texts: Iterable[str] | None = None, max_length: int = 128) -> Student:
+def build_student(
+    spec: StudentSpec,
+    id2label: dict[int, str],
+    teacher: str | None,
+    train_texts: Iterable[str] | None = None,
+    max_length: int = 128,
+) -> Student:
     return KINDS[spec.kind].build(spec.params, id2label, teacher, train_texts or [], max_length)
 
 

@@ -10,28 +10,36 @@ exactly where it stopped and ends with the same metrics as one that was never in
 
 from __future__ import annotations
 
-from kdaug.core.errors import KdaugError
-
 import json
 import math
 import os
 import random
 import shutil
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import torch
 
-from kdaug.core.corpus import ColumnSpec, LabelSpace, BadRecord, plan_read_units, read_unit, validate_record
+from kdaug.core.corpus import BadRecord, ColumnSpec, LabelSpace, plan_read_units, read_unit, validate_record
+from kdaug.core.errors import KdaugError
 from kdaug.trainers.dataset import open_split, open_training_data
 from kdaug.trainers.losses import ce_loss, kd_loss
 from kdaug.trainers.students import Student, StudentSpec, build_student, load_student
 
 OBJECTIVES = ("distill", "finetune")
-COLUMNS = ["id", "text", "text_pair", "label", "aug_method", "changed_ratio", "teacher_logits", "teacher_entropy",
-           "teacher_kl_to_source"]
+COLUMNS = [
+    "id",
+    "text",
+    "text_pair",
+    "label",
+    "aug_method",
+    "changed_ratio",
+    "teacher_logits",
+    "teacher_entropy",
+    "teacher_kl_to_source",
+]
 
 
 class TrainConfigError(KdaugError, ValueError):
@@ -43,8 +51,10 @@ class CheckpointMismatchError(TrainConfigError):
 
     def __init__(self, output: Path, why: str):
         self.why = why
-        super().__init__(f"{output} holds a checkpoint of another run ({why}); resuming it would mix the two. "
-                         f"Give another --output, or --restart to train from the start")
+        super().__init__(
+            f"{output} holds a checkpoint of another run ({why}); resuming it would mix the two. "
+            f"Give another --output, or --restart to train from the start"
+        )
 
 
 @dataclass
@@ -115,6 +125,7 @@ class TrainState:
 
 # ------------------------------------------------------------------------------------------------ data
 
+
 def row_passes(row: dict, cfg: TrainConfig) -> bool:
     original = row["aug_method"] == "original"
     if cfg.methods is not None and row["aug_method"] not in cfg.methods:
@@ -127,8 +138,9 @@ def row_passes(row: dict, cfg: TrainConfig) -> bool:
         return False
     if cfg.max_changed_ratio is not None and row["changed_ratio"] > cfg.max_changed_ratio:
         return False
-    if cfg.max_teacher_kl_to_source is not None and (row["teacher_kl_to_source"] is None
-                                                    or row["teacher_kl_to_source"] > cfg.max_teacher_kl_to_source):
+    if cfg.max_teacher_kl_to_source is not None and (
+        row["teacher_kl_to_source"] is None or row["teacher_kl_to_source"] > cfg.max_teacher_kl_to_source
+    ):
         return False  # a copy without the value (source unlabelled) cannot show it stayed close
     return cfg.max_teacher_entropy is None or row["teacher_entropy"] <= cfg.max_teacher_entropy
 
@@ -185,7 +197,7 @@ def evaluate(student: Student, texts, pairs, gold, batch_size: int = 256) -> dic
     preds = []
     with torch.inference_mode():
         for i in range(0, len(texts), batch_size):
-            logits = student(student.encode(texts[i:i + batch_size], pairs[i:i + batch_size]))
+            logits = student(student.encode(texts[i : i + batch_size], pairs[i : i + batch_size]))
             preds += logits.argmax(-1).tolist()
     student.train()
     gold_a, pred_a = np.array(gold), np.array(preds)
@@ -199,6 +211,7 @@ def evaluate(student: Student, texts, pairs, gold, batch_size: int = 256) -> dic
 
 # ----------------------------------------------------------------------------------------- checkpoints
 
+
 def save_checkpoint(path: Path, student: Student, optimizer, state: TrainState) -> None:
     from safetensors.torch import save_file
 
@@ -206,12 +219,16 @@ def save_checkpoint(path: Path, student: Student, optimizer, state: TrainState) 
     shutil.rmtree(tmp, ignore_errors=True)
     student.save(tmp / "student")
     opt = optimizer.state_dict()
-    tensors = {f"{i}.{k}": (v if torch.is_tensor(v) else torch.tensor(v)).contiguous()
-               for i, st in opt["state"].items() for k, v in st.items()}
+    tensors = {
+        f"{i}.{k}": (v if torch.is_tensor(v) else torch.tensor(v)).contiguous()
+        for i, st in opt["state"].items()
+        for k, v in st.items()
+    }
     tensors["torch_rng"] = torch.get_rng_state()
     save_file(tensors, str(tmp / "optimizer_and_rng.safetensors"))
-    (tmp / "trainer_state.json").write_text(json.dumps({**state.to_dict(), "param_groups": opt["param_groups"]},
-                                                       indent=2))
+    (tmp / "trainer_state.json").write_text(
+        json.dumps({**state.to_dict(), "param_groups": opt["param_groups"]}, indent=2)
+    )
     shutil.rmtree(path, ignore_errors=True)
     os.replace(tmp, path)
 
@@ -240,8 +257,11 @@ RESUMABLE_CHANGES = ("output", "epochs", "save_every", "stop_after_steps", "devi
 def checkpoint_mismatch(saved: TrainState, cfg: TrainConfig, data_sha256: str) -> str | None:
     """Why a checkpoint's run is not this one (None when it is): a setting or the training data differ."""
     now = asdict(cfg)
-    changed = [f"{key} {saved.config.get(key)!r} -> {now[key]!r}" for key in now
-               if key not in RESUMABLE_CHANGES and saved.config.get(key) != now[key]]
+    changed = [
+        f"{key} {saved.config.get(key)!r} -> {now[key]!r}"
+        for key in now
+        if key not in RESUMABLE_CHANGES and saved.config.get(key) != now[key]
+    ]
     if saved.epoch > cfg.epochs:
         changed.append(f"it has trained {saved.epoch} epochs, more than epochs={cfg.epochs}")
     if saved.data_sha256 is None:
@@ -259,8 +279,10 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict:
         columns = ColumnSpec(cfg.text_column, cfg.text_pair_column, cfg.label_column)
         split = open_training_data(cfg.data, cfg.split, columns, cfg.labels)
     if cfg.max_teacher_kl_to_source is not None and not split.has_column("teacher_kl_to_source"):
-        raise TrainConfigError(f"--max-teacher-kl-to-source needs teacher_kl_to_source, which {cfg.data!r} does not "
-                               f"have (kdaug schema v2+; re-materialize it)")
+        raise TrainConfigError(
+            f"--max-teacher-kl-to-source needs teacher_kl_to_source, which {cfg.data!r} does not "
+            f"have (kdaug schema v2+; re-materialize it)"
+        )
     label_names = split.label_names
     eval_set = load_eval(cfg, label_names)
     spec = StudentSpec.parse(cfg.student)
@@ -318,8 +340,10 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict:
 
 
 def _step(student: Student, optimizer, rows: list[dict], cfg: TrainConfig) -> float:
-    batch = {k: v.to(cfg.device) for k, v in student.encode([r["text"] for r in rows],
-                                                           [r["text_pair"] for r in rows]).items()}
+    batch = {
+        k: v.to(cfg.device)
+        for k, v in student.encode([r["text"] for r in rows], [r["text_pair"] for r in rows]).items()
+    }
     logits = student(batch)
     original = torch.tensor([r["aug_method"] == "original" for r in rows], device=cfg.device)
     labels = torch.tensor([r["label"] if r["label"] is not None else -1 for r in rows], device=cfg.device)

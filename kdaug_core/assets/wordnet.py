@@ -16,8 +16,13 @@ from pathlib import Path
 
 from kdaug.core.assets import MissingAssetError, check_main, read_packaged_text
 
-SYSTEM_WORDNET_DIRS = ("/usr/share/wordnet", "/usr/local/share/wordnet", "/usr/share/WordNet-3.0/dict",
-                       "/usr/local/WordNet-3.0/dict", "/opt/homebrew/share/wordnet")
+SYSTEM_WORDNET_DIRS = (
+    "/usr/share/wordnet",
+    "/usr/local/share/wordnet",
+    "/usr/share/WordNet-3.0/dict",
+    "/usr/local/WordNet-3.0/dict",
+    "/opt/homebrew/share/wordnet",
+)
 REQUIRED_FILES = tuple(f"{kind}.{pos}" for kind in ("data", "index") for pos in ("noun", "verb", "adj", "adv"))
 INSTALL_HINT = (
     "WordNet is not installed. Install it one of these ways:\n"
@@ -33,7 +38,8 @@ _lemma_counts: dict[str, int] | None = None
 
 def cache_dir() -> Path:
     root = os.environ.get("KDAUG_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "kdaug")
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "kdaug"
+    )
     return Path(root)
 
 

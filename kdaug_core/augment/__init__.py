@@ -6,17 +6,27 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from kdaug.core.augment.augpro import AugProFgsm, AugProMix
 from kdaug.core.augment.base import Augmenter, AugmentSpecError
 from kdaug.core.augment.draw import AugmentedCopy, AugmentResult
-from kdaug.core.augment.augpro import AugProFgsm, AugProMix
 from kdaug.core.augment.knn import KnnAugmenter
 from kdaug.core.augment.mlm import MlmAugmenter
 from kdaug.core.augment.synonym import SynonymAugmenter
 
-REGISTRY: dict[str, type[Augmenter]] = {cls.method: cls for cls in (SynonymAugmenter, KnnAugmenter, MlmAugmenter, AugProMix, AugProFgsm)}
+REGISTRY: dict[str, type[Augmenter]] = {
+    cls.method: cls for cls in (SynonymAugmenter, KnnAugmenter, MlmAugmenter, AugProMix, AugProFgsm)
+}
 
-__all__ = ["REGISTRY", "AugmentSpec", "Augmenter", "AugmentResult", "AugmentSpecError", "AugmentedCopy",
-           "parse_augment_spec", "build_augmenters"]
+__all__ = [
+    "REGISTRY",
+    "AugmentSpec",
+    "Augmenter",
+    "AugmentResult",
+    "AugmentSpecError",
+    "AugmentedCopy",
+    "parse_augment_spec",
+    "build_augmenters",
+]
 
 
 @dataclass(frozen=True)

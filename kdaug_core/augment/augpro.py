@@ -19,7 +19,7 @@ teacher labels the projected text like any other copy.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -87,10 +87,10 @@ class Projector:
         table = self.table.float().T
         out = torch.empty(embeds.shape[:2], dtype=torch.long, device=embeds.device)
         for start in range(0, embeds.shape[0], 8):  # bounded memory: 8 x L x vocab scores at a time
-            e = embeds[start:start + 8].float()
+            e = embeds[start : start + 8].float()
             scores = 2 * e @ table - self.sq_norms
-            allowed = torch.where(continuation[start:start + 8, :, None], self.continuation_ok, self.word_start_ok)
-            out[start:start + 8] = scores.masked_fill(~allowed, float("-inf")).argmax(-1)
+            allowed = torch.where(continuation[start : start + 8, :, None], self.continuation_ok, self.word_start_ok)
+            out[start : start + 8] = scores.masked_fill(~allowed, float("-inf")).argmax(-1)
         return out, keep
 
 
@@ -104,7 +104,7 @@ def rebuild_text(tok, text: str, enc_one, old_ids: list[int], new_ids: list[int]
         if w is not None:
             spans.setdefault(w, []).append(pos)
     edits = []
-    for w, positions in spans.items():
+    for positions in spans.values():
         if all(old_ids[p] == new_ids[p] for p in positions):
             continue
         surface = tok.convert_tokens_to_string(tok.convert_ids_to_tokens([new_ids[p] for p in positions])).strip()
@@ -152,8 +152,16 @@ class _AugProBase(Augmenter):
                         drafts[(p.source, p.copy)][side] = text
             return [tuple(drafts[(p.source, p.copy)]) for p in pending]
 
-        return draw_copies(sources, sides, draft, seed=seed, spec_key=self.spec_key, copies=self.copies,
-                           max_attempts=self.MAX_ROUNDS, together=True)
+        return draw_copies(
+            sources,
+            sides,
+            draft,
+            seed=seed,
+            spec_key=self.spec_key,
+            copies=self.copies,
+            max_attempts=self.MAX_ROUNDS,
+            together=True,
+        )
 
     def perturb_side(self, sources, side: int, pending: list[Pending], steps: dict) -> list[str]:
         """The drafted text of `side` for each pending copy."""
@@ -164,12 +172,15 @@ class _AugProBase(Augmenter):
 
         texts = [(sources[i].text, sources[i].text_pair)[side] for i in rows]
         enc = self.proj.encode(texts, self.max_length)
-        batch = self.proj.tok.pad({"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"]},
-                                  return_tensors="pt")
+        batch = self.proj.tok.pad(
+            {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"]}, return_tensors="pt"
+        )
         ids = batch["input_ids"].to(self.proj.device)
         mask = batch["attention_mask"].to(self.proj.device)
-        special = torch.tensor([[t in self.proj.tok.all_special_ids for t in row] for row in batch["input_ids"].tolist()],
-                               device=self.proj.device) | (mask == 0)
+        special = torch.tensor(
+            [[t in self.proj.tok.all_special_ids for t in row] for row in batch["input_ids"].tolist()],
+            device=self.proj.device,
+        ) | (mask == 0)
         continuation = ~torch.tensor(self.proj.vocab.word_start, device=self.proj.device)[ids]
         return texts, enc, ids, mask, special, continuation
 
@@ -187,9 +198,10 @@ class _AugProBase(Augmenter):
 
 class AugProMix(_AugProBase):
     method = "augpro_mix"
-    PARAMS = {**_AugProBase.PARAMS,
-              "mu": Param(str, "0.5", "weight of the source: a number in (0, 1) or beta:A (Beta(A, A) per copy)",
-                          _mu_ok)}
+    PARAMS = {
+        **_AugProBase.PARAMS,
+        "mu": Param(str, "0.5", "weight of the source: a number in (0, 1) or beta:A (Beta(A, A) per copy)", _mu_ok),
+    }
 
     def setup(self) -> None:
         self.proj = Projector(self.model, self.device)
@@ -218,8 +230,14 @@ class AugProMix(_AugProBase):
             e_src = self.proj.table[ids[a]].float()
             e_partner = self.proj.table[ids[b]].float()  # the partner's [PAD] rows where it is shorter
             mixed = mu * e_src + (1 - mu) * e_partner
-        return self._finish([texts[index[r]] for r in rows], _EncView(enc, [index[r] for r in rows]),
-                            ids[a], special[a], continuation[a], mixed)
+        return self._finish(
+            [texts[index[r]] for r in rows],
+            _EncView(enc, [index[r] for r in rows]),
+            ids[a],
+            special[a],
+            continuation[a],
+            mixed,
+        )
 
 
 class _EncView:
@@ -236,14 +254,28 @@ class _EncView:
 
 class AugProFgsm(_AugProBase):
     method = "augpro_fgsm"
-    PARAMS = {**_AugProBase.PARAMS,
-              "eps": Param(float, 2.0, "step of the sign-gradient perturbation, in units of the embedding "
-                                        "table's per-dimension standard deviation; a redraw multiplies it by 1.5",
-                           lambda v: None if v > 0 else "must be > 0"),
-              "xi": Param(float, 1e-3, "scale of the seeded random start (virtual adversarial direction)",
-                          lambda v: None if v >= 0 else "must be >= 0"),
-              "reference": Param(str, "teacher", "teacher (its virtual-adversarial direction) or a student "
-                                                  "checkpoint directory (same tokenizer as the teacher)")}
+    PARAMS = {
+        **_AugProBase.PARAMS,
+        "eps": Param(
+            float,
+            2.0,
+            "step of the sign-gradient perturbation, in units of the embedding "
+            "table's per-dimension standard deviation; a redraw multiplies it by 1.5",
+            lambda v: None if v > 0 else "must be > 0",
+        ),
+        "xi": Param(
+            float,
+            1e-3,
+            "scale of the seeded random start (virtual adversarial direction)",
+            lambda v: None if v >= 0 else "must be >= 0",
+        ),
+        "reference": Param(
+            str,
+            "teacher",
+            "teacher (its virtual-adversarial direction) or a student "
+            "checkpoint directory (same tokenizer as the teacher)",
+        ),
+    }
 
     def setup(self) -> None:
         if self.reference == "teacher":
@@ -268,13 +300,16 @@ class AugProFgsm(_AugProBase):
         sel = torch.tensor([index[i] for i, _ in keys], device=self.proj.device)
         ids, mask, special, continuation = ids[sel], mask[sel], special[sel], continuation[sel]
         embeds = self.proj.table[ids].float()
-        start = torch.stack([torch.from_numpy(p.rng.standard_normal(tuple(embeds.shape[1:])).astype(np.float32))
-                             for p in pending]).to(self.proj.device)
+        start = torch.stack(
+            [torch.from_numpy(p.rng.standard_normal(tuple(embeds.shape[1:])).astype(np.float32)) for p in pending]
+        ).to(self.proj.device)
         start = self.xi * start / start.flatten(1).norm(dim=1).clamp_min(1e-12)[:, None, None]
         with torch.no_grad():
             target_model = self.teacher.model if self.teacher is not None else self.proj.model
             target_table = self.teacher.table if self.teacher is not None else self.proj.table
-            p_target = F.softmax(target_model(inputs_embeds=target_table[ids].float(), attention_mask=mask).logits.float(), -1)
+            p_target = F.softmax(
+                target_model(inputs_embeds=target_table[ids].float(), attention_mask=mask).logits.float(), -1
+            )
         with torch.enable_grad():
             x = (embeds + start * (~special)[..., None]).detach().requires_grad_(True)
             log_q = F.log_softmax(self.proj.model(inputs_embeds=x, attention_mask=mask).logits.float(), -1)
@@ -286,5 +321,11 @@ class AugProFgsm(_AugProBase):
         for key in keys:
             steps[key] = steps.get(key, 0) + 1
         perturbed = embeds + (eps * self.proj.table_std)[:, None, None] * grad.sign() * (~special)[..., None]
-        return self._finish([texts[index[i]] for i, _ in keys], _EncView(enc, [index[i] for i, _ in keys]),
-                            ids, special, continuation, perturbed.detach())
+        return self._finish(
+            [texts[index[i]] for i, _ in keys],
+            _EncView(enc, [index[i] for i, _ in keys]),
+            ids,
+            special,
+            continuation,
+            perturbed.detach(),
+        )

@@ -12,19 +12,17 @@ asked-for changed-token ratio exactly (as exactly as the sentence allows) and en
 
 from __future__ import annotations
 
-from kdaug.core.errors import KdaugError
-
 import json
 import math
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
-from typing import Any, ClassVar, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
-import numpy as np
-
+from kdaug.core.assets import load_stopwords
 from kdaug.core.augment.draw import AugmentResult, Pending, choose_positions, draw_copies
 from kdaug.core.corpus import SourceExample
-from kdaug.core.assets import load_stopwords
+from kdaug.core.errors import KdaugError
 from kdaug.core.words import WordToken, match_case, replace_spans, sentence_initial, word_tokens
 
 SIDES = ("auto", "text", "pair", "both")
@@ -65,6 +63,10 @@ class Augmenter(ABC):
     """Base class: parameter declaration and validation, and the batch interface."""
 
     method: ClassVar[str]
+    # Each declared parameter becomes an attribute of the same name (validated in __init__).
+    ratio: float
+    copies: int
+    side: str
     PARAMS: ClassVar[dict[str, Param]] = {
         "ratio": Param(float, 0.3, "share of word tokens to change", _ratio_ok),
         "copies": Param(int, 4, "copies per source example", _copies_ok),
@@ -81,8 +83,9 @@ class Augmenter(ABC):
     def validate_params(cls, params: dict[str, Any]) -> dict[str, Any]:
         unknown = set(params) - set(cls.PARAMS)
         if unknown:
-            raise AugmentSpecError(f"{cls.method}: unknown parameter(s) {sorted(unknown)}; "
-                                   f"it takes {sorted(cls.PARAMS)}")
+            raise AugmentSpecError(
+                f"{cls.method}: unknown parameter(s) {sorted(unknown)}; it takes {sorted(cls.PARAMS)}"
+            )
         out = {}
         for name, p in cls.PARAMS.items():
             value = params.get(name, p.default)
@@ -98,7 +101,7 @@ class Augmenter(ABC):
     def aug_params_json(self) -> str:
         return json.dumps({"method": self.method, **self.params}, sort_keys=True)
 
-    def setup(self) -> None:
+    def setup(self) -> None:  # noqa: B027 - a no-op by default: not every augmenter loads anything
         """Loads heavy assets; called once per worker before the first batch."""
 
     def check(self) -> None:
@@ -150,10 +153,15 @@ class ReplacementAugmenter(Augmenter):
     (stopwords=fill, the default), each into a word of the same kind; stopwords=keep never changes them."""
 
     MAX_ATTEMPTS_PER_COPY = 8
+    stopwords: str
     PARAMS = {
         **Augmenter.PARAMS,
-        "stopwords": Param(str, "fill", "fill: change stopwords only where content words cannot meet the "
-                                         "ratio; keep: never", _stopwords_ok),
+        "stopwords": Param(
+            str,
+            "fill",
+            "fill: change stopwords only where content words cannot meet the ratio; keep: never",
+            _stopwords_ok,
+        ),
     }
 
     def setup(self) -> None:
@@ -183,8 +191,9 @@ class ReplacementAugmenter(Augmenter):
         """Whether a source's copies can need more changes than it has content words."""
         return self.stopwords == "fill" and math.ceil(self.ratio * n_words) > content_slots
 
-    def find_slots(self, sources: Sequence[SourceExample], sides: list[list[int]],
-                   tokens: list[list[list[WordToken]]]) -> list[list[Slot]]:
+    def find_slots(
+        self, sources: Sequence[SourceExample], sides: list[list[int]], tokens: list[list[list[WordToken]]]
+    ) -> list[list[Slot]]:
         """Default: context-free candidates per word (synonym, kNN), looked up once per batch."""
         if not hasattr(self, "_stopwords"):
             self.setup()
@@ -195,13 +204,19 @@ class ReplacementAugmenter(Augmenter):
         table = self.candidates_for(sorted({t.text.lower() for ks in kinds for _, _, t, k in ks if k == "content"}))
         out = []
         for ks, sd, tok in zip(kinds, sides, tokens):
-            slots = [Slot(side, i, [match_case(t.text, c) for c in table.get(t.text.lower(), ())])
-                     for side, i, t, k in ks if k == "content"]
+            slots = [
+                Slot(side, i, [match_case(t.text, c) for c in table.get(t.text.lower(), ())])
+                for side, i, t, k in ks
+                if k == "content"
+            ]
             n_words = sum(len(tok[side]) for side in sd)
             if self.needs_stopwords(n_words, sum(1 for s in slots if s.candidates)):
                 stops = self.stopword_candidates_for(sorted({t.text.lower() for _, _, t, k in ks if k == "stopword"}))
-                slots += [Slot(side, i, [match_case(t.text, c) for c in stops.get(t.text.lower(), ())], stopword=True)
-                          for side, i, t, k in ks if k == "stopword"]
+                slots += [
+                    Slot(side, i, [match_case(t.text, c) for c in stops.get(t.text.lower(), ())], stopword=True)
+                    for side, i, t, k in ks
+                    if k == "stopword"
+                ]
             out.append(slots)
         return out
 
@@ -221,9 +236,20 @@ class ReplacementAugmenter(Augmenter):
                 for slot in choose_positions(rng, self.ratio, n_words[i], content[i], stops[i]):
                     new[slot.side][slot.index] = slot.candidates[rng.integers(len(slot.candidates))]
                 texts = (sources[i].text, sources[i].text_pair)
-                drafts.append(tuple(replace_spans(texts[s], new[s], tokens[i][s]) if new[s] else texts[s] for s in (0, 1)))
+                drafts.append(
+                    tuple(replace_spans(texts[s], new[s], tokens[i][s]) if new[s] else texts[s] for s in (0, 1))
+                )
             return drafts
 
         eligible = [bool(c or st) and n > 0 for c, st, n in zip(content, stops, n_words)]
-        return draw_copies(sources, sides, draft, seed=seed, spec_key=self.spec_key, copies=self.copies,
-                           max_attempts=self.MAX_ATTEMPTS_PER_COPY, together=False, eligible=eligible)
+        return draw_copies(
+            sources,
+            sides,
+            draft,
+            seed=seed,
+            spec_key=self.spec_key,
+            copies=self.copies,
+            max_attempts=self.MAX_ATTEMPTS_PER_COPY,
+            together=False,
+            eligible=eligible,
+        )

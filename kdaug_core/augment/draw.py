@@ -16,8 +16,8 @@ Two orders, both deterministic:
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 import numpy as np
 
@@ -62,9 +62,18 @@ class Pending:
 Drafter = Callable[[list[Pending]], Sequence["Texts | None"]]
 
 
-def draw_copies(sources: Sequence[SourceExample], sides: Sequence[Sequence[int]], draft: Drafter, *, seed: int,
-                spec_key: str, copies: int, max_attempts: int, together: bool,
-                eligible: Sequence[bool] | None = None) -> list[AugmentResult]:
+def draw_copies(
+    sources: Sequence[SourceExample],
+    sides: Sequence[Sequence[int]],
+    draft: Drafter,
+    *,
+    seed: int,
+    spec_key: str,
+    copies: int,
+    max_attempts: int,
+    together: bool,
+    eligible: Sequence[bool] | None = None,
+) -> list[AugmentResult]:
     """Up to `copies` distinct copies per source (fewer where drafts keep repeating). `sides[i]` are the
     sides (0 text, 1 text_pair) whose shift counts for source i; `eligible[i]` False gives source i no
     copies at all (nothing in it can change)."""

@@ -88,7 +88,7 @@ class KnnAugmenter(ReplacementAugmenter):
     def stopword_candidates_for(self, words: list[str]) -> dict[str, list[str]]:
         return self._neighbours(words, self._stop_pool, self._stop_cache)
 
-    def _neighbours(self, words: list[str], pool: "_Pool", cache: dict) -> dict[str, list[str]]:
+    def _neighbours(self, words: list[str], pool: _Pool, cache: dict) -> dict[str, list[str]]:
         import torch
 
         new = [w for w in dict.fromkeys(words) if w not in cache]
@@ -102,7 +102,7 @@ class KnnAugmenter(ReplacementAugmenter):
             # threads the worker was given (numpy's BLAS would start one per core in every process).
             with torch.inference_mode():
                 for start in range(0, len(known), 64):  # 64 x pool similarities at a time: bounded memory
-                    chunk = known[start:start + 64]
+                    chunk = known[start : start + 64]
                     sims = unit[[self.table.index[self._key(w)] for w in chunk]] @ pool.vectors.T
                     scores, top = sims.topk(size, dim=1)
                     for w, row_scores, row_top in zip(chunk, scores.tolist(), top.tolist()):

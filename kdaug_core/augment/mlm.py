@@ -16,7 +16,7 @@ On a GPU (device=auto picks it) the model runs in fp16; on a CPU with native bf1
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -26,7 +26,6 @@ from kdaug.core.corpus import SourceExample
 from kdaug.core.models import ModelError, load_pretrained, load_tokenizer, local_model_dir, pick_device
 from kdaug.core.vocab import Vocabulary
 from kdaug.core.words import WordToken, match_case, replace_spans, word_tokens
-
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
@@ -39,8 +38,11 @@ def model_dtype(precision: str, device: str):
     if precision == "auto":
         if device.startswith("cuda"):
             return torch.float16
-        return torch.bfloat16 if torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported() \
+        return (
+            torch.bfloat16
+            if torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
             else torch.float32
+        )
     return {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
 
 
@@ -62,8 +64,12 @@ class MlmAugmenter(ReplacementAugmenter):
         "batch_size": Param(int, 64, "masked sequences per forward pass", _positive),
         "max_length": Param(int, 128, "tokens per masked sequence", _positive),
         "device": Param(str, "auto", "auto, cpu, cuda, cuda:N"),
-        "precision": Param(str, "auto", "auto (fp16 on GPU, bf16 on CPUs with native bf16, else fp32), "
-                                         "fp32, bf16 or fp16", lambda v: None if v in PRECISIONS else f"must be one of {PRECISIONS}"),
+        "precision": Param(
+            str,
+            "auto",
+            "auto (fp16 on GPU, bf16 on CPUs with native bf16, else fp32), fp32, bf16 or fp16",
+            lambda v: None if v in PRECISIONS else f"must be one of {PRECISIONS}",
+        ),
     }
 
     def __init__(self, spec_key: str = "", **params):
@@ -85,8 +91,10 @@ class MlmAugmenter(ReplacementAugmenter):
         if info.get("missing_keys"):
             # e.g. a sequence classifier or a bare encoder: its LM head would be random, and so would
             # every "prediction". Refuse rather than augment with noise.
-            raise ModelError(f"mlm: {self.model!r} has no trained masked-LM head (missing weights: "
-                             f"{sorted(info['missing_keys'])[:3]}...); pass a masked LM")
+            raise ModelError(
+                f"mlm: {self.model!r} has no trained masked-LM head (missing weights: "
+                f"{sorted(info['missing_keys'])[:3]}...); pass a masked LM"
+            )
         self.torch_device = pick_device(self.device)
         self.dtype = model_dtype(self.precision, self.torch_device)
         self.lm = model.to(self.torch_device, dtype=self.dtype).eval()
@@ -100,23 +108,26 @@ class MlmAugmenter(ReplacementAugmenter):
         keep = np.array([len(w) > 1 or w.lower() in self._stopwords for w in spelled], dtype=bool)
         ids, spelled = ids[keep], [w for w, k in zip(spelled, keep) if k]
         is_stop = np.array([w.lower() in self._stopwords for w in spelled], dtype=bool)
-        return {kind: (ids[mask], [w for w, m in zip(spelled, mask) if m])
-                for kind, mask in (("content", ~is_stop), ("stopword", is_stop))}
+        return {
+            kind: (ids[mask], [w for w, m in zip(spelled, mask) if m])
+            for kind, mask in (("content", ~is_stop), ("stopword", is_stop))
+        }
 
     def _predict(self, texts: list[str], pairs: list[str | None]) -> list[list[dict[str, list[str]]]]:
         """For each masked input, for each mask position (in order), the top-M content words and the
         top-M stopwords the model predicts there."""
         import torch
 
-        enc = self.tok(texts, pairs if any(p is not None for p in pairs) else None, truncation=True,
-                       max_length=self.max_length)
+        enc = self.tok(
+            texts, pairs if any(p is not None for p in pairs) else None, truncation=True, max_length=self.max_length
+        )
         ids = enc["input_ids"]
         order = sorted(range(len(texts)), key=lambda i: len(ids[i]))
         out: list[list[dict[str, list[str]]]] = [[] for _ in texts]
         allowed = {k: torch.as_tensor(ids, device=self.torch_device) for k, (ids, _) in self._vocab.items()}
         for start in range(0, len(order), self.batch_size):
-            chunk = order[start:start + self.batch_size]
-            batch = self.tok.pad([{k: enc[k][i] for k in enc.keys()} for i in chunk], return_tensors="pt")
+            chunk = order[start : start + self.batch_size]
+            batch = self.tok.pad([{k: enc[k][i] for k in enc} for i in chunk], return_tensors="pt")
             batch = {k: v.to(self.torch_device) for k, v in batch.items()}
             with torch.inference_mode():
                 hidden = self._base(**batch).last_hidden_state
@@ -125,29 +136,41 @@ class MlmAugmenter(ReplacementAugmenter):
                     continue
                 logits = self._head(hidden[rows, cols]).float()
                 # One spare per position, since the original word is dropped from its own candidates.
-                top = {k: logits[:, ids].topk(min(self.top_m + 1, len(ids)), dim=-1).indices.cpu().numpy()
-                       for k, ids in allowed.items()}
+                top = {
+                    k: logits[:, ids].topk(min(self.top_m + 1, len(ids)), dim=-1).indices.cpu().numpy()
+                    for k, ids in allowed.items()
+                }
             for n, r in enumerate(rows.cpu().numpy()):
                 out[chunk[r]].append({k: [self._vocab[k][1][j] for j in top[k][n]] for k in top})
         return out
 
     # ------------------------------------------------------------------------------------ per_word
 
-    def find_slots(self, sources: Sequence[SourceExample], sides: list[list[int]],
-                   tokens: list[list[list[WordToken]]]) -> list[list[Slot]]:
-        kinds = [[(side, i, t, self.word_kind((src.text, src.text_pair or "")[side], t))
-                  for side in sd for i, t in enumerate(tok[side])] for src, sd, tok in zip(sources, sides, tokens)]
+    def find_slots(
+        self, sources: Sequence[SourceExample], sides: list[list[int]], tokens: list[list[list[WordToken]]]
+    ) -> list[list[Slot]]:
+        kinds = [
+            [
+                (side, i, t, self.word_kind((src.text, src.text_pair or "")[side], t))
+                for side in sd
+                for i, t in enumerate(tok[side])
+            ]
+            for src, sd, tok in zip(sources, sides, tokens)
+        ]
         # Stopword positions are masked only for sentences whose content words are too few for the ratio.
         wanted = []
         for s_idx, (ks, sd, tok) in enumerate(zip(kinds, sides, tokens)):
             content = [(side, i, t) for side, i, t, k in ks if k == "content"]
             n_words = sum(len(tok[side]) for side in sd)
-            stops = [(side, i, t) for side, i, t, k in ks if k == "stopword"] \
-                if self.needs_stopwords(n_words, len(content)) else []
+            stops = (
+                [(side, i, t) for side, i, t, k in ks if k == "stopword"]
+                if self.needs_stopwords(n_words, len(content))
+                else []
+            )
             wanted += [(s_idx, side, i, t, False) for side, i, t in content]
             wanted += [(s_idx, side, i, t, True) for side, i, t in stops]
         masked_texts, masked_pairs = [], []
-        for s_idx, side, i, t, _ in wanted:
+        for s_idx, side, i, _, _ in wanted:
             src = sources[s_idx]
             masked = replace_spans((src.text, src.text_pair)[side], {i: self.tok.mask_token}, tokens[s_idx][side])
             masked_texts.append(masked if side == 0 else src.text)
@@ -179,8 +202,11 @@ class MlmAugmenter(ReplacementAugmenter):
             sides.append(sd)
             tokens.append(tok)
             content.append(cont)
-            stops.append([(side, i) for side, i, k in kinds if k == "stopword"]
-                         if self.needs_stopwords(n_words, len(cont)) else [])
+            stops.append(
+                [(side, i) for side, i, k in kinds if k == "stopword"]
+                if self.needs_stopwords(n_words, len(cont))
+                else []
+            )
 
         def draft(pending: list[Pending]) -> list[tuple | None]:
             """Masks each copy's chosen positions at once; one batched prediction for every copy."""
@@ -207,14 +233,25 @@ class MlmAugmenter(ReplacementAugmenter):
                     cands = [x for x in top[kind] if x.lower() != word.lower()][: self.top_m]
                     if cands:
                         new[side][w] = match_case(word, cands[p.rng.integers(len(cands))].lower())
-                texts = (src.text, src.text_pair)
-                out = tuple(replace_spans(texts[s], new[s], tokens[i][s]) if new[s] else texts[s] for s in (0, 1))
+                originals = (src.text, src.text_pair)
+                out = tuple(
+                    replace_spans(originals[s], new[s], tokens[i][s]) if new[s] else originals[s] for s in (0, 1)
+                )
                 drafts.append(out if any(new) else None)
             return drafts
 
         eligible = [bool(c or st) for c, st in zip(content, stops)]
-        return draw_copies(sources, sides, draft, seed=seed, spec_key=self.spec_key, copies=self.copies,
-                           max_attempts=self.MAX_ATTEMPTS_PER_COPY, together=True, eligible=eligible)
+        return draw_copies(
+            sources,
+            sides,
+            draft,
+            seed=seed,
+            spec_key=self.spec_key,
+            copies=self.copies,
+            max_attempts=self.MAX_ATTEMPTS_PER_COPY,
+            together=True,
+            eligible=eligible,
+        )
 
 
 def _split_head(model):
@@ -225,6 +262,7 @@ def _split_head(model):
     if hasattr(model, "lm_head"):  # RoBERTa, XLM-R, ...
         return model.base_model, model.lm_head
     if hasattr(model, "vocab_projector"):  # DistilBERT
+
         def head(h):
             h = model.vocab_layer_norm(model.activation(model.vocab_transform(h)))
             return model.vocab_projector(h)

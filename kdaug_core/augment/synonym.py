@@ -98,7 +98,9 @@ class SynonymAugmenter(ReplacementAugmenter):
         for base in wn._morphy(word, pos):
             if base != word:
                 regular = _plural(base) == word
-                return base, (_inflect_noun if pos == "n" and regular else _inflect_verb if pos == "v" and regular else None)
+                return base, (
+                    _inflect_noun if pos == "n" and regular else _inflect_verb if pos == "v" and regular else None
+                )
         return None, None
 
 

@@ -15,11 +15,42 @@ from kdaug.core.corpus.labels import LabelSpace, parse_label_map
 from kdaug.core.corpus.plan import detect_format, plan_read_units
 from kdaug.core.corpus.preflight import check_columns, check_labels, peek_columns, peek_labels
 from kdaug.core.corpus.read import find_range_starts, read_unit
-from kdaug.core.corpus.records import (FILE_START, FORMATS, MAX_RAW_CHARS, RANGE_BYTES, BadRecord, ColumnSpec,
-                                       CorpusError, RangeStart, RawRecord, ReadUnit, SourceExample)
+from kdaug.core.corpus.records import (
+    FILE_START,
+    FORMATS,
+    MAX_RAW_CHARS,
+    RANGE_BYTES,
+    BadRecord,
+    ColumnSpec,
+    CorpusError,
+    RangeStart,
+    RawRecord,
+    ReadUnit,
+    SourceExample,
+)
 from kdaug.core.corpus.validate import validate_record
 
-__all__ = ["FILE_START", "FORMATS", "MAX_RAW_CHARS", "RANGE_BYTES", "BadRecord", "ColumnSpec", "CorpusError",
-           "LabelSpace", "RangeStart", "RawRecord", "ReadUnit", "SourceExample", "check_columns", "check_labels",
-           "detect_format", "find_range_starts", "parse_label_map", "peek_columns", "peek_labels",
-           "plan_read_units", "read_unit", "validate_record"]
+__all__ = [
+    "FILE_START",
+    "FORMATS",
+    "MAX_RAW_CHARS",
+    "RANGE_BYTES",
+    "BadRecord",
+    "ColumnSpec",
+    "CorpusError",
+    "LabelSpace",
+    "RangeStart",
+    "RawRecord",
+    "ReadUnit",
+    "SourceExample",
+    "check_columns",
+    "check_labels",
+    "detect_format",
+    "find_range_starts",
+    "parse_label_map",
+    "peek_columns",
+    "peek_labels",
+    "plan_read_units",
+    "read_unit",
+    "validate_record",
+]

@@ -10,8 +10,15 @@ import fsspec
 
 from kdaug.core.corpus.records import FORMATS, CorpusError, ReadUnit
 
-_EXTENSIONS = {".jsonl": "jsonl", ".json": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".tsv": "tsv",
-               ".parquet": "parquet", ".pq": "parquet"}
+_EXTENSIONS = {
+    ".jsonl": "jsonl",
+    ".json": "jsonl",
+    ".ndjson": "jsonl",
+    ".csv": "csv",
+    ".tsv": "tsv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+}
 # Text corpora may be compressed (reviews.jsonl.gz); such a file is read whole, as it cannot be entered
 # at a byte offset.
 _COMPRESSIONS = {".gz": "gzip", ".bz2": "bz2", ".xz": "xz"}
@@ -22,15 +29,16 @@ def detect_format(path: str) -> str:
     if fs.isdir(p):
         if fs.exists(f"{p}/state.json") or fs.exists(f"{p}/dataset_dict.json"):
             return "hf_dataset"
-        formats = {_format_of(f) for f in fs.find(p)} - {None}
+        formats = {fmt for f in fs.find(p) if (fmt := _format_of(f))}
         if len(formats) == 1:
             return formats.pop()
-        raise CorpusError(f"cannot tell the format of directory {path!r} (found {sorted(formats) or 'no'} "
-                          f"corpus files); pass --input-format one of {FORMATS}")
+        raise CorpusError(
+            f"cannot tell the format of directory {path!r} (found {sorted(formats) or 'no'} "
+            f"corpus files); pass --input-format one of {FORMATS}"
+        )
     if fmt := _format_of(p):
         return fmt
-    raise CorpusError(f"cannot tell the format of {path!r} from its extension; pass --input-format "
-                      f"one of {FORMATS}")
+    raise CorpusError(f"cannot tell the format of {path!r} from its extension; pass --input-format one of {FORMATS}")
 
 
 def compression_of(path: str) -> str | None:
@@ -46,8 +54,9 @@ def _format_of(path: str) -> str | None:
     return fmt if fmt != "parquet" else None  # Parquet compresses inside the file
 
 
-def plan_read_units(path: str, fmt: str | None = None, split: str = "train", csv_header: bool = True,
-                    range_bytes: int | None = None) -> list[ReadUnit]:
+def plan_read_units(
+    path: str, fmt: str | None = None, split: str = "train", csv_header: bool = True, range_bytes: int | None = None
+) -> list[ReadUnit]:
     """Lists the work units of a corpus: a file, or one Parquet row group, or one Arrow file; with
     `range_bytes`, a JSONL/CSV/TSV file larger than that is listed as consecutive byte ranges."""
     fs, root = fsspec.core.url_to_fs(path)
@@ -75,8 +84,10 @@ def plan_read_units(path: str, fmt: str | None = None, split: str = "train", csv
                 groups = pq.ParquetFile(fh).metadata.num_row_groups
             units += [ReadUnit(_url(fs, f), fmt, rel, part=g) for g in range(max(groups, 1))]
         elif range_bytes and not compression_of(f) and (size := fs.size(f)) > range_bytes:
-            units += [ReadUnit(_url(fs, f), fmt, rel, csv_header=csv_header, start=a, end=min(a + range_bytes, size))
-                      for a in range(0, size, range_bytes)]
+            units += [
+                ReadUnit(_url(fs, f), fmt, rel, csv_header=csv_header, start=a, end=min(a + range_bytes, size))
+                for a in range(0, size, range_bytes)
+            ]
         else:
             units.append(ReadUnit(_url(fs, f), fmt, rel, csv_header=csv_header))
     return units
@@ -93,12 +104,15 @@ def _plan_hf_dataset(fs, root: str, split: str) -> list[ReadUnit]:
         with fs.open(f"{root}/dataset_dict.json") as f:
             splits = json.load(f)["splits"]
         if split not in splits:
-            raise CorpusError(f"the saved DatasetDict at {root!r} has splits {splits}, not {split!r}; "
-                              f"pass --input-split")
+            raise CorpusError(
+                f"the saved DatasetDict at {root!r} has splits {splits}, not {split!r}; pass --input-split"
+            )
         root, prefix = f"{root}/{split}", f"{split}/"
     else:
         prefix = ""
     with fs.open(f"{root}/state.json") as f:
         state = json.load(f)
-    return [ReadUnit(_url(fs, f"{root}/{d['filename']}"), "hf_dataset", prefix + d["filename"])
-            for d in state["_data_files"]]
+    return [
+        ReadUnit(_url(fs, f"{root}/{d['filename']}"), "hf_dataset", prefix + d["filename"])
+        for d in state["_data_files"]
+    ]

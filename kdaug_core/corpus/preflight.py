@@ -3,13 +3,15 @@ the teacher's, from a sample of records at the start of each file."""
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import fsspec
 
 from kdaug.core.corpus.labels import LabelSpace
 from kdaug.core.corpus.read import read_unit
 from kdaug.core.corpus.records import BadRecord, ColumnSpec, CorpusError, RawRecord, ReadUnit
+
 
 def peek_columns(units: list[ReadUnit], max_records: int = 50) -> set[str]:
     """The column names of the first parsable records, for checking flags before any work."""
@@ -52,8 +54,7 @@ def check_columns(units: list[ReadUnit], columns: ColumnSpec) -> None:
     present = peek_columns(units)
     if not present:
         raise CorpusError("the corpus has no readable records")
-    flags = {"text": "--text-column", "text_pair": "--text-pair-column", "label": "--label-column",
-             "id": "--id-column"}
+    flags = {"text": "--text-column", "text_pair": "--text-pair-column", "label": "--label-column", "id": "--id-column"}
     for key, flag in flags.items():
         col = getattr(columns, key)
         if col and col not in present:
@@ -80,4 +81,5 @@ def check_labels(units: list[ReadUnit], column: str, labels: LabelSpace) -> None
     raise CorpusError(
         f"none of the corpus labels in column {column!r} (e.g. {', '.join(examples)}) maps onto the "
         f"teacher's labels {labels.id2label}: {errors[0]}. Pass --label-map CORPUS_VALUE=TEACHER_LABEL,... "
-        f"or a teacher whose config has the right id2label.")
+        f"or a teacher whose config has the right id2label."
+    )

@@ -6,13 +6,23 @@ from __future__ import annotations
 import csv
 import io
 import json
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import fsspec
 
 from kdaug.core.corpus.plan import compression_of
-from kdaug.core.corpus.records import (BOM, UNDECODABLE, FILE_START, MAX_RAW_CHARS, CorpusError, RangeStart, RawRecord,
-                                       ReadUnit)
+from kdaug.core.corpus.records import (
+    BOM,
+    FILE_START,
+    MAX_RAW_CHARS,
+    UNDECODABLE,
+    CorpusError,
+    RangeStart,
+    RawRecord,
+    ReadUnit,
+)
+
 
 def read_unit(unit: ReadUnit, start: RangeStart | None = None) -> Iterator[RawRecord]:
     """The unit's records. A byte range after a file's first needs its RangeStart (find_range_starts)."""
@@ -45,8 +55,13 @@ def find_range_starts(ranges: list[ReadUnit]) -> list[RangeStart]:
                 starts.append(RangeStart(offset, line, header if 0 <= header_at < offset else None))
             if len(starts) == len(ranges):
                 break
-            if first.fmt != "jsonl" and first.csv_header and header is None and isinstance(record, list) \
-                    and not _blank_row(record):
+            if (
+                first.fmt != "jsonl"
+                and first.csv_header
+                and header is None
+                and isinstance(record, list)
+                and not _blank_row(record)
+            ):
                 header, header_at = tuple(h.strip() for h in record), offset
     return starts
 
@@ -92,6 +107,7 @@ def _csv_rows(f, fmt: str, start: RangeStart) -> Iterator[tuple[int, int, list[s
     reader = csv.reader(lines(), delimiter="\t" if fmt == "tsv" else ",")
     line_no = start.line
     while True:
+        row: list[str] | csv.Error
         try:
             row = next(reader)
         except StopIteration:
@@ -133,8 +149,12 @@ def _read_jsonl(unit: ReadUnit, start: RangeStart) -> Iterator[RawRecord]:
             try:
                 text = line.decode("utf-8")
             except UnicodeDecodeError as err:
-                yield RawRecord(pos, None, _clip(line.decode("utf-8", "backslashreplace")),
-                                f"undecodable bytes (not UTF-8) at byte {err.start} of the line")
+                yield RawRecord(
+                    pos,
+                    None,
+                    _clip(line.decode("utf-8", "backslashreplace")),
+                    f"undecodable bytes (not UTF-8) at byte {err.start} of the line",
+                )
                 continue
             if not text.strip():
                 continue  # blank lines are layout, not records
@@ -144,8 +164,9 @@ def _read_jsonl(unit: ReadUnit, start: RangeStart) -> Iterator[RawRecord]:
                 yield RawRecord(pos, None, _clip(text.rstrip("\n")), f"malformed JSON: {err.msg} at column {err.colno}")
                 continue
             if not isinstance(obj, dict):
-                yield RawRecord(pos, None, _clip(text.rstrip("\n")),
-                                f"a JSONL record must be an object, got {type(obj).__name__}")
+                yield RawRecord(
+                    pos, None, _clip(text.rstrip("\n")), f"a JSONL record must be an object, got {type(obj).__name__}"
+                )
                 continue
             yield RawRecord(pos, obj, _clip(text.rstrip("\n")))
 
@@ -153,7 +174,7 @@ def _read_jsonl(unit: ReadUnit, start: RangeStart) -> Iterator[RawRecord]:
 def _read_csv(unit: ReadUnit, start: RangeStart) -> Iterator[RawRecord]:
     header = list(start.header) if start.header is not None else None
     with _open_text_file(unit) as f:
-        for offset, line, row in _records_of(unit, f, start):
+        for _, line, row in _records_of(unit, f, start):
             pos = f"{unit.rel}:{line}"
             if isinstance(row, csv.Error):
                 yield RawRecord(pos, None, "", f"unreadable CSV row: {row}")

@@ -52,6 +52,7 @@ class ReadUnit:
 class RangeStart:
     """Where reading a byte range begins. Line numbers (so positions and ids) and CSV quoting depend on
     everything before a range, so one scan of the file finds these (find_range_starts)."""
+
     offset: int  # the first record that starts at or after the range's start (the file's end if none)
     line: int  # its line number
     header: tuple[str, ...] | None = None  # the file's CSV header, when it lies before `offset`

@@ -6,6 +6,7 @@ from kdaug.core.corpus.labels import LabelSpace
 from kdaug.core.corpus.records import UNDECODABLE, BadRecord, ColumnSpec, RawRecord, SourceExample
 from kdaug.core.seeding import content_id
 
+
 def _text_field(fields: dict, column: str, what: str) -> str:
     if column not in fields:
         raise BadRecord(f"missing {what} column {column!r}")

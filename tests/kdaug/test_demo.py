@@ -23,8 +23,12 @@ def test_demo_story_runs_on_real_minilm_and_mr(tmp_path, capsys):
 
     # Again with another ratio into the same --output: the teacher's run is resumed as it is, while the
     # students, whose dataset changed, are trained again rather than resumed from the 0.3 dataset's runs.
-    assert kdaug(["demo", "--output", str(out), "--limit", "60", "--seeds", "1", "--ratio", "0.5",
-                  "--runner=DirectRunner"]) == 0
+    assert (
+        kdaug(
+            ["demo", "--output", str(out), "--limit", "60", "--seeds", "1", "--ratio", "0.5", "--runner=DirectRunner"]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     again = [line for line in printed.splitlines() if "training it again" in line]
     assert len(again) == 3 and all("students" in line and "the training data changed" in line for line in again)

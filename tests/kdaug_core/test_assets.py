@@ -49,8 +49,12 @@ def test_missing_wordnet_says_what_to_install(monkeypatch, tmp_path):
 def test_lemma_counts_match_nltks_own_count():
     wn = wnmod.load_wordnet()
     counts = wnmod.lemma_counts()
-    lemmas = [lem for word in ("movie", "good", "run", "bank", "quickly", "terrible")
-              for s in wn.synsets(word) for lem in s.lemmas()]
+    lemmas = [
+        lem
+        for word in ("movie", "good", "run", "bank", "quickly", "terrible")
+        for s in wn.synsets(word)
+        for lem in s.lemmas()
+    ]
     assert len(lemmas) > 100 and sum(counts.get(lem.key(), 0) for lem in lemmas) > 0
     assert [counts.get(lem.key(), 0) for lem in lemmas] == [lem.count() for lem in lemmas]
 
@@ -65,9 +69,16 @@ def test_find_wordnet_checks_without_loading(monkeypatch, tmp_path):
 
 
 def test_check_wordnet_finds_a_system_wordnet_without_importing_nltk(monkeypatch, tmp_path):
-    code = "import sys; from kdaug.core.assets.wordnet import check_wordnet; check_wordnet(); print('nltk' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         cwd=Path(__file__).resolve().parents[2])
+    code = (
+        "import sys; from kdaug.core.assets.wordnet import check_wordnet; check_wordnet(); print('nltk' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).resolve().parents[2],
+    )
     assert out.stdout.strip() == "False"  # the set-up script installs a system WordNet
     hide_wordnet(monkeypatch, tmp_path)
     with pytest.raises(MissingAssetError, match="apt-get install wordnet-base"):

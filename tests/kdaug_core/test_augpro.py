@@ -5,7 +5,7 @@ from kdaug.core.augment import AugmentSpecError, build_augmenters, parse_augment
 from kdaug.core.augment.augpro import Projector, rebuild_text
 from kdaug.core.corpus import SourceExample
 from kdaug.core.shift import measure
-from tests.conftest import as_sources, make_augmenter, build_tiny_teacher
+from tests.conftest import as_sources, build_tiny_teacher, make_augmenter
 
 
 def assert_real_tokens(tok, texts):

@@ -4,14 +4,26 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from kdaug.core.corpus import (BadRecord, ColumnSpec, CorpusError, LabelSpace, check_columns, check_labels,
-                               find_range_starts, parse_label_map, plan_read_units, read_unit, validate_record)
+from kdaug.core.corpus import (
+    BadRecord,
+    ColumnSpec,
+    CorpusError,
+    LabelSpace,
+    check_columns,
+    check_labels,
+    find_range_starts,
+    parse_label_map,
+    plan_read_units,
+    read_unit,
+    validate_record,
+)
 from tests.conftest import write_jsonl
 
 LABELS = LabelSpace({0: "negative", 1: "positive"})
 
 
-def read_all(path, columns=ColumnSpec(), labels=LABELS, **kw):
+def read_all(path, columns=None, labels=LABELS, **kw):
+    columns = columns or ColumnSpec()
     good, bad = [], []
     for unit in plan_read_units(str(path), **kw):
         for rec in read_unit(unit):
@@ -46,19 +58,24 @@ def test_ids_come_from_the_id_column_or_a_stable_hash(tmp_path):
 
 def test_bad_jsonl_records_are_rejected_with_reasons(tmp_path):
     p = tmp_path / "bad.jsonl"
-    p.write_bytes(b"\n".join([
-        b'{"text": "good one", "label": 1}',
-        b'{"text": "broken", ',
-        b'{"text": "caf\xe9 latin-1", "label": 1}',
-        b'{"text": "", "label": 1}',
-        b'{"label": 1}',
-        b'{"text": 42, "label": 1}',
-        b'{"text": "x", "label": "meh"}',
-        b'{"text": "x", "label": 5}',
-        b'{"text": "x", "label": 1.5}',
-        b'[1, 2]',
-        b'{"text": null, "label": 0}',
-    ]) + b"\n")
+    p.write_bytes(
+        b"\n".join(
+            [
+                b'{"text": "good one", "label": 1}',
+                b'{"text": "broken", ',
+                b'{"text": "caf\xe9 latin-1", "label": 1}',
+                b'{"text": "", "label": 1}',
+                b'{"label": 1}',
+                b'{"text": 42, "label": 1}',
+                b'{"text": "x", "label": "meh"}',
+                b'{"text": "x", "label": 5}',
+                b'{"text": "x", "label": 1.5}',
+                b"[1, 2]",
+                b'{"text": null, "label": 0}',
+            ]
+        )
+        + b"\n"
+    )
     good, bad = read_all(p)
     assert [e.text for e in good] == ["good one"]
     reasons = dict(bad)
@@ -98,8 +115,13 @@ def test_csv_undecodable_bytes_and_oversized_fields_are_dead_lettered(tmp_path):
 
 
 def test_parquet_row_groups_are_units_and_pairs_are_read(tmp_path):
-    table = pa.table({"premise": [f"p{i}" for i in range(10)], "hypothesis": [f"h{i}" for i in range(10)],
-                      "label": [i % 3 for i in range(10)]})
+    table = pa.table(
+        {
+            "premise": [f"p{i}" for i in range(10)],
+            "hypothesis": [f"h{i}" for i in range(10)],
+            "label": [i % 3 for i in range(10)],
+        }
+    )
     pq.write_table(table, tmp_path / "nli.parquet", row_group_size=4)
     units = plan_read_units(str(tmp_path / "nli.parquet"))
     assert [u.part for u in units] == [0, 1, 2]
@@ -154,37 +176,47 @@ def read_in_ranges(path, range_bytes, **kw):
     return units, [rec for unit, start in zip(units, starts) for rec in read_unit(unit, start)]
 
 
-JSONL_BYTES = b"".join([
-    b'\xef\xbb\xbf{"text": "first, after a byte-order mark", "label": 1}\n',
-    b'\n',
-    b'{"text": "caf\xc3\xa9 cr\xc3\xa8me \xf0\x9f\x8e\xac", "label": 0}\r\n',
-    b'{"text": "broken\n',
-    b'{"text": "latin-1 caf\xe9", "label": 1}\n',
-    b'   \n',
-    b'[1, 2]\n',
-    b'{"text": "' + b"long " * 40 + b'", "label": 0}\n',
-    b'{"text": "the last line has no newline", "label": 1}',
-])
+JSONL_BYTES = b"".join(
+    [
+        b'\xef\xbb\xbf{"text": "first, after a byte-order mark", "label": 1}\n',
+        b"\n",
+        b'{"text": "caf\xc3\xa9 cr\xc3\xa8me \xf0\x9f\x8e\xac", "label": 0}\r\n',
+        b'{"text": "broken\n',
+        b'{"text": "latin-1 caf\xe9", "label": 1}\n',
+        b"   \n",
+        b"[1, 2]\n",
+        b'{"text": "' + b"long " * 40 + b'", "label": 0}\n',
+        b'{"text": "the last line has no newline", "label": 1}',
+    ]
+)
 
-CSV_BYTES = b"".join([
-    b'\xef\xbb\xbftext,label\r\n',
-    b'plain,1\r\n',
-    b'"a quoted, text",0\n',
-    b'\n',
-    b'"a field over\nthree lines,\r\nwith ""quotes"" in it",1\n',
-    b'a 5" screen and an unquoted quote,0\n',
-    b'"""quoted"" first",1\n',
-    b'one,two,three\n',
-    b'bad \xff byte,0\n',
-    b'caf\xc3\xa9 cr\xc3\xa8me,1\n',
-    b'"ends inside ""quotes""\n and a newline",0',
-])
+CSV_BYTES = b"".join(
+    [
+        b"\xef\xbb\xbftext,label\r\n",
+        b"plain,1\r\n",
+        b'"a quoted, text",0\n',
+        b"\n",
+        b'"a field over\nthree lines,\r\nwith ""quotes"" in it",1\n',
+        b'a 5" screen and an unquoted quote,0\n',
+        b'"""quoted"" first",1\n',
+        b"one,two,three\n",
+        b"bad \xff byte,0\n",
+        b"caf\xc3\xa9 cr\xc3\xa8me,1\n",
+        b'"ends inside ""quotes""\n and a newline",0',
+    ]
+)
 
 
-@pytest.mark.parametrize("name,data,kw", [("c.jsonl", JSONL_BYTES, {}), ("c.csv", CSV_BYTES, {}),
-                                          ("c.tsv", CSV_BYTES.replace(b",", b"\t"), {}),
-                                          ("n.csv", CSV_BYTES, {"csv_header": False}),
-                                          ("r.csv", CSV_BYTES.replace(b"\r\n", b"\n").replace(b"\n", b"\r"), {})])
+@pytest.mark.parametrize(
+    "name,data,kw",
+    [
+        ("c.jsonl", JSONL_BYTES, {}),
+        ("c.csv", CSV_BYTES, {}),
+        ("c.tsv", CSV_BYTES.replace(b",", b"\t"), {}),
+        ("n.csv", CSV_BYTES, {"csv_header": False}),
+        ("r.csv", CSV_BYTES.replace(b"\r\n", b"\n").replace(b"\n", b"\r"), {}),
+    ],
+)
 def test_byte_ranges_read_exactly_the_records_of_the_whole_file(tmp_path, name, data, kw):
     """Split at every size, down to one byte: the same records, positions, raw text and errors as one read
     of the whole file (blank lines, BOM, CRLF and CR line ends, quoted newlines, bad bytes, no last newline)."""
@@ -200,8 +232,9 @@ def test_byte_ranges_read_exactly_the_records_of_the_whole_file(tmp_path, name, 
     assert [r.position for r in whole] == [f"{name}:{n}" for n in lines]
     for range_bytes in (1, 2, 3, 5, 8, 13, 21, 40, 97, len(data) - 1):
         units, records = read_in_ranges(path, range_bytes, **kw)
-        assert [(u.start, u.end) for u in units] == [(a, min(a + range_bytes, len(data)))
-                                                     for a in range(0, len(data), range_bytes)]
+        assert [(u.start, u.end) for u in units] == [
+            (a, min(a + range_bytes, len(data))) for a in range(0, len(data), range_bytes)
+        ]
         assert records == whole, range_bytes
     assert len(read_in_ranges(path, len(data), **kw)[0]) == 1  # not larger than a range: one unit
 

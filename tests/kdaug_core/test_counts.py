@@ -3,8 +3,15 @@ from kdaug.core.counts import RunCounts
 
 
 def rows(*methods_and_ratios):
-    return [{"aug_method": m, "changed_ratio": r, "teacher_kl_to_source": None if m == "original" else 0.5,
-             "truncated": False} for m, r in methods_and_ratios]
+    return [
+        {
+            "aug_method": m,
+            "changed_ratio": r,
+            "teacher_kl_to_source": None if m == "original" else 0.5,
+            "truncated": False,
+        }
+        for m, r in methods_and_ratios
+    ]
 
 
 def test_partial_counts_sum_field_by_field():
@@ -13,8 +20,12 @@ def test_partial_counts_sum_field_by_field():
         RunCounts.read(2),
         RunCounts.augmented("synonym.0", requested=8, written=7),
         RunCounts.augmented("synonym.0", requested=4, written=4),
-        RunCounts.written("train-00000-00000.parquet", rows(("original", 0.0), ("synonym", 0.25), ("synonym", 0.5)),
-                          data_bytes=100, soft_label_bytes=10),
+        RunCounts.written(
+            "train-00000-00000.parquet",
+            rows(("original", 0.0), ("synonym", 0.25), ("synonym", 0.5)),
+            data_bytes=100,
+            soft_label_bytes=10,
+        ),
         RunCounts.written("train-00000-00001.parquet", rows(("original", 0.0), ("synonym", 0.25)), 50, 5),
         RunCounts.dead_lettered("train-00000-of-00001.jsonl", ["read", "read", "copy:label"]),
     ]
@@ -31,10 +42,16 @@ def test_partial_counts_sum_field_by_field():
 
 
 def test_the_manifest_reads_the_typed_counts():
-    total = RunCounts.total([RunCounts.read(3), RunCounts.augmented("synonym.0", 4, 3),
-                             RunCounts.written("f.parquet", rows(("original", 0.0), ("original", 0.0),
-                                                                 ("synonym", 0.2), ("synonym", 0.4)), 80, 8),
-                             RunCounts.dead_lettered("d.jsonl", ["read"])])
+    total = RunCounts.total(
+        [
+            RunCounts.read(3),
+            RunCounts.augmented("synonym.0", 4, 3),
+            RunCounts.written(
+                "f.parquet", rows(("original", 0.0), ("original", 0.0), ("synonym", 0.2), ("synonym", 0.4)), 80, 8
+            ),
+            RunCounts.dead_lettered("d.jsonl", ["read"]),
+        ]
+    )
     entry = split_manifest(total, {"soft_labels": None}, {}, "cmd", ["data/f.parquet"], ["dead_letter/d.jsonl"])
     assert entry["records_read"] == 3 and entry["records_written"] == 2 and entry["records_dead_lettered"] == 1
     assert entry["reconciles"]

@@ -1,7 +1,6 @@
 import numpy as np
 import pytest
 
-
 from kdaug.core.assets.embeddings import load_glove
 from kdaug.core.augment import AugmentSpecError, build_augmenters, parse_augment_spec
 from kdaug.core.augment.knn import stem
@@ -115,8 +114,10 @@ def test_neighbours_are_the_nearest_allowed_rows_of_the_whole_table(glove_knn, m
     assert len(content_words) > 100 and len(stopwords) > 20
     size = aug.k * 4 + 8
     full = torch.from_numpy(unit.astype(np.float32))
-    for found, allowed, asked in ((aug.candidates_for(content_words), content, content_words),
-                                  (aug.stopword_candidates_for(stopwords), alpha & stop, stopwords)):
+    for found, allowed, asked in (
+        (aug.candidates_for(content_words), content, content_words),
+        (aug.stopword_candidates_for(stopwords), alpha & stop, stopwords),
+    ):
         sims = full[[table.index[w] for w in asked]] @ full.T  # every row of the table, then masked
         sims[:, torch.from_numpy(~allowed)] = float("-inf")
         scores, top = sims.topk(size, dim=1)

@@ -19,13 +19,16 @@ def test_kl_of_logits_matches_a_hand_computation():
 
 
 def test_add_kl_to_source_only_for_copies_with_their_source_present():
-    rows = [{"id": "a", "source_id": "a", "teacher_logits": np.array([1.0, 0.0], np.float32)},
-            {"id": "a/s.0", "source_id": "a", "teacher_logits": np.array([0.0, 1.0], np.float32)},
-            {"id": "b/s.0", "source_id": "b", "teacher_logits": np.array([0.0, 1.0], np.float32)}]
+    rows = [
+        {"id": "a", "source_id": "a", "teacher_logits": np.array([1.0, 0.0], np.float32)},
+        {"id": "a/s.0", "source_id": "a", "teacher_logits": np.array([0.0, 1.0], np.float32)},
+        {"id": "b/s.0", "source_id": "b", "teacher_logits": np.array([0.0, 1.0], np.float32)},
+    ]
     add_kl_to_source(rows)
     assert rows[0]["teacher_kl_to_source"] is None and rows[2]["teacher_kl_to_source"] is None
-    assert rows[1]["teacher_kl_to_source"] == pytest.approx(float(kl_of_logits(rows[1]["teacher_logits"][None],
-                                                                               rows[0]["teacher_logits"][None])[0]))
+    assert rows[1]["teacher_kl_to_source"] == pytest.approx(
+        float(kl_of_logits(rows[1]["teacher_logits"][None], rows[0]["teacher_logits"][None])[0])
+    )
     assert rows[1]["teacher_kl_to_source"] > 0.4
 
 
@@ -39,8 +42,10 @@ def test_a_row_the_teacher_cannot_label_costs_only_itself(tiny_teacher, monkeypa
         return real(texts, pairs)
 
     monkeypatch.setattr(teacher, "label", label)
-    rows = [{"id": str(i), "source_id": str(i), "text": t, "text_pair": None}
-            for i, t in enumerate(["good film", "boom", "bad film", "fine", "dull", "great"])]
+    rows = [
+        {"id": str(i), "source_id": str(i), "text": t, "text_pair": None}
+        for i, t in enumerate(["good film", "boom", "bad film", "fine", "dull", "great"])
+    ]
     out = label_rows(teacher, rows)
     assert [r["id"] for r in out.rows] == ["0", "2", "3", "4", "5"]
     assert [(r["id"], "out of memory" in reason) for r, reason in out.failed] == [("1", True)]

@@ -1,7 +1,6 @@
 import numpy as np
 import pytest
 
-
 from kdaug.core.augment import AugmentSpecError, build_augmenters, parse_augment_spec
 from kdaug.core.corpus import SourceExample
 from kdaug.core.models import ModelError
@@ -46,7 +45,9 @@ def test_batching_does_not_change_the_result(tiny_mlm, mr_rows):
     srcs = as_sources(mr_rows, 40)
     a = make_augmenter(f"mlm:model={tiny_mlm},ratio=0.3,copies=3,batch_size=7").augment_batch(srcs, seed=1)
     b = make_augmenter(f"mlm:model={tiny_mlm},ratio=0.3,copies=3,batch_size=64").augment_batch(srcs, seed=1)
-    one_by_one = [make_augmenter(f"mlm:model={tiny_mlm},ratio=0.3,copies=3").augment_batch([s], seed=1)[0] for s in srcs[:5]]
+    one_by_one = [
+        make_augmenter(f"mlm:model={tiny_mlm},ratio=0.3,copies=3").augment_batch([s], seed=1)[0] for s in srcs[:5]
+    ]
     assert [[c.text for c in r.copies] for r in a] == [[c.text for c in r.copies] for r in b]
     assert [[c.text for c in r.copies] for r in a[:5]] == [[c.text for c in r.copies] for r in one_by_one]
 
@@ -63,7 +64,9 @@ def test_joint_copies_are_distinct_and_deterministic(tiny_mlm):
 def test_sentence_pairs_mask_only_the_chosen_side(tiny_mlm):
     src = SourceExample("a", "the film is wonderful", "the movie is terrible", 0, "")
     for mode in ("per_word", "joint"):
-        res = make_augmenter(f"mlm:model={tiny_mlm},ratio=0.5,copies=2,side=pair,mode={mode}").augment_batch([src], seed=0)[0]
+        res = make_augmenter(f"mlm:model={tiny_mlm},ratio=0.5,copies=2,side=pair,mode={mode}").augment_batch(
+            [src], seed=0
+        )[0]
         assert res.copies and all(c.text == src.text and c.text_pair != src.text_pair for c in res.copies)
 
 

@@ -5,16 +5,36 @@ import pyarrow as pa
 import pytest
 
 from kdaug import schemas
-from kdaug.core.schema import (SchemaMismatchError, SoftLabels, arrow_schema, check_schema, column_names, dense_logits,
-                               load_spec, soft_label_arrays)
+from kdaug.core.schema import (
+    SchemaMismatchError,
+    SoftLabels,
+    arrow_schema,
+    check_schema,
+    column_names,
+    dense_logits,
+    load_spec,
+    soft_label_arrays,
+)
 
 
 def test_schema_file_is_the_source_of_truth():
     spec = json.loads(schemas.schema_text(2))
     assert spec["version"] == 2 == schemas.CURRENT_VERSION
     v1 = set(column_names(1))
-    required = {"id", "source_id", "text", "text_pair", "label", "aug_method", "aug_params", "aug_seed",
-                "changed_ratio", "teacher_logits", "teacher_pred", "teacher_entropy"}
+    required = {
+        "id",
+        "source_id",
+        "text",
+        "text_pair",
+        "label",
+        "aug_method",
+        "aug_params",
+        "aug_seed",
+        "changed_ratio",
+        "teacher_logits",
+        "teacher_pred",
+        "teacher_entropy",
+    }
     assert required <= v1 and set(column_names()) - v1 == {"teacher_topk_indices", "teacher_kl_to_source"}
     s = arrow_schema()
     assert s.field("teacher_logits").type == pa.list_(pa.float32())
@@ -25,11 +45,25 @@ def test_schema_file_is_the_source_of_truth():
 
 
 def test_metadata_round_trips():
-    s = arrow_schema({"teacher": "t", "teacher_sha256": "ab", "label_names": ["neg", "pos"],
-                      "recipe": {"seed": 3}, "split": "train"}, soft_labels=SoftLabels("float16", 5))
+    s = arrow_schema(
+        {
+            "teacher": "t",
+            "teacher_sha256": "ab",
+            "label_names": ["neg", "pos"],
+            "recipe": {"seed": 3},
+            "split": "train",
+        },
+        soft_labels=SoftLabels("float16", 5),
+    )
     meta = check_schema(s)
     assert (meta.schema_version, meta.teacher, meta.label_names, meta.recipe, meta.split, meta.soft_labels) == (
-        2, "t", ["neg", "pos"], {"seed": 3}, "train", SoftLabels("float16", 5))
+        2,
+        "t",
+        ["neg", "pos"],
+        {"seed": 3},
+        "train",
+        SoftLabels("float16", 5),
+    )
 
 
 def test_the_reader_still_accepts_version_1():
@@ -54,10 +88,16 @@ def test_mismatches_fail_with_one_clear_message():
         schemas.schema_text(99)
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("float32", SoftLabels()), ("float16", SoftLabels("float16")), ("topk:5", SoftLabels("float32", 5)),
-    ("float16,topk:2", SoftLabels("float16", 2)), ({"dtype": "float16", "top_k": None}, SoftLabels("float16")),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("float32", SoftLabels()),
+        ("float16", SoftLabels("float16")),
+        ("topk:5", SoftLabels("float32", 5)),
+        ("float16,topk:2", SoftLabels("float16", 2)),
+        ({"dtype": "float16", "top_k": None}, SoftLabels("float16")),
+    ],
+)
 def test_soft_label_specs_parse(text, expected):
     assert SoftLabels.parse(text) == expected
 
@@ -66,8 +106,13 @@ def test_soft_label_storage_round_trips():
     rng = np.random.default_rng(0)
     logits = rng.normal(size=(6, 5)).astype(np.float32)
     logits[0, 1] = logits[0, 3]  # a tie: the lower class index comes first
-    for fmt in (SoftLabels(), SoftLabels("float16"), SoftLabels("float32", 5), SoftLabels("float32", 2),
-                SoftLabels("float16", 3)):
+    for fmt in (
+        SoftLabels(),
+        SoftLabels("float16"),
+        SoftLabels("float32", 5),
+        SoftLabels("float32", 2),
+        SoftLabels("float16", 3),
+    ):
         values, indices = soft_label_arrays(logits, fmt)
         dense = np.array([dense_logits(v, i, 5) for v, i in zip(values.to_pylist(), indices.to_pylist())])
         k = fmt.stored_k(5)

@@ -18,10 +18,14 @@ def test_measure_counts_changed_source_words():
     assert measure("a good movie", "a good motion picture") == Shift(1, 3)  # multi-word synonym: 1 word
     assert measure("a b c d", "a c d") == Shift(1, 4)  # a deletion
     assert measure("good fun , wasabi", "good fun striker wasabi") == Shift(1, 3)  # an inserted word
-    assert measure("x y", "p q") .ratio == 1.0
+    assert measure("x y", "p q").ratio == 1.0
     assert (Shift(1, 4) + Shift(1, 6)).ratio == 0.2
     assert Shift(0, 0).ratio == 0.0
 
 
 def test_match_case():
-    assert [match_case("Good", "fine"), match_case("GOOD", "fine"), match_case("good", "fine")] == ["Fine", "FINE", "fine"]
+    assert [match_case("Good", "fine"), match_case("GOOD", "fine"), match_case("good", "fine")] == [
+        "Fine",
+        "FINE",
+        "fine",
+    ]

@@ -1,7 +1,6 @@
 import numpy as np
 import pytest
 
-
 from kdaug.core.augment import AugmentSpecError, parse_augment_spec
 from kdaug.core.augment.synonym import SynonymAugmenter
 from kdaug.core.corpus import SourceExample
@@ -41,7 +40,9 @@ def test_copies_differ_from_source_and_each_other_and_are_deterministic():
     assert [c.aug_seed for c in a1.copies] == [c.aug_seed for c in a2.copies]
     assert texts != [c.text for c in other.copies]
     # A source's copies do not depend on the batch it came in.
-    batch = make_augmenter("synonym:ratio=0.3,copies=4").augment_batch([src("a dull, lifeless film", i=1), s], seed=7)[1]
+    batch = make_augmenter("synonym:ratio=0.3,copies=4").augment_batch([src("a dull, lifeless film", i=1), s], seed=7)[
+        1
+    ]
     assert [c.text for c in batch.copies] == texts
 
 
@@ -79,9 +80,13 @@ def test_inflected_nouns_are_reinflected():
 def test_fewer_copies_when_the_sentence_cannot_yield_them():
     res = make_augmenter("synonym:ratio=0.3,copies=50").augment_batch([src("a good film")], seed=0)[0]
     assert 0 < len(res.copies) < 50 and res.shortfall == 50 - len(res.copies)
-    nothing = make_augmenter("synonym:ratio=0.3,copies=4,stopwords=keep").augment_batch([src("it is what it is , 42")], seed=0)[0]
+    nothing = make_augmenter("synonym:ratio=0.3,copies=4,stopwords=keep").augment_batch(
+        [src("it is what it is , 42")], seed=0
+    )[0]
     assert nothing.copies == [] and nothing.shortfall == 4
-    only_stopwords = make_augmenter("synonym:ratio=0.3,copies=4").augment_batch([src("it is what it is , 42")], seed=0)[0]
+    only_stopwords = make_augmenter("synonym:ratio=0.3,copies=4").augment_batch([src("it is what it is , 42")], seed=0)[
+        0
+    ]
     assert only_stopwords.copies and all("42" in c.text for c in only_stopwords.copies)
 
 
@@ -94,15 +99,18 @@ def test_sentence_pairs_respect_the_side():
     assert all(c.shift.word_count == 8 for c in both)
 
 
-@pytest.mark.parametrize("spec, message", [
-    ("synonym:ratio=1.5", "must be in"),
-    ("synonym:ratio=abc", "not a valid float"),
-    ("synonym:copies=0", "between 1 and 1000"),
-    ("synonym:colour=red", "unknown parameter"),
-    ("synonym:ratio", "not key=value"),
-    ("paraphrase:ratio=0.3", "unknown augmenter"),
-    ("synonym:side=left", "must be one of"),
-])
+@pytest.mark.parametrize(
+    "spec, message",
+    [
+        ("synonym:ratio=1.5", "must be in"),
+        ("synonym:ratio=abc", "not a valid float"),
+        ("synonym:copies=0", "between 1 and 1000"),
+        ("synonym:colour=red", "unknown parameter"),
+        ("synonym:ratio", "not key=value"),
+        ("paraphrase:ratio=0.3", "unknown augmenter"),
+        ("synonym:side=left", "must be one of"),
+    ],
+)
 def test_bad_specs_fail_with_a_clear_message(spec, message):
     with pytest.raises(AugmentSpecError, match=message):
         parse_augment_spec(spec)

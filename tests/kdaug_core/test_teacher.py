@@ -86,7 +86,7 @@ def test_encode_equals_the_tokenizer_call(tiny_pair_teacher, side, paired):
         features, truncated = encoder.encode(TEXTS, pairs)
         assert list(truncated) == [len(ids) > 16 for ids in whole["input_ids"]] and truncated.sum() >= 2
         assert [sorted(f) for f in features] == [sorted(cut.keys())] * len(TEXTS)
-        for key in cut.keys():
+        for key in cut:
             assert [f[key] for f in features] == cut[key], key
 
 
@@ -154,7 +154,9 @@ def test_pack_by_budget_caps_padding_once_a_batch_is_full_enough():
 def test_entropy_matches_hand_computation():
     logits = np.array([[0.0, 0.0], [2.0, 0.0]], np.float32)
     p = np.exp(2) / (1 + np.exp(2))
-    np.testing.assert_allclose(entropy_of_logits(logits), [np.log(2), -(p * np.log(p) + (1 - p) * np.log(1 - p))], rtol=1e-6)
+    np.testing.assert_allclose(
+        entropy_of_logits(logits), [np.log(2), -(p * np.log(p) + (1 - p) * np.log(1 - p))], rtol=1e-6
+    )
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message shown when no GPU is usable")

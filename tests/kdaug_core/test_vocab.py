@@ -27,10 +27,13 @@ def test_byte_level_bpe_vocabulary(mr_rows):
     raw = Tokenizer(models.BPE())
     raw.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     raw.decoder = decoders.ByteLevel()
-    raw.train_from_iterator([r["text"] for r in mr_rows],
-                            trainers.BpeTrainer(vocab_size=2000, special_tokens=["<s>", "</s>", "<pad>", "<mask>"]))
-    tok = PreTrainedTokenizerFast(tokenizer_object=raw, bos_token="<s>", eos_token="</s>", pad_token="<pad>",
-                                  mask_token="<mask>")
+    raw.train_from_iterator(
+        [r["text"] for r in mr_rows],
+        trainers.BpeTrainer(vocab_size=2000, special_tokens=["<s>", "</s>", "<pad>", "<mask>"]),
+    )
+    tok = PreTrainedTokenizerFast(
+        tokenizer_object=raw, bos_token="<s>", eos_token="</s>", pad_token="<pad>", mask_token="<mask>"
+    )
     vocab = Vocabulary.of(tok)
     the = tok.convert_tokens_to_ids("Ġthe")
     bare = tok.convert_tokens_to_ids("the")  # "the" at a text's start, or inside a word

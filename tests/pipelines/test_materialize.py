@@ -8,9 +8,8 @@ import pytest
 from kdaug.cli import main as kdaug
 from kdaug.pipelines.cli import materialize_parser, recipe_from_args
 from kdaug.pipelines.materialize import Scale
-from tests.conftest import write_jsonl
+from tests.conftest import read_dead_letters, read_rows, write_jsonl
 from tests.kdaug_core.test_teacher import direct_logits
-from tests.conftest import read_dead_letters, read_rows
 
 
 def test_mr_2000_with_synonyms_end_to_end(tmp_path, mr_rows, tiny_teacher, materialize):
@@ -56,17 +55,22 @@ def test_mr_2000_with_synonyms_end_to_end(tmp_path, mr_rows, tiny_teacher, mater
 
 def test_bad_records_go_to_the_dead_letter_and_counts_reconcile(tmp_path, materialize):
     p = tmp_path / "mixed.jsonl"
-    p.write_bytes(b"\n".join([
-        b'{"id": "a", "text": "a wonderful and moving film", "label": "positive"}',
-        b'{"id": "b", "text": "broken',
-        b'{"id": "c", "text": "caf\xe9", "label": "negative"}',
-        b'{"id": "d", "text": "   ", "label": "negative"}',
-        b'{"id": "e", "text": ["not", "a", "string"], "label": "negative"}',
-        b'{"id": "f", "text": "a terrible movie", "label": "so-so"}',
-        b'{"id": "a", "text": "a duplicate id", "label": "negative"}',
-        b'{"id": "g", "text": "' + b"long " * 400 + b'", "label": "negative"}',
-        b'{"id": "h", "text": "a dull, plodding story", "label": 0}',
-    ]) + b"\n")
+    p.write_bytes(
+        b"\n".join(
+            [
+                b'{"id": "a", "text": "a wonderful and moving film", "label": "positive"}',
+                b'{"id": "b", "text": "broken',
+                b'{"id": "c", "text": "caf\xe9", "label": "negative"}',
+                b'{"id": "d", "text": "   ", "label": "negative"}',
+                b'{"id": "e", "text": ["not", "a", "string"], "label": "negative"}',
+                b'{"id": "f", "text": "a terrible movie", "label": "so-so"}',
+                b'{"id": "a", "text": "a duplicate id", "label": "negative"}',
+                b'{"id": "g", "text": "' + b"long " * 400 + b'", "label": "negative"}',
+                b'{"id": "h", "text": "a dull, plodding story", "label": 0}',
+            ]
+        )
+        + b"\n"
+    )
     out = tmp_path / "out"
     manifest, rows = materialize(p, out, augment=["synonym:ratio=0.3,copies=2"], id_column="id")
     split = manifest["splits"]["train"]
@@ -88,8 +92,10 @@ def test_same_seed_same_dataset_across_runs_runners_worker_processes_and_right_f
     corpus = tmp_path / "c"
     corpus.mkdir()
     for part in range(2):  # two files: two units, so two worker processes both get work
-        write_jsonl(corpus / f"part-{part}.jsonl", [{"text": r["text"], "label": r["label"]}
-                                                   for r in mr_rows[part * 60:(part + 1) * 60]])
+        write_jsonl(
+            corpus / f"part-{part}.jsonl",
+            [{"text": r["text"], "label": r["label"]} for r in mr_rows[part * 60 : (part + 1) * 60]],
+        )
     kw = dict(augment=["synonym:ratio=0.3,copies=3"], seed=11, chunk_size=25, inference_batch_size=32)
     # The same torch thread count everywhere: CPU kernels may round differently with another count
     # (as on another GPU model); by default each of N processes gets cores / N threads.
@@ -99,11 +105,15 @@ def test_same_seed_same_dataset_across_runs_runners_worker_processes_and_right_f
         "b": ([], one),
         "multi": (["--direct_num_workers=2", "--direct_running_mode=multi_processing"], one),
         "bundle": (["--runner=BundleBasedDirectRunner"], one),
-        "right_fitted": ([], Scale(accelerator="type:nvidia-l4;count:1;install-nvidia-driver", min_ram="16GB",
-                                   torch_threads=1)),
+        "right_fitted": (
+            [],
+            Scale(accelerator="type:nvidia-l4;count:1;install-nvidia-driver", min_ram="16GB", torch_threads=1),
+        ),
     }
-    rows = {name: materialize(corpus, tmp_path / name, beam_args=args, scale=scale, **kw)[1]
-            for name, (args, scale) in runs.items()}
+    rows = {
+        name: materialize(corpus, tmp_path / name, beam_args=args, scale=scale, **kw)[1]
+        for name, (args, scale) in runs.items()
+    }
     _, other_seed = materialize(corpus, tmp_path / "d", scale=one, **{**kw, "seed": 12})
     key = lambda rs: [(r["id"], r["text"], r["aug_seed"], r["teacher_logits"]) for r in rs]  # noqa: E731
     assert len(rows["a"]) == 120 * 4
@@ -129,8 +139,9 @@ def test_one_big_file_is_read_in_byte_ranges_with_the_same_rows(tmp_path, mr_row
     lines[70] = json.dumps({"id": "r3", "text": "a duplicate of an id in the first range", "label": 1})
     corpus = tmp_path / "one.jsonl"
     corpus.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    kw = dict(augment=["synonym:ratio=0.3,copies=2"], seed=5, chunk_size=16, id_column="id",
-              scale=Scale(torch_threads=1))
+    kw = dict(
+        augment=["synonym:ratio=0.3,copies=2"], seed=5, chunk_size=16, id_column="id", scale=Scale(torch_threads=1)
+    )
     whole_manifest, whole = materialize(corpus, tmp_path / "whole", input_range_bytes=0, **kw)
     ranged_manifest, ranged = materialize(corpus, tmp_path / "ranged", input_range_bytes=1500, **kw)
 
@@ -146,8 +157,9 @@ def test_one_big_file_is_read_in_byte_ranges_with_the_same_rows(tmp_path, mr_row
     for m in (whole_manifest, ranged_manifest):
         split = m["splits"]["train"]
         assert split["records_read"] == 80 and split["records_dead_lettered"] == 2 and split["reconciles"]
-    args, _ = materialize_parser().parse_known_args(["--input", "i", "--output", "o", "--teacher", "t",
-                                                     "--input-range-bytes", "1500"])
+    args, _ = materialize_parser().parse_known_args(
+        ["--input", "i", "--output", "o", "--teacher", "t", "--input-range-bytes", "1500"]
+    )
     assert recipe_from_args(args).input_range_bytes == 1500
 
 
@@ -164,34 +176,57 @@ def test_several_splits_share_one_directory(tmp_path, materialize):
     assert ds["validation"].num_rows == 6 and ds["train"].num_rows > 6
     # Re-running a split with fewer chunks removes its stale files.
     manifest, rows = materialize(corpus, out, split="train", chunk_size=4)
-    assert sorted(f.name for f in (out / "data").glob("train-*")) == ["train-00000-00000.parquet", "train-00000-00001.parquet"]
-    assert manifest["splits"]["train"]["data_files"] == ["data/train-00000-00000.parquet", "data/train-00000-00001.parquet"]
+    assert sorted(f.name for f in (out / "data").glob("train-*")) == [
+        "train-00000-00000.parquet",
+        "train-00000-00001.parquet",
+    ]
+    assert manifest["splits"]["train"]["data_files"] == [
+        "data/train-00000-00000.parquet",
+        "data/train-00000-00001.parquet",
+    ]
     assert len(rows) == 6
 
 
 def test_sentence_pairs_and_unlabelled_corpus(tmp_path, tiny_pair_teacher, materialize):
-    rows = [{"premise": "a man is sleeping on a couch", "hypothesis": "a person rests", "y": 0},
-            {"premise": "two dogs run across a field", "hypothesis": "animals are moving", "y": 2}]
+    rows = [
+        {"premise": "a man is sleeping on a couch", "hypothesis": "a person rests", "y": 0},
+        {"premise": "two dogs run across a field", "hypothesis": "animals are moving", "y": 2},
+    ]
     corpus = write_jsonl(tmp_path / "nli.jsonl", rows)
-    manifest, out_rows = materialize(corpus, tmp_path / "o", teacher=str(tiny_pair_teacher), text_column="premise",
-                                     text_pair_column="hypothesis", label_column="y",
-                                     augment=["synonym:ratio=0.3,copies=2,side=pair"])
+    manifest, out_rows = materialize(
+        corpus,
+        tmp_path / "o",
+        teacher=str(tiny_pair_teacher),
+        text_column="premise",
+        text_pair_column="hypothesis",
+        label_column="y",
+        augment=["synonym:ratio=0.3,copies=2,side=pair"],
+    )
     assert all(r["text_pair"] for r in out_rows) and len(out_rows[0]["teacher_logits"]) == 3
     for r in out_rows:
         if r["aug_method"] == "synonym":
             src = next(o for o in out_rows if o["id"] == r["source_id"])
             assert r["text"] == src["text"] and r["text_pair"] != src["text_pair"]
-    _, unlabelled = materialize(corpus, tmp_path / "u", teacher=str(tiny_pair_teacher), text_column="premise",
-                                text_pair_column="hypothesis", label_column=None)
+    _, unlabelled = materialize(
+        corpus,
+        tmp_path / "u",
+        teacher=str(tiny_pair_teacher),
+        text_column="premise",
+        text_pair_column="hypothesis",
+        label_column=None,
+    )
     assert [r["label"] for r in unlabelled] == [None, None]
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--teacher", "/nonexistent/teacher"], "does not exist"),
-    (["--text-column", "sentence"], "column 'sentence' (--text-column) is not in the corpus"),
-    (["--augment", "synonym:ratio=2"], "ratio=2.0 must be in"),
-    (["--augment", "backtranslate:copies=2"], "unknown augmenter 'backtranslate'"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--teacher", "/nonexistent/teacher"], "does not exist"),
+        (["--text-column", "sentence"], "column 'sentence' (--text-column) is not in the corpus"),
+        (["--augment", "synonym:ratio=2"], "ratio=2.0 must be in"),
+        (["--augment", "backtranslate:copies=2"], "unknown augmenter 'backtranslate'"),
+    ],
+)
 def test_bad_setup_fails_fast_with_one_message(tmp_path, tiny_teacher, capsys, args, message):
     corpus = write_jsonl(tmp_path / "c.jsonl", [{"text": "fine", "label": 1}])
     base = ["materialize", "--input", str(corpus), "--output", str(tmp_path / "o"), "--teacher", str(tiny_teacher)]
@@ -205,8 +240,18 @@ def test_cli_materialize_with_a_recipe_file(tmp_path, tiny_teacher, capsys):
     corpus = write_jsonl(tmp_path / "c.jsonl", [{"text": "a wonderful film", "label": "positive"}])
     cfg = tmp_path / "recipe.yaml"
     cfg.write_text(f"teacher: {tiny_teacher}\naugment: ['synonym:ratio=0.5,copies=2']\nseed: 4\n")
-    code = kdaug(["materialize", "--config", str(cfg), "--input", str(corpus), "--output", str(tmp_path / "o"),
-                  "--runner=DirectRunner"])
+    code = kdaug(
+        [
+            "materialize",
+            "--config",
+            str(cfg),
+            "--input",
+            str(corpus),
+            "--output",
+            str(tmp_path / "o"),
+            "--runner=DirectRunner",
+        ]
+    )
     assert code == 0 and "Wrote 3 rows" in capsys.readouterr().out
     manifest = json.loads((tmp_path / "o" / "manifest.json").read_text())
     assert manifest["splits"]["train"]["recipe"]["seed"] == 4
@@ -215,8 +260,12 @@ def test_cli_materialize_with_a_recipe_file(tmp_path, tiny_teacher, capsys):
 
 def test_a_recipe_of_several_augmenters_in_one_run(tmp_path, mr_rows, tiny_mlm, materialize):
     corpus = write_jsonl(tmp_path / "c.jsonl", [{"text": r["text"], "label": r["label"]} for r in mr_rows[:60]])
-    specs = ["synonym:ratio=0.1,copies=2", "knn:ratio=0.3,copies=2",
-             f"mlm:model={tiny_mlm},ratio=0.3,copies=2", f"mlm:model={tiny_mlm},ratio=0.5,copies=1,mode=joint"]
+    specs = [
+        "synonym:ratio=0.1,copies=2",
+        "knn:ratio=0.3,copies=2",
+        f"mlm:model={tiny_mlm},ratio=0.3,copies=2",
+        f"mlm:model={tiny_mlm},ratio=0.5,copies=1,mode=joint",
+    ]
     manifest, rows = materialize(corpus, tmp_path / "o", augment=specs, seed=2)
     split = manifest["splits"]["train"]
     assert set(split["rows_per_method"]) == {"original", "synonym", "knn", "mlm"}
@@ -241,14 +290,30 @@ def test_augpro_runs_inside_materialize_with_the_teacher_as_default_model(tmp_pa
 
 
 def test_role_wise_policies_materialize_one_dataset_per_role(tmp_path, tiny_teacher, capsys):
-    corpus = write_jsonl(tmp_path / "c.jsonl", [{"text": f"a truly wonderful and moving film {i}", "label": 1}
-                                                for i in range(8)])
+    corpus = write_jsonl(
+        tmp_path / "c.jsonl", [{"text": f"a truly wonderful and moving film {i}", "label": 1} for i in range(8)]
+    )
     cfg = tmp_path / "roles.yaml"
-    cfg.write_text(f"teacher: {tiny_teacher}\nseed: 1\nroles:\n"
-                   "  teacher: {augment: ['synonym:ratio=0.1,copies=1']}\n"
-                   "  student: {augment: ['synonym:ratio=0.5,copies=3', 'knn:ratio=0.3,copies=1']}\n")
-    assert kdaug(["materialize", "--config", str(cfg), "--input", str(corpus), "--output", str(tmp_path / "o"),
-                  "--runner=DirectRunner"]) == 0
+    cfg.write_text(
+        f"teacher: {tiny_teacher}\nseed: 1\nroles:\n"
+        "  teacher: {augment: ['synonym:ratio=0.1,copies=1']}\n"
+        "  student: {augment: ['synonym:ratio=0.5,copies=3', 'knn:ratio=0.3,copies=1']}\n"
+    )
+    assert (
+        kdaug(
+            [
+                "materialize",
+                "--config",
+                str(cfg),
+                "--input",
+                str(corpus),
+                "--output",
+                str(tmp_path / "o"),
+                "--runner=DirectRunner",
+            ]
+        )
+        == 0
+    )
     teacher = json.loads((tmp_path / "o" / "teacher" / "manifest.json").read_text())["splits"]["train"]
     student = json.loads((tmp_path / "o" / "student" / "manifest.json").read_text())["splits"]["train"]
     assert teacher["rows_per_method"] == {"original": 8, "synonym": 8}

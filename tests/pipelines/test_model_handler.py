@@ -14,16 +14,25 @@ from tests.kdaug_core.test_teacher import direct_logits
 
 
 def _row(i, text, source=None, pair=None):
-    return {"id": str(i), "source_id": str(source if source is not None else i), "text": text, "text_pair": pair,
-            "aug_method": "original" if source is None else "synonym"}
+    return {
+        "id": str(i),
+        "source_id": str(source if source is not None else i),
+        "text": text,
+        "text_pair": pair,
+        "aug_method": "original" if source is None else "synonym",
+    }
 
 
 def test_run_inference_labels_a_chunk_in_order_with_kl_to_source(tiny_teacher):
     handler = TeacherModelHandler(TeacherSettings(str(tiny_teacher), device="cpu", token_budget=64))
     model = handler.load_model()
     assert model.device == "cpu" and model.precision == "fp32" and model.attention == "sdpa"
-    rows = [_row(0, "a long sentence about a film that is long"), _row("0/s.0", "a long sentence about a movie", 0),
-            _row(1, "short"), _row("1/s.0", "brief", 1)]
+    rows = [
+        _row(0, "a long sentence about a film that is long"),
+        _row("0/s.0", "a long sentence about a movie", 0),
+        _row(1, "short"),
+        _row("1/s.0", "brief", 1),
+    ]
     [(key, out)] = handler.run_inference([("00000-00000", rows)], model)
     assert key == "00000-00000" and not out.failed
     assert [r["id"] for r in out.rows] == ["0", "0/s.0", "1", "1/s.0"]
@@ -47,8 +56,9 @@ def test_mixed_single_and_pair_rows_keep_their_order(tiny_teacher):
     rows = [_row("p", "a man sleeps", pair="someone rests"), _row("s", "a single text")]
     [(_, out)] = handler.run_inference([("k", rows)], model)
     assert [r["id"] for r in out.rows] == ["p", "s"]
-    np.testing.assert_allclose(out.rows[0]["teacher_logits"],
-                               direct_logits(tiny_teacher, ["a man sleeps"], ["someone rests"])[0], atol=1e-5)
+    np.testing.assert_allclose(
+        out.rows[0]["teacher_logits"], direct_logits(tiny_teacher, ["a man sleeps"], ["someone rests"])[0], atol=1e-5
+    )
 
 
 def test_torch_threads_split_between_worker_processes(tiny_teacher, monkeypatch):
@@ -62,7 +72,9 @@ def test_torch_threads_split_between_worker_processes(tiny_teacher, monkeypatch)
         TeacherModelHandler(TeacherSettings(str(tiny_teacher), device="cpu"), processes_per_machine=4).load_model()
         assert torch.get_num_threads() == 2
         assert os.environ["RAYON_NUM_THREADS"] == "2"  # the tokenizer's thread pool gets the same share
-        TeacherModelHandler(TeacherSettings(str(tiny_teacher), device="cpu"), processes_per_machine=0).load_model()  # one per core
+        TeacherModelHandler(
+            TeacherSettings(str(tiny_teacher), device="cpu"), processes_per_machine=0
+        ).load_model()  # one per core
         assert torch.get_num_threads() == 1
         TeacherModelHandler(TeacherSettings(str(tiny_teacher), device="cpu"), torch_threads=1).load_model()
         assert torch.get_num_threads() == 1
@@ -81,7 +93,7 @@ def test_model_copies_ask_beam_to_share_the_model_across_processes(tiny_teacher)
 
 def test_inside_beam_run_inference(tiny_teacher):
     texts = [f"review number {i} " + "good " * (i % 7) for i in range(40)]
-    expected = {t: e for t, e in zip(texts, direct_logits(tiny_teacher, texts))}
+    expected = dict(zip(texts, direct_logits(tiny_teacher, texts)))
 
     def check(results):
         assert sorted(k for k, _ in results) == ["a", "b"]
@@ -90,8 +102,19 @@ def test_inside_beam_run_inference(tiny_teacher):
         for r in rows:
             np.testing.assert_allclose(r["teacher_logits"], expected[r["text"]], atol=1e-5)
 
-    chunks = [("a", [_row(i, t) for i, t in enumerate(texts[:25])]), ("b", [_row(i, t) for i, t in enumerate(texts[25:])])]
+    chunks = [
+        ("a", [_row(i, t) for i, t in enumerate(texts[:25])]),
+        ("b", [_row(i, t) for i, t in enumerate(texts[25:])]),
+    ]
     with beam.Pipeline(runner="DirectRunner") as p:
-        out = (p | beam.Create(chunks) | beam.Map(lambda c: [c])
-               | RunInference(TeacherModelHandler(TeacherSettings(str(tiny_teacher), device="cpu", max_batch_size=16)).with_no_batching()))
+        out = (
+            p
+            | beam.Create(chunks)
+            | beam.Map(lambda c: [c])
+            | RunInference(
+                TeacherModelHandler(
+                    TeacherSettings(str(tiny_teacher), device="cpu", max_batch_size=16)
+                ).with_no_batching()
+            )
+        )
         assert_that(out, check)

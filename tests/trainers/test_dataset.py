@@ -2,8 +2,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from kdaug.core.schema import SchemaMismatchError
-from tests.conftest import write_jsonl
 from kdaug.trainers.dataset import open_split
+from tests.conftest import write_jsonl
 
 
 def test_trainer_reads_a_materialized_split_in_batches(tmp_path, materialize):
@@ -53,14 +53,25 @@ def test_soft_label_storage_round_trips_through_the_trainer(tmp_path, materializ
         got = np.array(r["teacher_logits"], np.float32)
         kept = np.isfinite(got)
         assert kept.sum() == fmt.stored_k(2) and ref[kept].min() >= ref[~kept].max(initial=-np.inf)
-        np.testing.assert_allclose(got[kept], ref[kept], rtol=1e-3 if fmt.dtype == "float16" else 0, atol=1e-3 if fmt.dtype == "float16" else 0)
+        np.testing.assert_allclose(
+            got[kept], ref[kept], rtol=1e-3 if fmt.dtype == "float16" else 0, atol=1e-3 if fmt.dtype == "float16" else 0
+        )
         assert r["teacher_pred"] == reference[r["id"]]["teacher_pred"]  # from the full logits
     # Storage per example is measured and reported; float16 and top-k store less than float32.
     per_row = manifest["splits"]["train"]["storage"]["soft_label_bytes_per_row"]
     assert 0 < per_row < full_manifest["splits"]["train"]["storage"]["soft_label_bytes_per_row"]
     assert f"{per_row:.1f} bytes per row" in (tmp_path / "stored" / "README.md").read_text()
-    metrics = train(TrainConfig(data=str(tmp_path / "stored"), student="bilstm:hidden=8,embed_dim=8", eval=str(dev),
-                                output=str(tmp_path / "run"), epochs=1, batch_size=8), progress=False)
+    metrics = train(
+        TrainConfig(
+            data=str(tmp_path / "stored"),
+            student="bilstm:hidden=8,embed_dim=8",
+            eval=str(dev),
+            output=str(tmp_path / "run"),
+            epochs=1,
+            batch_size=8,
+        ),
+        progress=False,
+    )
     assert np.isfinite(metrics["history"][0]["train_loss"])
 
 
@@ -79,25 +90,40 @@ def test_teacher_kl_to_source_in_the_dataset_and_the_trainer_filter(tmp_path, ma
         p = [math.exp(v) for v in r["teacher_logits"]]
         q = [math.exp(v) for v in by_id[r["source_id"]]["teacher_logits"]]
         p, q = [v / sum(p) for v in p], [v / sum(q) for v in q]
-        assert r["teacher_kl_to_source"] == pytest.approx(sum(a * math.log(a / b) for a, b in zip(p, q)), rel=1e-4, abs=1e-7)
+        assert r["teacher_kl_to_source"] == pytest.approx(
+            sum(a * math.log(a / b) for a, b in zip(p, q)), rel=1e-4, abs=1e-7
+        )
     mean = sum(r["teacher_kl_to_source"] for r in copies) / 60
     assert manifest["splits"]["train"]["teacher_kl_to_source_mean"]["synonym"] == pytest.approx(mean, rel=1e-5)
     threshold = sorted(r["teacher_kl_to_source"] for r in copies)[30]
-    cfg = TrainConfig(data=str(tmp_path / "ds"), student="bilstm", eval=str(corpus), output=str(tmp_path / "o"),
-                      max_teacher_kl_to_source=threshold)
+    cfg = TrainConfig(
+        data=str(tmp_path / "ds"),
+        student="bilstm",
+        eval=str(corpus),
+        output=str(tmp_path / "o"),
+        max_teacher_kl_to_source=threshold,
+    )
     kept = [r for r in rows if row_passes(r, cfg)]
     assert len(kept) == 30 + sum(r["teacher_kl_to_source"] <= threshold for r in copies) < 90
     # A v1 dataset (no teacher_kl_to_source) is still read; asking for the filter on it fails clearly.
     f = next((tmp_path / "ds" / "data").glob("*.parquet"))
     table = pq.read_table(f)
     from kdaug.core.schema import arrow_schema
-    v1 = arrow_schema({k.decode()[6:]: v.decode() for k, v in table.schema.metadata.items()
-                       if k.decode() not in ("kdaug.schema_version", "kdaug.soft_labels")}, version=1)
+
+    v1 = arrow_schema(
+        {
+            k.decode()[6:]: v.decode()
+            for k, v in table.schema.metadata.items()
+            if k.decode() not in ("kdaug.schema_version", "kdaug.soft_labels")
+        },
+        version=1,
+    )
     pq.write_table(table.select(v1.names).cast(v1), f)
     split = open_split(str(tmp_path / "ds"))
     assert split.metadata.schema_version == 1
-    assert {r["id"]: r["teacher_logits"] for r in split.iter_rows(["id", "teacher_logits"])} == \
-        {r["id"]: r["teacher_logits"] for r in rows}
+    assert {r["id"]: r["teacher_logits"] for r in split.iter_rows(["id", "teacher_logits"])} == {
+        r["id"]: r["teacher_logits"] for r in rows
+    }
     assert all(r["teacher_kl_to_source"] is None for r in split.iter_rows(["id", "teacher_kl_to_source"]))
     with pytest.raises(TrainConfigError, match="teacher_kl_to_source.*re-materialize"):
         train(cfg, progress=False)

@@ -24,8 +24,15 @@ def test_kd_loss_matches_a_hand_computation():
         ce = -math.log(softmax(s[i])[labels[i]]) if gold[i] else 0.0
         expected += w[i] * (alpha * T * T * kl + (1 - alpha) * ce)
     expected /= 2
-    got = kd_loss(torch.tensor(s), torch.tensor(t), torch.tensor(labels), torch.tensor(gold),
-                  torch.tensor(w), temperature=T, alpha=alpha)
+    got = kd_loss(
+        torch.tensor(s),
+        torch.tensor(t),
+        torch.tensor(labels),
+        torch.tensor(gold),
+        torch.tensor(w),
+        temperature=T,
+        alpha=alpha,
+    )
     assert abs(got.item() - expected) < 1e-6
 
 

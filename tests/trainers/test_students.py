@@ -7,8 +7,15 @@ LABELS = {0: "negative", 1: "positive"}
 TEXTS = ["a wonderful film", "a dull and lifeless story", "great acting"]
 
 
-@pytest.mark.parametrize("spec", ["bilstm:hidden=16,embed_dim=8", "bilstm:hidden=8,embeddings=glove",
-                                  "bert:layers=1,hidden=32,heads=2,intermediate=64", "bert_from_teacher:layers=1"])
+@pytest.mark.parametrize(
+    "spec",
+    [
+        "bilstm:hidden=16,embed_dim=8",
+        "bilstm:hidden=8,embeddings=glove",
+        "bert:layers=1,hidden=32,heads=2,intermediate=64",
+        "bert_from_teacher:layers=1",
+    ],
+)
 def test_each_student_trains_saves_and_loads(tmp_path, tiny_teacher, spec):
     torch.manual_seed(0)
     student = build_student(StudentSpec.parse(spec), LABELS, str(tiny_teacher), TEXTS)
@@ -49,8 +56,10 @@ def test_bert_from_teacher_copies_chosen_layers(tiny_teacher):
     teacher = AutoModelForSequenceClassification.from_pretrained(str(tiny_teacher))
     student = build_student(StudentSpec.parse("bert_from_teacher:layers=1"), LABELS, str(tiny_teacher))
     assert student.config["spec"]["teacher_layers"] == [1]
-    torch.testing.assert_close(student.model.bert.encoder.layer[0].attention.self.query.weight,
-                               teacher.bert.encoder.layer[1].attention.self.query.weight)
+    torch.testing.assert_close(
+        student.model.bert.encoder.layer[0].attention.self.query.weight,
+        teacher.bert.encoder.layer[1].attention.self.query.weight,
+    )
 
 
 def test_bad_specs():

@@ -3,8 +3,8 @@ import json
 import pytest
 
 from kdaug.cli import main as kdaug
-from tests.conftest import write_jsonl
 from kdaug.trainers.train import CheckpointMismatchError, TrainConfig, row_passes, train
+from tests.conftest import write_jsonl
 
 
 @pytest.fixture(scope="module")
@@ -16,15 +16,32 @@ def tiny_dataset(tmp_path_factory, mr_rows, tiny_teacher):
     tmp = tmp_path_factory.mktemp("distill")
     corpus = write_jsonl(tmp / "train.jsonl", mr_rows[:30] + mr_rows[-30:])
     heldout = write_jsonl(tmp / "dev.jsonl", mr_rows[100:120] + mr_rows[-120:-100])
-    run(Recipe(input=str(corpus), output=str(tmp / "ds"), teacher=str(tiny_teacher), id_column="id",
-               augment=["synonym:ratio=0.3,copies=2"]), ["--runner=DirectRunner"], command="pytest")
+    run(
+        Recipe(
+            input=str(corpus),
+            output=str(tmp / "ds"),
+            teacher=str(tiny_teacher),
+            id_column="id",
+            augment=["synonym:ratio=0.3,copies=2"],
+        ),
+        ["--runner=DirectRunner"],
+        command="pytest",
+    )
     return tmp / "ds", heldout
 
 
 def config(tiny_dataset, out, **kw):
     data, heldout = tiny_dataset
-    base = dict(data=str(data), student="bilstm:hidden=16,embed_dim=16", eval=str(heldout), output=str(out),
-                epochs=2, batch_size=16, save_every=3, seed=3)
+    base = dict(
+        data=str(data),
+        student="bilstm:hidden=16,embed_dim=16",
+        eval=str(heldout),
+        output=str(out),
+        epochs=2,
+        batch_size=16,
+        save_every=3,
+        seed=3,
+    )
     return TrainConfig(**{**base, **kw})
 
 
@@ -73,8 +90,12 @@ def test_a_checkpoint_of_another_run_is_refused_and_restart_trains_from_the_star
     moved = tmp_path / "moved"  # the same bytes elsewhere are the same data: resumed, not refused
     shutil.copytree(copy, moved)
     train(config(tiny_dataset, tmp_path / "moved_run", data=str(copy), stop_after_steps=2), progress=False)
-    assert train(config(tiny_dataset, tmp_path / "moved_run", data=str(moved), stop_after_steps=1),
-                 progress=False)["global_step"] == 3
+    assert (
+        train(config(tiny_dataset, tmp_path / "moved_run", data=str(moved), stop_after_steps=1), progress=False)[
+            "global_step"
+        ]
+        == 3
+    )
     fresh = train(config(tiny_dataset, tmp_path / "fresh", data=str(copy)), progress=False)
     restarted = train(config(tiny_dataset, tmp_path / "run", data=str(copy), restart=True), progress=False)
     assert restarted["history"] == fresh["history"]
@@ -91,7 +112,9 @@ def test_more_epochs_continue_a_finished_run_fewer_are_refused(tiny_dataset, tmp
 
 
 def test_filters_and_finetune(tiny_dataset, tmp_path):
-    cfg = config(tiny_dataset, tmp_path / "f", min_changed_ratio=0.25, max_teacher_entropy=10.0, methods=["original", "synonym"])
+    cfg = config(
+        tiny_dataset, tmp_path / "f", min_changed_ratio=0.25, max_teacher_entropy=10.0, methods=["original", "synonym"]
+    )
     copy = {"aug_method": "synonym", "label": 1, "changed_ratio": 0.2, "teacher_entropy": 0.1}
     assert not row_passes(copy, cfg) and row_passes({**copy, "changed_ratio": 0.3}, cfg)
     assert row_passes({**copy, "aug_method": "original", "changed_ratio": 0.0}, cfg)
@@ -104,17 +127,76 @@ def test_filters_and_finetune(tiny_dataset, tmp_path):
 
 def test_cli_distill_and_clear_errors(tiny_dataset, tmp_path, capsys):
     data, heldout = tiny_dataset
-    assert kdaug(["distill", "--data", str(data), "--student", "bilstm:hidden=8,embed_dim=8", "--eval", str(heldout),
-                  "--output", str(tmp_path / "o"), "--epochs", "1"]) == 0
+    assert (
+        kdaug(
+            [
+                "distill",
+                "--data",
+                str(data),
+                "--student",
+                "bilstm:hidden=8,embed_dim=8",
+                "--eval",
+                str(heldout),
+                "--output",
+                str(tmp_path / "o"),
+                "--epochs",
+                "1",
+            ]
+        )
+        == 0
+    )
     assert json.loads(capsys.readouterr().out)["best"]["epoch"] == 1
-    assert kdaug(["distill", "--data", str(tmp_path), "--student", "bilstm", "--eval", str(heldout),
-                  "--output", str(tmp_path / "o2")]) == 2
+    assert (
+        kdaug(
+            [
+                "distill",
+                "--data",
+                str(tmp_path),
+                "--student",
+                "bilstm",
+                "--eval",
+                str(heldout),
+                "--output",
+                str(tmp_path / "o2"),
+            ]
+        )
+        == 2
+    )
     assert "not a materialized dataset" in capsys.readouterr().err
-    assert kdaug(["distill", "--data", str(data), "--student", "bilstm", "--eval", str(heldout),
-                  "--output", str(tmp_path / "o3"), "--split", "test"]) == 2
+    assert (
+        kdaug(
+            [
+                "distill",
+                "--data",
+                str(data),
+                "--student",
+                "bilstm",
+                "--eval",
+                str(heldout),
+                "--output",
+                str(tmp_path / "o3"),
+                "--split",
+                "test",
+            ]
+        )
+        == 2
+    )
     assert "no split 'test'" in capsys.readouterr().err
-    other = ["distill", "--data", str(data), "--student", "bilstm:hidden=8,embed_dim=8", "--eval", str(heldout),
-             "--output", str(tmp_path / "o"), "--epochs", "1", "--seed", "5"]
+    other = [
+        "distill",
+        "--data",
+        str(data),
+        "--student",
+        "bilstm:hidden=8,embed_dim=8",
+        "--eval",
+        str(heldout),
+        "--output",
+        str(tmp_path / "o"),
+        "--epochs",
+        "1",
+        "--seed",
+        "5",
+    ]
     assert kdaug(other) == 2  # --output holds the seed-0 run
     assert "holds a checkpoint of another run (seed 0 -> 5)" in capsys.readouterr().err
     assert kdaug(other + ["--restart"]) == 0
@@ -127,27 +209,69 @@ def test_finetune_a_teacher_on_a_plain_corpus_then_materialize_with_it(tmp_path,
 
     corpus = write_jsonl(tmp_path / "train.jsonl", mr_rows[:20] + mr_rows[-20:])
     dev = write_jsonl(tmp_path / "dev.jsonl", mr_rows[200:210] + mr_rows[-210:-200])
-    metrics = train(TrainConfig(data=str(corpus), student=f"hf:model={tiny_teacher}", eval=str(dev),
-                                output=str(tmp_path / "teacher"), objective="finetune", epochs=1, batch_size=8),
-                    progress=False)
+    metrics = train(
+        TrainConfig(
+            data=str(corpus),
+            student=f"hf:model={tiny_teacher}",
+            eval=str(dev),
+            output=str(tmp_path / "teacher"),
+            objective="finetune",
+            epochs=1,
+            batch_size=8,
+        ),
+        progress=False,
+    )
     assert metrics["best"]["epoch"] == 1
-    manifest = run(Recipe(input=str(corpus), output=str(tmp_path / "ds"), teacher=str(tmp_path / "teacher" / "best")),
-                   ["--runner=DirectRunner"], command="pytest")
+    manifest = run(
+        Recipe(input=str(corpus), output=str(tmp_path / "ds"), teacher=str(tmp_path / "teacher" / "best")),
+        ["--runner=DirectRunner"],
+        command="pytest",
+    )
     split = manifest["splits"]["train"]
     assert split["teacher"]["label_names"] == ["negative", "positive"] and split["rows_written"] == 40
     with pytest.raises(Exception, match="not a materialized dataset"):
-        train(TrainConfig(data=str(corpus), student="bilstm", eval=str(dev), output=str(tmp_path / "x")), progress=False)
+        train(
+            TrainConfig(data=str(corpus), student="bilstm", eval=str(dev), output=str(tmp_path / "x")), progress=False
+        )
 
 
 def test_sweep_writes_a_table_and_a_plot_naming_the_best_degree(tmp_path, mr_rows, tiny_teacher, capsys):
     corpus = write_jsonl(tmp_path / "train.jsonl", mr_rows[:15] + mr_rows[-15:])
     dev = write_jsonl(tmp_path / "dev.jsonl", mr_rows[300:310] + mr_rows[-310:-300])
-    assert kdaug(["sweep", "--input", str(corpus), "--eval", str(dev), "--teacher", str(tiny_teacher),
-                  "--output", str(tmp_path / "sw"), "--degrees", "0.1,0.5", "--seeds", "2", "--copies", "1",
-                  "--epochs", "1", "--student", "bilstm:hidden=8,embed_dim=8", "--runner=DirectRunner"]) == 0
+    assert (
+        kdaug(
+            [
+                "sweep",
+                "--input",
+                str(corpus),
+                "--eval",
+                str(dev),
+                "--teacher",
+                str(tiny_teacher),
+                "--output",
+                str(tmp_path / "sw"),
+                "--degrees",
+                "0.1,0.5",
+                "--seeds",
+                "2",
+                "--copies",
+                "1",
+                "--epochs",
+                "1",
+                "--student",
+                "bilstm:hidden=8,embed_dim=8",
+                "--runner=DirectRunner",
+            ]
+        )
+        == 0
+    )
     results = json.loads((tmp_path / "sw" / "results.json").read_text())
     assert {(r["degree"], r["objective"]) for r in results["results"]} == {
-        (0.1, "finetune"), (0.5, "finetune"), (0.1, "distill"), (0.5, "distill")}
+        (0.1, "finetune"),
+        (0.5, "finetune"),
+        (0.1, "distill"),
+        (0.5, "distill"),
+    }
     assert all(len(r["accuracy"]) == 2 for r in results["results"])
     assert results["best"]["distill"]["synonym"]["degree"] in (0.1, 0.5)
     assert "Best degree for distill with synonym" in (tmp_path / "sw" / "results.md").read_text()
@@ -157,9 +281,18 @@ def test_sweep_writes_a_table_and_a_plot_naming_the_best_degree(tmp_path, mr_row
 def test_train_state_round_trips_and_reads_older_checkpoints():
     from kdaug.trainers.train import TrainState
 
-    state = TrainState(epoch=1, step_in_epoch=3, global_step=9, history=[{"epoch": 1}], best={"epoch": 1},
-                       epoch_losses=[0.5], config={"seed": 1}, data_sha256="ab")
+    state = TrainState(
+        epoch=1,
+        step_in_epoch=3,
+        global_step=9,
+        history=[{"epoch": 1}],
+        best={"epoch": 1},
+        epoch_losses=[0.5],
+        config={"seed": 1},
+        data_sha256="ab",
+    )
     assert TrainState.from_dict({**state.to_dict(), "param_groups": []}) == state
-    older = TrainState.from_dict({"epoch": 2, "step_in_epoch": 0, "global_step": 4, "history": [], "best": None,
-                                  "config": {}})  # no epoch_losses, no data_sha256
+    older = TrainState.from_dict(
+        {"epoch": 2, "step_in_epoch": 0, "global_step": 4, "history": [], "best": None, "config": {}}
+    )  # no epoch_losses, no data_sha256
     assert older.epoch_losses == [] and older.data_sha256 is None
