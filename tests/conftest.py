@@ -19,30 +19,39 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 LABELS = {0: "negative", 1: "positive"}
 
 
-def build_tiny_teacher(dest: Path, num_labels: int = 2, id2label: dict | None = None, seed: int = 0) -> Path:
+def _build_tiny_bert(dest: Path, model_class: str, seed: int, **config) -> Path:
+    """A 2-layer, 32-wide BERT with MiniLM's real tokenizer and random weights (seeded), saved to `dest`."""
     import torch
-    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
+    import transformers
 
     from kdaug.core.assets.minilm import minilm_path
 
-    tokenizer = AutoTokenizer.from_pretrained(str(minilm_path()))
-    id2label = id2label or ({i: f"LABEL_{i}" for i in range(num_labels)})
-    config = BertConfig(
+    tokenizer = transformers.AutoTokenizer.from_pretrained(str(minilm_path()))
+    config = transformers.BertConfig(
         vocab_size=tokenizer.vocab_size,
         hidden_size=32,
         num_hidden_layers=2,
         num_attention_heads=2,
         intermediate_size=64,
         max_position_embeddings=128,
+        **config,
+    )
+    torch.manual_seed(seed)
+    getattr(transformers, model_class)(config).eval().save_pretrained(dest, safe_serialization=True)
+    tokenizer.save_pretrained(dest)
+    return dest
+
+
+def build_tiny_teacher(dest: Path, num_labels: int = 2, id2label: dict | None = None, seed: int = 0) -> Path:
+    id2label = id2label or ({i: f"LABEL_{i}" for i in range(num_labels)})
+    return _build_tiny_bert(
+        dest,
+        "BertForSequenceClassification",
+        seed,
         num_labels=len(id2label),
         id2label=id2label,
         label2id={v: k for k, v in id2label.items()},
     )
-    torch.manual_seed(seed)
-    model = BertForSequenceClassification(config).eval()
-    model.save_pretrained(dest, safe_serialization=True)
-    tokenizer.save_pretrained(dest)
-    return dest
 
 
 @pytest.fixture(scope="session")
@@ -58,24 +67,7 @@ def tiny_pair_teacher(tmp_path_factory) -> Path:
 
 
 def build_tiny_mlm(dest: Path, seed: int = 0) -> Path:
-    import torch
-    from transformers import AutoTokenizer, BertConfig, BertForMaskedLM
-
-    from kdaug.core.assets.minilm import minilm_path
-
-    tokenizer = AutoTokenizer.from_pretrained(str(minilm_path()))
-    config = BertConfig(
-        vocab_size=tokenizer.vocab_size,
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=128,
-    )
-    torch.manual_seed(seed)
-    BertForMaskedLM(config).eval().save_pretrained(dest, safe_serialization=True)
-    tokenizer.save_pretrained(dest)
-    return dest
+    return _build_tiny_bert(dest, "BertForMaskedLM", seed)
 
 
 @pytest.fixture(scope="session")

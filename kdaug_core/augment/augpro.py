@@ -24,7 +24,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from kdaug.core.augment.base import Augmenter, AugmentSpecError, Param
-from kdaug.core.augment.draw import AugmentResult, Pending, draw_copies
+from kdaug.core.augment.draw import AugmentResult, Pending
 from kdaug.core.corpus import SourceExample
 from kdaug.core.models import load_pretrained, load_tokenizer, local_model_dir, pick_device
 from kdaug.core.vocab import Vocabulary
@@ -152,16 +152,7 @@ class _AugProBase(Augmenter):
                         drafts[(p.source, p.copy)][side] = text
             return [tuple(drafts[(p.source, p.copy)]) for p in pending]
 
-        return draw_copies(
-            sources,
-            sides,
-            draft,
-            seed=seed,
-            spec_key=self.spec_key,
-            copies=self.copies,
-            max_attempts=self.MAX_ROUNDS,
-            together=True,
-        )
+        return self.draw(sources, sides, draft, seed, together=True, max_attempts=self.MAX_ROUNDS)
 
     def perturb_side(self, sources, side: int, pending: list[Pending], steps: dict) -> list[str]:
         """The drafted text of `side` for each pending copy."""

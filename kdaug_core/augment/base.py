@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from kdaug.core.assets import load_stopwords
-from kdaug.core.augment.draw import AugmentResult, Pending, choose_positions, draw_copies
+from kdaug.core.augment.draw import AugmentResult, Drafter, Pending, choose_positions, draw_copies
 from kdaug.core.corpus import SourceExample
 from kdaug.core.errors import KdaugError
 from kdaug.core.words import WordToken, match_case, replace_spans, sentence_initial, word_tokens
@@ -109,6 +109,30 @@ class Augmenter(ABC):
         the machine that builds the job. By default a whole setup(); augmenters whose assets are quick
         to find but slow to load (WordNet: ~3 s) override it, since every worker loads them anyway."""
         self.setup()
+
+    def draw(
+        self,
+        sources: Sequence[SourceExample],
+        sides: Sequence[Sequence[int]],
+        draft: Drafter,
+        seed: int,
+        *,
+        together: bool,
+        max_attempts: int,
+        eligible: Sequence[bool] | None = None,
+    ) -> list[AugmentResult]:
+        """This augmenter's copies of `sources`, drafted by `draft` (see augment/draw.py)."""
+        return draw_copies(
+            sources,
+            sides,
+            draft,
+            seed=seed,
+            spec_key=self.spec_key,
+            copies=self.copies,
+            max_attempts=max_attempts,
+            together=together,
+            eligible=eligible,
+        )
 
     def sides_of(self, source: SourceExample) -> list[int]:
         """The sides (0 text, 1 text_pair) this augmenter changes: `side`, with auto = both."""
@@ -236,20 +260,15 @@ class ReplacementAugmenter(Augmenter):
                 for slot in choose_positions(rng, self.ratio, n_words[i], content[i], stops[i]):
                     new[slot.side][slot.index] = slot.candidates[rng.integers(len(slot.candidates))]
                 texts = (sources[i].text, sources[i].text_pair)
-                drafts.append(
-                    tuple(replace_spans(texts[s], new[s], tokens[i][s]) if new[s] else texts[s] for s in (0, 1))
-                )
+                drafts.append(with_replacements(texts, new, tokens[i]))
             return drafts
 
         eligible = [bool(c or st) and n > 0 for c, st, n in zip(content, stops, n_words)]
-        return draw_copies(
-            sources,
-            sides,
-            draft,
-            seed=seed,
-            spec_key=self.spec_key,
-            copies=self.copies,
-            max_attempts=self.MAX_ATTEMPTS_PER_COPY,
-            together=False,
-            eligible=eligible,
+        return self.draw(
+            sources, sides, draft, seed, together=False, max_attempts=self.MAX_ATTEMPTS_PER_COPY, eligible=eligible
         )
+
+
+def with_replacements(texts: tuple, new: list[dict[int, str]], tokens: list[list[WordToken]]) -> tuple:
+    """(text, text_pair) with word i of side s replaced by new[s][i]; sides without replacements as they were."""
+    return tuple(replace_spans(texts[s], new[s], tokens[s]) if new[s] else texts[s] for s in (0, 1))

@@ -20,8 +20,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from kdaug.core.augment.base import AugmentSpecError, Param, ReplacementAugmenter, Slot
-from kdaug.core.augment.draw import AugmentResult, Pending, choose_positions, draw_copies
+from kdaug.core.augment.base import AugmentSpecError, Param, ReplacementAugmenter, Slot, with_replacements
+from kdaug.core.augment.draw import AugmentResult, Pending, choose_positions
 from kdaug.core.corpus import SourceExample
 from kdaug.core.models import ModelError, load_pretrained, load_tokenizer, local_model_dir, pick_device
 from kdaug.core.vocab import Vocabulary
@@ -233,24 +233,12 @@ class MlmAugmenter(ReplacementAugmenter):
                     cands = [x for x in top[kind] if x.lower() != word.lower()][: self.top_m]
                     if cands:
                         new[side][w] = match_case(word, cands[p.rng.integers(len(cands))].lower())
-                originals = (src.text, src.text_pair)
-                out = tuple(
-                    replace_spans(originals[s], new[s], tokens[i][s]) if new[s] else originals[s] for s in (0, 1)
-                )
-                drafts.append(out if any(new) else None)
+                drafts.append(with_replacements((src.text, src.text_pair), new, tokens[i]) if any(new) else None)
             return drafts
 
         eligible = [bool(c or st) for c, st in zip(content, stops)]
-        return draw_copies(
-            sources,
-            sides,
-            draft,
-            seed=seed,
-            spec_key=self.spec_key,
-            copies=self.copies,
-            max_attempts=self.MAX_ATTEMPTS_PER_COPY,
-            together=True,
-            eligible=eligible,
+        return self.draw(
+            sources, sides, draft, seed, together=True, max_attempts=self.MAX_ATTEMPTS_PER_COPY, eligible=eligible
         )
 
 
