@@ -141,20 +141,19 @@ class _AugProBase(Augmenter):
     def augment_batch(self, sources: Sequence[SourceExample], seed: int) -> list[AugmentResult]:
         """Each round drafts every pending copy, one batched pass per augmented side."""
         sides = [self.sides_of(s) for s in sources]
-        steps: dict[tuple[int, int], int] = {}  # perturbations so far per copy, for methods that escalate
 
         def draft(pending: list[Pending]) -> list[tuple]:
             drafts = {(p.source, p.copy): [sources[p.source].text, sources[p.source].text_pair] for p in pending}
             for side in (0, 1):
                 todo = [p for p in pending if side in sides[p.source]]
                 if todo:
-                    for p, text in zip(todo, self.perturb_side(sources, side, todo, steps)):
+                    for p, text in zip(todo, self.perturb_side(sources, side, todo)):
                         drafts[(p.source, p.copy)][side] = text
             return [tuple(drafts[(p.source, p.copy)]) for p in pending]
 
         return self.draw(sources, sides, draft, seed, together=True, max_attempts=self.MAX_ROUNDS)
 
-    def perturb_side(self, sources, side: int, pending: list[Pending], steps: dict) -> list[str]:
+    def perturb_side(self, sources, side: int, pending: list[Pending]) -> list[str]:
         """The drafted text of `side` for each pending copy."""
         raise NotImplementedError
 
@@ -198,7 +197,7 @@ class AugProMix(_AugProBase):
         self.proj = Projector(self.model, self.device)
         self._mu = parse_mu(self.mu)
 
-    def perturb_side(self, sources, side, pending, steps) -> list[str]:
+    def perturb_side(self, sources, side, pending) -> list[str]:
         import torch
 
         if not hasattr(self, "proj"):
@@ -278,7 +277,13 @@ class AugProFgsm(_AugProBase):
             if self.teacher.tok.get_vocab() != self.proj.tok.get_vocab():
                 raise AugmentSpecError("augpro_fgsm: the reference student must share the teacher's tokenizer")
 
-    def perturb_side(self, sources, side, pending, steps) -> list[str]:
+    def step_size(self, attempt: int) -> float:
+        """The step of a copy's `attempt`-th draft (0 first), in units of the embedding table's std, so
+        one eps means the same for every model. A copy being redrawn (its last draft repeated the source
+        or an earlier copy) steps further; both sides of a pair take the same step."""
+        return self.eps * 1.5**attempt
+
+    def perturb_side(self, sources, side, pending) -> list[str]:
         import torch
         import torch.nn.functional as F
 
@@ -306,11 +311,7 @@ class AugProFgsm(_AugProBase):
             log_q = F.log_softmax(self.proj.model(inputs_embeds=x, attention_mask=mask).logits.float(), -1)
             loss = F.kl_div(log_q, p_target, reduction="batchmean")
             (grad,) = torch.autograd.grad(loss, x)
-        # The step is relative to the table's scale, so one eps means the same for every model; a key
-        # that is being redrawn (its last draft equalled the source) steps further.
-        eps = torch.tensor([self.eps * 1.5 ** steps.get(key, 0) for key in keys], device=self.proj.device)
-        for key in keys:
-            steps[key] = steps.get(key, 0) + 1
+        eps = torch.tensor([self.step_size(p.attempt) for p in pending], device=self.proj.device)
         perturbed = embeds + (eps * self.proj.table_std)[:, None, None] * grad.sign() * (~special)[..., None]
         return self._finish(
             [texts[index[i]] for i, _ in keys],

@@ -74,3 +74,30 @@ def test_pairs_and_bad_specs(tiny_teacher):
         parse_augment_spec("augpro_mix:mu=1.5")
     with pytest.raises(AugmentSpecError, match="needs model"):
         build_augmenters([parse_augment_spec("augpro_fgsm:eps=1")])
+
+
+def test_fgsm_steps_grow_only_on_redraws_and_both_sides_of_a_pair_take_the_same(tiny_teacher, monkeypatch):
+    """Each round drafts every side of a pending copy with the step of that copy's attempt: a pair's
+    second side once took the larger step of a redraw on its first draft."""
+    aug = make_augmenter(f"augpro_fgsm:copies=1,side=both,eps=2.0,model={tiny_teacher}")
+    drafted = []  # (side, attempt) of every copy drafted
+    perturb = type(aug).perturb_side
+
+    def spy(self, sources, side, pending):
+        drafted.extend((side, p.attempt) for p in pending)
+        return perturb(self, sources, side, pending)
+
+    steps = []  # the step every drafted side took
+    step_size = type(aug).step_size
+    monkeypatch.setattr(type(aug), "perturb_side", spy)
+    monkeypatch.setattr(
+        type(aug), "step_size", lambda self, attempt: steps.append(step_size(self, attempt)) or steps[-1]
+    )
+    src = SourceExample("a", "a man sleeps on the couch", "a person is resting at home", 0, "")
+    res = aug.augment_batch([src], seed=0)[0]
+    assert drafted[:2] == [(0, 0), (1, 0)] and steps[:2] == [2.0, 2.0]
+    assert steps == [2.0 * 1.5**a for _, a in drafted]
+    assert [a for _, a in drafted] == sorted(a for _, a in drafted)  # attempts only grow
+    assert len(drafted) == 2 * (max(a for _, a in drafted) + 1)  # both sides every round
+    assert aug.step_size(0) == 2.0 and aug.step_size(2) == 2.0 * 1.5**2
+    assert res.copies and res.copies[0].text_pair != src.text_pair
