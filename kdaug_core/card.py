@@ -13,6 +13,7 @@ from importlib import metadata as importlib_metadata
 import yaml
 
 from kdaug.core.counts import RunCounts
+from kdaug.core.dataset import COMPLETE
 from kdaug.core.schema import SoftLabels, hf_features, load_spec
 
 
@@ -53,6 +54,8 @@ def split_manifest(
         "augment": augment,
         "dead_letter_reasons": dict(counts.dead_letters),
         "truncated_rows": counts.truncated_rows,
+        # chunks this run made, and chunks an interrupted earlier run of the same job had staged
+        "chunks": {"written": counts.chunks_written, "reused": counts.chunks_reused},
         "data_files": data_files,
         "data_bytes": data_bytes,
         "storage": {
@@ -81,10 +84,17 @@ def merge_manifest(existing: dict | None, split: str, entry: dict) -> dict:
 
 
 def dataset_card(manifest: dict, title: str = "kdaug distillation dataset") -> str:
-    splits = manifest["splits"]
+    """The card describes the complete splits only, each with its exact data files (a split being
+    committed, or whose commit was interrupted, is left out until it is complete)."""
+    splits = {s: e for s, e in manifest["splits"].items() if e.get("state", COMPLETE) == COMPLETE}
+    if not splits:
+        return (
+            f"# {title}\n\nNo split is complete yet: a `kdaug materialize` run is committing one, or was "
+            f"interrupted while committing it (run the same command again to finish it).\n"
+        )
     header = {
         "configs": [
-            {"config_name": "default", "data_files": [{"split": s, "path": f"data/{s}-*.parquet"} for s in splits]}
+            {"config_name": "default", "data_files": [{"split": s, "path": e["data_files"]} for s, e in splits.items()]}
         ],
         "dataset_info": {
             "features": hf_features(

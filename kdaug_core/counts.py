@@ -30,6 +30,8 @@ class RunCounts:
     soft_label_bytes: int = 0
     data_files: frozenset[str] = frozenset()  # names in data/ this run wrote
     dead_letter_files: frozenset[str] = frozenset()  # names in dead_letter/ this run wrote
+    chunks_written: int = 0  # chunks this run augmented, labelled and wrote
+    chunks_reused: int = 0  # chunks an interrupted earlier run of the same job had staged
 
     def __add__(self, other: RunCounts) -> RunCounts:
         merged: dict[str, Any] = {}
@@ -37,6 +39,25 @@ class RunCounts:
             a, b = getattr(self, f.name), getattr(other, f.name)
             merged[f.name] = a | b if isinstance(a, frozenset) else _add(a, b) if isinstance(a, Mapping) else a + b
         return RunCounts(**merged)
+
+    def to_dict(self) -> dict:
+        """Plain JSON values (file sets as sorted lists), for a staged chunk's record."""
+        return {
+            f.name: sorted(v)
+            if isinstance(v := getattr(self, f.name), frozenset)
+            else dict(v)
+            if isinstance(v, Mapping)
+            else v
+            for f in fields(self)
+        }
+
+    @classmethod
+    def from_dict(cls, values: dict) -> RunCounts:
+        kinds = {f.name: f.default for f in fields(cls)}
+        converted: dict[str, Any] = {
+            k: frozenset(v) if isinstance(kinds[k], frozenset) else v for k, v in values.items()
+        }
+        return cls(**converted)
 
     @staticmethod
     def total(parts: Iterable[RunCounts]) -> RunCounts:

@@ -141,6 +141,9 @@ def print_summary(role: str | None, recipe: Recipe, manifest: dict | None, secon
     )
     for method, n in e["rows_per_method"].items():
         print(f"  {method:<12} {n:>8} rows   mean changed_ratio {e['mean_changed_ratio'][method]:.3f}")
+    if e.get("chunks", {}).get("reused"):
+        c = e["chunks"]
+        print(f"  {c['reused']} of {c['reused'] + c['written']} chunks reused from an interrupted earlier run")
     for key, a in e["augment"].items():
         if a["short"]:
             print(f"  {key}: {a['short']} of {a['requested']} copies could not be made distinct (fewer written)")

@@ -21,7 +21,6 @@ Everything that can fail before work (teacher, columns, labels, augment specs, a
 
 from __future__ import annotations
 
-import json
 import logging
 import shlex
 import sys
@@ -29,7 +28,6 @@ import time
 from dataclasses import dataclass, field
 
 import apache_beam as beam
-from apache_beam.io.filesystems import FileSystems
 from apache_beam.ml.inference.base import RunInference
 from apache_beam.options.pipeline_options import (
     DebugOptions,
@@ -43,9 +41,10 @@ from kdaug.core.augment import build_augmenters
 from kdaug.core.card import dataset_card, merge_manifest, split_manifest
 from kdaug.core.corpus import LabelSpace, ReadUnit, check_columns, check_labels, plan_read_units
 from kdaug.core.counts import RunCounts
+from kdaug.core.dataset import DATA, DEAD_LETTER, DatasetDir, job_fingerprint
 from kdaug.core.models import pick_device
 from kdaug.core.recipe import Recipe, RecipeError
-from kdaug.core.schema import arrow_schema
+from kdaug.core.schema import arrow_schema, load_spec
 from kdaug.core.teacher import TeacherError, TeacherInfo, TeacherSettings, resolve_precision, resolve_teacher
 from kdaug.pipelines import transforms as T
 from kdaug.pipelines.model_handler import TeacherModelHandler
@@ -73,6 +72,13 @@ class Plan:
     command: str
     scale: Scale = Scale()
     started: float = field(default_factory=time.time)
+
+    @property
+    def job(self) -> str:
+        """The job's fingerprint: part of every staged chunk's, so a rerun reuses only its own work."""
+        return job_fingerprint(
+            self.recipe.dataset_recipe(), self.teacher.weights_sha256, self.labels.names(), load_spec()["version"]
+        )
 
 
 def prepare(recipe: Recipe, command: str = "", scale: Scale | None = None) -> Plan:
@@ -119,8 +125,6 @@ def processes_per_machine(options: PipelineOptions) -> int:
 
 def build(pipeline: beam.Pipeline, plan: Plan, processes: int = 1) -> None:
     r = plan.recipe
-    out = r.output.rstrip("/")
-    data_dir, dead_dir = FileSystems.join(out, "data"), FileSystems.join(out, "dead_letter")
     metadata = {
         "teacher": plan.teacher.spec,
         "teacher_sha256": plan.teacher.weights_sha256,
@@ -140,9 +144,7 @@ def build(pipeline: beam.Pipeline, plan: Plan, processes: int = 1) -> None:
         | "FilesInRanges" >> beam.Create(list(ranges_by_file.values()))
         | "FindRangeStarts" >> beam.FlatMap(T.range_starts_of_file)
     )
-    read = units | "ReadChunks" >> beam.ParDo(T.ReadChunksFn(r.chunk_size), starts=starts).with_outputs(
-        T.COUNTS, main="chunks"
-    )
+    chunks = units | "ReadChunks" >> beam.ParDo(T.ReadChunksFn(r.chunk_size), starts=starts)
     if r.id_column:  # the corpus's own ids may repeat; generated ids (position + content) cannot
         duplicates = (
             units
@@ -152,14 +154,14 @@ def build(pipeline: beam.Pipeline, plan: Plan, processes: int = 1) -> None:
         )
     else:
         duplicates = pipeline | "NoDuplicates" >> beam.Create([])
-    valid = read.chunks | "Validate" >> beam.ParDo(
-        T.ValidateChunkFn(r.columns, plan.labels), duplicates=beam.pvalue.AsDict(duplicates)
-    ).with_outputs(T.DEAD, main="chunks")
-    augmented = valid.chunks | "Augment" >> beam.ParDo(
+    valid = chunks | "Validate" >> beam.ParDo(
+        T.ValidateChunkFn(r.columns, plan.labels, r.output, r.split, plan.job),
+        duplicates=beam.pvalue.AsDict(duplicates),
+    ).with_outputs(T.REUSED, main="chunks")
+    to_label = valid.chunks | "Augment" >> beam.ParDo(
         T.AugmentChunkFn(r.augment, r.seed, AUGMENT_BATCH, plan.scale.torch_threads, processes)
-    ).with_outputs(T.DEAD, T.COUNTS, main="chunks")
+    )
 
-    to_label = augmented.chunks
     hints = {}
     if plan.scale.accelerator:  # right fitting: a fusion break, then the labelling on accelerator workers
         to_label = to_label | "ToLabellingWorkers" >> beam.Reshuffle()
@@ -181,22 +183,23 @@ def build(pipeline: beam.Pipeline, plan: Plan, processes: int = 1) -> None:
         processes_per_machine=processes,
         model_copies=plan.scale.model_copies,
     )
-    label_and_write = LabelAndWrite(handler, T.WriteChunkFn(data_dir, r.split, schema, r.soft_labels))
+    label_and_write = LabelAndWrite(handler, T.WriteChunkFn(r.output, r.split, schema, r.soft_labels))
     if hints:  # on the composite, so writing stays on the labelling workers (no second shuffle)
         label_and_write = label_and_write.with_resource_hints(**hints)
     labelled = to_label | "LabelAndWrite" >> label_and_write
     written = labelled["written"]
 
-    dead = [valid[T.DEAD], augmented[T.DEAD], labelled["dead"]]
+    reused = valid[T.REUSED]
+    dead = [labelled["dead"], reused | "ReusedDead" >> beam.FlatMap(T.reused_dead_letters)]
     dead_written = (
         dead
         | "AllDead" >> beam.Flatten()
         | "KeyDead" >> beam.Map(lambda d: (0, d))
         | "GroupDead" >> beam.GroupByKey()
-        | "WriteDeadLetters" >> beam.ParDo(T.WriteDeadLettersFn(dead_dir, r.split))
+        | "WriteDeadLetters" >> beam.ParDo(T.WriteDeadLettersFn(r.output, r.split))
     )
 
-    counts = [read[T.COUNTS], augmented[T.COUNTS], written, dead_written]
+    counts = [written, reused | "ReusedCounts" >> beam.Map(T.reused_counts), dead_written]
     totals = counts | "AllCounts" >> beam.Flatten() | "SumCounts" >> beam.CombineGlobally(RunCounts.total)
     _ = (
         pipeline
@@ -206,8 +209,8 @@ def build(pipeline: beam.Pipeline, plan: Plan, processes: int = 1) -> None:
 
 
 class LabelAndWrite(beam.PTransform):
-    """Chunks of rows -> teacher labels -> Parquet files. Returns counters (`written`) and the dead
-    letters of rows the teacher could not label (`dead`)."""
+    """(ChunkLog, rows) -> teacher labels -> staged Parquet files. Returns the chunks' counts
+    (`written`) and dead letters (`dead`: the chunks' own, and their rows the teacher could not label)."""
 
     def __init__(self, handler: TeacherModelHandler, writer: beam.DoFn):
         super().__init__()
@@ -219,62 +222,41 @@ class LabelAndWrite(beam.PTransform):
             | "OneChunkPerCall" >> beam.Map(lambda chunk: [chunk])
             | "LabelWithTeacher" >> RunInference(self.handler.with_no_batching()).with_exception_handling()
         )
+        written = labelled | "WriteParquet" >> beam.ParDo(self.writer).with_outputs(T.DEAD, main="counts")
         dead = [
-            labelled | "RowsTheTeacherFailed" >> beam.FlatMap(T.failed_rows_to_dead_letters),
+            written[T.DEAD],
             failed.failed_inferences | "FailedInference" >> beam.FlatMap(T.failed_inference_to_dead_letters),
         ] | "LabelDead" >> beam.Flatten()
-        written = labelled | "WriteParquet" >> beam.ParDo(self.writer)
-        return {"written": written, "dead": dead}
+        return {"written": written.counts, "dead": dead}
 
 
 def finalize(_, plan: Plan, counts: RunCounts) -> None:
-    """Runs once, after every data and dead-letter file exists: files of an earlier run of this split
-    that this run did not write go, then manifest and card."""
+    """Runs once, after every chunk and the dead letters are staged: commits the split (the staged files
+    replace the split's old ones, then manifest and card; see kdaug.core.dataset)."""
     r = plan.recipe
-    data_files, dead_files = sorted(counts.data_files), sorted(counts.dead_letter_files)
-    out = r.output.rstrip("/")
-    data_dir, dead_dir = FileSystems.join(out, "data"), FileSystems.join(out, "dead_letter")
-    _remove_stale(data_dir, f"{r.split}-", set(data_files))
-    _remove_stale(dead_dir, f"{r.split}-", set(dead_files))
-
-    manifest_path = FileSystems.join(out, "manifest.json")
-    existing = None
-    if FileSystems.exists(manifest_path):
-        with FileSystems.open(manifest_path) as f:
-            existing = json.loads(f.read().decode("utf-8"))
     teacher = {
         "spec": plan.teacher.spec,
         "weights_sha256": plan.teacher.weights_sha256,
         "label_names": plan.labels.names(),
         "max_length": plan.teacher.max_length,
     }
+    data_files, dead_files = sorted(counts.data_files), sorted(counts.dead_letter_files)
     entry = split_manifest(
         counts,
         r.dataset_recipe(),
         teacher,
         plan.command,
-        [f"data/{n}" for n in data_files],
-        [f"dead_letter/{n}" for n in dead_files],
+        [f"{DATA}/{n}" for n in data_files],
+        [f"{DEAD_LETTER}/{n}" for n in dead_files],
     )
-    manifest = merge_manifest(existing, r.split, entry)
-    T._write_atomically(manifest_path, (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode("utf-8"))
-    T._write_atomically(FileSystems.join(out, "README.md"), dataset_card(manifest).encode("utf-8"))
-
-
-def _modified(path: str) -> float:
-    return FileSystems.match([path])[0].metadata_list[0].last_updated_in_seconds
-
-
-def _remove_stale(directory: str, prefix: str, keep: set[str]) -> None:
-    pattern = FileSystems.join(directory, prefix + "*")
-    stale = [
-        m.path
-        for res in FileSystems.match([pattern])
-        for m in res.metadata_list
-        if m.path.rsplit("/", 1)[-1] not in keep
-    ]
-    if stale:
-        FileSystems.delete(stale)
+    DatasetDir(r.output).commit(r.split, entry, data_files, dead_files, merge_manifest, dataset_card)
+    if counts.chunks_reused:
+        log.info(
+            "%s: %d of %d chunks reused from an interrupted earlier run",
+            r.output,
+            counts.chunks_reused,
+            counts.chunks_reused + counts.chunks_written,
+        )
 
 
 def build_pipeline(plan: Plan, options: PipelineOptions) -> beam.Pipeline:
@@ -307,6 +289,9 @@ def materialize_recipe(
 
     jobs = recipe.role_recipes() or [(None, recipe)]
     plans = [prepare(job, command, scale) for _, job in jobs]
+    if not pipeline_options(beam_args or []).view_as(TestOptions).dry_run:
+        for _, job in jobs:
+            DatasetDir(job.output).check_writable(job.split)
     keep_long_lived_out_of_gc()  # this process holds Beam, torch and the checked assets until it exits
     manifests: dict[str | None, dict | None] = {}
     for (role, job), plan in zip(jobs, plans):
@@ -329,11 +314,6 @@ def run(
     plan = plan or prepare(recipe, command)
     options = pipeline_options(beam_args or [])
     dry_run = bool(options.view_as(TestOptions).dry_run)
-    if not dry_run:
-        for d in ("data", "dead_letter"):
-            path = FileSystems.join(recipe.output.rstrip("/"), d)
-            if not FileSystems.exists(path):
-                FileSystems.mkdirs(path)
     log.info(
         "materializing %s -> %s (%d read units, chunks of %d records)",
         recipe.input,
@@ -348,5 +328,4 @@ def run(
     if dry_run:
         return None
     result.wait_until_finish()
-    with FileSystems.open(FileSystems.join(recipe.output.rstrip("/"), "manifest.json")) as f:
-        return json.loads(f.read().decode("utf-8"))
+    return DatasetDir(recipe.output).read_manifest()

@@ -1,15 +1,18 @@
-"""The DoFns of the materialize pipeline. Each wraps a pure function of kdaug_core; the side outputs
-carry dead letters (bad records with their reasons) and counters (for the manifest)."""
+"""The DoFns of the materialize pipeline. Each wraps a pure function of kdaug.core.
+
+A chunk travels through them with its ChunkLog: its fingerprint, the dead letters of its records so far
+and what was counted. The writer stages the chunk's data file and then its record (kdaug.core.dataset),
+so a rerun after a kill reuses every chunk whose fingerprint matches instead of redoing it. Whatever one
+record can raise ends as that record's dead letter, never as the job's end."""
 
 from __future__ import annotations
 
 import io
 import json
 import logging
-import os
+from dataclasses import dataclass, field
 
 import apache_beam as beam
-from apache_beam.io.filesystems import FileSystems
 from apache_beam.pvalue import TaggedOutput
 
 from kdaug.core.augment import AugmentSpec, build_augmenters
@@ -24,18 +27,33 @@ from kdaug.core.corpus import (
     validate_record,
 )
 from kdaug.core.counts import RunCounts
+from kdaug.core.dataset import DatasetDir, chunk_fingerprint
 from kdaug.core.rows import copy_row, original_row, position_key
 from kdaug.core.schema import SOFT_LABEL_COLUMNS, SoftLabels, soft_label_arrays
 from kdaug.core.threads import set_torch_threads
 from kdaug.pipelines.worker import keep_long_lived_out_of_gc
 
 DEAD = "dead_letter"
-COUNTS = "counts"  # partial RunCounts, summed into one for the manifest
+REUSED = "reused"  # records of chunks a previous run of the same job staged
 log = logging.getLogger("kdaug")
 
 
 def dead_letter(stage: str, reason: str, position: str = "", record_id: str | None = None, raw: str = "") -> dict:
     return {"stage": stage, "position": position, "id": record_id, "reason": reason, "record": raw}
+
+
+def failure(err: BaseException) -> str:
+    return f"{type(err).__name__}: {err}"
+
+
+@dataclass
+class ChunkLog:
+    """What travels with a chunk: its key and fingerprint, its dead letters and counts so far."""
+
+    key: str
+    fingerprint: str
+    dead: list[dict] = field(default_factory=list)
+    counts: RunCounts = field(default_factory=RunCounts)
 
 
 def chunk_key(unit_index: int, chunk_index: int) -> str:
@@ -67,7 +85,6 @@ class ReadChunksFn(beam.DoFn):
                 chunk = []
         if chunk or n == 0:  # an empty unit still gets its (empty) chunk, so the file set is complete
             yield chunk_key(unit_index, (max(n, 1) - 1) // self.chunk_size), chunk
-        yield TaggedOutput(COUNTS, RunCounts.read(n))
 
 
 class ReadIdsFn(beam.DoFn):
@@ -95,36 +112,51 @@ def first_of_duplicated_id(item):
 
 
 class ValidateChunkFn(beam.DoFn):
-    """(key, raw records) -> (key, source examples); bad records and later duplicates of an id go to
-    the dead letters. `duplicates` maps each repeated id to its first position (a side input)."""
+    """(key, raw records) -> (ChunkLog, source examples), or the record of the same chunk staged by an
+    earlier run of this job (REUSED). Bad records and later duplicates of an id become dead letters.
+    `duplicates` maps each repeated id to its first position (a side input)."""
 
-    def __init__(self, columns: ColumnSpec, labels: LabelSpace | None):
+    def __init__(self, columns: ColumnSpec, labels: LabelSpace | None, output: str, split: str, job: str):
         self.columns, self.labels = columns, labels
+        self.output, self.split, self.job = output, split, job
+
+    def setup(self):
+        self.dataset = DatasetDir(self.output)
 
     def process(self, item, duplicates):
         key, records = item
+        chunk_log = ChunkLog(key, chunk_fingerprint(self.job, key, records, duplicates, self.columns.id))
+        staged = self.dataset.staged_chunk(self.split, key)
+        if staged is not None and staged.get("fingerprint") == chunk_log.fingerprint:
+            yield TaggedOutput(REUSED, staged)
+            return
+        chunk_log.counts = RunCounts.read(len(records))
         sources = []
         for rec in records:
             try:
                 ex = validate_record(rec, self.columns, self.labels)
             except BadRecord as err:
-                yield TaggedOutput(DEAD, dead_letter("read", str(err), rec.position, None, rec.raw))
+                chunk_log.dead.append(dead_letter("read", str(err), rec.position, err.record_id, rec.raw))
+                continue
+            except Exception as err:  # noqa: BLE001 - whatever one record raises is its own dead letter
+                chunk_log.dead.append(dead_letter("read", failure(err), rec.position, None, rec.raw))
                 continue
             first = duplicates.get(ex.id)
             if first is not None and first != ex.position:
-                yield TaggedOutput(
-                    DEAD,
-                    dead_letter(
-                        "read",
-                        f"duplicate id {ex.id!r} (first seen at {first})",
-                        ex.position,
-                        ex.id,
-                        json.dumps({"text": ex.text, "text_pair": ex.text_pair}),
-                    ),
-                )
+                reason = f"duplicate id {ex.id!r} (first seen at {first})"
+                raw = json.dumps({"text": ex.text, "text_pair": ex.text_pair})
+                chunk_log.dead.append(dead_letter("read", reason, ex.position, ex.id, raw))
                 continue
             sources.append(ex)
-        yield key, sources
+        yield chunk_log, sources
+
+
+def reused_counts(staged: dict) -> RunCounts:
+    return RunCounts.from_dict(staged["counts"]) + RunCounts(chunks_reused=1)
+
+
+def reused_dead_letters(staged: dict) -> list[dict]:
+    return staged["dead_letters"]
 
 
 class AugmentChunkFn(beam.DoFn):
@@ -150,28 +182,25 @@ class AugmentChunkFn(beam.DoFn):
         keep_long_lived_out_of_gc()
 
     def process(self, item):
-        key, sources = item
+        chunk_log, sources = item
         copies: dict[str, list[dict]] = {s.id: [] for s in sources}
         counts: dict[str, list[int]] = {}  # spec key -> [requested, written], summed over the chunk
         ordered = sorted(sources, key=lambda s: (len(s.text) + len(s.text_pair or ""), s.id))
         for start in range(0, len(ordered), self.batch_size):
             batch = ordered[start : start + self.batch_size]
             for aug in self.augmenters:
-                for out in self._augment(aug, batch, counts):
-                    if isinstance(out, TaggedOutput):
-                        yield out
-                    else:
-                        copies[out["source_id"]].append(out)
+                for row in self._augment(aug, batch, counts, chunk_log.dead):
+                    copies[row["source_id"]].append(row)
         for spec_key, (requested, written) in counts.items():
-            yield TaggedOutput(COUNTS, RunCounts.augmented(spec_key, requested, written))
+            chunk_log.counts += RunCounts.augmented(spec_key, requested, written)
         rows = []
         for src in sources:
             rows.append(original_row(src))
             rows += sorted(copies[src.id], key=lambda r: r["id"])
-        yield key, rows
+        yield chunk_log, rows
 
-    def _augment(self, aug, batch, counts: dict[str, list[int]]):
-        """Yields dead letters (tagged) and copy rows; adds to the chunk's `counts`."""
+    def _augment(self, aug, batch, counts: dict[str, list[int]], dead: list[dict]):
+        """Yields copy rows; adds to the chunk's `counts` and its dead letters."""
         try:
             results = aug.augment_batch(batch, self.seed)
         except Exception as err:  # isolate the example that breaks the augmenter; keep the rest
@@ -180,17 +209,10 @@ class AugmentChunkFn(beam.DoFn):
             for src in batch:
                 try:
                     results += aug.augment_batch([src], self.seed)
-                except Exception as one_err:
+                except Exception as one_err:  # noqa: BLE001 - the source's copies are dead-lettered, not the job
                     results.append(None)
-                    yield TaggedOutput(
-                        DEAD,
-                        dead_letter(
-                            f"copy:augment:{aug.spec_key}",
-                            f"{type(one_err).__name__}: {one_err}",
-                            src.position,
-                            src.id,
-                            src.text,
-                        ),
+                    dead.append(
+                        dead_letter(f"copy:augment:{aug.spec_key}", failure(one_err), src.position, src.id, src.text)
                     )
         for src, res in zip(batch, results):
             if res is None:
@@ -202,34 +224,19 @@ class AugmentChunkFn(beam.DoFn):
                 yield copy_row(src, copy, aug)
 
 
-def failed_rows_to_dead_letters(item):
-    """(key, LabelledRows) -> the dead letters of the rows the teacher could not label."""
-    _, labelled = item
-    for row, reason in labelled.failed:
-        yield _label_dead_letter(row, reason)
-
-
 def failed_inference_to_dead_letters(item):
-    """RunInference's failure output ([chunk], exception) -> a dead letter per row of the chunk."""
+    """RunInference's failure output ([chunk], exception) -> a dead letter per row of the chunk (the
+    chunk is not staged, so a rerun labels it again)."""
     batch, exc = item
-    for _, rows in batch:
+    for chunk_log, rows in batch:
+        yield from chunk_log.dead
         for row in rows:
-            yield _label_dead_letter(row, f"teacher inference failed: {type(exc).__name__}: {exc}")
+            yield _row_dead_letter(row, "label", f"teacher inference failed: {failure(exc)}")
 
 
-def _label_dead_letter(row: dict, reason: str) -> dict:
-    stage = "label" if row["aug_method"] == "original" else "copy:label"
+def _row_dead_letter(row: dict, stage: str, reason: str) -> dict:
+    stage = stage if row["aug_method"] == "original" else f"copy:{stage}"
     return dead_letter(stage, reason, "", row["id"], row["text"])
-
-
-def _write_atomically(path: str, data: bytes) -> None:
-    """Write then rename, so a retried bundle never leaves a half-written file under the final name."""
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with FileSystems.create(tmp) as f:
-        f.write(data)
-    if FileSystems.exists(path):
-        FileSystems.delete([path])
-    FileSystems.rename([tmp], [path])
 
 
 def data_file_name(split: str, key: str) -> str:
@@ -250,41 +257,70 @@ def rows_to_table(rows: list[dict], schema, soft_labels: SoftLabels):
     return pa.Table.from_arrays([columns[f.name] for f in schema], schema=schema)
 
 
-class WriteChunkFn(beam.DoFn):
-    """(key, labelled rows) -> one Parquet file per chunk, rows in corpus order (each original followed
-    by its copies), plus counters: rows and changed ratio per method, bytes, soft-label bytes."""
+def writable_table(rows: list[dict], schema, soft_labels: SoftLabels):
+    """(table, dead letters): the rows as a table; a row that cannot be stored (a value Arrow rejects)
+    is found by trying each alone and dead-lettered, and the others are written."""
+    try:
+        return rows_to_table(rows, schema, soft_labels), []
+    except Exception:  # noqa: BLE001 - find the rows that cause it
+        good, dead = [], []
+        for row in rows:
+            try:
+                rows_to_table([row], schema, soft_labels)
+                good.append(row)
+            except Exception as err:  # noqa: BLE001
+                dead.append(_row_dead_letter(row, "write", failure(err)))
+        return rows_to_table(good, schema, soft_labels), dead
 
-    def __init__(self, data_dir: str, split: str, schema, soft_labels: SoftLabels):
-        self.data_dir, self.split, self.schema, self.soft_labels = data_dir, split, schema, soft_labels
+
+class WriteChunkFn(beam.DoFn):
+    """(ChunkLog, labelled rows) -> the chunk's Parquet file in staging (rows in corpus order: each
+    original followed by its copies) and then its record; emits the chunk's counts, and its dead letters
+    (DEAD)."""
+
+    def __init__(self, output: str, split: str, schema, soft_labels: SoftLabels):
+        self.output, self.split, self.schema, self.soft_labels = output, split, schema, soft_labels
+
+    def setup(self):
+        self.dataset = DatasetDir(self.output)
 
     def process(self, item):
         import pyarrow.parquet as pq
 
-        key, labelled = item
-        rows = labelled.rows
+        chunk_log, labelled = item
+        dead = chunk_log.dead + [_row_dead_letter(row, "label", reason) for row, reason in labelled.failed]
+        table, unwritable = writable_table(labelled.rows, self.schema, self.soft_labels)
+        dead += unwritable
+        dropped = {d["id"] for d in unwritable}
+        written = [r for r in labelled.rows if r["id"] not in dropped]
         buf = io.BytesIO()
-        pq.write_table(rows_to_table(rows, self.schema, self.soft_labels), buf, compression="zstd")
+        pq.write_table(table, buf, compression="zstd")
         data = buf.getvalue()
-        name = data_file_name(self.split, key)
-        _write_atomically(FileSystems.join(self.data_dir, name), data)
+        name = data_file_name(self.split, chunk_log.key)
         meta = pq.ParquetFile(io.BytesIO(data)).metadata
         soft_cols = [i for i, n in enumerate(self.schema.names) if n in SOFT_LABEL_COLUMNS]
         soft_bytes = sum(
             meta.row_group(g).column(c).total_compressed_size for g in range(meta.num_row_groups) for c in soft_cols
         )
-        yield RunCounts.written(name, rows, len(data), soft_bytes)
+        counts = chunk_log.counts + RunCounts.written(name, written, len(data), soft_bytes)
+        record = {"fingerprint": chunk_log.fingerprint, "counts": counts.to_dict(), "dead_letters": dead}
+        self.dataset.stage_chunk(self.split, chunk_log.key, name, data, record)
+        yield counts + RunCounts(chunks_written=1)
+        for d in dead:
+            yield TaggedOutput(DEAD, d)
 
 
 class WriteDeadLettersFn(beam.DoFn):
-    """All dead letters of a split -> one JSONL file, sorted, with a count per stage and reason kind."""
+    """All dead letters of a split -> one JSONL file in staging, sorted, with a count per stage."""
 
-    def __init__(self, dead_dir: str, split: str):
-        self.dead_dir, self.split = dead_dir, split
+    def __init__(self, output: str, split: str):
+        self.output, self.split = output, split
 
     def process(self, item):
         _, letters = item
         letters = sorted(letters, key=lambda d: (d["stage"], position_key(d["position"]), d["id"] or "", d["reason"]))
-        data = "".join(json.dumps(d, ensure_ascii=False) + "\n" for d in letters).encode("utf-8")
+        # backslashreplace: a record's lone surrogate (a truncated emoji escape) stays a valid JSON escape
+        data = "".join(json.dumps(d, ensure_ascii=False) + "\n" for d in letters).encode("utf-8", "backslashreplace")
         name = f"{self.split}-00000-of-00001.jsonl"
-        _write_atomically(FileSystems.join(self.dead_dir, name), data)
+        DatasetDir(self.output).stage_dead_letters(self.split, name, data)
         yield RunCounts.dead_lettered(name, [d["stage"] for d in letters])

@@ -3,7 +3,6 @@ loaded whole."""
 
 from __future__ import annotations
 
-import glob
 import hashlib
 import os
 from collections.abc import Iterator, Sequence
@@ -23,6 +22,7 @@ from kdaug.core.corpus import (
     read_unit,
     validate_record,
 )
+from kdaug.core.dataset import DATA, MANIFEST, STAGING, DatasetDir
 from kdaug.core.schema import DatasetMetadata, SchemaMismatchError, check_schema, column_names, dense_logits
 
 
@@ -144,25 +144,25 @@ def files_sha256(paths: Sequence[str]) -> str:
 
 
 def open_training_data(path: str, split: str, columns: ColumnSpec, label_names: list[str] | None = None):
-    """A materialized dataset directory (data/*.parquet), else a plain labelled corpus."""
-    if glob.glob(os.path.join(path, "data", "*.parquet")):
+    """A materialized dataset directory (a manifest, data/ or a run's staging), else a plain labelled corpus."""
+    if any(os.path.exists(os.path.join(path, name)) for name in (MANIFEST, DATA, STAGING)):
         return open_split(path, split)
     return CorpusSplit.open(path, columns, label_names)
 
 
 def open_split(directory: str, split: str = "train") -> MaterializedSplit:
-    """Finds a split's Parquet files and checks each against the current schema (one clear error)."""
-    if not os.path.isdir(os.path.join(directory, "data")):
+    """A complete split's Parquet files, as its manifest lists them, each checked against the schema (one
+    clear error: an incomplete or interrupted dataset, an unreadable file, another schema)."""
+    if not os.path.exists(directory):
+        raise SchemaMismatchError(f"dataset directory {directory!r} does not exist")
+    if not os.path.isdir(directory):
         raise SchemaMismatchError(
-            f"{directory!r} is not a materialized dataset (no data/ directory); make one with kdaug materialize"
+            f"{directory!r} is not a materialized dataset (a file, not a directory); make one with kdaug materialize"
         )
-    files = sorted(glob.glob(os.path.join(directory, "data", f"{split}-*.parquet")))
+    files = DatasetDir(directory).committed_files(split)
+    metas = [check_schema(_read_schema(f), where=f) for f in files]
     if not files:
-        found = sorted(
-            {os.path.basename(f).split("-")[0] for f in glob.glob(os.path.join(directory, "data", "*.parquet"))}
-        )
-        raise SchemaMismatchError(f"no split {split!r} in {directory!r} (found splits: {found or 'none'})")
-    metas = [check_schema(pq.read_schema(f), where=f) for f in files]
+        raise SchemaMismatchError(f"split {split!r} of {directory!r} has no data files")
     first = metas[0]
     for f, m in zip(files[1:], metas[1:]):
         if (m.teacher_sha256, m.label_names) != (first.teacher_sha256, first.label_names):
@@ -173,3 +173,13 @@ def open_split(directory: str, split: str = "train") -> MaterializedSplit:
                 f"({m.soft_labels} v{m.schema_version} vs {first.soft_labels} v{first.schema_version})"
             )
     return MaterializedSplit(directory, split, files, first)
+
+
+def _read_schema(path: str) -> pa.Schema:
+    try:
+        return pq.read_schema(path)
+    except (OSError, pa.ArrowException) as err:
+        raise SchemaMismatchError(
+            f"{path} is not a readable Parquet file ({err}); it may be truncated or damaged: materialize the "
+            f"split again"
+        ) from None

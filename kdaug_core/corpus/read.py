@@ -163,6 +163,9 @@ def _read_jsonl(unit: ReadUnit, start: RangeStart) -> Iterator[RawRecord]:
             except json.JSONDecodeError as err:
                 yield RawRecord(pos, None, _clip(text.rstrip("\n")), f"malformed JSON: {err.msg} at column {err.colno}")
                 continue
+            except RecursionError:
+                yield RawRecord(pos, None, _clip(text.rstrip("\n")), "JSON nested too deeply to read")
+                continue
             if not isinstance(obj, dict):
                 yield RawRecord(
                     pos, None, _clip(text.rstrip("\n")), f"a JSONL record must be an object, got {type(obj).__name__}"

@@ -11,6 +11,8 @@ from kdaug.core.errors import KdaugError
 FORMATS = ("jsonl", "csv", "tsv", "parquet", "hf_dataset")
 # Undecodable bytes survive decoding as lone surrogates (errors="surrogateescape"): we find them there.
 UNDECODABLE = re.compile("[\udc80-\udcff]")
+# Any other lone surrogate came from an escape in the data (JSON "\\ud83d", a cut emoji): not Unicode text.
+SURROGATE = re.compile("[\ud800-\udfff]")
 MAX_RAW_CHARS = 4000
 # A JSONL/CSV/TSV file larger than this is read as byte ranges of this size, so that one big file still
 # spreads over workers. The recipe fixes it (input_range_bytes), never the worker count: ranges decide chunks.
@@ -23,7 +25,12 @@ class CorpusError(KdaugError, ValueError):
 
 
 class BadRecord(KdaugError, ValueError):
-    """One record is unusable; the message is the reason written to the dead letter."""
+    """One record is unusable; the message is the reason written to the dead letter, `record_id` the
+    record's own id when it has a readable one (so a user can find it)."""
+
+    def __init__(self, reason: str, record_id: str | None = None):
+        super().__init__(reason)
+        self.record_id = record_id
 
 
 @dataclass(frozen=True)

@@ -43,7 +43,7 @@ def test_dataflow_job_is_right_fitted_and_uses_the_kdaug_container(tmp_path, tin
     assert hints["beam:resources:min_ram_bytes:v1"] == b"16000000000"
     # Labelling and writing on the accelerator workers; reading and augmenting on the others.
     assert env_of["LabelAndWrite/WriteParquet"] == gpu_env
-    assert not dict(envs[env_of["Augment/ParDo(AugmentChunkFn)"]].resource_hints)
+    assert not dict(envs[env_of["Augment"]].resource_hints)
     assert "ToLabellingWorkers/ReshufflePerKey" in env_of  # the fusion break before the hinted step
     for env in envs.values():  # every environment runs the kdaug worker image
         assert IMAGE.encode() in env.payload

@@ -1,6 +1,7 @@
 import pyarrow.parquet as pq
 import pytest
 
+from kdaug.core.dataset import IncompleteDatasetError
 from kdaug.core.schema import SchemaMismatchError
 from kdaug.trainers.dataset import open_split
 from tests.conftest import write_jsonl
@@ -19,7 +20,7 @@ def test_trainer_reads_a_materialized_split_in_batches(tmp_path, materialize):
 def test_trainer_rejects_other_schemas(tmp_path, materialize):
     corpus = write_jsonl(tmp_path / "c.jsonl", [{"text": "a fine film", "label": 1}])
     materialize(corpus, tmp_path / "ds")
-    with pytest.raises(SchemaMismatchError, match="no split 'validation'.*found splits: \\['train'\\]"):
+    with pytest.raises(IncompleteDatasetError, match="no split 'validation'.*found splits: \\['train'\\]"):
         open_split(str(tmp_path / "ds"), "validation")
     f = next((tmp_path / "ds" / "data").glob("*.parquet"))
     table = pq.read_table(f)
