@@ -98,7 +98,7 @@ class ReadIdsFn(beam.DoFn):
         for rec in read_unit(unit, starts.get(unit_index)):
             try:
                 ex = validate_record(rec, self.columns, None)
-            except BadRecord:
+            except Exception:  # noqa: BLE001 - the record is dead-lettered by ValidateChunkFn, with its reason
                 continue
             yield ex.id, ex.position
 

@@ -88,6 +88,80 @@ def test_bad_records_go_to_the_dead_letter_and_counts_reconcile(tmp_path, materi
     assert split["truncated_rows"] == 1 + sum(r["source_id"] == "g" for r in rows if r["aug_method"] != "original")
 
 
+def test_whatever_one_record_raises_is_its_own_dead_letter(tmp_path, materialize, monkeypatch):
+    """Hostile records: a cut emoji escape (a lone surrogate), JSON nested 100,000 deep, a surrogate in an
+    id, and a record that makes validation raise something unexpected. The job goes on; every dead letter
+    keeps the record's id where it has one."""
+    from kdaug.pipelines import transforms
+
+    lines = [
+        '{"id": "ok", "text": "a fine and moving film", "label": 1}',
+        '{"id": "tweet", "text": "so good \\ud83d", "label": 1}',
+        '{"id": "nested", "text": "x", "meta": ' + "[" * 100_000 + "]" * 100_000 + ', "label": 1}',
+        '{"id": "e1", "text": "", "label": 1}',
+        '{"id": "bad-label", "text": "a dull film", "label": "meh"}',
+        '{"id": "\\ud800x", "text": "an odd id", "label": 1}',
+        '{"id": "boom", "text": "this one breaks the validator", "label": 0}',
+    ]
+    corpus = write_jsonl(tmp_path / "hostile.jsonl", lines)
+    validate = transforms.validate_record
+
+    def breaks_on_boom(rec, columns, labels):
+        if rec.fields and rec.fields.get("id") == "boom":
+            raise KeyError("something unexpected")
+        return validate(rec, columns, labels)
+
+    monkeypatch.setattr(transforms, "validate_record", breaks_on_boom)
+    out = tmp_path / "out"
+    manifest, rows = materialize(corpus, out, augment=["synonym:ratio=0.3,copies=1"], id_column="id")
+    split = manifest["splits"]["train"]
+    dead = {d["position"]: d for d in read_dead_letters(out)}
+    assert [r["id"] for r in rows if r["aug_method"] == "original"] == ["ok"]
+    assert split["records_read"] == 7 and split["records_dead_lettered"] == 6 and split["reconciles"]
+    assert "lone surrogate \\ud83d at character 8" in dead["hostile.jsonl:2"]["reason"]
+    assert dead["hostile.jsonl:2"]["id"] == "tweet"
+    assert "nested too deeply" in dead["hostile.jsonl:3"]["reason"]
+    assert "empty" in dead["hostile.jsonl:4"]["reason"] and dead["hostile.jsonl:4"]["id"] == "e1"
+    assert (
+        "unknown label name 'meh'" in dead["hostile.jsonl:5"]["reason"] and dead["hostile.jsonl:5"]["id"] == "bad-label"
+    )
+    assert "id has a lone surrogate" in dead["hostile.jsonl:6"]["reason"]
+    assert dead["hostile.jsonl:7"]["reason"] == "KeyError: 'something unexpected'"
+
+
+def test_a_row_arrow_cannot_store_is_dead_lettered_and_the_rest_written():
+    import numpy as np
+
+    from kdaug.core.schema import SoftLabels, arrow_schema
+    from kdaug.pipelines.transforms import writable_table
+
+    schema = arrow_schema({"label_names": ["negative", "positive"]})
+    base = {
+        "source_id": "s",
+        "text_pair": None,
+        "label": 1,
+        "aug_params": "{}",
+        "aug_seed": 0,
+        "changed_ratio": 0.0,
+        "changed_words": 0,
+        "word_count": 2,
+        "truncated": False,
+        "teacher_pred": 1,
+        "teacher_entropy": 0.5,
+        "teacher_kl_to_source": None,
+        "teacher_logits": np.zeros(2, np.float32),
+    }
+    rows = [
+        {**base, "id": "s", "text": "fine text", "aug_method": "original"},
+        {**base, "id": "s/x", "text": "bad \ud83d", "aug_method": "synonym"},
+    ]
+    table, dead = writable_table(rows, schema, SoftLabels())
+    assert table.column("id").to_pylist() == ["s"]
+    assert [(d["id"], d["stage"]) for d in dead] == [("s/x", "copy:write")] and "UnicodeEncodeError" in dead[0][
+        "reason"
+    ]
+
+
 def test_same_seed_same_dataset_across_runs_runners_worker_processes_and_right_fitting(tmp_path, mr_rows, materialize):
     corpus = tmp_path / "c"
     corpus.mkdir()
