@@ -65,6 +65,10 @@ class DatasetDir:
     def path(self, *parts: str) -> str:
         return posixpath.join(self.root, *parts) if parts else self.root
 
+    def shown(self, path: str) -> str:
+        """A path as the user would write it: plain on a local disk, with its protocol elsewhere."""
+        return path if self.local else self.fs.unstrip_protocol(path)
+
     def staging(self, split: str, *parts: str) -> str:
         return self.path(STAGING, split, *parts)
 
@@ -93,7 +97,7 @@ class DatasetDir:
                 self.fs.rm(probe)
             except OSError as err:
                 reason = err.strerror or str(err) or type(err).__name__
-                raise OutputNotWritableError(f"cannot write to {self.fs.unstrip_protocol(where)!r}: {reason}") from None
+                raise OutputNotWritableError(f"cannot write to {self.shown(where)!r}: {reason}") from None
 
     # ------------------------------------------------------------------------------------ staging
 
@@ -233,7 +237,7 @@ class DatasetDir:
                 split,
                 STAGING,
             )
-        return [f if self.local else self.fs.unstrip_protocol(f) for f in files]
+        return [self.shown(f) for f in files]
 
 
 def job_fingerprint(recipe: dict, teacher_sha256: str, label_names: list[str], schema_version: int) -> str:

@@ -11,6 +11,7 @@ exactly where it stopped and ends with the same metrics as one that was never in
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import random
@@ -29,6 +30,7 @@ from kdaug.trainers.losses import ce_loss, kd_loss
 from kdaug.trainers.students import Student, StudentSpec, build_student, load_student
 
 OBJECTIVES = ("distill", "finetune")
+log = logging.getLogger("kdaug")
 COLUMNS = [
     "id",
     "text",
@@ -174,19 +176,44 @@ def batches(rows: Iterator[dict], size: int) -> Iterator[list[dict]]:
 
 
 def load_eval(cfg: TrainConfig, label_names: list[str]) -> tuple[list[str], list[str | None], list[int]]:
+    """The held-out set. Labels the dataset does not know fail the run before any training (scoring on
+    the rest would report accuracy on part of the set); other unusable records are left out, and said."""
     columns = ColumnSpec(cfg.eval_text_column, cfg.eval_text_pair_column, cfg.eval_label_column)
     labels = LabelSpace(dict(enumerate(label_names)))
     texts, pairs, gold = [], [], []
+    unknown: dict[str, list[str]] = {}  # label value -> positions
+    skipped: list[str] = []
     for unit in plan_read_units(cfg.eval):
         for rec in read_unit(unit):
             try:
-                ex = validate_record(rec, columns, labels)
-            except BadRecord:
+                ex = validate_record(rec, columns, None)
+            except BadRecord as err:
+                skipped.append(f"{rec.position}: {err}")
                 continue
-            if ex.label is not None:
+            raw_label = (rec.fields or {}).get(cfg.eval_label_column)
+            try:
+                label = labels.resolve(raw_label)
+            except BadRecord:
+                unknown.setdefault(repr(raw_label), []).append(rec.position)
+                continue
+            if label is not None:
                 texts.append(ex.text)
                 pairs.append(ex.text_pair)
-                gold.append(ex.label)
+                gold.append(label)
+    if unknown:
+        examples = "; ".join(f"{value} ({len(where)} records, e.g. {where[0]})" for value, where in unknown.items())
+        raise TrainConfigError(
+            f"--eval {cfg.eval!r} has labels the training data does not know: {examples}. The data's labels are "
+            f"{label_names}; map or remove those records"
+        )
+    if skipped:
+        log.warning(
+            "--eval %s: %d unusable records left out (%s%s)",
+            cfg.eval,
+            len(skipped),
+            skipped[0],
+            ", ..." if len(skipped) > 1 else "",
+        )
     if not gold:
         raise TrainConfigError(f"--eval {cfg.eval!r} has no labelled records in column {cfg.eval_label_column!r}")
     return texts, pairs, gold

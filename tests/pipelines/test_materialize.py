@@ -310,6 +310,38 @@ def test_bad_setup_fails_fast_with_one_message(tmp_path, tiny_teacher, capsys, a
     assert not (tmp_path / "o").exists()  # nothing was started
 
 
+@pytest.mark.parametrize("case", ["output_is_a_file", "data_is_a_file", "read_only"])
+def test_an_unwritable_output_fails_before_any_work(tmp_path, tiny_teacher, capsys, monkeypatch, case):
+    from kdaug.core.dataset import DatasetDir
+
+    corpus = write_jsonl(tmp_path / "c.jsonl", [{"text": "fine", "label": 1}])
+    out = tmp_path / "o"
+    if case == "output_is_a_file":
+        out.write_text("not a directory")
+        message = "is a file; give a directory"
+    elif case == "data_is_a_file":
+        out.mkdir()
+        (out / "data").write_text("in the way")
+        message = f"cannot write to '{out / 'data'}'"
+    else:  # root may write anywhere, so a read-only disk is stood in for
+        write = DatasetDir.write
+
+        def read_only(self, path, data):
+            if ".kdaug-write-check" in path:
+                raise PermissionError(13, "Permission denied")
+            return write(self, path, data)
+
+        monkeypatch.setattr(DatasetDir, "write", read_only)
+        message = f"cannot write to '{out}': Permission denied"
+    started = []
+    monkeypatch.setattr("kdaug.pipelines.materialize.build_pipeline", lambda *a: started.append(a))
+    args = ["materialize", "--input", str(corpus), "--output", str(out), "--teacher", str(tiny_teacher)]
+    assert kdaug(args + ["--runner=DirectRunner"]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert started == []
+
+
 def test_cli_materialize_with_a_recipe_file(tmp_path, tiny_teacher, capsys):
     corpus = write_jsonl(tmp_path / "c.jsonl", [{"text": "a wonderful film", "label": "positive"}])
     cfg = tmp_path / "recipe.yaml"

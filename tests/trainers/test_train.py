@@ -3,7 +3,7 @@ import json
 import pytest
 
 from kdaug.cli import main as kdaug
-from kdaug.trainers.train import CheckpointMismatchError, TrainConfig, row_passes, train
+from kdaug.trainers.train import CheckpointMismatchError, TrainConfig, TrainConfigError, row_passes, train
 from tests.conftest import write_jsonl
 
 
@@ -296,3 +296,43 @@ def test_train_state_round_trips_and_reads_older_checkpoints():
         {"epoch": 2, "step_in_epoch": 0, "global_step": 4, "history": [], "best": None, "config": {}}
     )  # no epoch_losses, no data_sha256
     assert older.epoch_losses == [] and older.data_sha256 is None
+
+
+def test_eval_labels_the_data_does_not_know_fail_before_training(tiny_dataset, tmp_path, mr_rows):
+    data, _ = tiny_dataset
+    dev = write_jsonl(tmp_path / "dev.jsonl", mr_rows[200:203] + [{"text": "so-so", "label": "neutral"}] * 2)
+    with pytest.raises(
+        TrainConfigError,
+        match=r"labels the training data does not know: 'neutral' \(2 records, "
+        r"e\.g\. dev\.jsonl:4\).*\['negative', 'positive'\]",
+    ):
+        train(config(tiny_dataset, tmp_path / "run", eval=str(dev)), progress=False)
+    assert not (tmp_path / "run").exists()  # before any work
+
+
+def test_incomplete_or_damaged_datasets_are_refused_by_name(tiny_dataset, tmp_path, capsys):
+    import shutil
+
+    data, heldout = tiny_dataset
+    partial = tmp_path / "partial"  # data files, but the run never committed a manifest
+    shutil.copytree(data / "data", partial / "data")
+    args = [
+        "distill",
+        "--student",
+        "bilstm:hidden=8,embed_dim=8",
+        "--eval",
+        str(heldout),
+        "--output",
+        str(tmp_path / "o"),
+    ]
+    assert kdaug([*args, "--data", str(partial)]) == 2
+    assert "no manifest.json" in capsys.readouterr().err
+    truncated = tmp_path / "truncated"
+    shutil.copytree(data, truncated)
+    part = sorted((truncated / "data").glob("*.parquet"))[0]
+    part.write_bytes(part.read_bytes()[: part.stat().st_size // 2])
+    assert kdaug([*args, "--data", str(truncated)]) == 2
+    err = capsys.readouterr().err
+    assert f"{part} is not a readable Parquet file" in err and "Traceback" not in err
+    assert kdaug([*args, "--data", str(tmp_path / "nowhere")]) == 2
+    assert "does not exist" in capsys.readouterr().err
