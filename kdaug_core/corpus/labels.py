@@ -9,6 +9,8 @@ from typing import Any
 
 from kdaug.core.corpus.records import BadRecord, CorpusError
 
+INTEGRAL = re.compile(r"[+-]?\d+(\.0*)?")  # an integer, possibly written as a float with no fraction
+
 
 @dataclass
 class LabelSpace:
@@ -45,8 +47,8 @@ class LabelSpace:
             value = int(value)
         if isinstance(value, str):
             s = value.strip()
-            if re.fullmatch(r"[+-]?\d+", s):
-                value = int(s)
+            if INTEGRAL.fullmatch(s):  # "1", and "1.0" as pandas writes an int column with gaps
+                value = int(s.partition(".")[0])
             elif s in self._by_name:
                 return self._by_name[s]
             elif s.casefold() in self._by_folded:
@@ -59,9 +61,11 @@ class LabelSpace:
 
 
 def _label_key(value: Any) -> str:
+    """A corpus label as --label-map keys spell it: 1, 1.0 and "1.0" are all "1"."""
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    return str(value).strip()
+    key = str(value).strip()
+    return key.partition(".")[0] if INTEGRAL.fullmatch(key) else key
 
 
 def parse_label_map(spec: str | dict | None) -> dict[str, str]:

@@ -23,6 +23,10 @@ from kdaug.core.corpus.records import (
     ReadUnit,
 )
 
+# A text field may be as long as a record can be (a 200,000-character review must read as JSONL does);
+# the csv module's default cap is 131,072 characters. Capped at a C long on every platform.
+csv.field_size_limit(2**31 - 1)
+
 
 def read_unit(unit: ReadUnit, start: RangeStart | None = None) -> Iterator[RawRecord]:
     """The unit's records. A byte range after a file's first needs its RangeStart (find_range_starts)."""
@@ -192,10 +196,32 @@ def _read_csv(unit: ReadUnit, start: RangeStart) -> Iterator[RawRecord]:
                 yield RawRecord(pos, None, raw, "undecodable bytes (not UTF-8)")
                 continue
             if header is not None and len(row) != len(header):
-                yield RawRecord(pos, None, raw, f"expected {len(header)} fields, got {len(row)}")
+                if any("\n" in cell for cell in row):
+                    yield from _swallowed_lines(unit.rel, line, row)
+                else:
+                    yield RawRecord(pos, None, raw, f"expected {len(header)} fields, got {len(row)}")
                 continue
             names = header if header is not None else [str(i) for i in range(len(row))]
             yield RawRecord(pos, dict(zip(names, row)), raw)
+
+
+def _swallowed_lines(rel: str, line: int, row: list[str]) -> Iterator[RawRecord]:
+    """A row that spans several lines and has the wrong number of fields: a quote opened on its first
+    line and never closed where it should be, so the csv reader took the following lines as part of one
+    field. Each of those lines is reported at its own position, so every row of the file is accounted for."""
+    lines = ",".join(row).rstrip("\n").split("\n")
+    last = line + len(lines) - 1
+    for i, text in enumerate(lines):
+        reason = (
+            f'unbalanced quote: a field opened with " on line {line} is not closed, so lines {line}-{last} '
+            f"were read as one row (this is line {line + i})"
+        )
+        yield RawRecord(
+            f"{rel}:{line + i}",
+            None,
+            _clip(text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")),
+            reason,
+        )
 
 
 def _read_parquet(unit: ReadUnit) -> Iterator[RawRecord]:

@@ -105,13 +105,36 @@ def test_csv_with_header_tsv_and_headerless_csv(tmp_path):
     assert [(e.text, e.label) for e in good] == [("great", 1), ("awful", 0)] and not bad
 
 
-def test_csv_undecodable_bytes_and_oversized_fields_are_dead_lettered(tmp_path):
-    (tmp_path / "u.csv").write_bytes(b"text,label\nfine,1\nbad \xff byte,0\n" + b"x" * 200_000 + b",1\nafter,0\n")
+def test_csv_undecodable_bytes_are_dead_lettered_and_long_fields_read_as_in_jsonl(tmp_path):
+    long_text = "x" * 200_000
+    (tmp_path / "u.csv").write_bytes(b"text,label\nfine,1\nbad \xff byte,0\n" + long_text.encode() + b",1\nafter,0\n")
     good, bad = read_all(tmp_path / "u.csv")
-    assert [e.text for e in good] == ["fine", "after"]
-    assert bad[0][0] == "u.csv:3" and "undecodable" in bad[0][1]
-    assert bad[1][0] == "u.csv:4" and "unreadable CSV row: field larger than field limit" in bad[1][1]
+    assert [e.text for e in good] == ["fine", long_text, "after"]
+    assert bad == [("u.csv:3", "undecodable bytes (not UTF-8)")]
+    write_jsonl(tmp_path / "u.jsonl", [{"text": long_text, "label": 1}])
+    assert [e.text for e in read_all(tmp_path / "u.jsonl")[0]] == [long_text]  # parity with JSONL
     assert read_in_ranges(tmp_path / "u.csv", 4096)[1] == read_in_ranges(tmp_path / "u.csv", None)[1]
+
+
+def test_csv_integral_float_labels_read_as_ints(tmp_path):
+    """pandas writes an int column with gaps as floats: 1.0 is label 1, in a plain read and through a map."""
+    (tmp_path / "f.csv").write_text("text,label\na good film,1.0\na bad film,0.0\nno label,\nhalf,0.5\n")
+    good, bad = read_all(tmp_path / "f.csv", ColumnSpec(label="label"))
+    assert [(e.text, e.label) for e in good] == [("a good film", 1), ("a bad film", 0), ("no label", None)]
+    assert bad == [("f.csv:5", "unknown label name '0.5'; the teacher's labels are ['negative', 'positive']")]
+    mapped = LabelSpace({0: "negative", 1: "positive"}, parse_label_map("-1=negative,1=positive"))
+    (tmp_path / "m.csv").write_text("text,label\nup,1.0\ndown,-1.0\n")
+    assert [e.label for e in read_all(tmp_path / "m.csv", labels=mapped)[0]] == [1, 0]
+
+
+def test_an_unbalanced_quote_is_named_and_every_swallowed_line_accounted_for(tmp_path):
+    (tmp_path / "q.csv").write_text('text,label\nfine,1\n"never closed,0\nswallowed,1\nalso swallowed,0\n')
+    good, bad = read_all(tmp_path / "q.csv")
+    assert [e.text for e in good] == ["fine"]
+    assert [pos for pos, _ in bad] == ["q.csv:3", "q.csv:4", "q.csv:5"]
+    assert all('unbalanced quote: a field opened with " on line 3 is not closed, so lines 3-5' in r for _, r in bad)
+    records = [rec for unit in plan_read_units(str(tmp_path / "q.csv")) for rec in read_unit(unit)]
+    assert [r.raw for r in records[1:]] == ["never closed,0", "swallowed,1", "also swallowed,0"]
 
 
 def test_parquet_row_groups_are_units_and_pairs_are_read(tmp_path):
