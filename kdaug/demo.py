@@ -30,9 +30,11 @@ VARIANTS = [  # (name, objective, methods)
 
 
 def main(argv: list[str]) -> int:
-    from kdaug.core.assets import MissingAssetError
     from kdaug.core.assets.mr import mr_splits
+    from kdaug.core.errors import KdaugError
+    from kdaug.core.flags import flags_of
     from kdaug.core.recipe import Recipe
+    from kdaug.pipelines.materialize import check_beam_args
     from kdaug.pipelines.materialize import run as materialize
     from kdaug.trainers.train import CheckpointMismatchError, TrainConfig, train
 
@@ -45,15 +47,16 @@ def main(argv: list[str]) -> int:
     p.add_argument("--limit", type=int, help="use only the first N training sentences (smoke runs)")
     p.add_argument("--ratio", type=float, default=0.3)
     args, beam_args = p.parse_known_args(argv)
+    try:
+        check_beam_args(beam_args, flags_of(p))
+        train_path, dev_path = mr_splits()
+    except KdaugError as err:
+        print(f"kdaug demo: error: {err}", file=sys.stderr)
+        return 2
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
     teacher_epochs, copies, student_epochs = (3, 8, 10) if args.full else (1, 4, 5)
     t0 = time.time()
-    try:
-        train_path, dev_path = mr_splits()
-    except MissingAssetError as err:
-        print(f"kdaug demo: error: {err}", file=sys.stderr)
-        return 2
     if args.limit:
         limited = out / f"mr_train_first{args.limit}.jsonl"
         lines = train_path.read_text(encoding="utf-8").splitlines()

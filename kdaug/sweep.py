@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 
-def parse_args(argv: list[str]):
+def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="kdaug sweep", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -32,17 +32,24 @@ def parse_args(argv: list[str]):
     p.add_argument("--student", default="bilstm:hidden=150,embeddings=glove")
     p.add_argument("--epochs", type=int, default=5)
     p.add_argument("--id-column")
-    return p.parse_known_args(argv)
+    return p
 
 
 def main(argv: list[str]) -> int:
     from kdaug.core.errors import KdaugError
+    from kdaug.core.flags import flags_of
     from kdaug.core.recipe import Recipe
-    from kdaug.pipelines.materialize import prepare
+    from kdaug.pipelines.materialize import check_beam_args, prepare
     from kdaug.pipelines.materialize import run as materialize
     from kdaug.trainers.train import TrainConfig, train
 
-    args, beam_args = parse_args(argv)
+    p = parser()
+    args, beam_args = p.parse_known_args(argv)
+    try:
+        check_beam_args(beam_args, flags_of(p))
+    except KdaugError as err:
+        print(f"kdaug sweep: error: {err}", file=sys.stderr)
+        return 2
     out = Path(args.output)
     degrees = [float(d) for d in args.degrees.split(",")]
     methods = [m.strip() for m in args.methods.split(";" if ";" in args.methods else ",") if m.strip()]

@@ -7,6 +7,7 @@ import shlex
 import sys
 
 from kdaug.core.errors import KdaugError
+from kdaug.core.flags import flags_of
 from kdaug.core.recipe import Recipe
 
 
@@ -106,11 +107,13 @@ def scale_from_args(args: argparse.Namespace):
 
 
 def materialize(argv: list[str]) -> int:
-    from kdaug.pipelines.materialize import materialize_recipe
+    from kdaug.pipelines.materialize import check_beam_args, materialize_recipe
 
-    args, beam_args = materialize_parser().parse_known_args(argv)
+    parser = materialize_parser()
+    args, beam_args = parser.parse_known_args(argv)
     command = "kdaug materialize " + " ".join(shlex.quote(a) for a in argv)
     try:
+        check_beam_args(beam_args, flags_of(parser))
         recipe = recipe_from_args(args)
         materialize_recipe(
             recipe, beam_args, command, scale_from_args(args), on_start=print_role, on_done=print_summary

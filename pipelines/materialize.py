@@ -42,6 +42,7 @@ from kdaug.core.card import dataset_card, merge_manifest, split_manifest
 from kdaug.core.corpus import LabelSpace, ReadUnit, check_columns, check_labels, plan_read_units
 from kdaug.core.counts import RunCounts
 from kdaug.core.dataset import DATA, DEAD_LETTER, DatasetDir, job_fingerprint
+from kdaug.core.flags import reject_unknown
 from kdaug.core.models import pick_device
 from kdaug.core.recipe import Recipe, RecipeError
 from kdaug.core.schema import arrow_schema, load_spec
@@ -263,6 +264,17 @@ def build_pipeline(plan: Plan, options: PipelineOptions) -> beam.Pipeline:
     pipeline = beam.Pipeline(options=options)
     build(pipeline, plan, processes_per_machine(options))
     return pipeline
+
+
+def check_beam_args(beam_args: list[str], own_flags: list[str]) -> None:
+    """Fails on an argument that is neither the command's own flag nor an Apache Beam option (Beam
+    would drop it silently), suggesting the closest of both."""
+    options = PipelineOptions(beam_args)
+    known = set(options.get_all_options())
+    unknown = [f"--{key}" for key in options.get_all_options(retain_unknown_options=True) if key not in known]
+    if not unknown and not any(a.startswith("-") for a in beam_args):
+        unknown = list(beam_args)  # values with no flag before them
+    reject_unknown(unknown, own_flags + [f"--{key}" for key in known], " (neither kdaug's nor an Apache Beam option)")
 
 
 def pipeline_options(beam_args: list[str]) -> PipelineOptions:

@@ -11,6 +11,7 @@ import json
 import sys
 
 from kdaug.core.errors import KdaugError
+from kdaug.core.flags import flags_of, reject_unknown
 from kdaug.trainers.train import TrainConfig, train
 
 SETUP_ERRORS = (KdaugError, FileNotFoundError)
@@ -90,11 +91,14 @@ def parser(objective: str) -> argparse.ArgumentParser:
 
 
 def run(objective: str, argv: list[str]) -> int:
-    args = {k: v for k, v in vars(parser(objective).parse_args(argv)).items() if v is not None}
+    p = parser(objective)
+    parsed, unknown = p.parse_known_args(argv)
+    args = {k: v for k, v in vars(parsed).items() if v is not None}
     for key in ("methods", "labels"):
         if key in args:
             args[key] = [m.strip() for m in args[key].split(",")]
     try:
+        reject_unknown(unknown, flags_of(p))
         metrics = train(TrainConfig(objective=objective, **args), progress=sys.stderr.isatty())
     except SETUP_ERRORS as err:
         print(f"kdaug {objective}: error: {err}", file=sys.stderr)
