@@ -24,9 +24,10 @@ from collections.abc import Sequence
 import numpy as np
 
 from kdaug.core.augment.base import Augmenter, AugmentSpecError, Param
-from kdaug.core.augment.draw import AugmentResult, Pending
+from kdaug.core.augment.draw import AugmentResult, Draft, Pending
 from kdaug.core.corpus import SourceExample
 from kdaug.core.models import load_pretrained, load_tokenizer, local_model_dir, pick_device
+from kdaug.core.shift import changed_by_edits
 from kdaug.core.vocab import Vocabulary
 
 
@@ -94,9 +95,8 @@ class Projector:
         return out, keep
 
 
-def rebuild_text(tok, text: str, enc_one, old_ids: list[int], new_ids: list[int]) -> str:
-    """The source text with each word whose token ids changed replaced by the new tokens' surface form;
-    everything else (spacing, punctuation, casing, text beyond truncation) kept as it was."""
+def text_edits(tok, text: str, enc_one, old_ids: list[int], new_ids: list[int]) -> list[tuple[int, int, str]]:
+    """(start, end, new surface) for each word of `text` whose token ids changed, in text order."""
     word_ids = enc_one.word_ids
     offsets = enc_one.offsets
     spans: dict[int, list[int]] = {}
@@ -114,13 +114,23 @@ def rebuild_text(tok, text: str, enc_one, old_ids: list[int], new_ids: list[int]
             surface = surface[:1].upper() + surface[1:]
         if surface and surface.lower() != original.lower():
             edits.append((start, end, surface))
+    return sorted(edits)
+
+
+def apply_edits(text: str, edits: list[tuple[int, int, str]]) -> str:
     out, cursor = [], 0
-    for start, end, surface in sorted(edits):
+    for start, end, surface in edits:
         out.append(text[cursor:start])
         out.append(surface)
         cursor = end
     out.append(text[cursor:])
     return "".join(out)
+
+
+def rebuild_text(tok, text: str, enc_one, old_ids: list[int], new_ids: list[int]) -> str:
+    """The source text with each word whose token ids changed replaced by the new tokens' surface form;
+    everything else (spacing, punctuation, casing, text beyond truncation) kept as it was."""
+    return apply_edits(text, text_edits(tok, text, enc_one, old_ids, new_ids))
 
 
 class _AugProBase(Augmenter):
@@ -142,19 +152,21 @@ class _AugProBase(Augmenter):
         """Each round drafts every pending copy, one batched pass per augmented side."""
         sides = [self.sides_of(s) for s in sources]
 
-        def draft(pending: list[Pending]) -> list[tuple]:
-            drafts = {(p.source, p.copy): [sources[p.source].text, sources[p.source].text_pair] for p in pending}
+        def draft(pending: list[Pending]) -> list[Draft]:
+            texts = {(p.source, p.copy): [sources[p.source].text, sources[p.source].text_pair] for p in pending}
+            changed = dict.fromkeys(texts, 0)
             for side in (0, 1):
                 todo = [p for p in pending if side in sides[p.source]]
                 if todo:
-                    for p, text in zip(todo, self.perturb_side(sources, side, todo)):
-                        drafts[(p.source, p.copy)][side] = text
-            return [tuple(drafts[(p.source, p.copy)]) for p in pending]
+                    for p, (text, n) in zip(todo, self.perturb_side(sources, side, todo)):
+                        texts[(p.source, p.copy)][side] = text
+                        changed[(p.source, p.copy)] += n
+            return [Draft(tuple(texts[(p.source, p.copy)]), changed[(p.source, p.copy)]) for p in pending]
 
         return self.draw(sources, sides, draft, seed, together=True, max_attempts=self.MAX_ROUNDS)
 
-    def perturb_side(self, sources, side: int, pending: list[Pending]) -> list[str]:
-        """The drafted text of `side` for each pending copy."""
+    def perturb_side(self, sources, side: int, pending: list[Pending]) -> list[tuple[str, int]]:
+        """The drafted text of `side` for each pending copy, and how many of its words changed."""
         raise NotImplementedError
 
     def _encode_side(self, sources, side: int, rows: list[int]):
@@ -174,7 +186,8 @@ class _AugProBase(Augmenter):
         continuation = ~torch.tensor(self.proj.vocab.word_start, device=self.proj.device)[ids]
         return texts, enc, ids, mask, special, continuation
 
-    def _finish(self, texts, enc, ids, special, continuation, embeds) -> list[str]:
+    def _finish(self, texts, enc, ids, special, continuation, embeds) -> list[tuple[str, int]]:
+        """(rebuilt text, words changed) per row: the projected tokens, back in the source's own text."""
         import torch
 
         new_ids, _ = self.proj.project(embeds, special, continuation)
@@ -182,7 +195,8 @@ class _AugProBase(Augmenter):
         out = []
         for b, text in enumerate(texts):
             n = len(enc["input_ids"][b])
-            out.append(rebuild_text(self.proj.tok, text, enc[b], ids[b, :n].tolist(), new_ids[b, :n].tolist()))
+            edits = text_edits(self.proj.tok, text, enc[b], ids[b, :n].tolist(), new_ids[b, :n].tolist())
+            out.append((apply_edits(text, edits), changed_by_edits(text, edits)))
         return out
 
 
@@ -197,7 +211,7 @@ class AugProMix(_AugProBase):
         self.proj = Projector(self.model, self.device)
         self._mu = parse_mu(self.mu)
 
-    def perturb_side(self, sources, side, pending) -> list[str]:
+    def perturb_side(self, sources, side, pending) -> list[tuple[str, int]]:
         import torch
 
         if not hasattr(self, "proj"):
@@ -283,7 +297,7 @@ class AugProFgsm(_AugProBase):
         or an earlier copy) steps further; both sides of a pair take the same step."""
         return self.eps * 1.5**attempt
 
-    def perturb_side(self, sources, side, pending) -> list[str]:
+    def perturb_side(self, sources, side, pending) -> list[tuple[str, int]]:
         import torch
         import torch.nn.functional as F
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from kdaug.core.assets import load_stopwords
-from kdaug.core.augment.draw import AugmentResult, Drafter, Pending, choose_positions, draw_copies
+from kdaug.core.augment.draw import AugmentResult, Draft, Drafter, Pending, choose_positions, draw_copies
 from kdaug.core.corpus import SourceExample
 from kdaug.core.errors import KdaugError
 from kdaug.core.words import WordToken, match_case, replace_spans, sentence_initial, word_tokens
@@ -252,7 +252,7 @@ class ReplacementAugmenter(Augmenter):
         content = [[s for s in sl if s.candidates and not s.stopword] for sl in slots]
         stops = [[s for s in sl if s.candidates and s.stopword] for sl in slots]
 
-        def draft(pending: list[Pending]) -> list[tuple]:
+        def draft(pending: list[Pending]) -> list[Draft]:
             drafts = []
             for p in pending:
                 i, rng = p.source, p.rng
@@ -260,7 +260,7 @@ class ReplacementAugmenter(Augmenter):
                 for slot in choose_positions(rng, self.ratio, n_words[i], content[i], stops[i]):
                     new[slot.side][slot.index] = slot.candidates[rng.integers(len(slot.candidates))]
                 texts = (sources[i].text, sources[i].text_pair)
-                drafts.append(with_replacements(texts, new, tokens[i]))
+                drafts.append(Draft(with_replacements(texts, new, tokens[i]), len(new[0]) + len(new[1])))
             return drafts
 
         eligible = [bool(c or st) and n > 0 for c, st, n in zip(content, stops, n_words)]

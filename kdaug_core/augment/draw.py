@@ -23,7 +23,8 @@ import numpy as np
 
 from kdaug.core.corpus import SourceExample
 from kdaug.core.seeding import copy_seed
-from kdaug.core.shift import Shift, measure
+from kdaug.core.shift import Shift
+from kdaug.core.words import words
 
 Texts = tuple  # (text, text_pair or None)
 
@@ -58,8 +59,16 @@ class Pending:
     attempt: int = 0  # drafts made so far
 
 
+@dataclass(frozen=True)
+class Draft:
+    """A drafted copy and how many of its source's words it changed (the method knows: kdaug.core.shift)."""
+
+    texts: Texts
+    changed_words: int
+
+
 # A method's drafting step: one draft per pending copy, in order; None where it changed nothing.
-Drafter = Callable[[list[Pending]], Sequence["Texts | None"]]
+Drafter = Callable[[list[Pending]], Sequence["Draft | None"]]
 
 
 def draw_copies(
@@ -79,6 +88,7 @@ def draw_copies(
     copies at all (nothing in it can change)."""
     results = [AugmentResult(s.id, [], requested=copies) for s in sources]
     seen = [{normalized((s.text, s.text_pair))} for s in sources]
+    word_counts = [sum(len(words((s.text, s.text_pair)[side] or "")) for side in sd) for s, sd in zip(sources, sides)]
 
     def start(i: int, c: int) -> Pending:
         return Pending(i, c, np.random.default_rng(copy_seed(seed, sources[i].id, spec_key, c)))
@@ -89,14 +99,14 @@ def draw_copies(
     while pending:
         drafts = draft(pending)
         following = []
-        for p, out in zip(pending, drafts):
+        for p, drafted in zip(pending, drafts):
             p.attempt += 1
             src = sources[p.source]
-            if out is not None and normalized(out) not in seen[p.source]:
-                seen[p.source].add(normalized(out))
-                originals = (src.text, src.text_pair)
-                shift = sum((measure(originals[s] or "", out[s] or "") for s in sides[p.source]), Shift(0, 0))
+            if drafted is not None and (key := normalized(drafted.texts)) not in seen[p.source]:
+                seen[p.source].add(key)
+                shift = Shift(drafted.changed_words, word_counts[p.source])
                 aug_seed = copy_seed(seed, src.id, spec_key, p.copy)
+                out = drafted.texts
                 results[p.source].copies.append(AugmentedCopy(out[0], out[1], shift, aug_seed, p.copy))
             elif p.attempt < max_attempts:
                 following.append(p)  # the same generator draws again

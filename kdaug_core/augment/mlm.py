@@ -21,7 +21,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from kdaug.core.augment.base import AugmentSpecError, Param, ReplacementAugmenter, Slot, with_replacements
-from kdaug.core.augment.draw import AugmentResult, Pending, choose_positions
+from kdaug.core.augment.draw import AugmentResult, Draft, Pending, choose_positions
 from kdaug.core.corpus import SourceExample
 from kdaug.core.models import ModelError, load_pretrained, load_tokenizer, local_model_dir, pick_device
 from kdaug.core.vocab import Vocabulary
@@ -208,7 +208,7 @@ class MlmAugmenter(ReplacementAugmenter):
                 else []
             )
 
-        def draft(pending: list[Pending]) -> list[tuple | None]:
+        def draft(pending: list[Pending]) -> list[Draft | None]:
             """Masks each copy's chosen positions at once; one batched prediction for every copy."""
             chosen_per_copy, masked = [], []
             for p in pending:
@@ -223,7 +223,7 @@ class MlmAugmenter(ReplacementAugmenter):
                 chosen_per_copy.append(chosen)
                 masked.append(texts)
             predictions = self._predict([m[0] for m in masked], [m[1] for m in masked])
-            drafts: list[tuple | None] = []
+            drafts: list[Draft | None] = []
             for p, chosen, preds in zip(pending, chosen_per_copy, predictions):
                 i, src = p.source, sources[p.source]
                 new: list[dict[int, str]] = [{}, {}]
@@ -233,7 +233,8 @@ class MlmAugmenter(ReplacementAugmenter):
                     cands = [x for x in top[kind] if x.lower() != word.lower()][: self.top_m]
                     if cands:
                         new[side][w] = match_case(word, cands[p.rng.integers(len(cands))].lower())
-                drafts.append(with_replacements((src.text, src.text_pair), new, tokens[i]) if any(new) else None)
+                texts = with_replacements((src.text, src.text_pair), new, tokens[i])
+                drafts.append(Draft(texts, len(new[0]) + len(new[1])) if any(new) else None)
             return drafts
 
         eligible = [bool(c or st) for c, st in zip(content, stops)]

@@ -21,6 +21,29 @@ def test_measure_counts_changed_source_words():
     assert measure("x y", "p q").ratio == 1.0
     assert (Shift(1, 4) + Shift(1, 6)).ratio == 0.2
     assert Shift(0, 0).ratio == 0.0
+    assert Shift(3, 0).ratio == 1.0  # a text with no words that gained some: all of it changed
+    assert Shift(5, 2).ratio == 1.0  # never above 1
+
+
+def test_measure_is_linear_and_bounded_on_long_repetitive_texts():
+    import time
+
+    source = " ".join(["the very same phrase again"] * 20_000)  # 100,000 words of repeats
+    copy = source.replace("same", "identical", 3)
+    t0 = time.perf_counter()
+    shift = measure(source, copy)
+    assert shift == Shift(3, 100_000) and time.perf_counter() - t0 < 5
+    assert measure("", "brand new words").ratio == 1.0 and 0 <= measure(source, "x").ratio <= 1
+
+
+def test_changes_counted_from_edits():
+    from kdaug.core.shift import changed_by_edits
+
+    text = "the co-writer , honestly"
+    assert changed_by_edits(text, [(4, 6, "ex"), (7, 13, "editor")]) == 1  # two edits in one word: one word
+    assert changed_by_edits(text, [(14, 15, "and")]) == 1  # punctuation became a word: an insertion
+    assert changed_by_edits(text, [(0, 3, "a"), (16, 24, "frankly")]) == 2
+    assert changed_by_edits("!!!", [(0, 3, "wow wow")]) == 2
 
 
 def test_match_case():
