@@ -58,9 +58,11 @@ def weights_sha256(local_dir: Path) -> str:
 
 
 def load_tokenizer(local_dir: str | Path, trust_remote_code: bool = False):
+    """A tokenizer that reads text as text: a literal "[SEP]", "[CLS]" or "[MASK]" in the data is split
+    into ordinary tokens, never taken for a control token (split_special_tokens)."""
     from transformers import AutoTokenizer
 
-    return AutoTokenizer.from_pretrained(str(local_dir), trust_remote_code=trust_remote_code)
+    return AutoTokenizer.from_pretrained(str(local_dir), trust_remote_code=trust_remote_code, split_special_tokens=True)
 
 
 def load_pretrained(auto_class: Any, local_dir: str | Path, trust_remote_code: bool = False, **kwargs: Any):

@@ -274,7 +274,7 @@ class _Encoder:
             self._whole, self._cut = (Tokenizer.from_str(backend.to_str()) for _ in range(2))
             for copy in (self._whole, self._cut):
                 copy.no_padding()
-                copy.encode_special_tokens = bool(getattr(tokenizer, "split_special_tokens", False))
+                copy.encode_special_tokens = True  # text is text: "[SEP]" in the data is not a separator
             self._whole.no_truncation()
             self._cut.enable_truncation(
                 max_length, stride=0, strategy="longest_first", direction=tokenizer.truncation_side

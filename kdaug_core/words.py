@@ -10,7 +10,16 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-WORD_RE = re.compile(r"[^\W_]+(?:['\u2019\-][^\W_]+)*")
+# Zero-width characters (space, non-joiner, joiner, word joiner, soft hyphen) inside a word are part of it:
+# "enquire\u200bful" is one word, not two to replace.
+ZERO_WIDTH = "\u200b\u200c\u200d\u2060\u00ad"
+WORD_RE = re.compile(rf"[^\W_]+(?:(?:['\u2019\-]|[{ZERO_WIDTH}]+)[^\W_]+)*")
+# Text that is not prose: markup tags and entities, URLs, e-mail addresses. Words in them never change
+# (`</script>` must not become `</handwriting>`).
+PROTECTED_RE = re.compile(
+    r"</?[A-Za-z][^<>]{0,500}?>|&(?:[A-Za-z]{2,10}|#\d{1,7}|#x[0-9A-Fa-f]{1,6});"
+    r"|(?:https?://|www\.)\S+|[\w.+-]+@[\w-]+(?:\.[\w-]+)+"
+)
 
 
 @dataclass(frozen=True)
@@ -26,6 +35,17 @@ def word_tokens(text: str) -> list[WordToken]:
 
 def words(text: str) -> list[str]:
     return WORD_RE.findall(text)
+
+
+def protected(text: str, tokens: list[WordToken]) -> list[bool]:
+    """For each token, whether it lies in markup, a URL or an e-mail address (PROTECTED_RE)."""
+    spans = [m.span() for m in PROTECTED_RE.finditer(text)]
+    out, j = [], 0
+    for tok in tokens:  # tokens and spans are both in text order: one merge pass
+        while j < len(spans) and spans[j][1] <= tok.start:
+            j += 1
+        out.append(j < len(spans) and spans[j][0] < tok.end)
+    return out
 
 
 def replace_spans(text: str, replacements: dict[int, str], tokens: list[WordToken]) -> str:

@@ -23,7 +23,7 @@ from kdaug.core.assets import load_stopwords
 from kdaug.core.augment.draw import AugmentResult, Draft, Drafter, Pending, choose_positions, draw_copies
 from kdaug.core.corpus import SourceExample
 from kdaug.core.errors import KdaugError
-from kdaug.core.words import WordToken, match_case, replace_spans, sentence_initial, word_tokens
+from kdaug.core.words import WordToken, match_case, protected, replace_spans, sentence_initial, word_tokens
 
 SIDES = ("auto", "text", "pair", "both")
 
@@ -191,6 +191,10 @@ class ReplacementAugmenter(Augmenter):
     def setup(self) -> None:
         self._stopwords = load_stopwords()
 
+    def word_kinds(self, text: str, tokens: list[WordToken]) -> list[str | None]:
+        """word_kind of each of a text's tokens; None for all in markup, URLs and e-mail addresses."""
+        return [None if shielded else self.word_kind(text, t) for t, shielded in zip(tokens, protected(text, tokens))]
+
     def word_kind(self, text: str, token: WordToken) -> str | None:
         """'content', 'stopword', or None for words never replaced (numbers, punctuation, proper nouns,
         acronyms, and stopwords under stopwords=keep)."""
@@ -224,7 +228,13 @@ class ReplacementAugmenter(Augmenter):
         kinds = []
         for src, sd, tok in zip(sources, sides, tokens):
             texts = (src.text, src.text_pair or "")
-            kinds.append([(side, i, t, self.word_kind(texts[side], t)) for side in sd for i, t in enumerate(tok[side])])
+            kinds.append(
+                [
+                    (side, i, t, kind)
+                    for side in sd
+                    for i, (t, kind) in enumerate(zip(tok[side], self.word_kinds(texts[side], tok[side])))
+                ]
+            )
         table = self.candidates_for(sorted({t.text.lower() for ks in kinds for _, _, t, k in ks if k == "content"}))
         out = []
         for ks, sd, tok in zip(kinds, sides, tokens):

@@ -16,7 +16,9 @@ On a GPU (device=auto picks it) the model runs in fp16; on a CPU with native bf1
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -25,7 +27,7 @@ from kdaug.core.augment.draw import AugmentResult, Draft, Pending, choose_positi
 from kdaug.core.corpus import SourceExample
 from kdaug.core.models import ModelError, load_pretrained, load_tokenizer, local_model_dir, pick_device
 from kdaug.core.vocab import Vocabulary
-from kdaug.core.words import WordToken, match_case, replace_spans, word_tokens
+from kdaug.core.words import WordToken, match_case, word_tokens
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
@@ -113,26 +115,36 @@ class MlmAugmenter(ReplacementAugmenter):
             for kind, mask in (("content", ~is_stop), ("stopword", is_stop))
         }
 
-    def _predict(self, texts: list[str], pairs: list[str | None]) -> list[list[dict[str, list[str]]]]:
-        """For each masked input, for each mask position (in order), the top-M content words and the
-        top-M stopwords the model predicts there."""
+    def _predict(self, requests: list[MaskRequest]) -> list[list[dict[str, list[str]] | None]]:
+        """For each request (a source and the word spans to mask in it), for each span in order: the top-M
+        content words and the top-M stopwords the model predicts there, or None where nothing could be
+        predicted. Spans are masked in windows of the model's length around them (a long text is never
+        fed whole), windows of all requests run in shared length-sorted batches."""
         import torch
 
-        enc = self.tok(
-            texts, pairs if any(p is not None for p in pairs) else None, truncation=True, max_length=self.max_length
-        )
-        ids = enc["input_ids"]
-        order = sorted(range(len(texts)), key=lambda i: len(ids[i]))
-        out: list[list[dict[str, list[str]]]] = [[] for _ in texts]
+        inputs = self._masked_inputs(requests)
+        out: list[list[dict[str, list[str]] | None]] = [[None] * len(r.spans) for r in requests]
         allowed = {k: torch.as_tensor(ids, device=self.torch_device) for k, (ids, _) in self._vocab.items()}
+        order = sorted(range(len(inputs)), key=lambda i: len(inputs[i].ids))
         for start in range(0, len(order), self.batch_size):
-            chunk = order[start : start + self.batch_size]
-            batch = self.tok.pad([{k: enc[k][i] for k in enc} for i in chunk], return_tensors="pt")
+            chunk = [inputs[i] for i in order[start : start + self.batch_size]]
+            width = max(len(x.ids) for x in chunk)
+            ids = torch.full((len(chunk), width), self.tok.pad_token_id or 0, dtype=torch.long)
+            types = torch.zeros((len(chunk), width), dtype=torch.long)
+            mask = torch.zeros((len(chunk), width), dtype=torch.long)
+            for row, x in enumerate(chunk):
+                ids[row, : len(x.ids)] = torch.as_tensor(x.ids)
+                types[row, : len(x.types)] = torch.as_tensor(x.types)
+                mask[row, : len(x.ids)] = 1
+            batch = {"input_ids": ids, "attention_mask": mask}
+            if "token_type_ids" in self.tok.model_input_names:
+                batch["token_type_ids"] = types
             batch = {k: v.to(self.torch_device) for k, v in batch.items()}
             with torch.inference_mode():
                 hidden = self._base(**batch).last_hidden_state
-                rows, cols = (batch["input_ids"] == self.tok.mask_token_id).nonzero(as_tuple=True)
-                if len(rows) == 0:
+                rows = [row for row, x in enumerate(chunk) for _ in x.masks]
+                cols = [col for x in chunk for col, _ in x.masks]
+                if not rows:
                     continue
                 logits = self._head(hidden[rows, cols]).float()
                 # One spare per position, since the original word is dropped from its own candidates.
@@ -140,46 +152,112 @@ class MlmAugmenter(ReplacementAugmenter):
                     k: logits[:, ids].topk(min(self.top_m + 1, len(ids)), dim=-1).indices.cpu().numpy()
                     for k, ids in allowed.items()
                 }
-            for n, r in enumerate(rows.cpu().numpy()):
-                out[chunk[r]].append({k: [self._vocab[k][1][j] for j in top[k][n]] for k in top})
+            targets = [(x.request, span) for x in chunk for _, span in x.masks]
+            for n, (request, span) in enumerate(targets):
+                out[request][span] = {k: [self._vocab[k][1][j] for j in top[k][n]] for k in top}
         return out
+
+    def _masked_inputs(self, requests: list[MaskRequest]) -> list[MaskedInput]:
+        """Model inputs (ids with each span's tokens replaced by one mask token) for the requests: the
+        whole text where it fits the model, else one input per window of spans that fits, with the
+        text around them as context. Texts are tokenized as text: a literal "[MASK]" or "[SEP]" in the
+        data is never a control token (the tokenizer splits special tokens), so every mask is ours."""
+        pair = any(r.source.text_pair is not None for r in requests)
+        budget = self.max_length - self.tok.num_special_tokens_to_add(pair=pair) - WINDOW_SLACK
+        lengths: dict[tuple[int, int], list[tuple[int, int]]] = {}  # (source id, side) -> token offsets
+
+        def offsets(r: MaskRequest, side: int) -> list[tuple[int, int]]:
+            key = (id(r.source), side)
+            if key not in lengths:
+                text = (r.source.text, r.source.text_pair)[side] or ""
+                lengths[key] = self.tok(text, add_special_tokens=False, return_offsets_mapping=True)["offset_mapping"]
+            return lengths[key]
+
+        plans = []  # (request index, [(side, char window start, end) x 2], [span indices])
+        for n, r in enumerate(requests):
+            sides = [0] if r.source.text_pair is None else [0, 1]
+            full = [(0, len((r.source.text, r.source.text_pair)[s] or "")) for s in (0, 1)]
+            sizes = [len(offsets(r, s)) for s in sides] + ([0] if len(sides) == 1 else [])
+            if sum(sizes) <= budget:
+                plans.append((n, full, list(range(len(r.spans)))))
+                continue
+            for side in sides:
+                other = 1 - side
+                keep_other = min(sizes[other], budget // 2) if len(sides) == 2 else 0
+                own = budget - keep_other
+                span_ids = [i for i, (s, _, _) in enumerate(r.spans) if s == side]
+                tok_offsets = offsets(r, side)
+                for group, (a, b) in _windows(tok_offsets, [r.spans[i][1:] for i in span_ids], own):
+                    windows = list(full)
+                    windows[side] = (tok_offsets[a][0], tok_offsets[b - 1][1])
+                    if keep_other:
+                        head = offsets(r, other)[:keep_other]
+                        windows[other] = (0, head[-1][1])
+                    plans.append((n, windows, [span_ids[g] for g in group]))
+        texts, pairs = [], []
+        for n, windows, _ in plans:
+            src = requests[n].source
+            texts.append(src.text[windows[0][0] : windows[0][1]])
+            pairs.append(None if src.text_pair is None else src.text_pair[windows[1][0] : windows[1][1]])
+        if not plans:
+            return []
+        enc = self.tok(
+            texts, pairs if pair else None, truncation=True, max_length=self.max_length, return_offsets_mapping=True
+        )
+        inputs = []
+        for row, (n, windows, span_ids) in enumerate(plans):
+            spans = [(i, *requests[n].spans[i]) for i in span_ids]
+            seq = enc.sequence_ids(row)
+            types = enc["token_type_ids"][row] if "token_type_ids" in enc else [0] * len(seq)
+            ids, token_types, masks, done = [], [], [], set()
+            for pos, (token, side) in enumerate(zip(enc["input_ids"][row], seq)):
+                hit = None
+                if side is not None:
+                    a, b = enc["offset_mapping"][row][pos]
+                    shift = windows[side][0]
+                    hit = next(
+                        (i for i, s, start, end in spans if s == side and a + shift < end and b + shift > start), None
+                    )
+                if hit is None:
+                    ids.append(token)
+                    token_types.append(types[pos])
+                elif hit not in done:  # the span's first token becomes the mask; its other tokens go
+                    done.add(hit)
+                    masks.append((len(ids), hit))
+                    ids.append(self.tok.mask_token_id)
+                    token_types.append(types[pos])
+            inputs.append(MaskedInput(n, ids, token_types, masks))
+        return inputs
 
     # ------------------------------------------------------------------------------------ per_word
 
     def find_slots(
         self, sources: Sequence[SourceExample], sides: list[list[int]], tokens: list[list[list[WordToken]]]
     ) -> list[list[Slot]]:
-        kinds = [
-            [
-                (side, i, t, self.word_kind((src.text, src.text_pair or "")[side], t))
-                for side in sd
-                for i, t in enumerate(tok[side])
-            ]
-            for src, sd, tok in zip(sources, sides, tokens)
-        ]
         # Stopword positions are masked only for sentences whose content words are too few for the ratio.
         wanted = []
-        for s_idx, (ks, sd, tok) in enumerate(zip(kinds, sides, tokens)):
-            content = [(side, i, t) for side, i, t, k in ks if k == "content"]
+        for s_idx, (src, sd, tok) in enumerate(zip(sources, sides, tokens)):
+            texts = (src.text, src.text_pair or "")
+            kinds = [
+                (side, i, t, k)
+                for side in sd
+                for i, (t, k) in enumerate(zip(tok[side], self.word_kinds(texts[side], tok[side])))
+            ]
+            content = [(side, i, t) for side, i, t, k in kinds if k == "content"]
             n_words = sum(len(tok[side]) for side in sd)
             stops = (
-                [(side, i, t) for side, i, t, k in ks if k == "stopword"]
+                [(side, i, t) for side, i, t, k in kinds if k == "stopword"]
                 if self.needs_stopwords(n_words, len(content))
                 else []
             )
             wanted += [(s_idx, side, i, t, False) for side, i, t in content]
             wanted += [(s_idx, side, i, t, True) for side, i, t in stops]
-        masked_texts, masked_pairs = [], []
-        for s_idx, side, i, _, _ in wanted:
-            src = sources[s_idx]
-            masked = replace_spans((src.text, src.text_pair)[side], {i: self.tok.mask_token}, tokens[s_idx][side])
-            masked_texts.append(masked if side == 0 else src.text)
-            masked_pairs.append(masked if side == 1 else src.text_pair)
-        predictions = self._predict(masked_texts, masked_pairs)
+        requests = [MaskRequest(sources[s_idx], [(side, t.start, t.end)]) for s_idx, side, _, t, _ in wanted]
+        predictions = self._predict(requests)
         slots: list[list[Slot]] = [[] for _ in sources]
-        for (s_idx, side, i, t, stop), preds in zip(wanted, predictions):
-            if preds:  # empty when truncation cut the mask away
-                cands = [c for c in preds[0]["stopword" if stop else "content"] if c.lower() != t.text.lower()]
+        for (s_idx, side, i, t, stop), (pred,) in zip(wanted, predictions):
+            if pred is not None:
+                cands = [c for c in pred["stopword" if stop else "content"] if c.lower() != t.text.lower()]
                 slots[s_idx].append(Slot(side, i, [match_case(t.text, c.lower()) for c in cands[: self.top_m]], stop))
         return slots
 
@@ -196,7 +274,7 @@ class MlmAugmenter(ReplacementAugmenter):
             sd = self.sides_of(src)
             tok = [word_tokens(src.text), word_tokens(src.text_pair or "")]
             texts = (src.text, src.text_pair or "")
-            kinds = [(side, i, self.word_kind(texts[side], t)) for side in sd for i, t in enumerate(tok[side])]
+            kinds = [(side, i, kind) for side in sd for i, kind in enumerate(self.word_kinds(texts[side], tok[side]))]
             n_words = sum(len(tok[side]) for side in sd)
             cont = [(side, i) for side, i, k in kinds if k == "content"]
             sides.append(sd)
@@ -210,24 +288,26 @@ class MlmAugmenter(ReplacementAugmenter):
 
         def draft(pending: list[Pending]) -> list[Draft | None]:
             """Masks each copy's chosen positions at once; one batched prediction for every copy."""
-            chosen_per_copy, masked = [], []
+            chosen_per_copy = []
             for p in pending:
-                i, src = p.source, sources[p.source]
+                i = p.source
                 n_words = sum(len(tokens[i][side]) for side in sides[i])
-                chosen = sorted(choose_positions(p.rng, self.ratio, n_words, content[i], stops[i]))
-                texts = [src.text, src.text_pair]
-                for side in (0, 1):
-                    picks = {w: self.tok.mask_token for s, w in chosen if s == side}
-                    if picks:
-                        texts[side] = replace_spans(texts[side], picks, tokens[i][side])
-                chosen_per_copy.append(chosen)
-                masked.append(texts)
-            predictions = self._predict([m[0] for m in masked], [m[1] for m in masked])
+                chosen_per_copy.append(sorted(choose_positions(p.rng, self.ratio, n_words, content[i], stops[i])))
+            requests = [
+                MaskRequest(
+                    sources[p.source],
+                    [(s, tokens[p.source][s][w].start, tokens[p.source][s][w].end) for s, w in chosen],
+                )
+                for p, chosen in zip(pending, chosen_per_copy)
+            ]
+            predictions = self._predict(requests)
             drafts: list[Draft | None] = []
             for p, chosen, preds in zip(pending, chosen_per_copy, predictions):
                 i, src = p.source, sources[p.source]
                 new: list[dict[int, str]] = [{}, {}]
                 for (side, w), top in zip(chosen, preds):
+                    if top is None:
+                        continue
                     word = tokens[i][side][w].text
                     kind = "stopword" if (side, w) in stops[i] else "content"
                     cands = [x for x in top[kind] if x.lower() != word.lower()][: self.top_m]
@@ -241,6 +321,51 @@ class MlmAugmenter(ReplacementAugmenter):
         return self.draw(
             sources, sides, draft, seed, together=True, max_attempts=self.MAX_ATTEMPTS_PER_COPY, eligible=eligible
         )
+
+
+@dataclass(frozen=True)
+class MaskRequest:
+    """Word spans to mask in a source: (side, start, end) character offsets in its text or text_pair."""
+
+    source: SourceExample
+    spans: list[tuple[int, int, int]]
+
+
+@dataclass
+class MaskedInput:
+    request: int  # which request it serves
+    ids: list[int]
+    types: list[int]
+    masks: list[tuple[int, int]]  # (position of a mask token, the request's span it stands for)
+
+
+WINDOW_SLACK = 4  # tokens kept free in a window: a text cut at a window's edge may tokenize a little longer
+
+
+def _windows(offsets: list[tuple[int, int]], spans: list[tuple[int, int]], size: int):
+    """Groups character spans into token windows of at most `size` tokens that each hold their spans
+    with the text around them: yields ([span positions], (first token, end token)). Linear in the
+    tokens and spans (bisection, one pass over the spans in text order)."""
+    starts = [a for a, _ in offsets]
+    ends = [b for _, b in offsets]
+    tokens = []  # each span's token range [first, end)
+    for start, end in spans:
+        first = min(bisect.bisect_right(ends, start), len(offsets) - 1)
+        tokens.append((first, max(bisect.bisect_left(starts, end), first + 1)))
+    order = sorted(range(len(spans)), key=lambda i: tokens[i])
+    group: list[int] = []
+    lo = hi = 0
+    for i in [*order, None]:
+        if group and (i is None or max(hi, tokens[i][1]) - lo > size):
+            around = max(size - (hi - lo), 0)
+            a = max(0, min(lo - around // 2, len(offsets) - size))
+            yield group, (a, min(len(offsets), max(hi, a + size)))
+            group = []
+        if i is not None:
+            if not group:
+                lo, hi = tokens[i]
+            group.append(i)
+            hi = max(hi, tokens[i][1])
 
 
 def _split_head(model):

@@ -77,3 +77,42 @@ def test_model_is_required_and_must_be_a_masked_lm(tiny_teacher):
         parse_augment_spec("mlm:model=x,mode=fast")
     with pytest.raises(ModelError, match="no trained masked-LM head"):
         make_augmenter(f"mlm:model={tiny_teacher},ratio=0.3")
+
+
+def test_markers_in_the_data_are_text_not_control_tokens(tiny_mlm, tiny_teacher):
+    """A literal [MASK] in a source once added a second mask (candidates from the wrong place), and a
+    literal [SEP] or [CLS] reached the teacher as a real separator."""
+    from kdaug.core.augment.mlm import MaskRequest
+    from kdaug.core.teacher import TeacherSettings
+
+    aug = make_augmenter(f"mlm:model={tiny_mlm},ratio=0.3,copies=2")
+    text = "the [MASK] film [SEP] is [CLS] good"
+    good = text.index("good")
+    (masked,) = aug._masked_inputs([MaskRequest(SourceExample("m", text, None, 0, ""), [(0, good, good + 4)])])
+    assert masked.ids.count(aug.tok.mask_token_id) == 1 and len(masked.masks) == 1
+    assert masked.ids.count(aug.tok.sep_token_id) == 1 and masked.ids.count(aug.tok.cls_token_id) == 1
+    res = aug.augment_batch([SourceExample("m", text, None, 0, "")], seed=0)[0]
+    assert all("[MASK]" in c.text and "[SEP]" in c.text for c in res.copies)  # markers are words never replaced
+    teacher = TeacherSettings(str(tiny_teacher), device="cpu").load()
+    (features,), _ = teacher.encode([text])
+    ids = features["input_ids"]
+    assert ids.count(teacher.tokenizer.sep_token_id) == 1 and ids.count(teacher.tokenizer.cls_token_id) == 1
+
+
+def test_long_texts_are_masked_in_windows_of_the_models_length(tiny_mlm):
+    """per_word built one masked copy of the whole text per word: a 200,000-character text drove a
+    worker past 19 GB. Each masked input is now a window of at most max_length tokens around its word."""
+    from kdaug.core.augment.mlm import MaskRequest
+
+    aug = make_augmenter(f"mlm:model={tiny_mlm},ratio=0.3,copies=1,max_length=32")
+    text = " ".join(f"word{i % 50} film story" for i in range(400))  # 1,200 words
+    tokens = word_tokens(text)
+    spans = [(0, t.start, t.end) for t in tokens[::97]]
+    source = SourceExample("long", text, None, 0, "")
+    inputs = aug._masked_inputs([MaskRequest(source, [span]) for span in spans])
+    assert len(inputs) == len(spans) and all(len(x.ids) <= 32 and len(x.masks) == 1 for x in inputs)
+    # every word gets its prediction, also far past the model's length (truncation used to drop them)
+    predictions = aug._predict([MaskRequest(source, [span]) for span in spans])
+    assert all(p[0] is not None for p in predictions)
+    joint = aug._masked_inputs([MaskRequest(source, spans)])  # one copy's masks, over the whole text
+    assert all(len(x.ids) <= 32 for x in joint) and sum(len(x.masks) for x in joint) == len(spans)

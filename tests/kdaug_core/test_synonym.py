@@ -4,7 +4,7 @@ import pytest
 from kdaug.core.augment import AugmentSpecError, parse_augment_spec
 from kdaug.core.augment.synonym import SynonymAugmenter
 from kdaug.core.corpus import SourceExample
-from kdaug.core.words import words
+from kdaug.core.words import word_tokens, words
 from tests.conftest import make_augmenter
 
 
@@ -146,3 +146,19 @@ def test_changed_words_are_exact_on_texts_with_repeated_phrases():
         assert c.shift.word_count == 15 and c.shift.changed_words in (4, 5)  # 0.3 x 15, stochastically rounded
         if len(a) == len(b):
             assert c.shift.changed_words == sum(x != y for x, y in zip(a, b))
+
+
+def test_markup_urls_and_zero_width_characters_are_left_alone():
+    """`</script>` became `</handwriting>`; a zero-width space split `enquire\u200bful` into two words."""
+    text = 'a <script src="film.js"></script> movie &amp; story at https://example.com/good/film , enquire\u200bful'
+    tokens = word_tokens(text)
+    assert "enquire\u200bful" in [t.text for t in tokens]
+    aug = make_augmenter("synonym:ratio=1.0,copies=3")
+    kinds = dict(zip([t.text for t in tokens], aug.word_kinds(text, tokens)))
+    assert kinds["script"] is None and kinds["src"] is None and kinds["amp"] is None and kinds["example"] is None
+    assert kinds["movie"] == "content" and kinds["story"] == "content" and kinds["enquire\u200bful"] is None
+    res = aug.augment_batch([src(text)], seed=0)[0]
+    assert res.copies
+    for c in res.copies:
+        assert '<script src="film.js"></script>' in c.text and "&amp;" in c.text
+        assert "https://example.com/good/film" in c.text and "enquire\u200bful" in c.text
