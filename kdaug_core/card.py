@@ -54,6 +54,8 @@ def split_manifest(
         "augment": augment,
         "dead_letter_reasons": dict(counts.dead_letters),
         "truncated_rows": counts.truncated_rows,
+        # sources longer than the recipe's max_words: written whole, augmented within their first max_words words
+        "augmented_in_window": counts.windowed_sources,
         # chunks this run made, and chunks an interrupted earlier run of the same job had staged
         "chunks": {"written": counts.chunks_written, "reused": counts.chunks_reused},
         "data_files": data_files,

@@ -32,6 +32,7 @@ class RunCounts:
     dead_letter_files: frozenset[str] = frozenset()  # names in dead_letter/ this run wrote
     chunks_written: int = 0  # chunks this run augmented, labelled and wrote
     chunks_reused: int = 0  # chunks an interrupted earlier run of the same job had staged
+    windowed_sources: int = 0  # sources longer than max_words, augmented within their first max_words words
 
     def __add__(self, other: RunCounts) -> RunCounts:
         merged: dict[str, Any] = {}

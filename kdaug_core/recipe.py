@@ -63,6 +63,9 @@ class Recipe:
     # corpus of one big file still spreads over workers. Ranges end chunks, so this is fixed here too.
     input_range_bytes: int = RANGE_BYTES
     trust_remote_code: bool = False
+    # A text with more words than this is written whole and labelled, but augmented only within its first
+    # max_words words (the rest follows each copy verbatim): one record's cost stays bounded. None: no limit.
+    max_words: int | str | None = 2000
     notes: list[str] = field(default_factory=list)  # shown in the dataset card
     # Role-wise augmentation (Fu et al.): {role: {recipe key: value}}, e.g. a light policy for the
     # teacher's fine-tuning data and a heavy one for the student's distillation data. Each role is
@@ -97,6 +100,12 @@ class Recipe:
             or self.input_range_bytes < 0
         ):
             raise RecipeError("--input-range-bytes must be a whole number of bytes (0: never split a file)")
+        if isinstance(self.max_words, str) and self.max_words.lower() == "none":
+            self.max_words = None
+        if self.max_words is not None and (
+            isinstance(self.max_words, bool) or not isinstance(self.max_words, int) or self.max_words < 1
+        ):
+            raise RecipeError("--max-words must be a positive whole number of words (or none for no limit)")
         if self.inference_batch_size < 1:
             raise RecipeError("--inference-batch-size must be at least 1")
         if self.max_length is not None and self.max_length < 8:

@@ -11,6 +11,10 @@ from kdaug.core.flags import flags_of
 from kdaug.core.recipe import Recipe
 
 
+def _max_words(value: str) -> int | str:
+    return "none" if value.lower() == "none" else int(value)
+
+
 def materialize_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="kdaug materialize",
@@ -77,6 +81,13 @@ def materialize_parser() -> argparse.ArgumentParser:
         type=int,
         metavar="N",
         help="torch threads per worker process (default: the machine's cores / its worker processes)",
+    )
+    p.add_argument(
+        "--max-words",
+        type=_max_words,
+        metavar="N",
+        help="augment a longer text only within its first N words (it is still written whole and labelled); "
+        "'none' for no limit (default 2000)",
     )
     p.add_argument(
         "--trust-remote-code",

@@ -160,7 +160,7 @@ def build(pipeline: beam.Pipeline, plan: Plan, processes: int = 1) -> None:
         duplicates=beam.pvalue.AsDict(duplicates),
     ).with_outputs(T.REUSED, main="chunks")
     to_label = valid.chunks | "Augment" >> beam.ParDo(
-        T.AugmentChunkFn(r.augment, r.seed, AUGMENT_BATCH, plan.scale.torch_threads, processes)
+        T.AugmentChunkFn(r.augment, r.seed, AUGMENT_BATCH, plan.scale.torch_threads, processes, r.max_words)
     )
 
     hints = {}

@@ -16,6 +16,7 @@ import apache_beam as beam
 from apache_beam.pvalue import TaggedOutput
 
 from kdaug.core.augment import AugmentSpec, build_augmenters
+from kdaug.core.augment.window import restore, windowed
 from kdaug.core.corpus import (
     BadRecord,
     ColumnSpec,
@@ -31,6 +32,7 @@ from kdaug.core.dataset import DatasetDir, chunk_fingerprint
 from kdaug.core.rows import copy_row, original_row, position_key
 from kdaug.core.schema import SOFT_LABEL_COLUMNS, SoftLabels, soft_label_arrays
 from kdaug.core.threads import set_torch_threads
+from kdaug.core.words import words
 from kdaug.pipelines.worker import keep_long_lived_out_of_gc
 
 DEAD = "dead_letter"
@@ -170,8 +172,9 @@ class AugmentChunkFn(beam.DoFn):
         batch_size: int,
         torch_threads: int | None = None,
         processes_per_machine: int = 1,
+        max_words: int | None = None,
     ):
-        self.specs, self.seed, self.batch_size = specs, seed, batch_size
+        self.specs, self.seed, self.batch_size, self.max_words = specs, seed, batch_size, max_words
         self.torch_threads, self.processes_per_machine = torch_threads, processes_per_machine
 
     def setup(self):
@@ -185,30 +188,34 @@ class AugmentChunkFn(beam.DoFn):
         chunk_log, sources = item
         copies: dict[str, list[dict]] = {s.id: [] for s in sources}
         counts: dict[str, list[int]] = {}  # spec key -> [requested, written], summed over the chunk
+        windows = {s.id: w for s in sources if (w := windowed(s, self.max_words)) is not None}
         ordered = sorted(sources, key=lambda s: (len(s.text) + len(s.text_pair or ""), s.id))
         for start in range(0, len(ordered), self.batch_size):
             batch = ordered[start : start + self.batch_size]
             for aug in self.augmenters:
-                for row in self._augment(aug, batch, counts, chunk_log.dead):
+                for row in self._augment(aug, batch, windows, counts, chunk_log.dead):
                     copies[row["source_id"]].append(row)
         for spec_key, (requested, written) in counts.items():
             chunk_log.counts += RunCounts.augmented(spec_key, requested, written)
+        chunk_log.counts += RunCounts(windowed_sources=len(windows))
         rows = []
         for src in sources:
             rows.append(original_row(src))
             rows += sorted(copies[src.id], key=lambda r: r["id"])
         yield chunk_log, rows
 
-    def _augment(self, aug, batch, counts: dict[str, list[int]], dead: list[dict]):
-        """Yields copy rows; adds to the chunk's `counts` and its dead letters."""
+    def _augment(self, aug, batch, windows: dict, counts: dict[str, list[int]], dead: list[dict]):
+        """Yields copy rows; adds to the chunk's `counts` and its dead letters. Sources longer than
+        max_words are augmented within their window (kdaug.core.augment.window)."""
+        seen = [windows[s.id][0] if s.id in windows else s for s in batch]
         try:
-            results = aug.augment_batch(batch, self.seed)
+            results = aug.augment_batch(seen, self.seed)
         except Exception as err:  # isolate the example that breaks the augmenter; keep the rest
             log.warning("augmenter %s failed on a batch (%s); retrying one by one", aug.spec_key, err)
             results = []
-            for src in batch:
+            for src, visible in zip(batch, seen):
                 try:
-                    results += aug.augment_batch([src], self.seed)
+                    results += aug.augment_batch([visible], self.seed)
                 except Exception as one_err:  # noqa: BLE001 - the source's copies are dead-lettered, not the job
                     results.append(None)
                     dead.append(
@@ -217,6 +224,9 @@ class AugmentChunkFn(beam.DoFn):
         for src, res in zip(batch, results):
             if res is None:
                 continue
+            if src.id in windows:
+                words_in_full = sum(len(words((src.text, src.text_pair)[side] or "")) for side in aug.sides_of(src))
+                res = restore(res, src, windows[src.id][1], words_in_full)
             tally = counts.setdefault(aug.spec_key, [0, 0])
             tally[0] += res.requested
             tally[1] += len(res.copies)

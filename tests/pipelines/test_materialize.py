@@ -430,3 +430,41 @@ def test_role_wise_policies_materialize_one_dataset_per_role(tmp_path, tiny_teac
     bad.write_text(f"teacher: {tiny_teacher}\nroles:\n  teacher: {{output: elsewhere}}\n")
     assert kdaug(["materialize", "--config", str(bad), "--input", str(corpus), "--output", str(tmp_path / "b")]) == 2
     assert "cannot override ['output']" in capsys.readouterr().err
+
+
+def test_a_long_text_costs_only_its_window_for_every_augmenter(tmp_path, mr_rows, tiny_mlm, materialize, monkeypatch):
+    """One record of 5,000 words among short ones: each augmenter sees at most max_words words of it, the
+    row is written whole and labelled, and its copies keep everything past the window verbatim."""
+    from kdaug.core.augment import REGISTRY
+    from kdaug.core.words import WORD_RE, words
+
+    seen: dict[str, int] = {}
+    for cls in REGISTRY.values():
+        original = cls.augment_batch
+
+        def spy(self, sources, seed, _original=original):
+            longest = max(len(words(s.text)) for s in sources)
+            seen[self.method] = max(seen.get(self.method, 0), longest)
+            return _original(self, sources, seed)
+
+        monkeypatch.setattr(cls, "augment_batch", spy)
+    long_text = " ".join(r["text"] for r in mr_rows[1000:1300])
+    assert len(words(long_text)) > 5000
+    corpus = write_jsonl(tmp_path / "c.jsonl", mr_rows[:6] + [{"id": "long", "text": long_text, "label": "positive"}])
+    specs = [
+        "synonym:ratio=0.3,copies=1",
+        "knn:ratio=0.3,copies=1",
+        f"mlm:model={tiny_mlm},ratio=0.3,copies=1",
+        "augpro_mix:copies=1",
+    ]
+    manifest, rows = materialize(corpus, tmp_path / "o", augment=specs, id_column="id", max_words=200)
+    split = manifest["splits"]["train"]
+    assert split["augmented_in_window"] == 1 and split["reconciles"]
+    assert set(seen) == {"synonym", "knn", "mlm", "augpro_mix"} and max(seen.values()) <= 200
+    original = next(r for r in rows if r["id"] == "long")
+    assert original["text"] == long_text and original["truncated"]
+    tail = long_text[list(WORD_RE.finditer(long_text))[199].end() :]  # after the 200th word
+    copies = [r for r in rows if r["source_id"] == "long" and r["aug_method"] != "original"]
+    assert len(copies) == 4
+    for copy in copies:
+        assert copy["text"].endswith(tail) and 0 < copy["changed_ratio"] < 0.05
