@@ -120,9 +120,18 @@ class MlmAugmenter(ReplacementAugmenter):
         content words and the top-M stopwords the model predicts there, or None where nothing could be
         predicted. Spans are masked in windows of the model's length around them (a long text is never
         fed whole), windows of all requests run in shared length-sorted batches."""
+        out: list[list[dict[str, list[str]] | None]] = [[None] * len(r.spans) for r in requests]
+        cache: dict[tuple[int, int], _Tokenized] = {}  # each text is tokenized once for all its windows
+        for start in range(0, len(requests), REQUESTS_PER_PASS):  # bounded memory: a long text has many
+            part = requests[start : start + REQUESTS_PER_PASS]
+            for n, predictions in enumerate(self._predict_part(part, cache)):
+                out[start + n] = predictions
+        return out
+
+    def _predict_part(self, requests: list[MaskRequest], cache: dict) -> list[list[dict[str, list[str]] | None]]:
         import torch
 
-        inputs = self._masked_inputs(requests)
+        inputs = self._masked_inputs(requests, cache)
         out: list[list[dict[str, list[str]] | None]] = [[None] * len(r.spans) for r in requests]
         allowed = {k: torch.as_tensor(ids, device=self.torch_device) for k, (ids, _) in self._vocab.items()}
         order = sorted(range(len(inputs)), key=lambda i: len(inputs[i].ids))
@@ -157,27 +166,28 @@ class MlmAugmenter(ReplacementAugmenter):
                 out[request][span] = {k: [self._vocab[k][1][j] for j in top[k][n]] for k in top}
         return out
 
-    def _masked_inputs(self, requests: list[MaskRequest]) -> list[MaskedInput]:
+    def _masked_inputs(self, requests: list[MaskRequest], cache: dict | None = None) -> list[MaskedInput]:
         """Model inputs (ids with each span's tokens replaced by one mask token) for the requests: the
         whole text where it fits the model, else one input per window of spans that fits, with the
         text around them as context. Texts are tokenized as text: a literal "[MASK]" or "[SEP]" in the
         data is never a control token (the tokenizer splits special tokens), so every mask is ours."""
         pair = any(r.source.text_pair is not None for r in requests)
         budget = self.max_length - self.tok.num_special_tokens_to_add(pair=pair) - WINDOW_SLACK
-        lengths: dict[tuple[int, int], list[tuple[int, int]]] = {}  # (source id, side) -> token offsets
+        tokenized: dict[tuple[int, int], _Tokenized] = {} if cache is None else cache  # (source id, side)
 
-        def offsets(r: MaskRequest, side: int) -> list[tuple[int, int]]:
+        def offsets(r: MaskRequest, side: int) -> _Tokenized:
             key = (id(r.source), side)
-            if key not in lengths:
+            if key not in tokenized:
                 text = (r.source.text, r.source.text_pair)[side] or ""
-                lengths[key] = self.tok(text, add_special_tokens=False, return_offsets_mapping=True)["offset_mapping"]
-            return lengths[key]
+                found = self.tok(text, add_special_tokens=False, return_offsets_mapping=True)["offset_mapping"]
+                tokenized[key] = _Tokenized(found, [a for a, _ in found], [b for _, b in found])
+            return tokenized[key]
 
         plans = []  # (request index, [(side, char window start, end) x 2], [span indices])
         for n, r in enumerate(requests):
             sides = [0] if r.source.text_pair is None else [0, 1]
             full = [(0, len((r.source.text, r.source.text_pair)[s] or "")) for s in (0, 1)]
-            sizes = [len(offsets(r, s)) for s in sides] + ([0] if len(sides) == 1 else [])
+            sizes = [len(offsets(r, s).offsets) for s in sides] + ([0] if len(sides) == 1 else [])
             if sum(sizes) <= budget:
                 plans.append((n, full, list(range(len(r.spans)))))
                 continue
@@ -186,13 +196,12 @@ class MlmAugmenter(ReplacementAugmenter):
                 keep_other = min(sizes[other], budget // 2) if len(sides) == 2 else 0
                 own = budget - keep_other
                 span_ids = [i for i, (s, _, _) in enumerate(r.spans) if s == side]
-                tok_offsets = offsets(r, side)
-                for group, (a, b) in _windows(tok_offsets, [r.spans[i][1:] for i in span_ids], own):
+                tok = offsets(r, side)
+                for group, (a, b) in _windows(tok, [r.spans[i][1:] for i in span_ids], own):
                     windows = list(full)
-                    windows[side] = (tok_offsets[a][0], tok_offsets[b - 1][1])
+                    windows[side] = (tok.starts[a], tok.ends[b - 1])
                     if keep_other:
-                        head = offsets(r, other)[:keep_other]
-                        windows[other] = (0, head[-1][1])
+                        windows[other] = (0, offsets(r, other).ends[keep_other - 1])
                     plans.append((n, windows, [span_ids[g] for g in group]))
         texts, pairs = [], []
         for n, windows, _ in plans:
@@ -342,15 +351,26 @@ class MaskedInput:
 WINDOW_SLACK = 4  # tokens kept free in a window: a text cut at a window's edge may tokenize a little longer
 
 
-def _windows(offsets: list[tuple[int, int]], spans: list[tuple[int, int]], size: int):
+@dataclass(frozen=True)
+class _Tokenized:
+    """A text's tokens, by character offsets (with their starts and ends apart, for bisection)."""
+
+    offsets: list[tuple[int, int]]
+    starts: list[int]
+    ends: list[int]
+
+
+REQUESTS_PER_PASS = 2048  # masked inputs built and run at a time
+
+
+def _windows(tok: _Tokenized, spans: list[tuple[int, int]], size: int):
     """Groups character spans into token windows of at most `size` tokens that each hold their spans
-    with the text around them: yields ([span positions], (first token, end token)). Linear in the
-    tokens and spans (bisection, one pass over the spans in text order)."""
-    starts = [a for a, _ in offsets]
-    ends = [b for _, b in offsets]
+    with the text around them: yields ([span positions], (first token, end token)). Costs
+    O(spans x log tokens): bisection in the text's token offsets, one pass over the spans in order."""
+    starts, ends, n_tokens = tok.starts, tok.ends, len(tok.offsets)
     tokens = []  # each span's token range [first, end)
     for start, end in spans:
-        first = min(bisect.bisect_right(ends, start), len(offsets) - 1)
+        first = min(bisect.bisect_right(ends, start), n_tokens - 1)
         tokens.append((first, max(bisect.bisect_left(starts, end), first + 1)))
     order = sorted(range(len(spans)), key=lambda i: tokens[i])
     group: list[int] = []
@@ -358,8 +378,8 @@ def _windows(offsets: list[tuple[int, int]], spans: list[tuple[int, int]], size:
     for i in [*order, None]:
         if group and (i is None or max(hi, tokens[i][1]) - lo > size):
             around = max(size - (hi - lo), 0)
-            a = max(0, min(lo - around // 2, len(offsets) - size))
-            yield group, (a, min(len(offsets), max(hi, a + size)))
+            a = max(0, min(lo - around // 2, n_tokens - size))
+            yield group, (a, min(n_tokens, max(hi, a + size)))
             group = []
         if i is not None:
             if not group:
