@@ -86,13 +86,19 @@ class Projector:
         import torch
 
         table = self.table.float().T
-        out = torch.empty(embeds.shape[:2], dtype=torch.long, device=embeds.device)
-        for start in range(0, embeds.shape[0], 8):  # bounded memory: 8 x L x vocab scores at a time
-            e = embeds[start : start + 8].float()
-            scores = 2 * e @ table - self.sq_norms
-            allowed = torch.where(continuation[start : start + 8, :, None], self.continuation_ok, self.word_start_ok)
-            out[start : start + 8] = scores.masked_fill(~allowed, float("-inf")).argmax(-1)
-        return out, keep
+        flat, cont = embeds.reshape(-1, embeds.shape[-1]), continuation.reshape(-1)
+        out = torch.empty(flat.shape[0], dtype=torch.long, device=embeds.device)
+        # bounded memory whatever the batch and length: POSITIONS x vocabulary scores at a time
+        for start in range(0, flat.shape[0], PROJECT_POSITIONS):
+            scores = 2 * flat[start : start + PROJECT_POSITIONS].float() @ table - self.sq_norms
+            allowed = torch.where(
+                cont[start : start + PROJECT_POSITIONS, None], self.continuation_ok, self.word_start_ok
+            )
+            out[start : start + PROJECT_POSITIONS] = scores.masked_fill_(~allowed, float("-inf")).argmax(-1)
+        return out.reshape(embeds.shape[:2]), keep
+
+
+PROJECT_POSITIONS = 256
 
 
 def text_edits(tok, text: str, enc_one, old_ids: list[int], new_ids: list[int]) -> list[tuple[int, int, str]]:

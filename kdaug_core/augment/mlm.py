@@ -155,12 +155,16 @@ class MlmAugmenter(ReplacementAugmenter):
                 cols = [col for x in chunk for col, _ in x.masks]
                 if not rows:
                     continue
-                logits = self._head(hidden[rows, cols]).float()
-                # One spare per position, since the original word is dropped from its own candidates.
-                top = {
-                    k: logits[:, ids].topk(min(self.top_m + 1, len(ids)), dim=-1).indices.cpu().numpy()
-                    for k, ids in allowed.items()
-                }
+                masked = hidden[rows, cols]
+                parts: dict[str, list] = {k: [] for k in allowed}
+                # The vocabulary head, a slice of mask positions at a time: a window of a long text in
+                # joint mode holds dozens of masks, and masks x vocabulary logits would not be bounded.
+                for at in range(0, len(rows), HEAD_POSITIONS):
+                    logits = self._head(masked[at : at + HEAD_POSITIONS]).float()
+                    for k, ids in allowed.items():
+                        # one spare per position, since the original word is dropped from its own candidates
+                        parts[k].append(logits[:, ids].topk(min(self.top_m + 1, len(ids)), dim=-1).indices.cpu())
+                top = {k: torch.cat(v).numpy() for k, v in parts.items()}
             targets = [(x.request, span) for x in chunk for _, span in x.masks]
             for n, (request, span) in enumerate(targets):
                 out[request][span] = {k: [self._vocab[k][1][j] for j in top[k][n]] for k in top}
@@ -361,6 +365,7 @@ class _Tokenized:
 
 
 REQUESTS_PER_PASS = 2048  # masked inputs built and run at a time
+HEAD_POSITIONS = 256  # mask positions through the vocabulary head at a time
 
 
 def _windows(tok: _Tokenized, spans: list[tuple[int, int]], size: int):

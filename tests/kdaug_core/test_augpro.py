@@ -102,3 +102,12 @@ def test_fgsm_steps_grow_only_on_redraws_and_both_sides_of_a_pair_take_the_same(
     assert len(drafted) == 2 * (max(a for _, a in drafted) + 1)  # both sides every round
     assert aug.step_size(0) == 2.0 and aug.step_size(2) == 2.0 * 1.5**2
     assert res.copies and res.copies[0].text_pair != src.text_pair
+
+
+def test_a_copy_of_a_text_with_no_words_that_gains_words_has_ratio_one(tiny_teacher):
+    aug = make_augmenter(f"augpro_fgsm:copies=2,eps=8.0,model={tiny_teacher}")
+    source = SourceExample("p", "!!! ... ??? ---", None, 0, "")
+    res = aug.augment_batch([source], seed=0)[0]
+    with_words = [c for c in res.copies if words(c.text)]
+    assert with_words  # the projection turned punctuation into words
+    assert all(c.shift.word_count == 0 and c.shift.ratio == 1.0 for c in with_words)
