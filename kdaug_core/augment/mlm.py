@@ -212,35 +212,45 @@ class MlmAugmenter(ReplacementAugmenter):
             src = requests[n].source
             texts.append(src.text[windows[0][0] : windows[0][1]])
             pairs.append(None if src.text_pair is None else src.text_pair[windows[1][0] : windows[1][1]])
-        if not plans:
-            return []
-        enc = self.tok(
-            texts, pairs if pair else None, truncation=True, max_length=self.max_length, return_offsets_mapping=True
-        )
         inputs = []
-        for row, (n, windows, span_ids) in enumerate(plans):
-            spans = [(i, *requests[n].spans[i]) for i in span_ids]
-            seq = enc.sequence_ids(row)
-            types = enc["token_type_ids"][row] if "token_type_ids" in enc else [0] * len(seq)
-            ids, token_types, masks, done = [], [], [], set()
-            for pos, (token, side) in enumerate(zip(enc["input_ids"][row], seq)):
-                hit = None
-                if side is not None:
-                    a, b = enc["offset_mapping"][row][pos]
-                    shift = windows[side][0]
-                    hit = next(
-                        (i for i, s, start, end in spans if s == side and a + shift < end and b + shift > start), None
-                    )
-                if hit is None:
-                    ids.append(token)
-                    token_types.append(types[pos])
-                elif hit not in done:  # the span's first token becomes the mask; its other tokens go
-                    done.add(hit)
-                    masks.append((len(ids), hit))
-                    ids.append(self.tok.mask_token_id)
-                    token_types.append(types[pos])
-            inputs.append(MaskedInput(n, ids, token_types, masks))
+        for at in range(0, len(plans), WINDOWS_PER_CALL):  # the tokenizer's memory stays bounded too
+            part = plans[at : at + WINDOWS_PER_CALL]
+            enc = self.tok(
+                texts[at : at + WINDOWS_PER_CALL],
+                pairs[at : at + WINDOWS_PER_CALL] if pair else None,
+                truncation=True,
+                max_length=self.max_length,
+                return_offsets_mapping=True,
+            )
+            inputs += [
+                self._mask_one(enc, row, requests[n], windows, span_ids, n)
+                for row, (n, windows, span_ids) in enumerate(part)
+            ]
         return inputs
+
+    def _mask_one(self, enc, row: int, request: MaskRequest, windows, span_ids: list[int], n: int) -> MaskedInput:
+        """One tokenized window with each of its spans' tokens replaced by a single mask token."""
+        spans = [(i, *request.spans[i]) for i in span_ids]
+        seq = enc.sequence_ids(row)
+        types = enc["token_type_ids"][row] if "token_type_ids" in enc else [0] * len(seq)
+        ids, token_types, masks, done = [], [], [], set()
+        for pos, (token, side) in enumerate(zip(enc["input_ids"][row], seq)):
+            hit = None
+            if side is not None:
+                a, b = enc["offset_mapping"][row][pos]
+                shift = windows[side][0]
+                hit = next(
+                    (i for i, s, start, end in spans if s == side and a + shift < end and b + shift > start), None
+                )
+            if hit is None:
+                ids.append(token)
+                token_types.append(types[pos])
+            elif hit not in done:  # the span's first token becomes the mask; its other tokens go
+                done.add(hit)
+                masks.append((len(ids), hit))
+                ids.append(self.tok.mask_token_id)
+                token_types.append(types[pos])
+        return MaskedInput(n, ids, token_types, masks)
 
     # ------------------------------------------------------------------------------------ per_word
 
@@ -365,7 +375,8 @@ class _Tokenized:
 
 
 REQUESTS_PER_PASS = 2048  # masked inputs built and run at a time
-HEAD_POSITIONS = 256  # mask positions through the vocabulary head at a time
+HEAD_POSITIONS = 64  # mask positions through the vocabulary head at a time
+WINDOWS_PER_CALL = 256  # windows tokenized in one call
 
 
 def _windows(tok: _Tokenized, spans: list[tuple[int, int]], size: int):
