@@ -14,7 +14,6 @@ The default finishes in about 12 minutes on 2 CPU cores; --full trains longer an
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import shlex
 import statistics
@@ -36,7 +35,8 @@ def main(argv: list[str]) -> int:
     from kdaug.core.recipe import Recipe
     from kdaug.pipelines.materialize import check_beam_args
     from kdaug.pipelines.materialize import run as materialize
-    from kdaug.trainers.train import CheckpointMismatchError, TrainConfig, train
+    from kdaug.runs import default_parallel, train_many, train_one
+    from kdaug.trainers.train import TrainConfig
 
     p = argparse.ArgumentParser(
         prog="kdaug demo", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -46,6 +46,11 @@ def main(argv: list[str]) -> int:
     p.add_argument("--full", action="store_true", help="full size: 3 teacher epochs, 8 copies, 10 student epochs")
     p.add_argument("--limit", type=int, help="use only the first N training sentences (smoke runs)")
     p.add_argument("--ratio", type=float, default=0.3)
+    p.add_argument(
+        "--parallel",
+        type=int,
+        help="students trained at once, each on its own share of the cores (default: one per core)",
+    )
     args, beam_args = p.parse_known_args(argv)
     try:
         check_beam_args(beam_args, flags_of(p))
@@ -68,17 +73,10 @@ def main(argv: list[str]) -> int:
     def step(msg: str) -> None:
         print(f"[{time.time() - t0:6.0f}s] {msg}", flush=True)
 
-    def trained(cfg: TrainConfig) -> dict:
-        """Resumes a run an earlier demo left in --output, or trains it again when its data or settings changed
-        (another --ratio, a re-materialized dataset), so the table always describes this demo's dataset."""
-        try:
-            return train(cfg, progress=sys.stderr.isatty())
-        except CheckpointMismatchError as err:
-            step(f"  {cfg.output}: an earlier demo's run differs ({err.why}): training it again")
-            return train(dataclasses.replace(cfg, restart=True), progress=sys.stderr.isatty())
-
+    # Runs an earlier demo left in --output are resumed, or trained again when their data or settings
+    # changed (another --ratio, a re-materialized dataset), so the table always describes this demo's dataset.
     step(f"fine-tuning the teacher (all-MiniLM-L6-v2, {teacher_epochs} epoch(s)) on {train_path.name}")
-    teacher_metrics = trained(
+    teacher_metrics = train_one(
         TrainConfig(
             data=str(train_path),
             student="hf:model=minilm",
@@ -88,7 +86,9 @@ def main(argv: list[str]) -> int:
             epochs=teacher_epochs,
             batch_size=32,
             seed=0,
-        )
+        ),
+        retrain_mismatched=True,
+        progress=sys.stderr.isatty(),
     )
     teacher_dir = out / "teacher" / "best"
 
@@ -117,25 +117,36 @@ def main(argv: list[str]) -> int:
             "macro_f1": [teacher_metrics["best"]["macro_f1"]],
         }
     }
-    for seed in range(args.seeds):
-        for name, objective, methods in VARIANTS:
-            step(f"{name}, seed {seed}")
-            m = trained(
-                TrainConfig(
-                    data=str(out / "dataset"),
-                    student="bilstm:hidden=150,embeddings=glove",
-                    eval=str(dev_path),
-                    output=str(out / "students" / f"{objective}-{len(methods or [])}-s{seed}"),
-                    objective=objective,
-                    methods=methods,
-                    epochs=student_epochs,
-                    batch_size=64,
-                    seed=seed,
-                )
-            )
-            r = results.setdefault(name, {"accuracy": [], "macro_f1": []})
-            r["accuracy"].append(m["best"]["accuracy"])
-            r["macro_f1"].append(m["best"]["macro_f1"])
+    runs = [
+        (
+            name,
+            seed,
+            TrainConfig(
+                data=str(out / "dataset"),
+                student="bilstm:hidden=150,embeddings=glove",
+                eval=str(dev_path),
+                output=str(out / "students" / f"{objective}-{len(methods or [])}-s{seed}"),
+                objective=objective,
+                methods=methods,
+                epochs=student_epochs,
+                batch_size=64,
+                seed=seed,
+            ),
+        )
+        for seed in range(args.seeds)
+        for name, objective, methods in VARIANTS
+    ]
+    parallel = args.parallel or default_parallel(len(runs))
+    step(f"distilling {len(runs)} students, {parallel} at a time")
+
+    def done(i: int, cfg: TrainConfig, metrics: dict) -> None:
+        step(f"  {runs[i][0]}, seed {runs[i][1]}: dev accuracy {100 * metrics['best']['accuracy']:.1f}")
+
+    trained = train_many([cfg for _, _, cfg in runs], parallel, retrain_mismatched=True, on_done=done)
+    for (name, _, _), m in zip(runs, trained):
+        r = results.setdefault(name, {"accuracy": [], "macro_f1": []})
+        r["accuracy"].append(m["best"]["accuracy"])
+        r["macro_f1"].append(m["best"]["macro_f1"])
     table = results_table(results)
     (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     (out / "results.md").write_text(table + "\n")

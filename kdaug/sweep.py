@@ -32,6 +32,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--student", default="bilstm:hidden=150,embeddings=glove")
     p.add_argument("--epochs", type=int, default=5)
     p.add_argument("--id-column")
+    p.add_argument(
+        "--parallel",
+        type=int,
+        help="trainings at once, each on its own share of the cores (default: one per core)",
+    )
     return p
 
 
@@ -41,7 +46,8 @@ def main(argv: list[str]) -> int:
     from kdaug.core.recipe import Recipe
     from kdaug.pipelines.materialize import check_beam_args, prepare
     from kdaug.pipelines.materialize import run as materialize
-    from kdaug.trainers.train import TrainConfig, train
+    from kdaug.runs import train_many
+    from kdaug.trainers.train import TrainConfig
 
     p = parser()
     args, beam_args = p.parse_known_args(argv)
@@ -77,27 +83,34 @@ def main(argv: list[str]) -> int:
         print(f"kdaug sweep: error: {err}", file=sys.stderr)
         return 2
 
-    results = []
+    runs = []  # ((method, degree, objective), config): every dataset first, then all trainings at once
     for method, degree, recipe, plan in jobs:
         materialize(recipe, beam_args, "kdaug sweep", plan=plan)
         for objective in objectives:
-            scores = []
             for seed in range(args.seeds):
-                m = train(
-                    TrainConfig(
-                        data=recipe.output,
-                        student=args.student,
-                        eval=args.eval,
-                        objective=objective,
-                        output=str(out / "runs" / f"{method}-{degree}-{objective}-s{seed}"),
-                        epochs=args.epochs,
-                        seed=seed,
-                    ),
-                    progress=sys.stderr.isatty(),
+                cfg = TrainConfig(
+                    data=recipe.output,
+                    student=args.student,
+                    eval=args.eval,
+                    objective=objective,
+                    output=str(out / "runs" / f"{method}-{degree}-{objective}-s{seed}"),
+                    epochs=args.epochs,
+                    seed=seed,
                 )
-                scores.append(m["best"]["accuracy"])
-            results.append({"method": method, "degree": degree, "objective": objective, "accuracy": scores})
-            print(f"{method} {degree} {objective}: {statistics.mean(scores):.4f}", flush=True)
+                runs.append(((method, degree, objective), cfg))
+
+    def done(i: int, cfg: TrainConfig, metrics: dict) -> None:
+        method, degree, objective = runs[i][0]
+        print(f"{method} {degree} {objective} seed {cfg.seed}: {metrics['best']['accuracy']:.4f}", flush=True)
+
+    trained = train_many([cfg for _, cfg in runs], args.parallel, on_done=done)
+    scores: dict[tuple, list[float]] = {}
+    for (key, _), m in zip(runs, trained):
+        scores.setdefault(key, []).append(m["best"]["accuracy"])
+    results = [
+        {"method": method, "degree": degree, "objective": objective, "accuracy": accuracy}
+        for (method, degree, objective), accuracy in scores.items()
+    ]
     summary = summarize(results)
     (out / "results.json").write_text(json.dumps({"results": results, "best": summary}, indent=2) + "\n")
     (out / "results.md").write_text(table(results, summary) + "\n")

@@ -5,15 +5,24 @@ from __future__ import annotations
 import os
 
 
+def available_cores() -> int:
+    """The cores this process may run on (its CPU affinity, as taskset, cgroups' cpusets or a parent that
+    split the machine set it), else the machine's."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):  # not on Linux
+        return os.cpu_count() or 1
+
+
 def set_torch_threads(processes_per_machine: int = 1, threads: int | None = None) -> int:
-    """Splits the machine's cores between the worker processes on it, so N processes running torch do
+    """Splits the cores this process is given between the worker processes on it, so N processes running torch do
     not each start one thread per core and fight over them; 0 processes means one per core (Dataflow's
     default), so one thread each. The fast tokenizers' thread pool (Rayon, which reads
     RAYON_NUM_THREADS when it first starts) gets the same count unless the user set it. Returns the
     thread count set."""
     import torch
 
-    cores = os.cpu_count() or 1
+    cores = available_cores()
     n = threads or max(1, cores // (processes_per_machine or cores))
     if torch.get_num_threads() != n:
         torch.set_num_threads(n)

@@ -66,6 +66,26 @@ def tiny_pair_teacher(tmp_path_factory) -> Path:
     return build_tiny_teacher(tmp_path_factory.mktemp("teacher") / "tiny3", num_labels=3, seed=1)
 
 
+@pytest.fixture(scope="session")
+def tiny_dataset(tmp_path_factory, mr_rows, tiny_teacher):
+    """A tiny materialized dataset (60 MR sentences, 2 synonym copies each) and a held-out set."""
+    tmp = tmp_path_factory.mktemp("distill")
+    corpus = write_jsonl(tmp / "train.jsonl", mr_rows[:30] + mr_rows[-30:])
+    heldout = write_jsonl(tmp / "dev.jsonl", mr_rows[100:120] + mr_rows[-120:-100])
+    run(
+        Recipe(
+            input=str(corpus),
+            output=str(tmp / "ds"),
+            teacher=str(tiny_teacher),
+            id_column="id",
+            augment=["synonym:ratio=0.3,copies=2"],
+        ),
+        ["--runner=DirectRunner"],
+        command="pytest",
+    )
+    return tmp / "ds", heldout
+
+
 def build_tiny_mlm(dest: Path, seed: int = 0) -> Path:
     return _build_tiny_bert(dest, "BertForMaskedLM", seed)
 

@@ -70,6 +70,20 @@ def parser(objective: str) -> argparse.ArgumentParser:
     _add(p, "--device")
     _add(
         p,
+        "--torch-threads",
+        type=int,
+        help="threads for torch (default: one per core this process is given, i.e. its CPU affinity); give "
+        "each of N trainings sharing a machine 1/N of its cores",
+    )
+    _add(
+        p,
+        "--bucket-pool",
+        type=int,
+        help="batches are cut from pools of this many batches of the shuffled stream, sorted by length, so a "
+        "batch pads little (1: plain shuffled batches)",
+    )
+    _add(
+        p,
         "--restart",
         action="store_const",
         const=True,

@@ -1,7 +1,8 @@
 """Training a student from a materialized dataset: distillation (`kdaug distill`) or fine-tuning on gold
 labels (`kdaug finetune`). One readable loop, driven by a TrainConfig of plain values.
 
-The dataset streams from Parquet through a seeded shuffle buffer (never loaded whole). Each epoch ends
+The dataset streams from Parquet through a seeded shuffle buffer (never loaded whole); batches are cut from
+pools of the shuffled stream sorted by length, so a batch pads little (as the teacher's do). Each epoch ends
 with an evaluation on a held-out labelled corpus (accuracy, macro-F1); the best student is kept. A
 checkpoint (student weights, optimizer state, torch RNG state, position in the epoch's stream; all
 safetensors or JSON, nothing pickled) is written every `save_every` steps, so a killed run resumes
@@ -16,6 +17,7 @@ import math
 import os
 import random
 import shutil
+import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -25,6 +27,7 @@ import torch
 
 from kdaug.core.corpus import BadRecord, ColumnSpec, LabelSpace, plan_read_units, read_unit, validate_record
 from kdaug.core.errors import KdaugError
+from kdaug.core.threads import set_torch_threads
 from kdaug.trainers.dataset import open_split, open_training_data
 from kdaug.trainers.losses import ce_loss, kd_loss
 from kdaug.trainers.students import Student, StudentSpec, build_student, load_student
@@ -82,6 +85,7 @@ class TrainConfig:
     seed: int = 0
     max_length: int = 128
     shuffle_buffer: int = 10_000
+    bucket_pool: int = 32  # batches cut from pools of this many batches' rows sorted by length (1: no sorting)
     save_every: int = 200
     text_column: str = "text"  # for a plain corpus as --data (fine-tuning a teacher)
     text_pair_column: str | None = None
@@ -91,14 +95,17 @@ class TrainConfig:
     eval_text_pair_column: str | None = None
     eval_label_column: str = "label"
     device: str = "cpu"
+    torch_threads: int | None = None  # None: one per core this process is given (its CPU affinity)
     stop_after_steps: int | None = None  # for tests and smoke runs: end the run early, as a kill would
     restart: bool = False  # discard a checkpoint in `output` and train from the start
 
     def __post_init__(self):
         if self.objective not in OBJECTIVES:
             raise TrainConfigError(f"objective must be one of {OBJECTIVES}")
-        if self.epochs < 1 or self.batch_size < 1:
-            raise TrainConfigError("--epochs and --batch-size must be at least 1")
+        if self.epochs < 1 or self.batch_size < 1 or self.bucket_pool < 1:
+            raise TrainConfigError("--epochs, --batch-size and --bucket-pool must be at least 1")
+        if self.torch_threads is not None and self.torch_threads < 1:
+            raise TrainConfigError("--torch-threads must be at least 1")
         if not 0.0 <= self.alpha <= 1.0 or self.temperature <= 0:
             raise TrainConfigError("--alpha must be in [0, 1] and --temperature > 0")
 
@@ -164,15 +171,39 @@ def stream_rows(split, cfg: TrainConfig, epoch: int) -> Iterator[dict]:
     yield from buffer
 
 
-def batches(rows: Iterator[dict], size: int) -> Iterator[list[dict]]:
-    batch = []
+def batches(rows: Iterator[dict], size: int, pool: int = 1, rng: random.Random | None = None) -> Iterator[list[dict]]:
+    """Batches of `size` rows. With pool > 1, every `pool` batches' worth of the (shuffled) stream is sorted
+    by text length, cut into batches, and those batches are yielded in an order drawn from `rng`: rows of
+    similar length share a batch, so little of a batch is padding, while the pools keep the epoch's
+    order random at the scale of the pool."""
+    group: list[dict] = []
     for row in rows:
-        batch.append(row)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
+        group.append(row)
+        if len(group) == size * pool:
+            yield from _cut(group, size, pool, rng)
+            group = []
+    if group:
+        yield from _cut(group, size, pool, rng)
+
+
+def _cut(rows: list[dict], size: int, pool: int, rng: random.Random | None) -> list[list[dict]]:
+    if pool > 1:
+        rows = sorted(rows, key=_length)  # stable: ties keep the shuffled order
+    cut = [rows[i : i + size] for i in range(0, len(rows), size)]
+    if pool > 1 and rng is not None:
+        rng.shuffle(cut)
+    return cut
+
+
+def _length(row: dict) -> int:
+    return len(row["text"]) + len(row["text_pair"] or "")
+
+
+def epoch_batches(split, cfg: TrainConfig, epoch: int) -> Iterator[list[dict]]:
+    """The epoch's batches: a function of (data, seed, epoch, settings) only, so a resumed run skips
+    exactly the batches it trained before."""
+    rng = random.Random(f"{cfg.seed}/{epoch}/batches")
+    return batches(stream_rows(split, cfg, epoch), cfg.batch_size, cfg.bucket_pool, rng)
 
 
 def load_eval(cfg: TrainConfig, label_names: list[str]) -> tuple[list[str], list[str | None], list[int]]:
@@ -278,7 +309,16 @@ def load_checkpoint(path: Path, optimizer) -> TrainState:
 
 # Settings a resumed run may change: where and how it runs, how long (more epochs continue the run), and
 # the data's path (its content is checked by fingerprint: a moved dataset is the same data).
-RESUMABLE_CHANGES = ("output", "epochs", "save_every", "stop_after_steps", "device", "restart", "data")
+RESUMABLE_CHANGES = (
+    "output",
+    "epochs",
+    "save_every",
+    "stop_after_steps",
+    "device",
+    "torch_threads",
+    "restart",
+    "data",
+)
 
 
 def checkpoint_mismatch(saved: TrainState, cfg: TrainConfig, data_sha256: str) -> str | None:
@@ -299,6 +339,8 @@ def checkpoint_mismatch(saved: TrainState, cfg: TrainConfig, data_sha256: str) -
 
 
 def train(cfg: TrainConfig, progress: bool = True) -> dict:
+    timing = Timing()
+    set_torch_threads(threads=cfg.torch_threads)
     out = Path(cfg.output)
     if cfg.objective == "distill":  # needs teacher logits: a materialized dataset only
         split = open_split(cfg.data, cfg.split)
@@ -336,34 +378,69 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict:
     state.config, state.data_sha256 = asdict(cfg), data_sha256  # this run's: a resumed run may add epochs
     total_steps = math.ceil(split.num_rows / cfg.batch_size)
     steps_this_run = 0
+    timing.startup_s = time.perf_counter() - timing.started
     for epoch in range(state.epoch, cfg.epochs):
-        stream = batches(stream_rows(split, cfg, epoch), cfg.batch_size)
         bar = _bar(progress, total_steps, f"epoch {epoch + 1}/{cfg.epochs}", state.step_in_epoch)
-        for step, rows in enumerate(stream):
+        tick = time.perf_counter()
+        for step, rows in enumerate(epoch_batches(split, cfg, epoch)):
             if step < state.step_in_epoch:
                 continue  # resuming: these batches were trained before the interruption
             state.epoch_losses.append(_step(student, optimizer, rows, cfg))
             state.step_in_epoch, state.global_step, state.epoch = step + 1, state.global_step + 1, epoch
             bar.update(1)
             steps_this_run += 1
-            if state.global_step % cfg.save_every == 0:
-                save_checkpoint(ckpt, student, optimizer, state)
-            if cfg.stop_after_steps is not None and steps_this_run >= cfg.stop_after_steps:
-                save_checkpoint(ckpt, student, optimizer, state)
+            timing.rows += len(rows)
+            stop = cfg.stop_after_steps is not None and steps_this_run >= cfg.stop_after_steps
+            if state.global_step % cfg.save_every == 0 or stop:
+                timing.train_s += time.perf_counter() - tick
+                tick = _timed_checkpoint(timing, ckpt, student, optimizer, state)
+            if stop:
                 bar.close()
-                return {"stopped_early": True, **state.to_dict()}
+                return {"stopped_early": True, **state.to_dict(), "timing": timing.to_dict()}
+        timing.train_s += time.perf_counter() - tick
         bar.close()
+        tick = time.perf_counter()
         metrics = evaluate(student, *eval_set)
+        timing.eval_s += time.perf_counter() - tick
         losses = state.epoch_losses
         entry = {"epoch": epoch + 1, "train_loss": float(np.mean(losses)) if losses else None, **metrics}
         state.history.append(entry)
+        tick = time.perf_counter()
         if state.best is None or metrics["macro_f1"] > state.best["macro_f1"]:
             state.best = entry
             student.save(out / "best")
         state.epoch, state.step_in_epoch, state.epoch_losses = epoch + 1, 0, []
         save_checkpoint(ckpt, student, optimizer, state)
-        _write_metrics(out, state)
-    return _write_metrics(out, state)
+        _write_metrics(out, state, timing)
+        timing.checkpoint_s += time.perf_counter() - tick
+    return _write_metrics(out, state, timing)
+
+
+@dataclass
+class Timing:
+    """Where this run's time went (seconds; a resumed run counts its own): start-up (reading and
+    fingerprinting the data, the eval set, building or loading the student), the training steps (with
+    the data's streaming), evaluation, and checkpoints with metrics and plots."""
+
+    startup_s: float = 0.0
+    train_s: float = 0.0
+    eval_s: float = 0.0
+    checkpoint_s: float = 0.0
+    rows: int = 0  # rows trained in this run
+    started: float = field(default_factory=time.perf_counter)
+
+    def to_dict(self) -> dict:
+        spent = {k: v for k, v in asdict(self).items() if k != "started"}
+        rate = self.rows / self.train_s if self.train_s else None
+        return {**spent, "total_s": time.perf_counter() - self.started, "rows_per_s": rate}
+
+
+def _timed_checkpoint(timing: Timing, ckpt: Path, student, optimizer, state: TrainState) -> float:
+    tick = time.perf_counter()
+    save_checkpoint(ckpt, student, optimizer, state)
+    now = time.perf_counter()
+    timing.checkpoint_s += now - tick
+    return now
 
 
 def _step(student: Student, optimizer, rows: list[dict], cfg: TrainConfig) -> float:
@@ -387,8 +464,8 @@ def _step(student: Student, optimizer, rows: list[dict], cfg: TrainConfig) -> fl
     return loss.item()
 
 
-def _write_metrics(out: Path, state: TrainState) -> dict:
-    metrics = {"history": state.history, "best": state.best, "config": state.config}
+def _write_metrics(out: Path, state: TrainState, timing: Timing) -> dict:
+    metrics = {"history": state.history, "best": state.best, "config": state.config, "timing": timing.to_dict()}
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     plot_curve(state.history, out / "training_curve.png")
     return metrics

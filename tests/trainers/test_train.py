@@ -7,29 +7,6 @@ from kdaug.trainers.train import CheckpointMismatchError, TrainConfig, TrainConf
 from tests.conftest import write_jsonl
 
 
-@pytest.fixture(scope="module")
-def tiny_dataset(tmp_path_factory, mr_rows, tiny_teacher):
-    """A tiny materialized dataset (60 MR sentences, 2 synonym copies each) and a held-out set."""
-    from kdaug.core.recipe import Recipe
-    from kdaug.pipelines.materialize import run
-
-    tmp = tmp_path_factory.mktemp("distill")
-    corpus = write_jsonl(tmp / "train.jsonl", mr_rows[:30] + mr_rows[-30:])
-    heldout = write_jsonl(tmp / "dev.jsonl", mr_rows[100:120] + mr_rows[-120:-100])
-    run(
-        Recipe(
-            input=str(corpus),
-            output=str(tmp / "ds"),
-            teacher=str(tiny_teacher),
-            id_column="id",
-            augment=["synonym:ratio=0.3,copies=2"],
-        ),
-        ["--runner=DirectRunner"],
-        command="pytest",
-    )
-    return tmp / "ds", heldout
-
-
 def config(tiny_dataset, out, **kw):
     data, heldout = tiny_dataset
     base = dict(
@@ -336,3 +313,59 @@ def test_incomplete_or_damaged_datasets_are_refused_by_name(tiny_dataset, tmp_pa
     assert f"{part} is not a readable Parquet file" in err and "Traceback" not in err
     assert kdaug([*args, "--data", str(tmp_path / "nowhere")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def _rows(lengths):
+    return [{"id": str(i), "text": "x" * n, "text_pair": None} for i, n in enumerate(lengths)]
+
+
+def test_length_pools_cover_every_row_once_with_less_padding():
+    import random
+
+    from kdaug.trainers.train import batches
+
+    draw = random.Random(0)
+    rows = _rows(draw.randint(1, 200) for _ in range(1000))
+    plain = list(batches(iter(rows), 16))
+    pooled = list(batches(iter(rows), 16, pool=8, rng=random.Random(1)))
+    assert sorted(r["id"] for b in pooled for r in b) == sorted(r["id"] for r in rows)
+    assert [len(b) for b in plain] == [16] * 62 + [8]
+    assert sorted(len(b) for b in pooled) == sorted(len(b) for b in plain)
+
+    def padded(bs):  # what a batch costs when padded to its longest
+        return sum(len(b) * max(len(r["text"]) for r in b) for b in bs)
+
+    assert padded(pooled) < 0.7 * padded(plain)
+    # the batches' order is drawn: not sorted by length across the epoch, and the same for the same rng
+    first_lengths = [len(b[0]["text"]) for b in pooled[:8]]
+    assert first_lengths != sorted(first_lengths)
+    assert pooled == list(batches(iter(rows), 16, pool=8, rng=random.Random(1)))
+    assert plain == list(batches(iter(rows), 16, pool=1, rng=random.Random(1)))
+
+
+def test_timing_and_threads_are_recorded(tiny_dataset, tmp_path):
+    import torch
+
+    before = torch.get_num_threads()
+    try:
+        metrics = train(config(tiny_dataset, tmp_path / "run", epochs=1, torch_threads=1), progress=False)
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+    timing = metrics["timing"]
+    import pyarrow.parquet as pq
+
+    rows = sum(pq.ParquetFile(f).metadata.num_rows for f in (tiny_dataset[0] / "data").glob("*.parquet"))
+    assert timing["rows"] == rows
+    assert timing["startup_s"] > 0 and timing["train_s"] > 0 and timing["eval_s"] > 0
+    assert timing["total_s"] >= timing["startup_s"] + timing["train_s"] + timing["eval_s"]
+    assert timing["rows_per_s"] == pytest.approx(rows / timing["train_s"])
+    assert json.loads((tmp_path / "run" / "metrics.json").read_text())["config"]["torch_threads"] == 1
+
+
+def test_a_resumed_run_may_change_its_threads_but_not_its_batches(tiny_dataset, tmp_path):
+    train(config(tiny_dataset, tmp_path / "run", stop_after_steps=2), progress=False)
+    resumed = train(config(tiny_dataset, tmp_path / "run", torch_threads=1), progress=False)
+    assert [h["epoch"] for h in resumed["history"]] == [1, 2]
+    with pytest.raises(CheckpointMismatchError, match="bucket_pool"):
+        train(config(tiny_dataset, tmp_path / "run", bucket_pool=1), progress=False)
