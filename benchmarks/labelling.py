@@ -1,8 +1,12 @@
 """Teacher labelling at scale, measured side by side in one run on one machine (python -m benchmarks.labelling):
 
-1. throughput: kdaug's labelling inside a Beam pipeline (TeacherModelHandler on chunks) against Beam's stock
-   approach (PytorchModelHandlerKeyedTensor, inputs padded to 128, BatchElements) and against a bare
+1. throughput: kdaug's labelling inside a Beam pipeline (TeacherModelHandler on chunks) against Beam's own
+   best path (PytorchModelHandlerKeyedTensor with Beam 2.77's length-aware batching: batch_length_fn and
+   batch_bucket_boundaries, each batch padded to its longest), Beam's pad-to-128 example, and a bare
    PyTorch loop over the same batches; same model (all-MiniLM-L6-v2 with a 2-class head), same MR sentences;
+1b. precision: the teacher in fp32 and under bf16 autocast on this CPU, its speed and how far its logits
+   move (max abs error; argmax changes; KL between the two distributions), on real MR sentences with a
+   fine-tuned teacher (the demo's when there is one, else MiniLM fine-tuned here for one short epoch);
 2. the local runner: a synonym + kNN job (a tiny teacher) on 1 and 2 worker processes
    (--direct_running_mode=multi_processing), torch threads split between them as kdaug sets them and
    pinned to one per process, beside the same work done by a bare script (no Beam) in 1 and 2 processes;
@@ -18,6 +22,7 @@ Writes benchmarks/results/labelling.json and prints the tables.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import subprocess
@@ -176,6 +181,65 @@ def stock_beam(teacher: Path, texts: list[str]) -> float:
     return seconds
 
 
+def beam_length_aware(teacher: Path, texts: list[str], max_batch_size: int = 256) -> float:
+    """Seconds for Beam's own length-aware path, set up as its docs describe: RunInference with
+    PytorchModelHandlerKeyedTensor, batch_length_fn (tokens) and batch_bucket_boundaries so that a batch
+    holds texts of similar length, max_batch_duration_secs (the length-aware keying lives on Beam's
+    stateful batching path), and an inference_fn that pads each batch to its longest (the stock one
+    stacks equal-length tensors). Model load included."""
+    import apache_beam as beam
+    import torch
+    from apache_beam.ml.inference import utils
+    from apache_beam.ml.inference.base import RunInference
+    from apache_beam.ml.inference.pytorch_inference import PytorchModelHandlerKeyedTensor
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(teacher))
+    pad_id = tokenizer.pad_token_id
+    state = Path(tempfile.mkdtemp()) / "state_dict.pt"
+    torch.save(StockClassifier(str(teacher)).state_dict(), state)
+
+    def tokenize(text):
+        enc = tokenizer(text, truncation=True, max_length=128, return_tensors="pt")
+        return {k: v.squeeze(0) for k, v in enc.items()}
+
+    def padded_inference(batch, model, device, inference_args=None, model_id=None):
+        tensors = {
+            key: torch.nn.utils.rnn.pad_sequence(
+                [b[key] for b in batch], batch_first=True, padding_value=pad_id if key == "input_ids" else 0
+            ).to(device)
+            for key in batch[0]
+        }
+        with torch.no_grad():
+            return utils._convert_to_result(batch, model(**tensors, **(inference_args or {})), model_id)
+
+    handler = PytorchModelHandlerKeyedTensor(
+        state_dict_path=str(state),
+        model_class=StockClassifier,
+        model_params={"directory": str(teacher)},
+        device="CPU",
+        inference_fn=padded_inference,
+        batch_length_fn=lambda e: len(e["input_ids"]),
+        batch_bucket_boundaries=[16, 24, 32, 48, 64, 96],
+        max_batch_duration_secs=10,
+        max_batch_size=max_batch_size,
+    )
+    count_file = state.parent / "count"
+    t0 = time.perf_counter()
+    with beam.Pipeline(runner="DirectRunner") as p:
+        _ = (
+            p
+            | beam.Create(texts)
+            | beam.Map(tokenize)
+            | RunInference(handler)
+            | beam.combiners.Count.Globally()
+            | beam.Map(_write_count, str(count_file))
+        )
+    seconds = time.perf_counter() - t0
+    assert int(count_file.read_text()) == len(texts)
+    return seconds
+
+
 def _stock_classifier():
     """Beam's stock recipe: an nn.Module whose forward returns logits, its weights from a state dict."""
     import torch
@@ -206,15 +270,21 @@ def bench_throughput(n: int, chunk_size: int, repeats: int, work: Path) -> dict:
         StockClassifier = _stock_classifier()
     teacher = minilm_teacher(work / "minilm")
     texts = mr_texts(n)
-    bare_s = ours_s = float("inf")
+    bare_s = ours_s = length_aware_s = float("inf")
     for _ in range(repeats):
         seconds, real_tokens, padded_tokens = bare_loop(teacher, texts, chunk_size)
         bare_s = min(bare_s, seconds)
         ours_s = min(ours_s, kdaug_pipeline(teacher, texts, chunk_size))
+        length_aware_s = min(length_aware_s, beam_length_aware(teacher, texts))
     stock_s = stock_beam(teacher, texts)
     rows = [
         {"method": "kdaug TeacherModelHandler in a Beam pipeline", "seconds": ours_s, "examples_per_s": n / ours_s},
         {"method": "bare PyTorch loop, same batches", "seconds": bare_s, "examples_per_s": n / bare_s},
+        {
+            "method": "Beam length-aware RunInference (buckets, padded per batch)",
+            "seconds": length_aware_s,
+            "examples_per_s": n / length_aware_s,
+        },
         {
             "method": "Beam stock PytorchModelHandlerKeyedTensor, padded to 128",
             "seconds": stock_s,
@@ -230,7 +300,76 @@ def bench_throughput(n: int, chunk_size: int, repeats: int, work: Path) -> dict:
         "stock_padded_tokens": 128 * n,
         "rows": rows,
         "speedup_vs_stock": stock_s / ours_s,
+        "speedup_vs_beam_length_aware": length_aware_s / ours_s,
         "pipeline_overhead_vs_bare_loop": ours_s / bare_s - 1.0,
+    }
+
+
+# -------------------------------------------------------------------------------------- 1b. precision
+
+
+def trained_teacher(work: Path) -> tuple[Path, str]:
+    """A fine-tuned MR teacher (logit errors only mean something on a trained head): the demo's when `make
+    demo` left one, else MiniLM fine-tuned here on 1,600 MR sentences for one epoch."""
+    demo = ROOT / "demo_output" / "teacher" / "best"
+    if (demo / "config.json").is_file():
+        return demo, "the demo's teacher (MiniLM fine-tuned on MR)"
+    from kdaug.core.assets.mr import mr_splits
+    from kdaug.trainers.train import TrainConfig, train
+
+    train_path, dev_path = mr_splits()
+    lines = train_path.read_text(encoding="utf-8").splitlines()
+    subset = work / "mr_1600.jsonl"
+    subset.write_text("\n".join(lines[:800] + lines[-800:]) + "\n", encoding="utf-8")  # both classes
+    out = work / "teacher"
+    cfg = TrainConfig(
+        data=str(subset), student="hf:model=minilm", eval=str(dev_path), output=str(out), objective="finetune"
+    )
+    train(dataclasses.replace(cfg, epochs=1, batch_size=32), progress=False)
+    return out / "best", "MiniLM fine-tuned here on 1,600 MR sentences, 1 epoch"
+
+
+def bench_precision(n: int, repeats: int, work: Path) -> dict:
+    """fp32 against bf16 autocast for the teacher on this CPU, alternating, best of `repeats`."""
+    import numpy as np
+    import torch
+
+    from kdaug.core.teacher import TeacherSettings
+
+    teacher, which = trained_teacher(work)
+    texts = mr_texts(n)
+    models = {p: TeacherSettings(str(teacher), device="cpu", precision=p).load() for p in ("fp32", "bf16")}
+    best = {p: float("inf") for p in models}
+    logits = {}
+    for _ in range(repeats):
+        for p, model in models.items():
+            t0 = time.perf_counter()
+            logits[p] = model.label(texts).logits
+            best[p] = min(best[p], time.perf_counter() - t0)
+    exact, low = logits["fp32"], logits["bf16"]
+
+    def kl(temperature: float) -> np.ndarray:
+        p = torch.log_softmax(torch.from_numpy(exact) / temperature, -1)
+        q = torch.log_softmax(torch.from_numpy(low) / temperature, -1)
+        return (p.exp() * (p - q)).sum(-1).numpy()
+
+    error = np.abs(exact - low)
+    flags = Path("/proc/cpuinfo").read_text() if os.path.exists("/proc/cpuinfo") else ""
+    return {
+        "examples": n,
+        "teacher": which,
+        "repeats": repeats,
+        "cpu_bf16": {flag: flag in flags for flag in ("avx512_bf16", "amx_bf16")},
+        "rows": [{"precision": p, "seconds": best[p], "examples_per_s": n / best[p]} for p in ("fp32", "bf16")],
+        "speedup_bf16": best["fp32"] / best["bf16"],
+        "logit_range": float(np.abs(exact).max()),
+        "max_abs_logit_error": float(error.max()),
+        "mean_abs_logit_error": float(error.mean()),
+        "argmax_changed": float(np.mean(exact.argmax(-1) != low.argmax(-1))),
+        "kl_t1_mean": float(kl(1.0).mean()),
+        "kl_t1_max": float(kl(1.0).max()),
+        "kl_t2_mean": float(kl(2.0).mean()),
+        "kl_t2_max": float(kl(2.0).max()),
     }
 
 
@@ -525,9 +664,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--memory-small", type=int, default=10_000)
     p.add_argument("--memory-large", type=int, default=100_000)
     p.add_argument("--gpu-examples", type=int, default=20_000)
-    p.add_argument("--only", choices=["throughput", "processes", "one_file", "memory", "gpu"], action="append")
+    p.add_argument("--precision-examples", type=int, default=4000)
+    p.add_argument("--precision-repeats", type=int, default=3)
+    sections = ["throughput", "precision", "processes", "one_file", "memory", "gpu"]
+    p.add_argument("--only", choices=sections, action="append")
     args = p.parse_args(argv)
-    only = set(args.only or ["throughput", "processes", "one_file", "memory", "gpu"])
+    only = set(args.only or sections)
     results: dict = {"settings": vars(args)}
     previous = RESULTS / "labelling.json"
     if args.only and previous.is_file():  # a partial run keeps the other sections of the last full one
@@ -543,8 +685,19 @@ def main(argv: list[str] | None = None) -> int:
             )
             print(table(rounded(t["rows"]), ["method", "seconds", "examples_per_s"]))
             print(
-                f"kdaug vs stock: {t['speedup_vs_stock']:.2f}x; pipeline overhead vs bare loop: "
+                f"kdaug vs Beam length-aware: {t['speedup_vs_beam_length_aware']:.2f}x; vs Beam pad-to-128: "
+                f"{t['speedup_vs_stock']:.2f}x; pipeline overhead vs bare loop: "
                 f"{100 * t['pipeline_overhead_vs_bare_loop']:+.1f}%"
+            )
+        if "precision" in only:
+            r = results["precision"] = bench_precision(args.precision_examples, args.precision_repeats, work)
+            print(f"\nTeacher precision on this CPU ({r['teacher']}, {r['examples']} MR sentences, {r['cpu_bf16']})")
+            print(table(rounded(r["rows"]), ["precision", "seconds", "examples_per_s"]))
+            print(
+                f"bf16 speed-up {r['speedup_bf16']:.2f}x; logit error max {r['max_abs_logit_error']:.3g} "
+                f"(mean {r['mean_abs_logit_error']:.3g}, logits up to {r['logit_range']:.3g}); argmax changed "
+                f"{100 * r['argmax_changed']:.2f}%; KL(fp32 || bf16) mean {r['kl_t1_mean']:.2g} max "
+                f"{r['kl_t1_max']:.2g} (at T=2: {r['kl_t2_mean']:.2g} / {r['kl_t2_max']:.2g})"
             )
         if "processes" in only:
             s = results["processes"] = bench_processes(

@@ -90,6 +90,10 @@ def main(argv: list[str]) -> int:
         retrain_mismatched=True,
         progress=sys.stderr.isatty(),
     )
+    if "retrained_because" in teacher_metrics:
+        step(
+            f"  the teacher: an earlier demo's run differed ({teacher_metrics['retrained_because']}): trained it again"
+        )
     teacher_dir = out / "teacher" / "best"
 
     step(f"materializing the training split with synonym:ratio={args.ratio},copies={copies} (Beam)")
@@ -140,6 +144,8 @@ def main(argv: list[str]) -> int:
     step(f"distilling {len(runs)} students, {parallel} at a time")
 
     def done(i: int, cfg: TrainConfig, metrics: dict) -> None:
+        if "retrained_because" in metrics:
+            step(f"  {cfg.output}: an earlier demo's run differed ({metrics['retrained_because']}): trained it again")
         step(f"  {runs[i][0]}, seed {runs[i][1]}: dev accuracy {100 * metrics['best']['accuracy']:.1f}")
 
     trained = train_many([cfg for _, _, cfg in runs], parallel, retrain_mismatched=True, on_done=done)

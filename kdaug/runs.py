@@ -44,14 +44,15 @@ def core_shares(cores: Sequence[int], parallel: int) -> list[list[int]]:
 
 def train_one(cfg: TrainConfig, retrain_mismatched: bool = False, progress: bool = False) -> dict:
     """One training. With retrain_mismatched, a checkpoint of another run in its output (an earlier demo
-    with other settings, a re-materialized dataset) is discarded and the run trained again."""
+    with other settings, a re-materialized dataset) is discarded and the run trained again; its metrics
+    then say why (`retrained_because`)."""
     try:
         return train(cfg, progress=progress)
     except CheckpointMismatchError as err:
         if not retrain_mismatched:
             raise
-        log.warning("%s: an earlier run there differs (%s): training it again", cfg.output, err.why)
-        return train(_restarted(cfg), progress=progress)
+        log.info("%s: an earlier run there differs (%s): training it again", cfg.output, err.why)
+        return {**train(_restarted(cfg), progress=progress), "retrained_because": err.why}
 
 
 def train_many(

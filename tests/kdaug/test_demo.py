@@ -30,7 +30,7 @@ def test_demo_story_runs_on_real_minilm_and_mr(tmp_path, capsys):
         == 0
     )
     printed = capsys.readouterr().out
-    again = [line for line in printed.splitlines() if "training it again" in line]
+    again = [line for line in printed.splitlines() if "trained it again" in line]
     assert len(again) == 3 and all("students" in line and "the training data changed" in line for line in again)
     split = json.loads((out / "dataset" / "manifest.json").read_text())["splits"]["train"]
     assert 0.45 <= split["mean_changed_ratio"]["synonym"] <= 0.55

@@ -54,4 +54,4 @@ def test_a_mismatched_checkpoint_is_retrained_only_when_asked(tiny_dataset, tmp_
     with pytest.raises(CheckpointMismatchError):
         train_many(changed, parallel=1)
     [metrics] = train_many(changed, parallel=1, retrain_mismatched=True)
-    assert metrics["config"]["batch_size"] == 8
+    assert metrics["config"]["batch_size"] == 8 and "batch_size 16 -> 8" in metrics["retrained_because"]
