@@ -222,6 +222,7 @@ def beam_length_aware(teacher: Path, texts: list[str], max_batch_size: int = 256
         batch_length_fn=lambda e: len(e["input_ids"]),
         batch_bucket_boundaries=[16, 24, 32, 48, 64, 96],
         max_batch_duration_secs=10,
+        min_batch_size=32,  # Beam's size estimator would otherwise start at 1 (dozens of tiny batches)
         max_batch_size=max_batch_size,
     )
     count_file = state.parent / "count"
