@@ -65,7 +65,7 @@ def test_torch_threads_split_between_worker_processes(tiny_teacher, monkeypatch)
     import torch
 
     before = torch.get_num_threads()
-    monkeypatch.setattr("os.cpu_count", lambda: 8)
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: set(range(8)))  # the cores this process is given
     monkeypatch.setenv("RAYON_NUM_THREADS", "")
     monkeypatch.delenv("RAYON_NUM_THREADS")  # (restored after the test, whatever the code sets)
     try:
@@ -118,3 +118,11 @@ def test_inside_beam_run_inference(tiny_teacher):
             )
         )
         assert_that(out, check)
+
+
+def test_the_cores_a_process_is_given_are_its_affinity_not_the_machines(monkeypatch):
+    from kdaug.core.threads import available_cores
+
+    monkeypatch.setattr("os.cpu_count", lambda: 64)
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0, 3})  # e.g. taskset -c 0,3
+    assert available_cores() == 2
