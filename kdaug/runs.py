@@ -86,7 +86,8 @@ def train_many(
     for share in split:
         shares.put(share)
     threads = min(len(share) for share in split)
-    with ProcessPoolExecutor(parallel, mp_context=context, initializer=_pin, initargs=(shares,)) as pool:
+    level = logging.getLogger("kdaug").getEffectiveLevel()  # workers log as this process does
+    with ProcessPoolExecutor(parallel, mp_context=context, initializer=_start, initargs=(shares, level)) as pool:
         futures = {
             pool.submit(train_one, _with_threads(cfg, threads), retrain_mismatched): i for i, cfg in enumerate(configs)
         }
@@ -105,8 +106,11 @@ def _affinity() -> set[int]:
         return set(range(os.cpu_count() or 1))
 
 
-def _pin(shares) -> None:
-    """Worker start: keep to its own share of the cores (where the platform lets a process choose)."""
+def _start(shares, level: int) -> None:
+    """Worker start: keep to its own share of the cores (where the platform lets a process choose), and
+    log progress as the parent does (a spawned interpreter starts with no logging set up)."""
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("kdaug").setLevel(level)
     share = shares.get()
     with contextlib.suppress(AttributeError, OSError):
         os.sched_setaffinity(0, share)

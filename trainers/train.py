@@ -27,6 +27,7 @@ import torch
 
 from kdaug.core.corpus import BadRecord, ColumnSpec, LabelSpace, plan_read_units, read_unit, validate_record
 from kdaug.core.errors import KdaugError
+from kdaug.core.progress import Progress
 from kdaug.core.threads import set_torch_threads
 from kdaug.trainers.dataset import open_split, open_training_data
 from kdaug.trainers.losses import ce_loss, kd_loss
@@ -96,6 +97,7 @@ class TrainConfig:
     eval_label_column: str = "label"
     device: str = "cpu"
     torch_threads: int | None = None  # None: one per core this process is given (its CPU affinity)
+    log_every_s: float = 30.0  # without a terminal: a progress line in the log this often (epochs always)
     stop_after_steps: int | None = None  # for tests and smoke runs: end the run early, as a kill would
     restart: bool = False  # discard a checkpoint in `output` and train from the start
 
@@ -316,6 +318,7 @@ RESUMABLE_CHANGES = (
     "stop_after_steps",
     "device",
     "torch_threads",
+    "log_every_s",
     "restart",
     "data",
 )
@@ -338,7 +341,10 @@ def checkpoint_mismatch(saved: TrainState, cfg: TrainConfig, data_sha256: str) -
     return "; ".join(changed) or None
 
 
-def train(cfg: TrainConfig, progress: bool = True) -> dict:
+def train(cfg: TrainConfig, progress: bool | None = None) -> dict:
+    """Trains (or resumes) the run `cfg` describes; returns its metrics. `progress`: a bar (None: on a
+    terminal only); without one, progress lines go to the log every `log_every_s`, and every epoch's
+    figures always do."""
     timing = Timing()
     set_torch_threads(threads=cfg.torch_threads)
     out = Path(cfg.output)
@@ -380,14 +386,21 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict:
     steps_this_run = 0
     timing.startup_s = time.perf_counter() - timing.started
     for epoch in range(state.epoch, cfg.epochs):
-        bar = _bar(progress, total_steps, f"epoch {epoch + 1}/{cfg.epochs}", state.step_in_epoch)
+        bar = Progress(
+            f"{cfg.output}: epoch {epoch + 1}/{cfg.epochs}",
+            "steps",
+            total=total_steps,
+            initial=state.step_in_epoch,
+            bar=progress,
+            log_every_s=cfg.log_every_s,
+        )
         tick = time.perf_counter()
         for step, rows in enumerate(epoch_batches(split, cfg, epoch)):
             if step < state.step_in_epoch:
                 continue  # resuming: these batches were trained before the interruption
             state.epoch_losses.append(_step(student, optimizer, rows, cfg))
             state.step_in_epoch, state.global_step, state.epoch = step + 1, state.global_step + 1, epoch
-            bar.update(1)
+            bar.update(1, loss=f"{state.epoch_losses[-1]:.4f}")
             steps_this_run += 1
             timing.rows += len(rows)
             stop = cfg.stop_after_steps is not None and steps_this_run >= cfg.stop_after_steps
@@ -406,7 +419,18 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict:
         entry = {"epoch": epoch + 1, "train_loss": float(np.mean(losses)) if losses else None, **metrics}
         state.history.append(entry)
         tick = time.perf_counter()
-        if state.best is None or metrics["macro_f1"] > state.best["macro_f1"]:
+        improved = state.best is None or metrics["macro_f1"] > state.best["macro_f1"]
+        log.info(
+            "%s: epoch %d/%d done: train loss %s, eval accuracy %.4f, macro-F1 %.4f%s",
+            cfg.output,
+            epoch + 1,
+            cfg.epochs,
+            "n/a" if entry["train_loss"] is None else f"{entry['train_loss']:.4f}",
+            metrics["accuracy"],
+            metrics["macro_f1"],
+            " (best so far)" if improved else "",
+        )
+        if improved:
             state.best = entry
             student.save(out / "best")
         state.epoch, state.step_in_epoch, state.epoch_losses = epoch + 1, 0, []
@@ -492,9 +516,3 @@ def plot_curve(history: list[dict], path: Path) -> None:
     fig.tight_layout(rect=(0, 0.08, 1, 1))
     fig.savefig(path, dpi=100)
     plt.close(fig)
-
-
-def _bar(enabled: bool, total: int, desc: str, initial: int):
-    from tqdm import tqdm
-
-    return tqdm(total=total, desc=desc, initial=initial, unit=" steps", leave=False, disable=not enabled)

@@ -369,3 +369,17 @@ def test_a_resumed_run_may_change_its_threads_but_not_its_batches(tiny_dataset, 
     assert [h["epoch"] for h in resumed["history"]] == [1, 2]
     with pytest.raises(CheckpointMismatchError, match="bucket_pool"):
         train(config(tiny_dataset, tmp_path / "run", bucket_pool=1), progress=False)
+
+
+def test_progress_and_epoch_figures_reach_the_log_without_a_terminal(tiny_dataset, tmp_path, caplog):
+    import logging
+    import re
+
+    with caplog.at_level(logging.INFO, logger="kdaug"):
+        train(config(tiny_dataset, tmp_path / "run", log_every_s=0.0), progress=False)
+    lines = [r.getMessage() for r in caplog.records if r.name == "kdaug"]
+    steps = [line for line in lines if re.search(r"epoch \d/2: \d+/\d+ steps \(.* steps/s, loss \d", line)]
+    assert len(steps) >= 4 and all(str(tmp_path / "run") in line for line in steps)
+    epochs = [line for line in lines if "done: train loss" in line]
+    assert len(epochs) == 2 and all(re.search(r"eval accuracy 0\.\d{4}, macro-F1 0\.\d{4}", e) for e in epochs)
+    assert "(best so far)" in epochs[0]
