@@ -35,9 +35,21 @@ def split_manifest(
         s: {
             "requested": counts.copies_requested.get(s, 0),
             "written": counts.copies_written.get(s, 0),
+            # copies not written: all of them, and those not drawn because the text was too short for the ratio
             "short": counts.copies_requested.get(s, 0) - counts.copies_written.get(s, 0),
+            "short_text": counts.copies_short_text.get(s, 0),
         }
         for s in sorted(counts.copies_requested)
+    }
+    # The corpus's changed share per copy drawn or skipped as too short (skipped ones count as unchanged):
+    # what an augmenter's ratio targets (on texts of any length its expectation is the ratio).
+    skipped: dict[str, int] = {}
+    for s, entry in augment.items():
+        skipped[s.split(".")[0]] = skipped.get(s.split(".")[0], 0) + entry["short_text"]
+    corpus_ratio = {
+        m: counts.changed_ratio_sum.get(m, 0.0) / (n + skipped.get(m, 0)) if n + skipped.get(m, 0) else 0.0
+        for m, n in per_method.items()
+        if m != "original"
     }
     originals = per_method.get("original", 0)
     rows = sum(per_method.values())
@@ -51,6 +63,7 @@ def split_manifest(
         "rows_written": rows,
         "rows_per_method": per_method,
         "mean_changed_ratio": mean_ratio,
+        "corpus_changed_ratio": corpus_ratio,
         "augment": augment,
         "dead_letter_reasons": dict(counts.dead_letters),
         "truncated_rows": counts.truncated_rows,

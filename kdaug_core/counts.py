@@ -24,6 +24,7 @@ class RunCounts:
     kl_to_source_sum: Mapping[str, float] = field(default_factory=dict)  # per aug_method
     copies_requested: Mapping[str, int] = field(default_factory=dict)  # per augment spec key ("synonym.0")
     copies_written: Mapping[str, int] = field(default_factory=dict)  # per augment spec key
+    copies_short_text: Mapping[str, int] = field(default_factory=dict)  # per spec key: not drawn, text too short
     dead_letters: Mapping[str, int] = field(default_factory=dict)  # per stage ("read", "copy:label", ...)
     truncated_rows: int = 0
     data_bytes: int = 0
@@ -74,8 +75,12 @@ class RunCounts:
         return cls(records_read=records)
 
     @classmethod
-    def augmented(cls, spec_key: str, requested: int, written: int) -> RunCounts:
-        return cls(copies_requested={spec_key: requested}, copies_written={spec_key: written})
+    def augmented(cls, spec_key: str, requested: int, written: int, short_text: int = 0) -> RunCounts:
+        return cls(
+            copies_requested={spec_key: requested},
+            copies_written={spec_key: written},
+            copies_short_text={spec_key: short_text},
+        )
 
     @classmethod
     def written(cls, file_name: str, rows: Iterable[dict], data_bytes: int, soft_label_bytes: int) -> RunCounts:

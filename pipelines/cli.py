@@ -154,10 +154,21 @@ def print_summary(role: str | None, recipe: Recipe, manifest: dict | None, secon
         f"dead-lettered {e['records_dead_lettered']})"
     )
     for method, n in e["rows_per_method"].items():
-        print(f"  {method:<12} {n:>8} rows   mean changed_ratio {e['mean_changed_ratio'][method]:.3f}")
+        corpus = e.get("corpus_changed_ratio", {}).get(method)
+        counted = (
+            ""
+            if corpus is None or abs(corpus - e["mean_changed_ratio"][method]) < 5e-4
+            else (f" ({corpus:.3f} per copy asked, copies skipped on short texts counted as unchanged)")
+        )
+        print(f"  {method:<12} {n:>8} rows   mean changed_ratio {e['mean_changed_ratio'][method]:.3f}{counted}")
     if e.get("chunks", {}).get("reused"):
         c = e["chunks"]
         print(f"  {c['reused']} of {c['reused'] + c['written']} chunks reused from an interrupted earlier run")
     for key, a in e["augment"].items():
-        if a["short"]:
-            print(f"  {key}: {a['short']} of {a['requested']} copies could not be made distinct (fewer written)")
+        if not_distinct := a["short"] - a.get("short_text", 0):
+            print(f"  {key}: {not_distinct} of {a['requested']} copies could not be made distinct (fewer written)")
+        if a.get("short_text"):
+            print(
+                f"  {key}: {a['short_text']} of {a['requested']} copies not drawn: their texts are too short for "
+                f"the ratio (short=expected keeps the corpus at the ratio; short=one draws them)"
+            )

@@ -187,7 +187,7 @@ class AugmentChunkFn(beam.DoFn):
     def process(self, item):
         chunk_log, sources = item
         copies: dict[str, list[dict]] = {s.id: [] for s in sources}
-        counts: dict[str, list[int]] = {}  # spec key -> [requested, written], summed over the chunk
+        counts: dict[str, list[int]] = {}  # spec key -> [requested, written, short text], summed over the chunk
         windows = {s.id: w for s in sources if (w := windowed(s, self.max_words)) is not None}
         ordered = sorted(sources, key=lambda s: (len(s.text) + len(s.text_pair or ""), s.id))
         for start in range(0, len(ordered), self.batch_size):
@@ -195,8 +195,8 @@ class AugmentChunkFn(beam.DoFn):
             for aug in self.augmenters:
                 for row in self._augment(aug, batch, windows, counts, chunk_log.dead):
                     copies[row["source_id"]].append(row)
-        for spec_key, (requested, written) in counts.items():
-            chunk_log.counts += RunCounts.augmented(spec_key, requested, written)
+        for spec_key, (requested, written, short_text) in counts.items():
+            chunk_log.counts += RunCounts.augmented(spec_key, requested, written, short_text)
         chunk_log.counts += RunCounts(windowed_sources=len(windows))
         rows = []
         for src in sources:
@@ -227,9 +227,10 @@ class AugmentChunkFn(beam.DoFn):
             if src.id in windows:
                 words_in_full = sum(len(words((src.text, src.text_pair)[side] or "")) for side in aug.sides_of(src))
                 res = restore(res, src, windows[src.id][1], words_in_full)
-            tally = counts.setdefault(aug.spec_key, [0, 0])
+            tally = counts.setdefault(aug.spec_key, [0, 0, 0])
             tally[0] += res.requested
             tally[1] += len(res.copies)
+            tally[2] += res.short_text
             for copy in res.copies:
                 yield copy_row(src, copy, aug)
 

@@ -40,6 +40,10 @@ class Param:
     check: Any = None  # callable(value) -> error message or None
 
 
+def _short_ok(v: str) -> str | None:
+    return None if v in ("expected", "one") else "must be expected or one"
+
+
 def _ratio_ok(v: float) -> str | None:
     return None if 0.0 < v <= 1.0 else "must be in (0, 1]"
 
@@ -132,7 +136,13 @@ class Augmenter(ABC):
             max_attempts=max_attempts,
             together=together,
             eligible=eligible,
+            short_ratio=self.short_ratio(),
         )
+
+    def short_ratio(self) -> float | None:
+        """The ratio whose short texts get copies only with probability ratio x words (draw_copies), or
+        None: every copy is drawn."""
+        return None
 
     def sides_of(self, source: SourceExample) -> list[int]:
         """The sides (0 text, 1 text_pair) this augmenter changes: `side`, with auto = both."""
@@ -173,11 +183,14 @@ class Slot:
 class ReplacementAugmenter(Augmenter):
     """Replaces exactly k = ratio x (word tokens) words per copy (stochastically rounded, so the mean
     hits the ratio and every copy lies within one word of it), drawn uniformly among replaceable content
-    words. Stopwords change only where the content words of a sentence are too few for k
+    words. A text too short for the ratio (ratio x words < 1) gets a copy with probability ratio x words
+    (short=expected, the default; short=one: always), so short texts do not push a corpus above its
+    ratio. Stopwords change only where the content words of a sentence are too few for k
     (stopwords=fill, the default), each into a word of the same kind; stopwords=keep never changes them."""
 
     MAX_ATTEMPTS_PER_COPY = 8
     stopwords: str
+    short: str
     PARAMS = {
         **Augmenter.PARAMS,
         "stopwords": Param(
@@ -186,7 +199,17 @@ class ReplacementAugmenter(Augmenter):
             "fill: change stopwords only where content words cannot meet the ratio; keep: never",
             _stopwords_ok,
         ),
+        "short": Param(
+            str,
+            "expected",
+            "texts too short for the ratio (ratio x words < 1): expected: a copy with probability ratio x "
+            "words (one word changed), so the corpus keeps the ratio; one: always a copy, one word changed",
+            _short_ok,
+        ),
     }
+
+    def short_ratio(self) -> float | None:
+        return self.ratio if self.short == "expected" else None
 
     def setup(self) -> None:
         self._stopwords = load_stopwords()

@@ -43,6 +43,7 @@ class AugmentResult:
     source_id: str
     copies: list[AugmentedCopy]
     requested: int = 0
+    short_text: int = 0  # copies not drawn: the text has too few words for the ratio (short=expected)
 
     @property
     def shortfall(self) -> int:
@@ -82,20 +83,44 @@ def draw_copies(
     max_attempts: int,
     together: bool,
     eligible: Sequence[bool] | None = None,
+    short_ratio: float | None = None,
 ) -> list[AugmentResult]:
     """Up to `copies` distinct copies per source (fewer where drafts keep repeating). `sides[i]` are the
     sides (0 text, 1 text_pair) whose shift counts for source i; `eligible[i]` False gives source i no
-    copies at all (nothing in it can change)."""
+    copies at all (nothing in it can change).
+
+    short_ratio: a text whose words are too few for this ratio (ratio x words < 1, so even one change
+    overshoots it) gets each copy only with probability ratio x words, decided by the copy's own
+    generator; a copy changes at least one word, so the expected change per copy asked is ratio x words
+    on every text and a corpus of short texts keeps the ratio on average. Copies not drawn are counted
+    (AugmentResult.short_text). None: every copy is drawn (one word changed on a short text)."""
     results = [AugmentResult(s.id, [], requested=copies) for s in sources]
     seen = [{normalized((s.text, s.text_pair))} for s in sources]
     word_counts = [sum(len(words((s.text, s.text_pair)[side] or "")) for side in sd) for s, sd in zip(sources, sides)]
 
-    def start(i: int, c: int) -> Pending:
-        return Pending(i, c, np.random.default_rng(copy_seed(seed, sources[i].id, spec_key, c)))
+    keep = [
+        1.0 if short_ratio is None or n == 0 else min(1.0, short_ratio * n) for n in word_counts
+    ]  # chance that a copy of source i is drawn at all
+
+    def start(i: int, c: int) -> Pending | None:
+        p = Pending(i, c, np.random.default_rng(copy_seed(seed, sources[i].id, spec_key, c)))
+        if keep[i] < 1.0 and p.rng.random() >= keep[i]:  # long texts never draw here: their copies are unchanged
+            results[i].short_text += 1
+            return None
+        return p
+
+    def start_from(i: int, c: int) -> Pending | None:
+        """One by one: the first copy from index c on that is drawn at all."""
+        for index in range(c, copies):
+            if (p := start(i, index)) is not None:
+                return p
+        return None
 
     usable = [i for i in range(len(sources)) if eligible is None or eligible[i]]
-    first_copies = range(copies) if together else range(min(copies, 1))
-    pending = [start(i, c) for i in usable for c in first_copies]
+    if together:
+        pending = [p for i in usable for c in range(copies) if (p := start(i, c)) is not None]
+    else:
+        pending = [p for i in usable if (p := start_from(i, 0)) is not None]
     while pending:
         drafts = draft(pending)
         following = []
@@ -111,8 +136,8 @@ def draw_copies(
             elif p.attempt < max_attempts:
                 following.append(p)  # the same generator draws again
                 continue
-            if not together and p.copy + 1 < copies:
-                following.append(start(p.source, p.copy + 1))
+            if not together and (after := start_from(p.source, p.copy + 1)) is not None:
+                following.append(after)
         pending = following
     for r in results:
         r.copies.sort(key=lambda copy: copy.copy_index)

@@ -48,4 +48,4 @@ def restore(result: AugmentResult, full: SourceExample, tails: tuple[str, str], 
         )
         for c in result.copies
     ]
-    return AugmentResult(full.id, copies, requested=result.requested)
+    return AugmentResult(full.id, copies, requested=result.requested, short_text=result.short_text)

@@ -468,3 +468,25 @@ def test_a_long_text_costs_only_its_window_for_every_augmenter(tmp_path, mr_rows
     assert len(copies) == 4
     for copy in copies:
         assert copy["text"].endswith(tail) and 0 < copy["changed_ratio"] < 0.05
+
+
+def test_the_manifest_counts_copies_skipped_on_short_texts(tmp_path, mr_rows, materialize):
+    from kdaug.core.words import words
+
+    short = [
+        {"id": f"s{i}", "text": " ".join(words(r["text"])[:3]), "label": r["label"]} for i, r in enumerate(mr_rows[:40])
+    ]
+    corpus = write_jsonl(tmp_path / "short.jsonl", short + mr_rows[100:140])
+    expected, rows = materialize(corpus, tmp_path / "expected", augment=["synonym:ratio=0.1,copies=4"], id_column="id")
+    one, _ = materialize(corpus, tmp_path / "one", augment=["synonym:ratio=0.1,copies=4,short=one"], id_column="id")
+    e, o = expected["splits"]["train"], one["splits"]["train"]
+    a = e["augment"]["synonym.0"]
+    assert a["short_text"] > 40 and a["short"] >= a["short_text"] and a["written"] == a["requested"] - a["short"]
+    assert o["augment"]["synonym.0"]["short_text"] == 0
+    assert e["reconciles"] and e["rows_per_method"]["synonym"] == a["written"] == sum(
+        r["aug_method"] == "synonym" for r in rows
+    )
+    copies = [r["changed_ratio"] for r in rows if r["aug_method"] == "synonym"]
+    assert e["corpus_changed_ratio"]["synonym"] == pytest.approx(sum(copies) / (len(copies) + a["short_text"]))
+    assert e["corpus_changed_ratio"]["synonym"] < e["mean_changed_ratio"]["synonym"]
+    assert abs(e["corpus_changed_ratio"]["synonym"] - 0.1) < abs(o["corpus_changed_ratio"]["synonym"] - 0.1)
