@@ -57,6 +57,6 @@ def test_the_manifest_reads_the_typed_counts():
     assert entry["reconciles"]
     assert entry["rows_per_method"] == {"original": 2, "synonym": 2}
     assert abs(entry["mean_changed_ratio"]["synonym"] - 0.3) < 1e-12
-    assert entry["augment"] == {"synonym.0": {"requested": 4, "written": 3, "short": 1}}
+    assert entry["augment"] == {"synonym.0": {"requested": 4, "written": 3, "short": 1, "short_text": 0}}
     assert entry["teacher_kl_to_source_mean"] == {"synonym": 0.5}
     assert entry["storage"]["bytes_per_row"] == 20.0

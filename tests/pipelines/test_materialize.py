@@ -190,7 +190,7 @@ def test_same_seed_same_dataset_across_runs_runners_worker_processes_and_right_f
     }
     _, other_seed = materialize(corpus, tmp_path / "d", scale=one, **{**kw, "seed": 12})
     key = lambda rs: [(r["id"], r["text"], r["aug_seed"], r["teacher_logits"]) for r in rs]  # noqa: E731
-    assert len(rows["a"]) == 120 * 4
+    assert 0.98 * 120 * 4 < len(rows["a"]) <= 120 * 4  # a text of under 4 words may skip copies (short=expected)
     assert [name for name in runs if key(rows[name]) != key(rows["a"])] == []
     # Chunks and batches are fixed by the data: the files are identical byte for byte.
     files = sorted((tmp_path / "a" / "data").glob("*.parquet"))
@@ -422,7 +422,8 @@ def test_role_wise_policies_materialize_one_dataset_per_role(tmp_path, tiny_teac
     )
     teacher = json.loads((tmp_path / "o" / "teacher" / "manifest.json").read_text())["splits"]["train"]
     student = json.loads((tmp_path / "o" / "student" / "manifest.json").read_text())["splits"]["train"]
-    assert teacher["rows_per_method"] == {"original": 8, "synonym": 8}
+    # 7 words at 10%: each copy drawn with chance 0.7 (short=expected), the skipped ones counted
+    assert teacher["rows_per_method"]["synonym"] + teacher["augment"]["synonym.0"]["short_text"] == 8
     assert student["rows_per_method"]["synonym"] == 24 and student["rows_per_method"]["knn"] == 8
     assert student["mean_changed_ratio"]["synonym"] > teacher["mean_changed_ratio"]["synonym"]
     assert "role 'student'" in capsys.readouterr().out
