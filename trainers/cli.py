@@ -48,6 +48,12 @@ def parser(objective: str) -> argparse.ArgumentParser:
     )
     p.add_argument("--eval", required=True, help="held-out labelled corpus (any format materialize reads)")
     p.add_argument("--output", required=True)
+    _add(
+        p,
+        "--test",
+        help="a held-out labelled corpus, apart from --eval: the best epoch (picked on --eval) is scored on it "
+        "once, as metrics.json's test",
+    )
     _add(p, "--split")
     _add(p, "--epochs", type=int)
     _add(p, "--batch-size", type=int)

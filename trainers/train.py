@@ -95,6 +95,7 @@ class TrainConfig:
     eval_text_column: str = "text"
     eval_text_pair_column: str | None = None
     eval_label_column: str = "label"
+    test: str | None = None  # a held-out corpus (eval's columns) the best epoch, picked on eval, is scored on once
     device: str = "cpu"
     torch_threads: int | None = None  # None: one per core this process is given (its CPU affinity)
     log_every_s: float = 30.0  # without a terminal: a progress line in the log this often (epochs always)
@@ -208,15 +209,19 @@ def epoch_batches(split, cfg: TrainConfig, epoch: int) -> Iterator[list[dict]]:
     return batches(stream_rows(split, cfg, epoch), cfg.batch_size, cfg.bucket_pool, rng)
 
 
-def load_eval(cfg: TrainConfig, label_names: list[str]) -> tuple[list[str], list[str | None], list[int]]:
-    """The held-out set. Labels the dataset does not know fail the run before any training (scoring on
-    the rest would report accuracy on part of the set); other unusable records are left out, and said."""
+def load_eval(
+    cfg: TrainConfig, label_names: list[str], which: str = "eval"
+) -> tuple[list[str], list[str | None], list[int]]:
+    """A held-out set (`which`: the config's eval or test corpus, read with the eval columns). Labels the
+    dataset does not know fail the run before any training (scoring on the rest would report accuracy on
+    part of the set); other unusable records are left out, and said."""
+    path = getattr(cfg, which)
     columns = ColumnSpec(cfg.eval_text_column, cfg.eval_text_pair_column, cfg.eval_label_column)
     labels = LabelSpace(dict(enumerate(label_names)))
     texts, pairs, gold = [], [], []
     unknown: dict[str, list[str]] = {}  # label value -> positions
     skipped: list[str] = []
-    for unit in plan_read_units(cfg.eval):
+    for unit in plan_read_units(path):
         for rec in read_unit(unit):
             try:
                 ex = validate_record(rec, columns, None)
@@ -236,19 +241,20 @@ def load_eval(cfg: TrainConfig, label_names: list[str]) -> tuple[list[str], list
     if unknown:
         examples = "; ".join(f"{value} ({len(where)} records, e.g. {where[0]})" for value, where in unknown.items())
         raise TrainConfigError(
-            f"--eval {cfg.eval!r} has labels the training data does not know: {examples}. The data's labels are "
+            f"--{which} {path!r} has labels the training data does not know: {examples}. The data's labels are "
             f"{label_names}; map or remove those records"
         )
     if skipped:
         log.warning(
-            "--eval %s: %d unusable records left out (%s%s)",
-            cfg.eval,
+            "--%s %s: %d unusable records left out (%s%s)",
+            which,
+            path,
             len(skipped),
             skipped[0],
             ", ..." if len(skipped) > 1 else "",
         )
     if not gold:
-        raise TrainConfigError(f"--eval {cfg.eval!r} has no labelled records in column {cfg.eval_label_column!r}")
+        raise TrainConfigError(f"--{which} {path!r} has no labelled records in column {cfg.eval_label_column!r}")
     return texts, pairs, gold
 
 
@@ -319,6 +325,7 @@ RESUMABLE_CHANGES = (
     "device",
     "torch_threads",
     "log_every_s",
+    "test",
     "restart",
     "data",
 )
@@ -360,6 +367,7 @@ def train(cfg: TrainConfig, progress: bool | None = None) -> dict:
         )
     label_names = split.label_names
     eval_set = load_eval(cfg, label_names)
+    test_set = load_eval(cfg, label_names, "test") if cfg.test else None
     spec = StudentSpec.parse(cfg.student)
     ckpt = out / "checkpoint"
     data_sha256 = split.fingerprint()
@@ -437,7 +445,18 @@ def train(cfg: TrainConfig, progress: bool | None = None) -> dict:
         save_checkpoint(ckpt, student, optimizer, state)
         _write_metrics(out, state, timing)
         timing.checkpoint_s += time.perf_counter() - tick
-    return _write_metrics(out, state, timing)
+    test = None
+    if test_set is not None and state.best is not None:  # the best epoch, picked on eval, scored once on test
+        best = load_student(out / "best").to(cfg.device)
+        test = {"epoch": state.best["epoch"], **evaluate(best, *test_set)}
+        log.info(
+            "%s: test accuracy %.4f, macro-F1 %.4f (epoch %d)",
+            cfg.output,
+            test["accuracy"],
+            test["macro_f1"],
+            test["epoch"],
+        )
+    return _write_metrics(out, state, timing, test)
 
 
 @dataclass
@@ -488,8 +507,10 @@ def _step(student: Student, optimizer, rows: list[dict], cfg: TrainConfig) -> fl
     return loss.item()
 
 
-def _write_metrics(out: Path, state: TrainState, timing: Timing) -> dict:
+def _write_metrics(out: Path, state: TrainState, timing: Timing, test: dict | None = None) -> dict:
     metrics = {"history": state.history, "best": state.best, "config": state.config, "timing": timing.to_dict()}
+    if test is not None:
+        metrics["test"] = test  # the best epoch's scores on --test
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     plot_curve(state.history, out / "training_curve.png")
     return metrics

@@ -383,3 +383,23 @@ def test_progress_and_epoch_figures_reach_the_log_without_a_terminal(tiny_datase
     epochs = [line for line in lines if "done: train loss" in line]
     assert len(epochs) == 2 and all(re.search(r"eval accuracy 0\.\d{4}, macro-F1 0\.\d{4}", e) for e in epochs)
     assert "(best so far)" in epochs[0]
+
+
+def test_the_best_epoch_picked_on_eval_is_scored_once_on_test(tiny_dataset, tmp_path, mr_rows):
+    from kdaug.trainers.students import load_student
+    from kdaug.trainers.train import evaluate, load_eval
+
+    test_file = write_jsonl(tmp_path / "test.jsonl", mr_rows[200:230] + mr_rows[-230:-200])
+    cfg = config(tiny_dataset, tmp_path / "run", test=str(test_file))
+    metrics = train(cfg, progress=False)
+    assert metrics["test"]["epoch"] == metrics["best"]["epoch"]
+    best = load_student(tmp_path / "run" / "best")
+    expected = evaluate(best, *load_eval(cfg, ["negative", "positive"], "test"))
+    assert metrics["test"]["accuracy"] == expected["accuracy"] and metrics["test"]["macro_f1"] == expected["macro_f1"]
+    assert json.loads((tmp_path / "run" / "metrics.json").read_text())["test"] == metrics["test"]
+    assert "test" not in train(config(tiny_dataset, tmp_path / "no_test", epochs=1), progress=False)
+
+    bad = write_jsonl(tmp_path / "bad_test.jsonl", [{"text": "fine", "label": "maybe"}])
+    with pytest.raises(TrainConfigError, match="--test .* labels the training data does not know"):
+        train(config(tiny_dataset, tmp_path / "bad", test=str(bad)), progress=False)
+    assert not (tmp_path / "bad" / "checkpoint").exists()  # refused before any training
