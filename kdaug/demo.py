@@ -8,7 +8,7 @@
      gold labels only (originals), KD without augmentation (originals), KD with augmentation.
   5. Print and write the table (teacher and students on the dev split, mean and spread over seeds).
 
-The default finishes in about 8 minutes on 2 CPU cores (students trained one per core at once); --full
+The default finishes in about 7 minutes on 2 CPU cores (students trained one per core at once); --full
 trains longer and makes more copies.
 """
 

@@ -51,7 +51,7 @@ def train_one(cfg: TrainConfig, retrain_mismatched: bool = False, progress: bool
     except CheckpointMismatchError as err:
         if not retrain_mismatched:
             raise
-        log.info("%s: an earlier run there differs (%s): training it again", cfg.output, err.why)
+        log.debug("%s: an earlier run there differs (%s): training it again", cfg.output, err.why)
         return {**train(_restarted(cfg), progress=progress), "retrained_because": err.why}
 
 
