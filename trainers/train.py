@@ -258,7 +258,9 @@ def load_eval(
     return texts, pairs, gold
 
 
-def evaluate(student: Student, texts, pairs, gold, batch_size: int = 256) -> dict:
+def evaluate(student: Student, texts, pairs, gold, batch_size: int = 256, predictions: bool = False) -> dict:
+    """Accuracy and macro-F1 on a labelled set (with `predictions`, also each example's predicted class,
+    for paired comparisons between students)."""
     student.eval()
     preds = []
     with torch.inference_mode():
@@ -272,7 +274,8 @@ def evaluate(student: Student, texts, pairs, gold, batch_size: int = 256) -> dic
         tp = np.sum((pred_a == c) & (gold_a == c))
         fp, fn = np.sum((pred_a == c) & (gold_a != c)), np.sum((pred_a != c) & (gold_a == c))
         f1s.append(0.0 if tp == 0 else 2 * tp / (2 * tp + fp + fn))
-    return {"accuracy": float(np.mean(gold_a == pred_a)), "macro_f1": float(np.mean(f1s))}
+    scores = {"accuracy": float(np.mean(gold_a == pred_a)), "macro_f1": float(np.mean(f1s))}
+    return {**scores, "predictions": preds} if predictions else scores
 
 
 # ----------------------------------------------------------------------------------------- checkpoints
@@ -448,7 +451,9 @@ def train(cfg: TrainConfig, progress: bool | None = None) -> dict:
     test = None
     if test_set is not None and state.best is not None:  # the best epoch, picked on eval, scored once on test
         best = load_student(out / "best").to(cfg.device)
-        test = {"epoch": state.best["epoch"], **evaluate(best, *test_set)}
+        scored = evaluate(best, *test_set, predictions=True)
+        test = {"epoch": state.best["epoch"], "accuracy": scored["accuracy"], "macro_f1": scored["macro_f1"]}
+        (out / "test_predictions.json").write_text(json.dumps({"predictions": scored["predictions"]}) + "\n")
         log.info(
             "%s: test accuracy %.4f, macro-F1 %.4f (epoch %d)",
             cfg.output,
@@ -456,7 +461,10 @@ def train(cfg: TrainConfig, progress: bool | None = None) -> dict:
             test["macro_f1"],
             test["epoch"],
         )
-    return _write_metrics(out, state, timing, test)
+    metrics = _write_metrics(out, state, timing, test)
+    if test is not None:  # in what train() returns, not in metrics.json (test_predictions.json has them)
+        metrics["test"] = {**test, "predictions": scored["predictions"], "gold": test_set[2]}
+    return metrics
 
 
 @dataclass

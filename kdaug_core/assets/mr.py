@@ -100,6 +100,32 @@ def mr_splits(dev_size: int = 800) -> tuple[Path, Path]:
     return train_path, dev_path
 
 
+def mr_three_way_splits(dev_size: int = 500, test_size: int = 500) -> tuple[Path, Path, Path]:
+    """A fixed train/dev/test split of MR: per class, sentences ordered by a stable hash of the id, the
+    first test_size/2 to test, the next dev_size/2 to dev, the rest to train. dev picks a student's best
+    epoch; test reports it. Written once beside the corpus."""
+    import hashlib
+
+    src = fetch_mr()
+    stem = f"mr3_dev{dev_size}_test{test_size}"
+    paths = tuple(src.with_name(f"{stem}_{part}.jsonl") for part in ("train", "dev", "test"))
+    if all(path.is_file() for path in paths):
+        return paths  # type: ignore[return-value]
+    rows = [json.loads(line) for line in src.read_text(encoding="utf-8").splitlines()]
+    key = lambda r: hashlib.sha256(r["id"].encode()).hexdigest()  # noqa: E731
+    part_of: dict[str, int] = {}
+    for label in sorted({r["label"] for r in rows}):
+        ordered = sorted((r for r in rows if r["label"] == label), key=key)
+        for i, r in enumerate(ordered):
+            part_of[r["id"]] = 2 if i < test_size // 2 else 1 if i < (test_size + dev_size) // 2 else 0
+    for part, path in enumerate(paths):
+        tmp = path.with_suffix(f".tmp{os.getpid()}")
+        kept = [r for r in rows if part_of[r["id"]] == part]
+        tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in kept), encoding="utf-8")
+        os.replace(tmp, path)
+    return paths  # type: ignore[return-value]
+
+
 def describe() -> str:
     path = fetch_mr()
     with open(path, encoding="utf-8") as f:

@@ -11,10 +11,14 @@ def test_demo_story_runs_on_real_minilm_and_mr(tmp_path, capsys):
     out = tmp_path / "demo"
     assert kdaug(["demo", "--output", str(out), "--limit", "60", "--seeds", "1", "--runner=DirectRunner"]) == 0
     printed = capsys.readouterr().out
-    assert "student, KD + augmentation" in printed and "| teacher |" in printed
-    results = json.loads((out / "results.json").read_text())
+    assert "student, KD + augmentation" in printed and "| teacher |" in printed and "test accuracy" in printed
+    saved = json.loads((out / "results.json").read_text())
+    results = saved["models"]
     assert set(results) == {"teacher", "student, gold labels only", "student, KD", "student, KD + augmentation"}
-    assert all(0.0 <= v <= 1.0 for r in results.values() for v in r["accuracy"])
+    assert all(0.0 <= v <= 1.0 for r in results.values() for v in r["test_accuracy"] + r["dev_accuracy"])
+    assert [(c["a"], c["b"]) for c in saved["comparisons"]][0] == ("student, KD + augmentation", "student, KD")
+    assert all(c["low"] <= c["difference"] <= c["high"] and c["examples"] == 500 for c in saved["comparisons"])
+    assert printed.count("paired bootstrap over 500 test examples") == 3
     manifest = json.loads((out / "dataset" / "manifest.json").read_text())
     split = manifest["splits"]["train"]
     assert split["records_read"] == 60 and split["reconciles"]

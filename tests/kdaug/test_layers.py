@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-APP = ("kdaug.api", "kdaug.cli", "kdaug.demo", "kdaug.sweep", "kdaug.runs", "kdaug.__main__")
+APP = ("kdaug.api", "kdaug.cli", "kdaug.demo", "kdaug.sweep", "kdaug.runs", "kdaug.stats", "kdaug.__main__")
 # folder -> (its package, the kdaug packages it may import, other top-level modules it must not import)
 LAYERS = {
     "schemas": ("kdaug.schemas", ("kdaug.schemas",), ("apache_beam", "torch")),

@@ -83,3 +83,18 @@ def test_check_wordnet_finds_a_system_wordnet_without_importing_nltk(monkeypatch
     hide_wordnet(monkeypatch, tmp_path)
     with pytest.raises(MissingAssetError, match="apt-get install wordnet-base"):
         wnmod.check_wordnet()
+
+
+def test_mr_three_way_split_is_fixed_balanced_and_disjoint():
+    import json
+    from collections import Counter
+
+    from kdaug.core.assets.mr import mr_three_way_splits
+
+    paths = mr_three_way_splits()
+    parts = [[json.loads(line) for line in p.read_text(encoding="utf-8").splitlines()] for p in paths]
+    assert [len(p) for p in parts] == [3000, 500, 500]
+    assert all(len(set(Counter(r["label"] for r in p).values())) == 1 for p in parts)  # balanced classes
+    ids = [{r["id"] for r in p} for p in parts]
+    assert not (ids[0] & ids[1] or ids[0] & ids[2] or ids[1] & ids[2])
+    assert mr_three_way_splits() == paths  # written once, then reused

@@ -396,7 +396,12 @@ def test_the_best_epoch_picked_on_eval_is_scored_once_on_test(tiny_dataset, tmp_
     best = load_student(tmp_path / "run" / "best")
     expected = evaluate(best, *load_eval(cfg, ["negative", "positive"], "test"))
     assert metrics["test"]["accuracy"] == expected["accuracy"] and metrics["test"]["macro_f1"] == expected["macro_f1"]
-    assert json.loads((tmp_path / "run" / "metrics.json").read_text())["test"] == metrics["test"]
+    scores = {k: metrics["test"][k] for k in ("epoch", "accuracy", "macro_f1")}
+    assert json.loads((tmp_path / "run" / "metrics.json").read_text())["test"] == scores
+    predictions = json.loads((tmp_path / "run" / "test_predictions.json").read_text())["predictions"]
+    assert predictions == metrics["test"]["predictions"] and len(predictions) == len(metrics["test"]["gold"]) == 60
+    accuracy = sum(p == g for p, g in zip(predictions, metrics["test"]["gold"])) / 60
+    assert accuracy == metrics["test"]["accuracy"]
     assert "test" not in train(config(tiny_dataset, tmp_path / "no_test", epochs=1), progress=False)
 
     bad = write_jsonl(tmp_path / "bad_test.jsonl", [{"text": "fine", "label": "maybe"}])
