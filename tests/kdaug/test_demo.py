@@ -19,6 +19,10 @@ def test_demo_story_runs_on_real_minilm_and_mr(tmp_path, capsys):
     assert [(c["a"], c["b"]) for c in saved["comparisons"]][0] == ("student, KD + augmentation", "student, KD")
     assert all(c["low"] <= c["difference"] <= c["high"] and c["examples"] == 500 for c in saved["comparisons"])
     assert printed.count("paired bootstrap over 500 test examples") == 3
+    teacher_above_gold = (
+        results["teacher"]["test_accuracy"][0] > results["student, gold labels only"]["test_accuracy"][0]
+    )
+    assert ("of the test-accuracy gap between the gold-labels-only student" in printed) == teacher_above_gold
     manifest = json.loads((out / "dataset" / "manifest.json").read_text())
     split = manifest["splits"]["train"]
     assert split["records_read"] == 60 and split["reconciles"]

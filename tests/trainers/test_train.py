@@ -215,6 +215,7 @@ def test_finetune_a_teacher_on_a_plain_corpus_then_materialize_with_it(tmp_path,
 def test_sweep_writes_a_table_and_a_plot_naming_the_best_degree(tmp_path, mr_rows, tiny_teacher, capsys):
     corpus = write_jsonl(tmp_path / "train.jsonl", mr_rows[:15] + mr_rows[-15:])
     dev = write_jsonl(tmp_path / "dev.jsonl", mr_rows[300:310] + mr_rows[-310:-300])
+    test = write_jsonl(tmp_path / "test.jsonl", mr_rows[400:410] + mr_rows[-410:-400])
     assert (
         kdaug(
             [
@@ -237,12 +238,18 @@ def test_sweep_writes_a_table_and_a_plot_naming_the_best_degree(tmp_path, mr_row
                 "1",
                 "--student",
                 "bilstm:hidden=8,embed_dim=8",
+                "--test",
+                str(test),
                 "--runner=DirectRunner",
             ]
         )
         == 0
     )
     results = json.loads((tmp_path / "sw" / "results.json").read_text())
+    assert all(r["scored_on"] == "test" and len(r["dev_accuracy"]) == 2 for r in results["results"])
+    metrics = json.loads((tmp_path / "sw" / "runs" / "synonym-0.1-distill-s0" / "metrics.json").read_text())
+    [row] = [r for r in results["results"] if (r["degree"], r["objective"]) == (0.1, "distill")]
+    assert row["accuracy"][0] == metrics["test"]["accuracy"] and row["dev_accuracy"][0] == metrics["best"]["accuracy"]
     assert {(r["degree"], r["objective"]) for r in results["results"]} == {
         (0.1, "finetune"),
         (0.5, "finetune"),
@@ -251,7 +258,8 @@ def test_sweep_writes_a_table_and_a_plot_naming_the_best_degree(tmp_path, mr_row
     }
     assert all(len(r["accuracy"]) == 2 for r in results["results"])
     assert results["best"]["distill"]["synonym"]["degree"] in (0.1, 0.5)
-    assert "Best degree for distill with synonym" in (tmp_path / "sw" / "results.md").read_text()
+    assert "Best degree for distill with synonym (chosen on dev)" in (tmp_path / "sw" / "results.md").read_text()
+    assert "| test accuracy (mean ± std) |" in (tmp_path / "sw" / "results.md").read_text()
     assert (tmp_path / "sw" / "sweep.png").stat().st_size > 1000
 
 
