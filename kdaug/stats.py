@@ -45,8 +45,9 @@ def paired_bootstrap(a: np.ndarray, b: np.ndarray, resamples: int = 10_000, seed
 def describe(name_a: str, name_b: str, result: dict) -> str:
     """One line for a results table: the difference, its interval, p."""
     r = result
+    p_value = "< 0.001" if r["p"] < 0.001 else f"= {r['p']:.3f}"  # from 10,000 resamples: not finer than that
     return (
         f"{name_a} vs {name_b}: {r['difference']:+.1f} points test accuracy (95% CI {r['low']:+.1f} to "
-        f"{r['high']:+.1f}; p = {r['p']:.3f} that it is not better; paired bootstrap over {r['examples']} test "
+        f"{r['high']:+.1f}; p {p_value} that it is not better; paired bootstrap over {r['examples']} test "
         f"examples, {r['seeds'][0]} and {r['seeds'][1]} seeds)"
     )
