@@ -95,13 +95,13 @@ def bare_loop(cfg, rows_batches: list[list[dict]]) -> tuple[float, object]:
 
     from kdaug.trainers.dataset import open_split
     from kdaug.trainers.losses import kd_loss
-    from kdaug.trainers.students import StudentSpec, build_student
+    from kdaug.trainers.students import StudentSpec
+    from kdaug.trainers.train import new_student
 
     split = open_split(cfg.data)
     spec = StudentSpec.parse(cfg.student)
     torch.manual_seed(cfg.seed)
-    texts = (t for r in split.iter_rows(columns=["text", "text_pair"]) for t in (r["text"], r["text_pair"]) if t)
-    student = build_student(spec, dict(enumerate(split.label_names)), split.teacher, texts, cfg.max_length)
+    student = new_student(split, spec, cfg.max_length)
     student.train()
     optimizer = torch.optim.AdamW(student.parameters(), lr=spec.learning_rate)
     t0 = time.perf_counter()

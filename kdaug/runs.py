@@ -15,7 +15,6 @@ import dataclasses
 import logging
 import multiprocessing
 import os
-import sys
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 
@@ -42,7 +41,7 @@ def core_shares(cores: Sequence[int], parallel: int) -> list[list[int]]:
     return shares
 
 
-def train_one(cfg: TrainConfig, retrain_mismatched: bool = False, progress: bool = False) -> dict:
+def train_one(cfg: TrainConfig, retrain_mismatched: bool = False, progress: bool | None = False) -> dict:
     """One training. With retrain_mismatched, a checkpoint of another run in its output (an earlier demo
     with other settings, a re-materialized dataset) is discarded and the run trained again; its metrics
     then say why (`retrained_because`)."""
@@ -76,7 +75,7 @@ def train_many(
     results: list[dict | None] = [None] * len(configs)
     if parallel == 1:
         for i, cfg in enumerate(configs):
-            results[i] = train_one(cfg, retrain_mismatched, progress=sys.stderr.isatty())
+            results[i] = train_one(cfg, retrain_mismatched, progress=None)  # a bar on a terminal
             if on_done:
                 on_done(i, cfg, results[i])
         return results  # type: ignore[return-value]

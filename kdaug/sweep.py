@@ -133,14 +133,14 @@ def summarize(results: list[dict]) -> dict:
     best: dict = {}
     for r in results:
         key = best.setdefault(r["objective"], {})
-        dev = statistics.mean(r.get("dev_accuracy", r["accuracy"]))
+        dev = statistics.mean(r["dev_accuracy"])
         if r["method"] not in key or dev > key[r["method"]]["dev_accuracy"]:
             key[r["method"]] = {"degree": r["degree"], "accuracy": statistics.mean(r["accuracy"]), "dev_accuracy": dev}
     return best
 
 
 def table(results: list[dict], summary: dict) -> str:
-    scored_on = results[0].get("scored_on", "dev") if results else "dev"
+    scored_on = results[0]["scored_on"] if results else "dev"
     lines = [f"| method | degree | objective | {scored_on} accuracy (mean ± std) |", "|---|---:|---|---:|"]
     for r in results:
         xs = r["accuracy"]

@@ -351,6 +351,12 @@ def checkpoint_mismatch(saved: TrainState, cfg: TrainConfig, data_sha256: str) -
     return "; ".join(changed) or None
 
 
+def new_student(split, spec: StudentSpec, max_length: int) -> Student:
+    """A fresh student for this data: its vocabulary (a BiLSTM's) built from the split's texts."""
+    texts = (t for r in split.iter_rows(columns=["text", "text_pair"]) for t in (r["text"], r["text_pair"]) if t)
+    return build_student(spec, dict(enumerate(split.label_names)), split.teacher, texts, max_length)
+
+
 def train(cfg: TrainConfig, progress: bool | None = None) -> dict:
     """Trains (or resumes) the run `cfg` describes; returns its metrics. `progress`: a bar (None: on a
     terminal only); without one, progress lines go to the log every `log_every_s`, and every epoch's
@@ -384,11 +390,7 @@ def train(cfg: TrainConfig, progress: bool | None = None) -> dict:
             raise CheckpointMismatchError(out, why)
     resuming = (ckpt / "trainer_state.json").is_file()
     torch.manual_seed(cfg.seed)
-    if resuming:
-        student = load_student(ckpt / "student")
-    else:
-        texts = (t for r in split.iter_rows(columns=["text", "text_pair"]) for t in (r["text"], r["text_pair"]) if t)
-        student = build_student(spec, dict(enumerate(label_names)), split.teacher, texts, cfg.max_length)
+    student = load_student(ckpt / "student") if resuming else new_student(split, spec, cfg.max_length)
     student.to(cfg.device).train()
     optimizer = torch.optim.AdamW(student.parameters(), lr=cfg.lr or spec.learning_rate)
     state = load_checkpoint(ckpt, optimizer) if resuming else TrainState()
@@ -448,23 +450,23 @@ def train(cfg: TrainConfig, progress: bool | None = None) -> dict:
         save_checkpoint(ckpt, student, optimizer, state)
         _write_metrics(out, state, timing)
         timing.checkpoint_s += time.perf_counter() - tick
-    test = None
-    if test_set is not None and state.best is not None:  # the best epoch, picked on eval, scored once on test
-        best = load_student(out / "best").to(cfg.device)
-        scored = evaluate(best, *test_set, predictions=True)
-        test = {"epoch": state.best["epoch"], "accuracy": scored["accuracy"], "macro_f1": scored["macro_f1"]}
-        (out / "test_predictions.json").write_text(json.dumps({"predictions": scored["predictions"]}) + "\n")
-        log.info(
-            "%s: test accuracy %.4f, macro-F1 %.4f (epoch %d)",
-            cfg.output,
-            test["accuracy"],
-            test["macro_f1"],
-            test["epoch"],
-        )
+    if test_set is None or state.best is None:
+        return _write_metrics(out, state, timing)
+    # The best epoch, picked on eval, scored once on test. metrics.json keeps the scores; the predictions
+    # go to test_predictions.json and, with the gold labels, into what train() returns (paired comparisons).
+    scored = evaluate(load_student(out / "best").to(cfg.device), *test_set, predictions=True)
+    predictions = scored.pop("predictions")
+    (out / "test_predictions.json").write_text(json.dumps({"predictions": predictions}) + "\n")
+    test = {"epoch": state.best["epoch"], **scored}
+    log.info(
+        "%s: test accuracy %.4f, macro-F1 %.4f (epoch %d)",
+        cfg.output,
+        scored["accuracy"],
+        scored["macro_f1"],
+        test["epoch"],
+    )
     metrics = _write_metrics(out, state, timing, test)
-    if test is not None:  # in what train() returns, not in metrics.json (test_predictions.json has them)
-        metrics["test"] = {**test, "predictions": scored["predictions"], "gold": test_set[2]}
-    return metrics
+    return {**metrics, "test": {**test, "predictions": predictions, "gold": test_set[2]}}
 
 
 @dataclass
