@@ -1,16 +1,22 @@
-"""`kdaug sweep`: which semantic-shift degree is best, for fine-tuning and for distillation?
+"""`kdaug sweep`: which semantic-shift degree is best, for fine-tuning and for distillation, and does the
+answer depend on the dataset's size?
 
 A grid over degree (changed-token ratio) x augmentation method x objective (finetune: students on gold
-labels, copies inheriting their source's label; distill: KD on the teacher's soft labels), several seeds.
-Each (method, degree) is materialized once through the Beam pipeline and shared by both objectives and
-all seeds. Writes results.json, results.md (mean ± std, the best degree per objective and method marked)
-and sweep.png (dev accuracy against degree, one line per objective and method).
+labels, copies inheriting their source's label; distill: KD on the teacher's soft labels) x training-set
+size (`--sizes`: nested, label-balanced subsets of --input), several seeds. Degree 0 is the reference
+without augmentation (the originals alone, with each objective). Each (method, degree, size) is
+materialized once through the Beam pipeline and shared by both objectives and all seeds. Writes
+results.json, results.md (mean ± std, the best degree per objective, method and size marked, each
+objective's best degree against degree 0 with a paired bootstrap when --test is given) and sweep.png
+(accuracy against degree, one line per objective and method, one panel per size). Run again with the
+same command, a killed sweep reuses its finished datasets and resumes its trainings.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import statistics
 import sys
 from pathlib import Path
@@ -27,14 +33,24 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--test", help="a second held-out corpus the tables report (default: they report --eval)")
     p.add_argument("--teacher", required=True, help="fine-tuned teacher (directory or hub id)")
     p.add_argument("--output", required=True)
-    p.add_argument("--degrees", default="0.1,0.3,0.5")
+    p.add_argument("--degrees", default="0.1,0.3,0.5", help="changed-token ratios (0, the originals alone, is added)")
     p.add_argument("--methods", default="synonym", help="comma-separated augmenters (synonym, knn, mlm:model=...)")
     p.add_argument("--objectives", default="finetune,distill")
+    p.add_argument("--sizes", help="training-set sizes: nested, label-balanced subsets of --input (default: all of it)")
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--copies", type=int, default=4)
     p.add_argument("--student", default="bilstm:hidden=150,embeddings=glove")
     p.add_argument("--epochs", type=int, default=5)
+    p.add_argument(
+        "--min-steps",
+        type=int,
+        default=0,
+        help="train each run for at least this many batches (more epochs on small data), so a small "
+        "training set is not also a short training",
+    )
+    p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--id-column")
+    p.add_argument("--label-column", default="label")
     p.add_argument(
         "--parallel",
         type=int,
@@ -44,117 +60,183 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str]) -> int:
+    import shlex
+
     from kdaug.core.errors import KdaugError
     from kdaug.core.flags import flags_of
     from kdaug.core.recipe import Recipe
+    from kdaug.experiments import materialize_once, stratified_subset
     from kdaug.pipelines.materialize import check_beam_args, prepare
-    from kdaug.pipelines.materialize import run as materialize
     from kdaug.runs import train_many
     from kdaug.trainers.train import TrainConfig
 
     p = parser()
     args, beam_args = p.parse_known_args(argv)
+    command = "kdaug sweep " + " ".join(shlex.quote(a) for a in argv)
+    out = Path(args.output)
     try:
         check_beam_args(beam_args, flags_of(p))
-    except KdaugError as err:
-        print(f"kdaug sweep: error: {err}", file=sys.stderr)
-        return 2
-    out = Path(args.output)
-    degrees = [float(d) for d in args.degrees.split(",")]
-    methods = [m.strip() for m in args.methods.split(";" if ";" in args.methods else ",") if m.strip()]
-    objectives = [o.strip() for o in args.objectives.split(",")]
-    if not set(objectives) <= {"finetune", "distill"}:
-        print("kdaug sweep: error: --objectives takes finetune and/or distill", file=sys.stderr)
-        return 2
-    jobs = []
-    try:
-        for method in methods:
-            for degree in degrees:
-                sep = "," if ":" in method else ":"
-                spec = f"{method}{sep}ratio={degree},copies={args.copies}"
-                name = f"{method.split(':')[0]}-{degree}"
+        degrees = [float(d) for d in args.degrees.split(",")]
+        sizes = [int(n) for n in args.sizes.split(",")] if args.sizes else [None]
+        if any(not 0 < d <= 1 for d in degrees) or any(n is not None and n < 1 for n in sizes):
+            raise KdaugError("--degrees take ratios in (0, 1] and --sizes positive counts")
+        methods = [m.strip() for m in args.methods.split(";" if ";" in args.methods else ",") if m.strip()]
+        objectives = [o.strip() for o in args.objectives.split(",")]
+        if not set(objectives) <= {"finetune", "distill"}:
+            raise KdaugError("--objectives takes finetune and/or distill")
+        jobs = []  # (method, degree, size, plan); degree 0: the originals alone
+        for size in sizes:
+            suffix = f"-n{size}" if size else ""
+            corpus = args.input
+            if size:
+                subset = out / "inputs" / f"train-n{size}.jsonl"
+                corpus = str(stratified_subset(args.input, subset, size, args.id_column, args.label_column))
+            grid = [("none", 0.0, [])] + [
+                (m.split(":")[0], d, [f"{m}{',' if ':' in m else ':'}ratio={d},copies={args.copies}"])
+                for m in methods
+                for d in degrees
+            ]
+            for method, degree, augment in grid:
                 recipe = Recipe(
-                    input=args.input,
-                    output=str(out / "datasets" / name),
+                    input=corpus,
+                    output=str(out / "datasets" / f"{method}-{degree}{suffix}"),
                     teacher=args.teacher,
-                    augment=[spec],
+                    augment=augment,
                     id_column=args.id_column,
+                    label_column=args.label_column,
                     seed=0,
                 )
-                jobs.append((method.split(":")[0], degree, recipe, prepare(recipe)))
-    except KdaugError as err:
+                jobs.append((method, degree, size, prepare(recipe, command)))
+    except (KdaugError, ValueError) as err:
         print(f"kdaug sweep: error: {err}", file=sys.stderr)
         return 2
 
-    runs = []  # ((method, degree, objective), config): every dataset first, then all trainings at once
-    for method, degree, recipe, plan in jobs:
-        materialize(recipe, beam_args, "kdaug sweep", plan=plan)
+    runs = []  # ((method, degree, size, objective), config): every dataset first, then all trainings at once
+    for method, degree, size, plan in jobs:
+        manifest = materialize_once(plan, beam_args, command)
+        rows = manifest["splits"][plan.recipe.split]["rows_written"]
+        epochs = max(args.epochs, math.ceil(args.min_steps * args.batch_size / max(rows, 1)))
         for objective in objectives:
             for seed in range(args.seeds):
+                name = Path(plan.recipe.output).name
                 cfg = TrainConfig(
-                    data=recipe.output,
+                    data=plan.recipe.output,
                     student=args.student,
                     eval=args.eval,
                     test=args.test,
                     objective=objective,
-                    output=str(out / "runs" / f"{method}-{degree}-{objective}-s{seed}"),
-                    epochs=args.epochs,
+                    output=str(out / "runs" / f"{name}-{objective}-s{seed}"),
+                    epochs=epochs,
+                    batch_size=args.batch_size,
                     seed=seed,
                 )
-                runs.append(((method, degree, objective), cfg))
+                runs.append(((method, degree, size, objective), cfg))
 
     def done(i: int, cfg: TrainConfig, metrics: dict) -> None:
-        method, degree, objective = runs[i][0]
+        method, degree, size, objective = runs[i][0]
         scored = metrics["test"]["accuracy"] if args.test else metrics["best"]["accuracy"]
-        print(f"{method} {degree} {objective} seed {cfg.seed}: {scored:.4f}", flush=True)
+        where = f" n={size}" if size else ""
+        print(f"{method} {degree}{where} {objective} seed {cfg.seed}: {scored:.4f}", flush=True)
 
-    trained = train_many([cfg for _, cfg in runs], args.parallel, on_done=done)
-    scores: dict[tuple, dict[str, list[float]]] = {}
+    trained = train_many([cfg for _, cfg in runs], args.parallel, retrain_mismatched=True, on_done=done)
+    by_key: dict[tuple, list[dict]] = {}
     for (key, _), m in zip(runs, trained):
-        entry = scores.setdefault(key, {"accuracy": [], "dev_accuracy": []})
-        entry["accuracy"].append(m["test"]["accuracy"] if args.test else m["best"]["accuracy"])
-        entry["dev_accuracy"].append(m["best"]["accuracy"])
+        by_key.setdefault(key, []).append(m)
     scored_on = "test" if args.test else "dev"
     results = [
-        {"method": method, "degree": degree, "objective": objective, "scored_on": scored_on, **entry}
-        for (method, degree, objective), entry in scores.items()
+        {
+            "method": method,
+            "degree": degree,
+            "size": size,
+            "objective": objective,
+            "scored_on": scored_on,
+            "accuracy": [m["test"]["accuracy"] if args.test else m["best"]["accuracy"] for m in ms],
+            "dev_accuracy": [m["best"]["accuracy"] for m in ms],
+            "epochs": ms[0]["config"]["epochs"] if "config" in ms[0] else None,
+        }
+        for (method, degree, size, objective), ms in by_key.items()
     ]
     summary = summarize(results)
-    (out / "results.json").write_text(json.dumps({"results": results, "best": summary}, indent=2) + "\n")
-    (out / "results.md").write_text(table(results, summary) + "\n")
+    comparisons = against_no_augmentation(summary, by_key) if args.test else []
+    (out / "results.json").write_text(
+        json.dumps({"results": results, "best": summary, "comparisons": comparisons}, indent=2) + "\n"
+    )
+    text = table(results, summary, comparisons)
+    (out / "results.md").write_text(text + "\n")
     plot(results, out / "sweep.png")
-    print("\n" + table(results, summary))
+    print("\n" + text)
     return 0
 
 
+def _size_key(size: int | None) -> str:
+    return str(size) if size else "all"
+
+
 def summarize(results: list[dict]) -> dict:
-    """{objective: {method: best degree}}, the degree chosen by mean dev accuracy (never by test), with its
-    mean reported accuracy."""
+    """{objective: {method: {size: best degree}}}, the degree (> 0) chosen by mean dev accuracy (never by
+    test), with its mean reported accuracy."""
     best: dict = {}
     for r in results:
-        key = best.setdefault(r["objective"], {})
+        if r["degree"] == 0:
+            continue
+        per_size = best.setdefault(r["objective"], {}).setdefault(r["method"], {})
         dev = statistics.mean(r["dev_accuracy"])
-        if r["method"] not in key or dev > key[r["method"]]["dev_accuracy"]:
-            key[r["method"]] = {"degree": r["degree"], "accuracy": statistics.mean(r["accuracy"]), "dev_accuracy": dev}
+        size = _size_key(r["size"])
+        if size not in per_size or dev > per_size[size]["dev_accuracy"]:
+            per_size[size] = {"degree": r["degree"], "accuracy": statistics.mean(r["accuracy"]), "dev_accuracy": dev}
     return best
 
 
-def table(results: list[dict], summary: dict) -> str:
+def against_no_augmentation(summary: dict, by_key: dict) -> list[dict]:
+    """Each objective's best degree (per method and size) against degree 0 with the same objective and size,
+    by a paired bootstrap over the test examples."""
+    from kdaug.experiments import paired
+
+    out = []
+    for objective, per_method in summary.items():
+        for method, per_size in per_method.items():
+            for size_key, b in per_size.items():
+                size = None if size_key == "all" else int(size_key)
+                base = by_key.get(("none", 0.0, size, objective))
+                if base:
+                    a = f"{objective} {method} {b['degree']}" + (f" n={size}" if size else "")
+                    out.append(
+                        paired(
+                            a, f"{objective} without augmentation", by_key[(method, b["degree"], size, objective)], base
+                        )
+                    )
+    return out
+
+
+def table(results: list[dict], summary: dict, comparisons: list[dict] = ()) -> str:
+    from kdaug.experiments import mean_std
+    from kdaug.stats import describe
+
     scored_on = results[0]["scored_on"] if results else "dev"
-    lines = [f"| method | degree | objective | {scored_on} accuracy (mean ± std) |", "|---|---:|---|---:|"]
-    for r in results:
-        xs = r["accuracy"]
-        spread = f" ± {100 * statistics.stdev(xs):.1f}" if len(xs) > 1 else ""
-        star = " **best**" if summary[r["objective"]][r["method"]]["degree"] == r["degree"] else ""
+    lines = [
+        f"| size | method | degree | objective | {scored_on} accuracy (mean ± std) | dev accuracy |",
+        "|---:|---|---:|---|---:|---:|",
+    ]
+    order = sorted(
+        results, key=lambda r: (r["size"] or 0, r["objective"], r["method"] != "none", r["method"], r["degree"])
+    )
+    for r in order:
+        chosen = summary.get(r["objective"], {}).get(r["method"], {}).get(_size_key(r["size"]), {})
+        star = " **best**" if chosen.get("degree") == r["degree"] else ""
         lines.append(
-            f"| {r['method']} | {r['degree']} | {r['objective']} | {100 * statistics.mean(xs):.1f}{spread}{star} |"
+            f"| {_size_key(r['size'])} | {r['method']} | {r['degree']} | {r['objective']} | "
+            f"{mean_std(r['accuracy'])}{star} | {mean_std(r['dev_accuracy'])} |"
         )
     for objective, per_method in summary.items():
-        for method, b in per_method.items():
-            lines.append(
-                f"\nBest degree for {objective} with {method} (chosen on dev): {b['degree']} "
-                f"({100 * b['accuracy']:.1f}% {scored_on} accuracy)"
-            )
+        for method, per_size in per_method.items():
+            for size, b in per_size.items():
+                lines.append(
+                    f"\nBest degree for {objective} with {method}, training size {size} (chosen on dev): "
+                    f"{b['degree']} ({100 * b['accuracy']:.1f}% {scored_on} accuracy)"
+                )
+    if comparisons:
+        lines.append("")
+        lines += [f"- {describe(c['a'], c['b'], c)}" for c in comparisons]
     return "\n".join(lines)
 
 
@@ -164,20 +246,30 @@ def plot(results: list[dict], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for objective in sorted({r["objective"] for r in results}):
-        for method in sorted({r["method"] for r in results}):
-            rows = sorted(
-                (r for r in results if r["objective"] == objective and r["method"] == method), key=lambda r: r["degree"]
-            )
-            means = [statistics.mean(r["accuracy"]) for r in rows]
-            errs = [statistics.stdev(r["accuracy"]) if len(r["accuracy"]) > 1 else 0.0 for r in rows]
-            ax.errorbar(
-                [r["degree"] for r in rows], means, yerr=errs, marker="o", capsize=3, label=f"{objective} ({method})"
-            )
-    ax.set_xlabel("semantic-shift degree (changed-token ratio)")
-    ax.set_ylabel("dev accuracy")
-    ax.legend()
+    sizes = sorted({r["size"] or 0 for r in results})
+    fig, axes = plt.subplots(1, len(sizes), figsize=(5 * len(sizes), 4), squeeze=False, sharey=True)
+    for ax, size in zip(axes[0], sizes):
+        here = [r for r in results if (r["size"] or 0) == size]
+        for objective in sorted({r["objective"] for r in here}):
+            for method in sorted({r["method"] for r in here} - {"none"}):
+                rows = sorted(
+                    (r for r in here if r["objective"] == objective and r["method"] in (method, "none")),
+                    key=lambda r: r["degree"],
+                )
+                means = [statistics.mean(r["accuracy"]) for r in rows]
+                errs = [statistics.stdev(r["accuracy"]) if len(r["accuracy"]) > 1 else 0.0 for r in rows]
+                ax.errorbar(
+                    [r["degree"] for r in rows],
+                    means,
+                    yerr=errs,
+                    marker="o",
+                    capsize=3,
+                    label=f"{objective} ({method})",
+                )
+        ax.set_title(f"training set: {size or 'all'}")
+        ax.set_xlabel("semantic-shift degree (changed-token ratio; 0: no augmentation)")
+        ax.legend()
+    axes[0][0].set_ylabel(f"{results[0]['scored_on'] if results else 'dev'} accuracy")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
