@@ -34,6 +34,12 @@ def _demo(argv: list[str]) -> int:
     return main(argv)
 
 
+def _compare(argv: list[str]) -> int:
+    from kdaug.compare import main
+
+    return main(argv)
+
+
 def _sweep(argv: list[str]) -> int:
     from kdaug.sweep import main
 
@@ -45,7 +51,8 @@ SUBCOMMANDS: dict[str, tuple[Callable[[list[str]], int], str]] = {
     "demo": (_demo, "the whole story on MR: fine-tune a teacher, materialize, distill students"),
     "distill": (_distill, "distill a student from a materialized dataset"),
     "finetune": (_finetune, "fine-tune on the gold labels of a materialized dataset"),
-    "sweep": (_sweep, "grid over shift degree, method and objective: which degree is best"),
+    "compare": (_compare, "KD leaderboard over augmenters, objectives and seeds, with paired tests"),
+    "sweep": (_sweep, "grid over shift degree, method, objective and training size: which degree is best"),
 }
 
 

@@ -11,6 +11,7 @@ from kdaug.cli import main as kdaug
         ("finetune", ["--data", "d", "--student", "bilstm", "--eval", "e", "--output", "OUT"], "--seed"),
         ("demo", ["--output", "OUT"], "--seeds"),
         ("sweep", ["--input", "i", "--eval", "e", "--teacher", "t", "--output", "OUT"], "--seeds"),
+        ("compare", ["--input", "i", "--eval", "e", "--test", "t", "--teacher", "t", "--output", "OUT"], "--seeds"),
     ],
 )
 def test_a_mistyped_flag_fails_before_any_work_with_a_suggestion(tmp_path, capsys, command, required, meant):

@@ -10,7 +10,17 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-APP = ("kdaug.api", "kdaug.cli", "kdaug.demo", "kdaug.sweep", "kdaug.runs", "kdaug.stats", "kdaug.__main__")
+APP = (
+    "kdaug.api",
+    "kdaug.cli",
+    "kdaug.compare",
+    "kdaug.demo",
+    "kdaug.experiments",
+    "kdaug.sweep",
+    "kdaug.runs",
+    "kdaug.stats",
+    "kdaug.__main__",
+)
 # folder -> (its package, the kdaug packages it may import, other top-level modules it must not import)
 LAYERS = {
     "schemas": ("kdaug.schemas", ("kdaug.schemas",), ("apache_beam", "torch")),
@@ -60,7 +70,7 @@ def test_the_app_layer_is_the_kdaug_package_itself():
     """Its modules are the only ones that drive both sides."""
     app = {f"kdaug.{p.stem}" for p in (ROOT / "kdaug").glob("*.py") if p.stem != "__init__"}
     assert app == set(APP)
-    for name in ("api", "cli", "demo", "sweep"):
+    for name in ("api", "cli", "compare", "demo", "sweep"):
         modules = [m for _, m in imported_modules(ROOT / "kdaug" / f"{name}.py")]
         sides = {side for side in ("kdaug.pipelines", "kdaug.trainers") if any(within(m, [side]) for m in modules)}
         assert sides == {"kdaug.pipelines", "kdaug.trainers"}, name

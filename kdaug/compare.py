@@ -1,0 +1,466 @@
+"""`kdaug compare`: which augmentation makes the best student? A leaderboard on one corpus and teacher.
+
+Each entry of a grid is an augmentation recipe (one or more --augment specs, optionally a filter on the
+copies the student trains on) trained with each objective that applies (distill: KD on the teacher's
+soft labels; finetune: gold labels, copies inheriting their source's), over several seeds. The entry
+without augmentation is the reference: with finetune it is the gold-labels-only student, with distill
+plain KD. Every entry is scored on --test (epochs picked on --eval) and compared with the reference of
+its objective and with the gold-labels-only student by a paired bootstrap over the test examples.
+
+Two entries depend on the first round's results:
+  - mix: the best `--mix` single augmenters (by mean dev accuracy with distill, never by test), their
+    copies together in one dataset;
+  - augpro_fgsm, second round (`--fgsm-reference-student`): a student with the teacher's tokenizer is
+    distilled on the first round's AugPro-FGSM dataset and becomes the reference whose virtual-adversarial
+    direction the second round's copies follow (as in AugPro's iterative variant).
+
+Writes results.md (the leaderboard and every comparison), results.json (every seed) and compare.png.
+Each dataset is materialized once and shared by every objective and seed; run again with the same
+command, a killed comparison reuses the finished datasets and resumes the trainings where they stopped.
+
+The grid is a YAML list (`--grid FILE`) of entries:
+
+    - name: synonym 0.3 x4
+      augment: ["synonym:ratio=0.3,copies=4"]
+      objectives: [distill, finetune]        # default: every --objectives
+      train: {max_teacher_kl_to_source: q50}  # TrainConfig fields; qNN: that percentile over the copies
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import re
+import shlex
+import statistics
+import sys
+from pathlib import Path
+
+TOKEN_OBJECTIVES = ["distill", "finetune"]
+KD_ONLY = ["distill"]  # AugPro's mixed or perturbed copies have no gold label of their own: KD only
+
+# The built-in grid: each augmenter at the degree and copies the papers recommend for KD (30% changed
+# tokens, 4 copies), copies 8 and 16 for the cheapest, AugPro's variants, and the teacher's filters.
+# Degrees against dataset size are `kdaug sweep`'s job.
+DEFAULT_GRID: list[dict] = [
+    {"name": "no augmentation", "augment": [], "objectives": TOKEN_OBJECTIVES},
+    {"name": "synonym 0.3 x4", "augment": ["synonym:ratio=0.3,copies=4"], "objectives": TOKEN_OBJECTIVES},
+    {"name": "synonym 0.3 x8", "augment": ["synonym:ratio=0.3,copies=8"], "objectives": KD_ONLY},
+    {"name": "synonym 0.3 x16", "augment": ["synonym:ratio=0.3,copies=16"], "objectives": KD_ONLY},
+    {"name": "knn glove 0.3 x4", "augment": ["knn:ratio=0.3,copies=4"], "objectives": TOKEN_OBJECTIVES},
+    {
+        "name": "knn teacher-embeddings 0.3 x4",
+        "augment": ["knn:source=teacher,ratio=0.3,copies=4"],
+        "objectives": TOKEN_OBJECTIVES,
+    },
+    {"name": "augpro_mix mu=0.5 x4", "augment": ["augpro_mix:mu=0.5,copies=4"], "objectives": KD_ONLY},
+    {"name": "augpro_mix mu~Beta(0.5) x4", "augment": ["augpro_mix:mu=beta:0.5,copies=4"], "objectives": KD_ONLY},
+    {"name": "augpro_fgsm x4", "augment": ["augpro_fgsm:copies=4"], "objectives": KD_ONLY},
+    {
+        "name": "synonym 0.3 x4, teacher KL to source <= median",
+        "augment": ["synonym:ratio=0.3,copies=4"],
+        "objectives": KD_ONLY,
+        "train": {"max_teacher_kl_to_source": "q50"},
+    },
+    {
+        "name": "synonym 0.3 x4, teacher entropy <= median",
+        "augment": ["synonym:ratio=0.3,copies=4"],
+        "objectives": KD_ONLY,
+        "train": {"max_teacher_entropy": "q50"},
+    },
+]
+MLM_ENTRY = {"name": "mlm 0.3 x4", "augment": ["mlm:model={mlm},ratio=0.3,copies=4"], "objectives": TOKEN_OBJECTIVES}
+REFERENCE = "no augmentation"
+FILTERS = {"max_teacher_kl_to_source": "teacher_kl_to_source", "max_teacher_entropy": "teacher_entropy"}
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="kdaug compare", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument("--input", required=True, help="labelled training corpus")
+    p.add_argument("--eval", required=True, help="held-out labelled corpus: picks each run's best epoch and the mix")
+    p.add_argument("--test", required=True, help="a second held-out corpus: what the leaderboard reports")
+    p.add_argument("--teacher", required=True, help="fine-tuned teacher (directory or hub id)")
+    p.add_argument("--output", required=True)
+    p.add_argument("--grid", help="a YAML list of entries (default: the built-in grid; see above)")
+    p.add_argument("--only", help="comma-separated entry names: run only these (and the reference)")
+    p.add_argument("--objectives", default="distill,finetune", help="the objectives entries may use")
+    p.add_argument("--mlm", help="a masked LM (directory or hub id): adds the mlm entry")
+    p.add_argument("--mix", type=int, default=2, help="mix the best N single augmenters in one dataset (0: no mix)")
+    p.add_argument(
+        "--fgsm-reference-student",
+        help="a student spec with the teacher's tokenizer (e.g. bert_from_teacher:layers=2): adds AugPro-FGSM's "
+        "second round, whose reference is that student distilled on the first round's dataset",
+    )
+    p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--student", default="bilstm:hidden=150,embeddings=glove")
+    p.add_argument("--epochs", type=int, default=5)
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument(
+        "--teacher-precision",
+        default="auto",
+        help="labelling precision: auto (fp32 on a CPU), fp32, bf16 (on a CPU with native bf16 ~2x faster, "
+        "soft labels within ~1e-6 KL of fp32), fp16",
+    )
+    p.add_argument("--id-column")
+    p.add_argument("--label-column", default="label")
+    p.add_argument(
+        "--parallel", type=int, help="trainings at once, each on its own share of the cores (default: one per core)"
+    )
+    return p
+
+
+def load_grid(args) -> list[dict]:
+    """The entries to run, validated: names unique, objectives known, train options TrainConfig fields."""
+    import dataclasses
+
+    import yaml
+
+    from kdaug.core.errors import KdaugError
+    from kdaug.trainers.train import TrainConfig
+
+    if args.grid:
+        try:
+            grid = yaml.safe_load(Path(args.grid).read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError) as err:
+            raise KdaugError(f"--grid {args.grid}: {err}") from None
+        if not isinstance(grid, list) or not all(isinstance(e, dict) for e in grid):
+            raise KdaugError(f"--grid {args.grid}: expected a YAML list of entries (name, augment, ...)")
+    else:
+        grid = [dict(e) for e in DEFAULT_GRID]
+    if args.mlm:
+        grid.append({**MLM_ENTRY, "augment": [a.format(mlm=args.mlm) for a in MLM_ENTRY["augment"]]})
+    if not any(e.get("name") == REFERENCE for e in grid):
+        grid.insert(0, {"name": REFERENCE, "augment": [], "objectives": TOKEN_OBJECTIVES})
+    if args.only:
+        wanted = {n.strip() for n in args.only.split(",")}
+        unknown = wanted - {e.get("name") for e in grid}
+        if unknown:
+            raise KdaugError(f"--only: no entry named {sorted(unknown)}; the grid has {[e.get('name') for e in grid]}")
+        grid = [e for e in grid if e["name"] in wanted | {REFERENCE}]
+    objectives = [o.strip() for o in args.objectives.split(",") if o.strip()]
+    if not objectives or not set(objectives) <= set(TOKEN_OBJECTIVES):
+        raise KdaugError("--objectives takes distill and/or finetune")
+    fields = {f.name for f in dataclasses.fields(TrainConfig)}
+    names = set()
+    for e in grid:
+        name = e.get("name")
+        if not name or name in names:
+            raise KdaugError(f"grid entry {e!r}: every entry needs a name of its own")
+        names.add(name)
+        if not isinstance(e.get("augment", []), list):
+            raise KdaugError(f"grid entry {name!r}: augment is a list of --augment specs")
+        unknown = set(e.get("train", {})) - fields
+        if unknown:
+            raise KdaugError(f"grid entry {name!r}: train options {sorted(unknown)} are not training options")
+        e["augment"] = list(e.get("augment", []))
+        e["objectives"] = [o for o in e.get("objectives", objectives) if o in objectives]
+    return [e for e in grid if e["objectives"]]
+
+
+def slug(text: str) -> str:
+    """A directory name for an entry or a dataset: readable, with a hash so two never collide."""
+    shown = re.sub(r"=[^,\"]*/[^,\"]*", "=path", text)  # a reference's path would crowd out the rest
+    readable = re.sub(r"[^a-z0-9.]+", "-", shown.lower()).strip("-")[:40]
+    return f"{readable}-{hashlib.sha256(text.encode()).hexdigest()[:8]}"
+
+
+def dataset_key(augment: list[str]) -> str:
+    return json.dumps(augment)
+
+
+def percentile_threshold(dataset: str, column: str, spec) -> float:
+    """A filter value: a number as given, or 'qNN', that percentile of `column` over the dataset's copies
+    (so a filter means the same share of copies on any corpus and teacher)."""
+    from kdaug.core.errors import KdaugError
+
+    if not (isinstance(spec, str) and spec.startswith("q")):
+        return float(spec)
+    import numpy as np
+    import pyarrow.compute as pc
+    import pyarrow.dataset as pads
+
+    table = pads.dataset(str(Path(dataset) / "data"), format="parquet").to_table(columns=["aug_method", column])
+    values = table.filter(pc.not_equal(table["aug_method"], "original"))[column].drop_null().to_numpy()
+    if values.size == 0:
+        raise KdaugError(f"{dataset}: no copies with {column}: a filter at {spec} has nothing to select from")
+    return float(np.percentile(values, float(spec[1:])))
+
+
+def main(argv: list[str]) -> int:
+    from kdaug.core.errors import KdaugError
+    from kdaug.core.flags import flags_of
+    from kdaug.pipelines.materialize import check_beam_args
+
+    p = parser()
+    args, beam_args = p.parse_known_args(argv)
+    command = "kdaug compare " + " ".join(shlex.quote(a) for a in argv)
+    try:
+        check_beam_args(beam_args, flags_of(p))
+        grid = load_grid(args)
+        return Comparison(args, beam_args, command, grid).run()
+    except KdaugError as err:
+        print(f"kdaug compare: error: {err}", file=sys.stderr)
+        return 2
+
+
+class Comparison:
+    """The comparison's state: its datasets (by augment list), its trainings (by entry and objective)."""
+
+    def __init__(self, args, beam_args: list[str], command: str, grid: list[dict]):
+        self.args, self.beam_args, self.command, self.grid = args, beam_args, command, grid
+        self.out = Path(args.output)
+        self.plans: dict[str, object] = {}  # dataset key -> materialize plan
+        self.trained: dict[tuple[str, str], list[dict]] = {}  # (entry name, objective) -> metrics per seed
+
+    def plan(self, augment: list[str]):
+        """The dataset of an augment list (prepared once: every check before any work)."""
+        from kdaug.core.recipe import Recipe
+        from kdaug.pipelines.materialize import prepare
+
+        key = dataset_key(augment)
+        if key not in self.plans:
+            recipe = Recipe(
+                input=self.args.input,
+                output=str(self.out / "datasets" / slug(key if augment else "no augmentation")),
+                teacher=self.args.teacher,
+                augment=augment,
+                id_column=self.args.id_column,
+                label_column=self.args.label_column,
+                teacher_precision=self.args.teacher_precision,
+                seed=0,
+            )
+            self.plans[key] = prepare(recipe, self.command)
+        return self.plans[key]
+
+    def run(self) -> int:
+        for entry in self.grid:  # every dataset checked before the first is made
+            self.plan(entry["augment"])
+        self.train_entries(self.grid)
+        second = []
+        if self.args.fgsm_reference_student:
+            second += self.fgsm_second_round()
+        if self.args.mix:
+            mix = self.mix_entry()
+            if mix:
+                second.append(mix)
+        if second:
+            for entry in second:
+                self.plan(entry["augment"])
+            self.grid += second
+            self.train_entries(second)
+        self.report()
+        return 0
+
+    def train_entries(self, entries: list[dict]) -> None:
+        from kdaug.experiments import materialize_once
+        from kdaug.runs import train_many
+        from kdaug.trainers.train import TrainConfig
+
+        manifests = {}
+        for entry in entries:
+            plan = self.plan(entry["augment"])
+            key = dataset_key(entry["augment"])
+            if key not in manifests:
+                print(f"dataset for {entry['name']}: {plan.recipe.output}", flush=True)
+                manifests[key] = materialize_once(plan, self.beam_args, self.command)
+        runs = []
+        for entry in entries:
+            data = self.plan(entry["augment"]).recipe.output
+            options = dict(entry.get("train", {}))
+            for option, column in FILTERS.items():
+                if option in options:
+                    options[option] = percentile_threshold(data, column, options[option])
+            entry["resolved_train"] = options
+            for objective in entry["objectives"]:
+                for seed in range(self.args.seeds):
+                    cfg = TrainConfig(
+                        data=data,
+                        student=self.args.student,
+                        eval=self.args.eval,
+                        test=self.args.test,
+                        objective=objective,
+                        output=str(self.out / "runs" / f"{slug(entry['name'])}-{objective}-s{seed}"),
+                        epochs=self.args.epochs,
+                        batch_size=self.args.batch_size,
+                        seed=seed,
+                        **options,
+                    )
+                    runs.append(((entry["name"], objective), cfg))
+
+        def done(i: int, cfg, metrics: dict) -> None:
+            (name, objective), _ = runs[i]
+            print(f"{name} / {objective} / seed {cfg.seed}: test accuracy {100 * metrics['test']['accuracy']:.1f}")
+
+        trained = train_many([cfg for _, cfg in runs], self.args.parallel, retrain_mismatched=True, on_done=done)
+        for (key, _), metrics in zip(runs, trained):
+            self.trained.setdefault(key, []).append(metrics)
+        for entry in entries:
+            split = manifests[dataset_key(entry["augment"])]["splits"]["train"]
+            entry["dataset"] = {
+                "path": self.plan(entry["augment"]).recipe.output,
+                "rows_per_method": split["rows_per_method"],
+                "corpus_changed_ratio": split.get("corpus_changed_ratio", {}),
+                "teacher_kl_to_source_mean": split.get("teacher_kl_to_source_mean", {}),
+            }
+
+    def dev_mean(self, name: str, objective: str = "distill") -> float:
+        return statistics.mean(m["best"]["accuracy"] for m in self.trained[(name, objective)])
+
+    def mix_entry(self) -> dict | None:
+        """The best `--mix` single-augmenter entries (distill, mean dev accuracy; unfiltered, one augment
+        spec each, distinct methods), their specs in one dataset."""
+        singles = [
+            e
+            for e in self.grid
+            if len(e["augment"]) == 1 and not e.get("train") and (e["name"], "distill") in self.trained
+        ]
+        best: list[dict] = []
+        for e in sorted(singles, key=lambda e: -self.dev_mean(e["name"])):
+            if e["augment"][0].split(":")[0] not in {b["augment"][0].split(":")[0] for b in best}:
+                best.append(e)
+        if len(best) < 2 or self.args.mix < 2:
+            return None
+        best = best[: self.args.mix]
+        return {
+            "name": "mix: " + " + ".join(e["name"] for e in best),
+            "augment": [e["augment"][0] for e in best],
+            "objectives": ["distill"],
+            "chosen_on": "dev",
+        }
+
+    def fgsm_second_round(self) -> list[dict]:
+        """Distills the reference student on the first round's AugPro-FGSM dataset; returns the second
+        round's entry, whose copies follow that student's virtual-adversarial direction."""
+        from kdaug.core.errors import KdaugError
+        from kdaug.runs import train_one
+        from kdaug.trainers.train import TrainConfig
+
+        first = next((e for e in self.grid if e["augment"][:1] and e["augment"][0].startswith("augpro_fgsm")), None)
+        if first is None:
+            raise KdaugError("--fgsm-reference-student needs an augpro_fgsm entry in the grid (its first round)")
+        reference = self.out / "reference-student"
+        train_one(
+            TrainConfig(
+                data=self.plan(first["augment"]).recipe.output,
+                student=self.args.fgsm_reference_student,
+                eval=self.args.eval,
+                output=str(reference),
+                objective="distill",
+                epochs=self.args.epochs,
+                batch_size=32,
+                seed=0,
+            ),
+            retrain_mismatched=True,
+        )
+        spec = first["augment"][0]
+        sep = "," if ":" in spec else ":"
+        return [
+            {
+                "name": f"{first['name']}, second round (student reference)",
+                "augment": [f"{spec}{sep}reference={reference / 'best'}"],
+                "objectives": ["distill"],
+            }
+        ]
+
+    def report(self) -> None:
+        from kdaug.experiments import paired
+
+        rows = []
+        for entry in self.grid:
+            for objective in entry["objectives"]:
+                ms = self.trained[(entry["name"], objective)]
+                rows.append(
+                    {
+                        "name": entry["name"],
+                        "objective": objective,
+                        "augment": entry["augment"],
+                        "train": entry.get("resolved_train", {}),
+                        "dataset": entry.get("dataset", {}),
+                        "test_accuracy": [m["test"]["accuracy"] for m in ms],
+                        "test_macro_f1": [m["test"]["macro_f1"] for m in ms],
+                        "dev_accuracy": [m["best"]["accuracy"] for m in ms],
+                    }
+                )
+        comparisons = []
+        gold = self.trained.get((REFERENCE, "finetune"))
+        for r in rows:
+            if r["name"] == REFERENCE:
+                continue
+            ms = self.trained[(r["name"], r["objective"])]
+            base = self.trained.get((REFERENCE, r["objective"]))
+            label = f"{r['name']} ({r['objective']})"
+            if base:
+                comparisons.append(paired(label, f"{REFERENCE} ({r['objective']})", ms, base))
+            if gold and r["objective"] == "distill":
+                comparisons.append(paired(label, f"{REFERENCE} (finetune)", ms, gold))
+        if gold and (REFERENCE, "distill") in self.trained:
+            comparisons.append(
+                paired(f"{REFERENCE} (distill)", f"{REFERENCE} (finetune)", self.trained[(REFERENCE, "distill")], gold)
+            )
+        rows.sort(key=lambda r: -statistics.mean(r["test_accuracy"]))
+        text = leaderboard(rows, comparisons, self.args)
+        (self.out / "results.json").write_text(
+            json.dumps({"command": self.command, "results": rows, "comparisons": comparisons}, indent=2) + "\n"
+        )
+        (self.out / "results.md").write_text(text + "\n")
+        plot(rows, self.out / "compare.png")
+        print("\n" + text)
+
+
+def leaderboard(rows: list[dict], comparisons: list[dict], args) -> str:
+    from kdaug.experiments import mean_std
+    from kdaug.stats import describe
+
+    vs = {(c["a"], c["b"]): c for c in comparisons}
+    lines = [
+        f"Test accuracy (mean ± std over {args.seeds} seed(s); each run's epoch picked on dev), best first. "
+        "Δ: against the same objective without augmentation, paired bootstrap over the test examples.",
+        "",
+        "| # | augmentation | objective | test accuracy | test macro-F1 | dev accuracy | Δ vs no augmentation "
+        "[95% CI] | p | copies | changed ratio |",
+        "|---:|---|---|---:|---:|---:|---|---:|---:|---:|",
+    ]
+    for i, r in enumerate(rows, 1):
+        c = vs.get((f"{r['name']} ({r['objective']})", f"{REFERENCE} ({r['objective']})"))
+        delta = f"{c['difference']:+.1f} [{c['low']:+.1f}, {c['high']:+.1f}]" if c else ""
+        p = ("< 0.001" if c["p"] < 0.001 else f"{c['p']:.3f}") if c else ""
+        per_method = r["dataset"].get("rows_per_method", {})
+        copies = sum(n for m, n in per_method.items() if m != "original")
+        ratios = r["dataset"].get("corpus_changed_ratio", {})
+        ratio = ", ".join(f"{v:.2f}" for v in ratios.values()) if ratios else ""
+        lines.append(
+            f"| {i} | {r['name']} | {r['objective']} | {mean_std(r['test_accuracy'])} | "
+            f"{mean_std(r['test_macro_f1'])} | {mean_std(r['dev_accuracy'])} | {delta} | {p} | {copies} | {ratio} |"
+        )
+    lines += ["", "Every comparison (one-sided: p is the share of resamples where A is not better than B):", ""]
+    lines += [f"- {describe(c['a'], c['b'], c)}" for c in comparisons]
+    return "\n".join(lines)
+
+
+def plot(rows: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    shown = list(reversed(rows))  # best at the top
+    fig, ax = plt.subplots(figsize=(8, 0.35 * len(shown) + 1.5))
+    colors = {"distill": "tab:blue", "finetune": "tab:orange"}
+    means = [100 * statistics.mean(r["test_accuracy"]) for r in shown]
+    errs = [100 * statistics.stdev(r["test_accuracy"]) if len(r["test_accuracy"]) > 1 else 0.0 for r in shown]
+    ax.barh(range(len(shown)), means, xerr=errs, capsize=3, color=[colors.get(r["objective"], "gray") for r in shown])
+    ax.set_yticks(range(len(shown)), [f"{r['name']} ({r['objective']})" for r in shown], fontsize=8)
+    low = min(m - e for m, e in zip(means, errs)) if means else 0
+    ax.set_xlim(max(0, low - 3), max(m + e for m, e in zip(means, errs)) + 1 if means else 100)
+    for objective, color in colors.items():
+        ref = [m for m, r in zip(means, shown) if r["name"] == REFERENCE and r["objective"] == objective]
+        if ref:
+            ax.axvline(ref[0], color=color, linestyle="--", linewidth=1, label=f"{objective}, no augmentation")
+    ax.set_xlabel("test accuracy (%), mean ± std over seeds")
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
