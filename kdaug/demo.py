@@ -36,6 +36,7 @@ def main(argv: list[str]) -> int:
     from kdaug.core.errors import KdaugError
     from kdaug.core.flags import flags_of
     from kdaug.core.recipe import Recipe
+    from kdaug.experiments import paired
     from kdaug.pipelines.materialize import check_beam_args
     from kdaug.pipelines.materialize import run as materialize
     from kdaug.runs import default_parallel, train_many, train_one
@@ -152,7 +153,7 @@ def main(argv: list[str]) -> int:
     trained = train_many([cfg for _, _, cfg in runs], parallel, retrain_mismatched=True, on_done=done)
     by_variant = {name: [m for (n, _, _), m in zip(runs, trained) if n == name] for name, _, _ in VARIANTS}
     results.update({name: scores(ms) for name, ms in by_variant.items()})
-    comparisons = [compare(a, b, by_variant[a], by_variant[b]) for a, b in CLAIMS]
+    comparisons = [paired(a, b, by_variant[a], by_variant[b]) for a, b in CLAIMS]
     claims = "\n".join(f"- {describe(c['a'], c['b'], c)}" for c in comparisons)
     gold, best = (statistics.mean(results[n]["test_accuracy"]) for n in ("student, gold labels only", VARIANTS[-1][0]))
     teacher_test = results["teacher"]["test_accuracy"][0]
@@ -190,22 +191,8 @@ def scores(metrics: list[dict]) -> dict:
     }
 
 
-def compare(a: str, b: str, runs_a: list[dict], runs_b: list[dict]) -> dict:
-    from kdaug import stats
-
-    gold = runs_a[0]["test"]["gold"]
-    result = stats.paired_bootstrap(
-        stats.correctness([m["test"]["predictions"] for m in runs_a], gold),
-        stats.correctness([m["test"]["predictions"] for m in runs_b], gold),
-    )
-    return {"a": a, "b": b, **result}
-
-
 def results_table(results: dict) -> str:
-    def fmt(xs):
-        if len(xs) == 1:
-            return f"{100 * xs[0]:.1f}"
-        return f"{100 * statistics.mean(xs):.1f} ± {100 * statistics.stdev(xs):.1f}"
+    from kdaug.experiments import mean_std as fmt
 
     lines = ["| model | test accuracy | test macro-F1 | dev accuracy |", "|---|---:|---:|---:|"]
     for name, r in results.items():
