@@ -85,7 +85,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--teacher", required=True, help="fine-tuned teacher (directory or hub id)")
     p.add_argument("--output", required=True)
     p.add_argument("--grid", help="a YAML list of entries (default: the built-in grid; see above)")
-    p.add_argument("--only", help="comma-separated entry names: run only these (and the reference)")
+    p.add_argument(
+        "--only", action="append", metavar="NAME", help="run only this entry (repeatable; the reference always runs)"
+    )
+    p.add_argument("--skip", action="append", metavar="NAME", help="leave this entry out (repeatable)")
     p.add_argument("--objectives", default="distill,finetune", help="the objectives entries may use")
     p.add_argument("--mlm", help="a masked LM (directory or hub id): adds the mlm entry")
     p.add_argument("--mix", type=int, default=2, help="mix the best N single augmenters in one dataset (0: no mix)")
@@ -134,12 +137,13 @@ def load_grid(args) -> list[dict]:
         grid.append({**MLM_ENTRY, "augment": [a.format(mlm=args.mlm) for a in MLM_ENTRY["augment"]]})
     if not any(e.get("name") == REFERENCE for e in grid):
         grid.insert(0, {"name": REFERENCE, "augment": [], "objectives": TOKEN_OBJECTIVES})
-    if args.only:
-        wanted = {n.strip() for n in args.only.split(",")}
-        unknown = wanted - {e.get("name") for e in grid}
+    for flag, names in (("--only", args.only), ("--skip", args.skip)):
+        unknown = set(names or []) - {e.get("name") for e in grid}
         if unknown:
-            raise KdaugError(f"--only: no entry named {sorted(unknown)}; the grid has {[e.get('name') for e in grid]}")
-        grid = [e for e in grid if e["name"] in wanted | {REFERENCE}]
+            raise KdaugError(f"{flag}: no entry named {sorted(unknown)}; the grid has {[e.get('name') for e in grid]}")
+    if args.only:
+        grid = [e for e in grid if e["name"] in set(args.only) | {REFERENCE}]
+    grid = [e for e in grid if e["name"] not in set(args.skip or [])]
     objectives = [o.strip() for o in args.objectives.split(",") if o.strip()]
     if not objectives or not set(objectives) <= set(TOKEN_OBJECTIVES):
         raise KdaugError("--objectives takes distill and/or finetune")
