@@ -251,14 +251,17 @@ def test_sweep_writes_a_table_and_a_plot_naming_the_best_degree(tmp_path, mr_row
     [row] = [r for r in results["results"] if (r["degree"], r["objective"]) == (0.1, "distill")]
     assert row["accuracy"][0] == metrics["test"]["accuracy"] and row["dev_accuracy"][0] == metrics["best"]["accuracy"]
     assert {(r["degree"], r["objective"]) for r in results["results"]} == {
+        (0.0, "finetune"),  # the reference without augmentation
+        (0.0, "distill"),
         (0.1, "finetune"),
         (0.5, "finetune"),
         (0.1, "distill"),
         (0.5, "distill"),
     }
     assert all(len(r["accuracy"]) == 2 for r in results["results"])
-    assert results["best"]["distill"]["synonym"]["degree"] in (0.1, 0.5)
-    assert "Best degree for distill with synonym (chosen on dev)" in (tmp_path / "sw" / "results.md").read_text()
+    assert results["best"]["distill"]["synonym"]["all"]["degree"] in (0.1, 0.5)  # never the reference
+    assert len(results["comparisons"]) == 2  # each objective's best degree against no augmentation
+    assert "Best degree for distill with synonym, training size all (chosen on dev)" in (tmp_path / "sw" / "results.md").read_text()
     assert "| test accuracy (mean ± std) |" in (tmp_path / "sw" / "results.md").read_text()
     assert (tmp_path / "sw" / "sweep.png").stat().st_size > 1000
 
