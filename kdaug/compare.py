@@ -369,6 +369,18 @@ class Comparison:
             }
         ]
 
+    def teacher_on_test(self) -> dict:
+        """The teacher scored on --test (what the students' gap is measured against)."""
+        from kdaug.core.teacher import Teacher, TeacherSettings
+        from kdaug.trainers.train import TrainConfig, load_eval
+
+        plan = self.plan([])
+        cfg = TrainConfig(data="", student="", eval=self.args.eval, output="", test=self.args.test)
+        texts, pairs, gold = load_eval(cfg, plan.labels.names(), "test")
+        teacher = Teacher.load(TeacherSettings(self.args.teacher, precision=plan.recipe.teacher_precision))
+        predictions = teacher.label(texts, pairs if any(p is not None for p in pairs) else None).pred.tolist()
+        return {"test_accuracy": sum(int(p == g) for p, g in zip(predictions, gold)) / max(len(gold), 1)}
+
     def report(self) -> None:
         from kdaug.experiments import paired
 
@@ -405,27 +417,38 @@ class Comparison:
                 paired(f"{REFERENCE} (distill)", f"{REFERENCE} (finetune)", self.trained[(REFERENCE, "distill")], gold)
             )
         rows.sort(key=lambda r: -statistics.mean(r["test_accuracy"]))
-        text = leaderboard(rows, comparisons, self.args)
+        teacher = self.teacher_on_test()
+        if gold:  # the share of the teacher-student gap each entry closes, from the gold-labels-only student
+            base = statistics.mean(m["test"]["accuracy"] for m in gold)
+            for r in rows:
+                gap = teacher["test_accuracy"] - base
+                r["gap_closed"] = (statistics.mean(r["test_accuracy"]) - base) / gap if gap > 0 else None
+        text = leaderboard(rows, comparisons, self.args, teacher)
         (self.out / "results.json").write_text(
-            json.dumps({"command": self.command, "results": rows, "comparisons": comparisons}, indent=2) + "\n"
+            json.dumps(
+                {"command": self.command, "teacher": teacher, "results": rows, "comparisons": comparisons}, indent=2
+            )
+            + "\n"
         )
         (self.out / "results.md").write_text(text + "\n")
         plot(rows, self.out / "compare.png")
         print("\n" + text)
 
 
-def leaderboard(rows: list[dict], comparisons: list[dict], args) -> str:
+def leaderboard(rows: list[dict], comparisons: list[dict], args, teacher: dict) -> str:
     from kdaug.experiments import mean_std
     from kdaug.stats import describe
 
     vs = {(c["a"], c["b"]): c for c in comparisons}
     lines = [
         f"Test accuracy (mean ± std over {args.seeds} seed(s); each run's epoch picked on dev), best first. "
-        "Δ: against the same objective without augmentation, paired bootstrap over the test examples.",
+        "Δ: against the same objective without augmentation, paired bootstrap over the test examples. Gap: the "
+        f"share of the gap between the gold-labels-only student and the teacher ({100 * teacher['test_accuracy']:.1f} "
+        "test accuracy) that the entry closes.",
         "",
         "| # | augmentation | objective | test accuracy | test macro-F1 | dev accuracy | Δ vs no augmentation "
-        "[95% CI] | p | copies | changed ratio |",
-        "|---:|---|---|---:|---:|---:|---|---:|---:|---:|",
+        "[95% CI] | p | gap closed | copies | changed ratio |",
+        "|---:|---|---|---:|---:|---:|---|---:|---:|---:|---:|",
     ]
     for i, r in enumerate(rows, 1):
         c = vs.get((f"{r['name']} ({r['objective']})", f"{REFERENCE} ({r['objective']})"))
@@ -435,9 +458,11 @@ def leaderboard(rows: list[dict], comparisons: list[dict], args) -> str:
         copies = sum(n for m, n in per_method.items() if m != "original")
         ratios = r["dataset"].get("corpus_changed_ratio", {})
         ratio = ", ".join(f"{v:.2f}" for v in ratios.values()) if ratios else ""
+        gap = f"{100 * r['gap_closed']:.0f}%" if r.get("gap_closed") is not None else ""
         lines.append(
             f"| {i} | {r['name']} | {r['objective']} | {mean_std(r['test_accuracy'])} | "
-            f"{mean_std(r['test_macro_f1'])} | {mean_std(r['dev_accuracy'])} | {delta} | {p} | {copies} | {ratio} |"
+            f"{mean_std(r['test_macro_f1'])} | {mean_std(r['dev_accuracy'])} | {delta} | {p} | {gap} | {copies} | "
+            f"{ratio} |"
         )
     lines += ["", "Every comparison (one-sided: p is the share of resamples where A is not better than B):", ""]
     lines += [f"- {describe(c['a'], c['b'], c)}" for c in comparisons]

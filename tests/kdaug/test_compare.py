@@ -67,6 +67,13 @@ def test_compare_writes_a_leaderboard_with_paired_tests_mix_and_second_round(cor
     assert 0 < kl["train"]["max_teacher_kl_to_source"] < 1
     for r in saved["results"]:
         assert len(r["test_accuracy"]) == 2 and all(0 <= a <= 1 for a in r["test_accuracy"] + r["dev_accuracy"])
+    # the teacher scored on test, and each entry's share of its gap to the gold-labels-only student
+    assert 0 <= saved["teacher"]["test_accuracy"] <= 1
+    gold = [r for r in saved["results"] if (r["name"], r["objective"]) == ("no augmentation", "finetune")][0]
+    gap = saved["teacher"]["test_accuracy"] - sum(gold["test_accuracy"]) / 2
+    for r in saved["results"]:
+        expected = (sum(r["test_accuracy"]) / 2 - sum(gold["test_accuracy"]) / 2) / gap if gap > 0 else None
+        assert r["gap_closed"] == pytest.approx(expected) if gap > 0 else r["gap_closed"] is None
     scores = [sum(r["test_accuracy"]) for r in saved["results"]]
     assert scores == sorted(scores, reverse=True)  # best first
     pairs = {(c["a"], c["b"]) for c in saved["comparisons"]}
