@@ -188,8 +188,9 @@ def summarize(results: list[dict]) -> dict:
 
 
 def against_no_augmentation(summary: dict, by_key: dict) -> list[dict]:
-    """Each objective's best degree (per method and size) against degree 0 with the same objective and size,
-    by a paired bootstrap over the test examples."""
+    """Paired bootstraps over the test examples, per method and size: each objective's best degree (chosen
+    on dev) against no augmentation and against each other degree with the same objective, and the
+    distill runs against the finetune runs at the same degree (the best degree for distillation)."""
     from kdaug.experiments import paired
 
     out = []
@@ -197,14 +198,21 @@ def against_no_augmentation(summary: dict, by_key: dict) -> list[dict]:
         for method, per_size in per_method.items():
             for size_key, b in per_size.items():
                 size = None if size_key == "all" else int(size_key)
+                where = f" n={size}" if size else ""
+                best = by_key[(method, b["degree"], size, objective)]
+                name = f"{objective} {method} {b['degree']}{where}"
                 base = by_key.get(("none", 0.0, size, objective))
                 if base:
-                    a = f"{objective} {method} {b['degree']}" + (f" n={size}" if size else "")
-                    out.append(
-                        paired(
-                            a, f"{objective} without augmentation", by_key[(method, b["degree"], size, objective)], base
-                        )
-                    )
+                    out.append(paired(name, f"{objective} without augmentation{where}", best, base))
+                others = sorted(
+                    d for (m, d, n, o) in by_key if (m, n, o) == (method, size, objective) and d != b["degree"]
+                )
+                for degree in others:
+                    other = by_key[(method, degree, size, objective)]
+                    out.append(paired(name, f"{objective} {method} {degree}{where}", best, other))
+                finetuned = by_key.get((method, b["degree"], size, "finetune"))
+                if objective == "distill" and finetuned:
+                    out.append(paired(name, f"finetune {method} {b['degree']}{where}", best, finetuned))
     return out
 
 

@@ -49,8 +49,12 @@ def test_sweep_over_degree_and_size_reports_test_and_resumes(tmp_path, mr_rows, 
         # at least 6 batches of 16: 20 originals -> 5 epochs; 20 + 20 copies -> 3; 60 + 60 -> 1 (the floor)
         rows = r["size"] * (1 if r["degree"] == 0 else 2)
         assert r["epochs"] == max(1, -(-6 * 16 // rows))
-    assert len(saved["comparisons"]) == 4  # per objective and size: the best degree against no augmentation
-    assert all(c["examples"] == 24 and c["b"].endswith("without augmentation") for c in saved["comparisons"])
+    # per objective and size: the best degree against no augmentation; with distill also against finetune
+    assert sorted(c["b"] for c in saved["comparisons"]) == sorted(
+        [f"{o} without augmentation n={n}" for o in ("distill", "finetune") for n in (20, 60)]
+        + [f"finetune synonym 0.3 n={n}" for n in (20, 60)]
+    )
+    assert all(c["examples"] == 24 for c in saved["comparisons"])
     assert (out / "sweep.png").stat().st_size > 0 and "training size 20" in (out / "results.md").read_text()
     first = capsys.readouterr().out
 

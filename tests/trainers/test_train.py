@@ -260,7 +260,8 @@ def test_sweep_writes_a_table_and_a_plot_naming_the_best_degree(tmp_path, mr_row
     }
     assert all(len(r["accuracy"]) == 2 for r in results["results"])
     assert results["best"]["distill"]["synonym"]["all"]["degree"] in (0.1, 0.5)  # never the reference
-    assert len(results["comparisons"]) == 2  # each objective's best degree against no augmentation
+    # each objective's best degree against no augmentation and the other degree; distill also against finetune
+    assert len(results["comparisons"]) == 5
     assert (
         "Best degree for distill with synonym, training size all (chosen on dev)"
         in (tmp_path / "sw" / "results.md").read_text()
