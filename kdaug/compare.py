@@ -382,7 +382,7 @@ class Comparison:
         return {"test_accuracy": sum(int(p == g) for p, g in zip(predictions, gold)) / max(len(gold), 1)}
 
     def report(self) -> None:
-        from kdaug.experiments import paired
+        from kdaug.experiments import gap_closed, paired, scores
 
         rows = []
         for entry in self.grid:
@@ -395,9 +395,7 @@ class Comparison:
                         "augment": entry["augment"],
                         "train": entry.get("resolved_train", {}),
                         "dataset": entry.get("dataset", {}),
-                        "test_accuracy": [m["test"]["accuracy"] for m in ms],
-                        "test_macro_f1": [m["test"]["macro_f1"] for m in ms],
-                        "dev_accuracy": [m["best"]["accuracy"] for m in ms],
+                        **scores(ms),
                     }
                 )
         comparisons = []
@@ -421,8 +419,7 @@ class Comparison:
         if gold:  # the share of the teacher-student gap each entry closes, from the gold-labels-only student
             base = statistics.mean(m["test"]["accuracy"] for m in gold)
             for r in rows:
-                gap = teacher["test_accuracy"] - base
-                r["gap_closed"] = (statistics.mean(r["test_accuracy"]) - base) / gap if gap > 0 else None
+                r["gap_closed"] = gap_closed(statistics.mean(r["test_accuracy"]), base, teacher["test_accuracy"])
         text = leaderboard(rows, comparisons, self.args, teacher)
         (self.out / "results.json").write_text(
             json.dumps(

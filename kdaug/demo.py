@@ -36,7 +36,7 @@ def main(argv: list[str]) -> int:
     from kdaug.core.errors import KdaugError
     from kdaug.core.flags import flags_of
     from kdaug.core.recipe import Recipe
-    from kdaug.experiments import paired
+    from kdaug.experiments import gap_closed, paired, scores
     from kdaug.pipelines.materialize import check_beam_args
     from kdaug.pipelines.materialize import run as materialize
     from kdaug.runs import default_parallel, train_many, train_one
@@ -157,9 +157,10 @@ def main(argv: list[str]) -> int:
     claims = "\n".join(f"- {describe(c['a'], c['b'], c)}" for c in comparisons)
     gold, best = (statistics.mean(results[n]["test_accuracy"]) for n in ("student, gold labels only", VARIANTS[-1][0]))
     teacher_test = results["teacher"]["test_accuracy"][0]
-    if teacher_test > gold:  # the share of the teacher-student gap that distillation with augmentation closes
+    share = gap_closed(best, gold, teacher_test)
+    if share is not None:  # the share of the teacher-student gap that distillation with augmentation closes
         claims += (
-            f"\n- KD + augmentation closes {100 * (best - gold) / (teacher_test - gold):.0f}% of the test-accuracy gap "
+            f"\n- KD + augmentation closes {100 * share:.0f}% of the test-accuracy gap "
             f"between the gold-labels-only student ({100 * gold:.1f}) and the teacher ({100 * teacher_test:.1f})"
         )
     table = results_table(results) + "\n\n" + claims
@@ -179,16 +180,6 @@ CLAIMS = [  # (A, B): "A beats B", each printed with its paired bootstrap
     ("student, KD + augmentation", "student, gold labels only"),
     ("student, KD", "student, gold labels only"),
 ]
-
-
-def scores(metrics: list[dict]) -> dict:
-    """Per seed: test and dev (best-epoch) accuracy and macro-F1."""
-    return {
-        "test_accuracy": [m["test"]["accuracy"] for m in metrics],
-        "test_macro_f1": [m["test"]["macro_f1"] for m in metrics],
-        "dev_accuracy": [m["best"]["accuracy"] for m in metrics],
-        "dev_macro_f1": [m["best"]["macro_f1"] for m in metrics],
-    }
 
 
 def results_table(results: dict) -> str:

@@ -96,6 +96,22 @@ def materialize_once(plan, beam_args: list[str], command: str) -> dict:
     return manifest  # type: ignore[return-value]
 
 
+def scores(metrics: list[dict]) -> dict:
+    """Per seed: test and dev (best-epoch) accuracy and macro-F1."""
+    return {
+        "test_accuracy": [m["test"]["accuracy"] for m in metrics],
+        "test_macro_f1": [m["test"]["macro_f1"] for m in metrics],
+        "dev_accuracy": [m["best"]["accuracy"] for m in metrics],
+        "dev_macro_f1": [m["best"]["macro_f1"] for m in metrics],
+    }
+
+
+def gap_closed(student: float, gold_only: float, teacher: float) -> float | None:
+    """The share of the teacher's lead over the gold-labels-only student that `student` closes (None when
+    the teacher is not ahead)."""
+    return (student - gold_only) / (teacher - gold_only) if teacher > gold_only else None
+
+
 def mean_std(xs: Sequence[float]) -> str:
     """'77.1 ± 2.5' in points (one value: no spread)."""
     if len(xs) == 1:

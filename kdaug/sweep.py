@@ -116,9 +116,9 @@ def main(argv: list[str]) -> int:
         manifest = materialize_once(plan, beam_args, command)
         rows = manifest["splits"][plan.recipe.split]["rows_written"]
         epochs = max(args.epochs, math.ceil(args.min_steps * args.batch_size / max(rows, 1)))
+        name = Path(plan.recipe.output).name
         for objective in objectives:
             for seed in range(args.seeds):
-                name = Path(plan.recipe.output).name
                 cfg = TrainConfig(
                     data=plan.recipe.output,
                     student=args.student,
@@ -152,12 +152,12 @@ def main(argv: list[str]) -> int:
             "scored_on": scored_on,
             "accuracy": [m["test"]["accuracy"] if args.test else m["best"]["accuracy"] for m in ms],
             "dev_accuracy": [m["best"]["accuracy"] for m in ms],
-            "epochs": ms[0]["config"]["epochs"] if "config" in ms[0] else None,
+            "epochs": ms[0]["config"]["epochs"],
         }
         for (method, degree, size, objective), ms in by_key.items()
     ]
     summary = summarize(results)
-    comparisons = against_no_augmentation(summary, by_key) if args.test else []
+    comparisons = comparisons_at_best_degree(summary, by_key) if args.test else []
     (out / "results.json").write_text(
         json.dumps({"results": results, "best": summary, "comparisons": comparisons}, indent=2) + "\n"
     )
@@ -187,7 +187,7 @@ def summarize(results: list[dict]) -> dict:
     return best
 
 
-def against_no_augmentation(summary: dict, by_key: dict) -> list[dict]:
+def comparisons_at_best_degree(summary: dict, by_key: dict) -> list[dict]:
     """Paired bootstraps over the test examples, per method and size: each objective's best degree (chosen
     on dev) against no augmentation and against each other degree with the same objective, and the
     distill runs against the finetune runs at the same degree (the best degree for distillation)."""
