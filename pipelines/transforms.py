@@ -29,6 +29,7 @@ from kdaug.core.corpus import (
 )
 from kdaug.core.counts import RunCounts
 from kdaug.core.dataset import DatasetDir, chunk_fingerprint
+from kdaug.core.progress import Progress
 from kdaug.core.rows import copy_row, original_row, position_key
 from kdaug.core.schema import SOFT_LABEL_COLUMNS, SoftLabels, soft_label_arrays
 from kdaug.core.threads import set_torch_threads
@@ -173,16 +174,29 @@ class AugmentChunkFn(beam.DoFn):
         torch_threads: int | None = None,
         processes_per_machine: int = 1,
         max_words: int | None = None,
+        log_every_s: float = 30.0,
     ):
         self.specs, self.seed, self.batch_size, self.max_words = specs, seed, batch_size, max_words
         self.torch_threads, self.processes_per_machine = torch_threads, processes_per_machine
+        self.log_every_s = log_every_s
 
     def setup(self):
         set_torch_threads(self.processes_per_machine, self.torch_threads)  # kNN, masked LM and AugPro use torch
         self.augmenters = build_augmenters(self.specs)
         for aug in self.augmenters:
             aug.setup()
+        # AugPro and the masked LM run for minutes on a CPU: one progress line per augmenter (per worker
+        # process), so a job's log shows that augmentation moves and how fast.
+        self.progress = {
+            aug.spec_key: Progress(f"augmenting {aug.spec_key}", unit="sources", log_every_s=self.log_every_s)
+            for aug in self.augmenters
+        }
+        self.copies_made = {aug.spec_key: 0 for aug in self.augmenters}
         keep_long_lived_out_of_gc()
+
+    def teardown(self):
+        for progress in getattr(self, "progress", {}).values():
+            progress.close()
 
     def process(self, item):
         chunk_log, sources = item
@@ -195,6 +209,8 @@ class AugmentChunkFn(beam.DoFn):
             for aug in self.augmenters:
                 for row in self._augment(aug, batch, windows, counts, chunk_log.dead):
                     copies[row["source_id"]].append(row)
+                    self.copies_made[aug.spec_key] += 1
+                self.progress[aug.spec_key].update(len(batch), copies=self.copies_made[aug.spec_key])
         for spec_key, (requested, written, short_text) in counts.items():
             chunk_log.counts += RunCounts.augmented(spec_key, requested, written, short_text)
         chunk_log.counts += RunCounts(windowed_sources=len(windows))

@@ -126,3 +126,20 @@ def test_the_cores_a_process_is_given_are_its_affinity_not_the_machines(monkeypa
     monkeypatch.setattr("os.cpu_count", lambda: 64)
     monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0, 3})  # e.g. taskset -c 0,3
     assert available_cores() == 2
+
+
+def test_augmentation_logs_its_progress_per_augmenter(caplog):
+    from kdaug.core.corpus.records import SourceExample
+    from kdaug.pipelines.transforms import ChunkLog
+
+    fn = AugmentChunkFn([parse_augment_spec("synonym:ratio=0.3,copies=2")], seed=0, batch_size=2, log_every_s=0.0)
+    fn.setup()
+    sources = [SourceExample(str(i), f"a good film with a fine story number {i}", None, 1, f"0:{i}") for i in range(5)]
+    with caplog.at_level("INFO", logger="kdaug"):
+        [(chunk_log, rows)] = list(fn.process((ChunkLog("00000-00000", "f"), sources)))
+    fn.teardown()
+    made = sum(r["aug_method"] != "original" for r in rows)
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("augmenting synonym.0")]
+    assert made > 0 and lines, caplog.text
+    # One line per batch of 2 (log_every_s=0): positions 2, 4, 5; the last one counts every copy made.
+    assert lines[-1].startswith("augmenting synonym.0: 5 sources") and f"copies {made}" in lines[-1]
