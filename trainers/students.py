@@ -238,6 +238,10 @@ def _build_bilstm(
     model = BiLstmClassifier(len(tokenizer.vocab), embed_dim, p["hidden"], len(id2label), p["dropout"])
     if vectors is not None:
         with torch.no_grad():
+            # Words GloVe lacks start at GloVe's own scale (Kim 2014): nn.Embedding's N(0, 1) is several
+            # times larger, and such rows made some seeds' students far worse than others'.
+            model.embed.weight.normal_(0.0, float(vectors.vectors.std()))
+            model.embed.weight[0] = 0.0
             for i, w in enumerate(tokenizer.vocab):
                 if w in vectors.index:
                     model.embed.weight[i] = torch.tensor(vectors.vectors[vectors.index[w]])

@@ -44,10 +44,18 @@ def test_hf_student_saves_as_a_directory_materialize_can_use_as_teacher(tmp_path
 def test_glove_initialised_embeddings(tiny_teacher):
     from kdaug.core.assets.embeddings import load_glove
 
-    student = build_student(StudentSpec.parse("bilstm:hidden=8,embeddings=glove"), LABELS, None, TEXTS)
+    texts = TEXTS + ["zqxwv blorptastic"]
+
+    student = build_student(StudentSpec.parse("bilstm:hidden=8,embeddings=glove"), LABELS, None, texts)
     glove = load_glove("glove")
     i = student.tokenizer.index["wonderful"]
     torch.testing.assert_close(student.model.embed.weight[i], torch.tensor(glove.vectors[glove.index["wonderful"]]))
+    # Words GloVe lacks (and [UNK], [SEP]) start at GloVe's scale, not nn.Embedding's N(0, 1); [PAD] is zero.
+    unknown = [j for j, w in enumerate(student.tokenizer.vocab) if j > 0 and w not in glove.index]
+    assert len(unknown) >= 2
+    spread = student.model.embed.weight[unknown].std().item()
+    assert abs(spread - float(glove.vectors.std())) < 0.25, spread
+    assert student.model.embed.weight[0].abs().sum().item() == 0.0
 
 
 def test_bert_from_teacher_copies_chosen_layers(tiny_teacher):
