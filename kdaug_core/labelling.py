@@ -4,6 +4,7 @@ pipeline's model handler calls them once per chunk."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -18,17 +19,17 @@ class LabelledRows:
     failed: list[tuple[dict, str]] = field(default_factory=list)  # (row, reason)
 
 
-def label_rows(teacher: Teacher, rows: list[dict]) -> LabelledRows:
+def label_rows(teacher: Teacher, rows: list[dict], on_batch: Callable[[int], None] | None = None) -> LabelledRows:
     """Adds teacher_logits, teacher_pred, teacher_entropy, truncated to each row. Rows the teacher cannot
     label are split off by bisection (an out-of-memory batch, a text that breaks the tokenizer), so one
-    bad row costs itself and never its chunk."""
+    bad row costs itself and never its chunk. on_batch(n): after each forward pass (progress)."""
     done: dict[int, dict] = {}
     failed: list[tuple[dict, str]] = []
     pending = [list(range(len(rows)))]
     while pending:
         idx = pending.pop()
         try:
-            _label_group(teacher, [rows[i] for i in idx], [done.setdefault(i, dict(rows[i])) for i in idx])
+            _label_group(teacher, [rows[i] for i in idx], [done.setdefault(i, dict(rows[i])) for i in idx], on_batch)
         except Exception as err:  # noqa: BLE001 - isolate, then report with the reason
             for i in idx:
                 done.pop(i, None)
@@ -39,14 +40,14 @@ def label_rows(teacher: Teacher, rows: list[dict]) -> LabelledRows:
     return LabelledRows([done[i] for i in sorted(done)], failed)
 
 
-def _label_group(teacher: Teacher, rows: list[dict], out: list[dict]) -> None:
+def _label_group(teacher: Teacher, rows: list[dict], out: list[dict], on_batch=None) -> None:
     # A chunk may mix single texts and pairs only across corpora; label each kind on its own.
     for has_pair in (False, True):
         idx = [i for i, r in enumerate(rows) if (r.get("text_pair") is not None) == has_pair]
         if not idx:
             continue
         labels = teacher.label(
-            [rows[i]["text"] for i in idx], [rows[i]["text_pair"] for i in idx] if has_pair else None
+            [rows[i]["text"] for i in idx], [rows[i]["text_pair"] for i in idx] if has_pair else None, on_batch=on_batch
         )
         pred, entropy = labels.pred, labels.entropy
         for j, i in enumerate(idx):

@@ -10,7 +10,7 @@ Weights load only through safetensors, and remote code only when the user asks f
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -218,8 +218,14 @@ class Teacher:
                     batch = {k: v.pin_memory() for k, v in batch.items()}
                 yield [piece[j] for j in chunk], batch, truncated[chunk]
 
-    def label(self, texts: Sequence[str], pairs: Sequence[str | None] | None = None) -> Labels:
-        """Teacher logits (float32) for a batch of texts (and optional second sentences), in input order."""
+    def label(
+        self,
+        texts: Sequence[str],
+        pairs: Sequence[str | None] | None = None,
+        on_batch: Callable[[int], None] | None = None,
+    ) -> Labels:
+        """Teacher logits (float32) for a batch of texts (and optional second sentences), in input order.
+        on_batch(n) is called after each forward pass with the number of texts it labelled (progress)."""
         import torch
 
         n = len(texts)
@@ -241,6 +247,8 @@ class Teacher:
                 batch = {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
                 out[idx] = self.model(**batch).logits.float().cpu().numpy()
                 truncated[idx] = cut
+                if on_batch is not None:
+                    on_batch(len(idx))
         return Labels(out, truncated)
 
 

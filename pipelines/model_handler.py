@@ -56,9 +56,8 @@ class TeacherModelHandler(ModelHandler[Chunk, tuple, Teacher]):
             self.progress = Progress("teacher labelling")
         out = []
         for key, rows in batch:
-            labelled = label_rows(model, rows)
+            labelled = label_rows(model, rows, self.progress.update)  # a line per forward pass, not per chunk
             add_kl_to_source(labelled.rows)
-            self.progress.update(len(rows))
             out.append((key, labelled))
         return out
 

@@ -36,17 +36,19 @@ def test_a_row_the_teacher_cannot_label_costs_only_itself(tiny_teacher, monkeypa
     teacher = TeacherSettings(str(tiny_teacher), device="cpu").load()
     real = teacher.label
 
-    def label(texts, pairs=None):
+    def label(texts, pairs=None, on_batch=None):
         if any("boom" in t for t in texts):
             raise RuntimeError("CUDA out of memory (simulated)")
-        return real(texts, pairs)
+        return real(texts, pairs, on_batch)
 
     monkeypatch.setattr(teacher, "label", label)
     rows = [
         {"id": str(i), "source_id": str(i), "text": t, "text_pair": None}
         for i, t in enumerate(["good film", "boom", "bad film", "fine", "dull", "great"])
     ]
-    out = label_rows(teacher, rows)
+    labelled = []
+    out = label_rows(teacher, rows, labelled.append)
     assert [r["id"] for r in out.rows] == ["0", "2", "3", "4", "5"]
+    assert sum(labelled) == 5  # progress counts the rows labelled, forward pass by forward pass
     assert [(r["id"], "out of memory" in reason) for r, reason in out.failed] == [("1", True)]
     assert all(r["teacher_logits"].shape == (2,) for r in out.rows)
