@@ -157,6 +157,24 @@ def row_passes(row: dict, cfg: TrainConfig) -> bool:
     return cfg.max_teacher_entropy is None or row["teacher_entropy"] <= cfg.max_teacher_entropy
 
 
+def rows_trained(split, cfg: TrainConfig) -> int:
+    """Rows an epoch trains on: the split's, less those the filters drop (one pass over the data, only
+    when a filter is set), so the progress line's N/total ends at total."""
+    filtered = cfg.objective == "finetune" or any(
+        v is not None
+        for v in (
+            cfg.methods,
+            cfg.min_changed_ratio,
+            cfg.max_changed_ratio,
+            cfg.max_teacher_kl_to_source,
+            cfg.max_teacher_entropy,
+        )
+    )
+    if not filtered:
+        return split.num_rows
+    return sum(row_passes(row, cfg) for row in split.iter_rows(columns=COLUMNS))
+
+
 def stream_rows(split, cfg: TrainConfig, epoch: int) -> Iterator[dict]:
     """The epoch's rows in a shuffled order that depends only on (seed, epoch)."""
     rng = random.Random(f"{cfg.seed}/{epoch}")
@@ -395,7 +413,7 @@ def train(cfg: TrainConfig, progress: bool | None = None) -> dict:
     optimizer = torch.optim.AdamW(student.parameters(), lr=cfg.lr or spec.learning_rate)
     state = load_checkpoint(ckpt, optimizer) if resuming else TrainState()
     state.config, state.data_sha256 = asdict(cfg), data_sha256  # this run's: a resumed run may add epochs
-    total_steps = math.ceil(split.num_rows / cfg.batch_size)
+    total_steps = math.ceil(rows_trained(split, cfg) / cfg.batch_size)
     steps_this_run = 0
     timing.startup_s = time.perf_counter() - timing.started
     for epoch in range(state.epoch, cfg.epochs):

@@ -1,8 +1,10 @@
 import json
+import math
 
 import pytest
 
 from kdaug.cli import main as kdaug
+from kdaug.trainers.dataset import open_split
 from kdaug.trainers.train import CheckpointMismatchError, TrainConfig, TrainConfigError, row_passes, train
 from tests.conftest import write_jsonl
 
@@ -398,6 +400,14 @@ def test_progress_and_epoch_figures_reach_the_log_without_a_terminal(tiny_datase
     epochs = [line for line in lines if "done: train loss" in line]
     assert len(epochs) == 2 and all(re.search(r"eval accuracy 0\.\d{4}, macro-F1 0\.\d{4}", e) for e in epochs)
     assert "(best so far)" in epochs[0]
+    # The step total counts only the rows the filters keep: the last line of an epoch reads N/N.
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="kdaug"):
+        train(config(tiny_dataset, tmp_path / "originals", methods=["original"], log_every_s=0.0), progress=False)
+    ends = [re.search(r"epoch 1/2: (\d+)/(\d+) steps", r.getMessage()) for r in caplog.records]
+    done, total = [int(x) for x in [m for m in ends if m][-1].groups()]
+    originals = sum(r["aug_method"] == "original" for r in open_split(str(tiny_dataset[0])).iter_rows())
+    assert done == total == math.ceil(originals / 16)
 
 
 def test_the_best_epoch_picked_on_eval_is_scored_once_on_test(tiny_dataset, tmp_path, mr_rows):
