@@ -3,7 +3,8 @@ model.safetensors + tokenizer files); nothing is pickled.
 
   bilstm[:hidden=300,embed_dim=300,embeddings=random|glove,max_vocab=50000]
       Tang et al. (2019): word embeddings, a BiLSTM, max-pooling over time, a 2-layer classifier.
-      With embeddings=glove the table starts from GloVe 6B (its width, 50) where words are known.
+      With embeddings=glove the table starts from GloVe 6B (its width, 50) where words are known, and the
+      vocabulary adds GloVe's most frequent words to the training words, up to max_vocab.
   bert[:layers=4,hidden=256,heads=4,intermediate=1024]
       a small BERT built from a config, using the teacher's tokenizer.
   bert_from_teacher[:layers=3]
@@ -226,6 +227,12 @@ def _build_bilstm(
 
         vectors = load_glove("glove")
         embed_dim = vectors.vectors.shape[1]
+        # Up to max_vocab, GloVe's most frequent words join the training words: a word first met at test
+        # time then keeps its GloVe vector instead of becoming [UNK], which is what GloVe is there for
+        # on a small training set.
+        known = set(tokenizer.vocab)
+        extra = [w for w in vectors.words[: p["max_vocab"]] if w not in known]
+        tokenizer = WordTokenizer(tokenizer.vocab + extra[: max(0, p["max_vocab"] - len(tokenizer.vocab))], max_length)
     config = {
         "vocab_size": len(tokenizer.vocab),
         "embed_dim": embed_dim,
@@ -241,10 +248,13 @@ def _build_bilstm(
             # Words GloVe lacks start at GloVe's own scale (Kim 2014): nn.Embedding's N(0, 1) is several
             # times larger, and such rows made some seeds' students far worse than others'.
             model.embed.weight.normal_(0.0, float(vectors.vectors.std()))
-            model.embed.weight[0] = 0.0
-            for i, w in enumerate(tokenizer.vocab):
-                if w in vectors.index:
-                    model.embed.weight[i] = torch.tensor(vectors.vectors[vectors.index[w]])
+            # [PAD] and [UNK] are zero: training text has no [UNK] (every word is in the vocabulary), so a
+            # random [UNK] row would stay untrained noise in every test sentence with an unknown word.
+            model.embed.weight[:2] = 0.0
+            rows = [(i, vectors.index[w]) for i, w in enumerate(tokenizer.vocab) if w in vectors.index]
+            if rows:
+                mine, theirs = zip(*rows)
+                model.embed.weight[list(mine)] = torch.from_numpy(vectors.vectors[list(theirs)])
     return BiLstmStudent("bilstm", config, model, tokenizer)
 
 

@@ -50,12 +50,17 @@ def test_glove_initialised_embeddings(tiny_teacher):
     glove = load_glove("glove")
     i = student.tokenizer.index["wonderful"]
     torch.testing.assert_close(student.model.embed.weight[i], torch.tensor(glove.vectors[glove.index["wonderful"]]))
-    # Words GloVe lacks (and [UNK], [SEP]) start at GloVe's scale, not nn.Embedding's N(0, 1); [PAD] is zero.
-    unknown = [j for j, w in enumerate(student.tokenizer.vocab) if j > 0 and w not in glove.index]
+    # Words GloVe lacks (and [SEP]) start at GloVe's scale, not nn.Embedding's N(0, 1); [PAD] and [UNK] are zero.
+    unknown = [j for j, w in enumerate(student.tokenizer.vocab) if j > 1 and w not in glove.index]
     assert len(unknown) >= 2
     spread = student.model.embed.weight[unknown].std().item()
     assert abs(spread - float(glove.vectors.std())) < 0.25, spread
-    assert student.model.embed.weight[0].abs().sum().item() == 0.0
+    assert student.model.embed.weight[:2].abs().sum().item() == 0.0
+    # GloVe's frequent words join the vocabulary, so a word first seen at test time keeps its vector.
+    assert "dreadful" not in " ".join(texts) and len(student.tokenizer.vocab) == 50000
+    j = student.tokenizer.index["dreadful"]
+    torch.testing.assert_close(student.model.embed.weight[j], torch.tensor(glove.vectors[glove.index["dreadful"]]))
+    assert student.tokenizer.encode(["a dreadful film"])["input_ids"][0, 1].item() == j
 
 
 def test_bert_from_teacher_copies_chosen_layers(tiny_teacher):
