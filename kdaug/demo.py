@@ -36,9 +36,8 @@ def main(argv: list[str]) -> int:
     from kdaug.core.errors import KdaugError
     from kdaug.core.flags import flags_of
     from kdaug.core.recipe import Recipe
-    from kdaug.experiments import gap_closed, paired, scores
-    from kdaug.pipelines.materialize import check_beam_args
-    from kdaug.pipelines.materialize import run as materialize
+    from kdaug.experiments import gap_closed, materialize_once, paired, scores
+    from kdaug.pipelines.materialize import check_beam_args, prepare
     from kdaug.runs import default_parallel, train_many, train_one
     from kdaug.stats import describe
     from kdaug.trainers.train import TrainConfig
@@ -103,18 +102,17 @@ def main(argv: list[str]) -> int:
     teacher_dir = out / "teacher" / "best"
 
     step(f"materializing the training split with synonym:ratio={args.ratio},copies={copies} (Beam)")
-    manifest = materialize(
-        Recipe(
-            input=str(train_path),
-            output=str(out / "dataset"),
-            teacher=str(teacher_dir),
-            augment=[f"synonym:ratio={args.ratio},copies={copies}"],
-            id_column="id",
-            seed=0,
-        ),
-        beam_args,
-        "kdaug demo " + " ".join(shlex.quote(a) for a in argv),
+    command = "kdaug demo " + " ".join(shlex.quote(a) for a in argv)
+    recipe = Recipe(
+        input=str(train_path),
+        output=str(out / "dataset"),
+        teacher=str(teacher_dir),
+        augment=[f"synonym:ratio={args.ratio},copies={copies}"],
+        id_column="id",
+        seed=0,
     )
+    # A dataset an earlier demo completed with the same job (recipe, teacher, input bytes) is reused.
+    manifest = materialize_once(prepare(recipe, command), beam_args, command)
     split = manifest["splits"]["train"]
     step(
         f"  {split['rows_written']} rows ({split['rows_per_method']}), mean changed_ratio "

@@ -42,3 +42,10 @@ def test_demo_story_runs_on_real_minilm_and_mr(tmp_path, capsys):
     assert len(again) == 3 and all("students" in line and "the training data changed" in line for line in again)
     split = json.loads((out / "dataset" / "manifest.json").read_text())["splits"]["train"]
     assert 0.45 <= split["mean_changed_ratio"]["synonym"] <= 0.55
+
+    # The same command once more: the completed dataset and students are reused, nothing is redone.
+    created = split["created"]
+    argv = ["demo", "--output", str(out), "--limit", "60", "--seeds", "1", "--ratio", "0.5", "--runner=DirectRunner"]
+    assert kdaug(argv) == 0
+    assert "trained it again" not in capsys.readouterr().out
+    assert json.loads((out / "dataset" / "manifest.json").read_text())["splits"]["train"]["created"] == created
