@@ -31,12 +31,8 @@ def test_demo_story_runs_on_real_minilm_and_mr(tmp_path, capsys):
 
     # Again with another ratio into the same --output: the teacher's run is resumed as it is, while the
     # students, whose dataset changed, are trained again rather than resumed from the 0.3 dataset's runs.
-    assert (
-        kdaug(
-            ["demo", "--output", str(out), "--limit", "60", "--seeds", "1", "--ratio", "0.5", "--runner=DirectRunner"]
-        )
-        == 0
-    )
+    argv = ["demo", "--output", str(out), "--limit", "60", "--seeds", "1", "--runner=DirectRunner"]
+    assert kdaug(argv + ["--augment", "synonym:ratio=0.5,copies=4"]) == 0
     printed = capsys.readouterr().out
     again = [line for line in printed.splitlines() if "trained it again" in line]
     assert len(again) == 3 and all("students" in line and "the training data changed" in line for line in again)
@@ -45,7 +41,12 @@ def test_demo_story_runs_on_real_minilm_and_mr(tmp_path, capsys):
 
     # The same command once more: the completed dataset and students are reused, nothing is redone.
     created = split["created"]
-    argv = ["demo", "--output", str(out), "--limit", "60", "--seeds", "1", "--ratio", "0.5", "--runner=DirectRunner"]
-    assert kdaug(argv) == 0
+    assert kdaug(argv + ["--augment", "synonym:ratio=0.5,copies=4"]) == 0
     assert "trained it again" not in capsys.readouterr().out
     assert json.loads((out / "dataset" / "manifest.json").read_text())["splits"]["train"]["created"] == created
+
+
+def test_demo_rejects_a_bad_augmentation_before_any_work(tmp_path, capsys):
+    assert kdaug(["demo", "--output", str(tmp_path / "demo"), "--augment", "synonym:ratio=2"]) == 2
+    assert "kdaug demo: error:" in capsys.readouterr().err
+    assert not (tmp_path / "demo").exists()
