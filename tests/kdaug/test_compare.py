@@ -80,6 +80,17 @@ def test_compare_writes_a_leaderboard_with_paired_tests_mix_and_second_round(cor
     assert ("synonym x1 (finetune)", "no augmentation (finetune)") in pairs
     assert ("synonym x1 (distill)", "no augmentation (distill)") in pairs
     assert ("synonym x1 (distill)", "no augmentation (finetune)") in pairs  # every KD entry vs gold labels only
+    # The papers' claims: KD vs fine-tuning on the same copies; AugPro vs the dev-best token replacement (KD).
+    assert ("synonym x1 (distill)", "synonym x1 (finetune)") in pairs
+    token = [
+        r
+        for r in saved["results"]
+        if r["objective"] == "distill" and r["augment"] and not r["train"]
+        and all(a.split(":")[0] in ("synonym", "knn") for a in r["augment"])
+    ]  # fmt: skip
+    best = max(token, key=lambda r: sum(r["dev_accuracy"]))["name"]
+    augpro = [r["name"] for r in saved["results"] if r["augment"] and r["augment"][0].startswith("augpro")]
+    assert len(augpro) >= 3 and all((f"{a} (distill)", f"{best} (distill)") in pairs for a in augpro)
     assert all(c["examples"] == 24 and c["seeds"] == [2, 2] for c in saved["comparisons"])
     text = (out / "results.md").read_text()
     assert text.count("paired bootstrap over 24 test examples") == len(saved["comparisons"])
