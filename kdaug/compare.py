@@ -324,7 +324,7 @@ class Comparison:
         ]
         best: list[dict] = []
         for e in sorted(singles, key=lambda e: -self.dev_mean(e["name"])):
-            if e["augment"][0].split(":")[0] not in {b["augment"][0].split(":")[0] for b in best}:
+            if methods_of(e["augment"]).isdisjoint(set().union(*(methods_of(b["augment"]) for b in best))):
                 best.append(e)
         if len(best) < 2 or self.args.mix < 2:
             return None
@@ -440,39 +440,26 @@ class Comparison:
         picked without looking at test)."""
         from kdaug.experiments import paired
 
+        def pair(a: tuple[str, str], b: tuple[str, str]) -> dict:  # (name, objective) of each side
+            return paired(f"{a[0]} ({a[1]})", f"{b[0]} ({b[1]})", self.trained[a], self.trained[b])
+
         out = []
         for r in rows:
             if r["name"] != REFERENCE and r["objective"] == "distill" and (r["name"], "finetune") in self.trained:
-                out.append(
-                    paired(
-                        f"{r['name']} (distill)",
-                        f"{r['name']} (finetune)",
-                        self.trained[(r["name"], "distill")],
-                        self.trained[(r["name"], "finetune")],
-                    )
-                )
-
-        def methods(r: dict) -> set[str]:
-            return {spec.split(":")[0] for spec in r["augment"]}
-
-        replacement = [
-            r
-            for r in rows
-            if r["objective"] == "distill" and r["augment"] and not r["train"] and methods(r) <= TOKEN_REPLACEMENT
-        ]
+                out.append(pair((r["name"], "distill"), (r["name"], "finetune")))
+        kd = [r for r in rows if r["objective"] == "distill" and r["augment"]]
+        replacement = [r for r in kd if not r["train"] and methods_of(r["augment"]) <= TOKEN_REPLACEMENT]
         if replacement:
             best = max(replacement, key=lambda r: statistics.mean(r["dev_accuracy"]))
-            for r in rows:
-                if r["objective"] == "distill" and r["augment"] and all(m.startswith("augpro") for m in methods(r)):
-                    out.append(
-                        paired(
-                            f"{r['name']} (distill)",
-                            f"{best['name']} (distill)",
-                            self.trained[(r["name"], "distill")],
-                            self.trained[(best["name"], "distill")],
-                        )
-                    )
+            for r in kd:
+                if all(m.startswith("augpro") for m in methods_of(r["augment"])):
+                    out.append(pair((r["name"], "distill"), (best["name"], "distill")))
         return out
+
+
+def methods_of(augment: list[str]) -> set[str]:
+    """The augmentation methods of an entry's specs ('synonym:ratio=0.3' -> 'synonym')."""
+    return {spec.split(":")[0] for spec in augment}
 
 
 def leaderboard(rows: list[dict], comparisons: list[dict], args, teacher: dict) -> str:

@@ -40,7 +40,9 @@ def label_rows(teacher: Teacher, rows: list[dict], on_batch: Callable[[int], Non
     return LabelledRows([done[i] for i in sorted(done)], failed)
 
 
-def _label_group(teacher: Teacher, rows: list[dict], out: list[dict], on_batch=None) -> None:
+def _label_group(
+    teacher: Teacher, rows: list[dict], out: list[dict], on_batch: Callable[[int], None] | None = None
+) -> None:
     # A chunk may mix single texts and pairs only across corpora; label each kind on its own.
     for has_pair in (False, True):
         idx = [i for i, r in enumerate(rows) if (r.get("text_pair") is not None) == has_pair]
