@@ -101,7 +101,7 @@ def bare_loop(cfg, rows_batches: list[list[dict]]) -> tuple[float, object]:
     split = open_split(cfg.data)
     spec = StudentSpec.parse(cfg.student)
     torch.manual_seed(cfg.seed)
-    student = new_student(split, spec, cfg.max_length)
+    student, _ = new_student(split, cfg, spec)
     student.train()
     optimizer = torch.optim.AdamW(student.parameters(), lr=spec.learning_rate)
     t0 = time.perf_counter()

@@ -157,22 +157,13 @@ def row_passes(row: dict, cfg: TrainConfig) -> bool:
     return cfg.max_teacher_entropy is None or row["teacher_entropy"] <= cfg.max_teacher_entropy
 
 
-def rows_trained(split, cfg: TrainConfig) -> int:
-    """Rows an epoch trains on: the split's, less those the filters drop (one pass over the data, only
-    when a filter is set), so the progress line's N/total ends at total."""
-    filtered = cfg.objective == "finetune" or any(
-        v is not None
-        for v in (
-            cfg.methods,
-            cfg.min_changed_ratio,
-            cfg.max_changed_ratio,
-            cfg.max_teacher_kl_to_source,
-            cfg.max_teacher_entropy,
-        )
-    )
-    if not filtered:
-        return split.num_rows
-    return sum(row_passes(row, cfg) for row in split.iter_rows(columns=COLUMNS))
+# What row_passes reads, plus the texts a new student's vocabulary is built from.
+SELECTION_COLUMNS = [c for c in COLUMNS if c not in ("id", "teacher_logits")]
+
+
+def trained_rows(split, cfg: TrainConfig) -> Iterator[dict]:
+    """The rows an epoch trains on (unshuffled): the split's, less those the filters drop."""
+    return (row for row in split.iter_rows(columns=SELECTION_COLUMNS) if row_passes(row, cfg))
 
 
 def stream_rows(split, cfg: TrainConfig, epoch: int) -> Iterator[dict]:
@@ -369,10 +360,24 @@ def checkpoint_mismatch(saved: TrainState, cfg: TrainConfig, data_sha256: str) -
     return "; ".join(changed) or None
 
 
-def new_student(split, spec: StudentSpec, max_length: int) -> Student:
-    """A fresh student for this data: its vocabulary (a BiLSTM's) built from the split's texts."""
-    texts = (t for r in split.iter_rows(columns=["text", "text_pair"]) for t in (r["text"], r["text_pair"]) if t)
-    return build_student(spec, dict(enumerate(split.label_names)), split.teacher, texts, max_length)
+def new_student(split, cfg: TrainConfig, spec: StudentSpec) -> tuple[Student, int]:
+    """A fresh student for this run and the number of rows an epoch trains on. A BiLSTM's vocabulary
+    comes from the rows the run trains on, not the whole split: a gold-only run on an augmented
+    dataset gets the vocabulary it would get from the gold data alone, so baselines do not borrow
+    words from the copies they are compared against."""
+    rows = 0
+
+    def texts() -> Iterator[str]:
+        nonlocal rows
+        for row in trained_rows(split, cfg):
+            rows += 1
+            yield from (t for t in (row["text"], row["text_pair"]) if t)
+
+    words = texts()
+    student = build_student(spec, dict(enumerate(split.label_names)), split.teacher, words, cfg.max_length)
+    for _ in words:  # a student without a vocabulary of its own reads no text: finish the count
+        pass
+    return student, rows
 
 
 def train(cfg: TrainConfig, progress: bool | None = None) -> dict:
@@ -408,12 +413,15 @@ def train(cfg: TrainConfig, progress: bool | None = None) -> dict:
             raise CheckpointMismatchError(out, why)
     resuming = (ckpt / "trainer_state.json").is_file()
     torch.manual_seed(cfg.seed)
-    student = load_student(ckpt / "student") if resuming else new_student(split, spec, cfg.max_length)
+    if resuming:
+        student, rows_per_epoch = load_student(ckpt / "student"), sum(1 for _ in trained_rows(split, cfg))
+    else:
+        student, rows_per_epoch = new_student(split, cfg, spec)
     student.to(cfg.device).train()
     optimizer = torch.optim.AdamW(student.parameters(), lr=cfg.lr or spec.learning_rate)
     state = load_checkpoint(ckpt, optimizer) if resuming else TrainState()
     state.config, state.data_sha256 = asdict(cfg), data_sha256  # this run's: a resumed run may add epochs
-    total_steps = math.ceil(rows_trained(split, cfg) / cfg.batch_size)
+    total_steps = math.ceil(rows_per_epoch / cfg.batch_size)
     steps_this_run = 0
     timing.startup_s = time.perf_counter() - timing.started
     for epoch in range(state.epoch, cfg.epochs):

@@ -433,3 +433,19 @@ def test_the_best_epoch_picked_on_eval_is_scored_once_on_test(tiny_dataset, tmp_
     with pytest.raises(TrainConfigError, match="--test .* labels the training data does not know"):
         train(config(tiny_dataset, tmp_path / "bad", test=str(bad)), progress=False)
     assert not (tmp_path / "bad" / "checkpoint").exists()  # refused before any training
+
+
+def test_a_gold_only_student_builds_its_vocabulary_from_the_gold_rows_alone(tiny_dataset, tmp_path):
+    from kdaug.trainers.students import words
+
+    rows = list(open_split(str(tiny_dataset[0])).iter_rows())
+    gold = {w.lower() for r in rows if r["aug_method"] == "original" for w in words(r["text"])}
+    copies_only = {w.lower() for r in rows if r["aug_method"] != "original" for w in words(r["text"])} - gold
+    assert copies_only  # the synonym copies bring words of their own
+
+    def vocabulary(run, **kw):
+        train(config(tiny_dataset, tmp_path / run, epochs=1, **kw), progress=False)
+        return set((tmp_path / run / "best" / "vocab.txt").read_text(encoding="utf-8").split())
+
+    assert vocabulary("gold", methods=["original"]) == gold | {"[PAD]", "[UNK]", "[SEP]"}
+    assert copies_only <= vocabulary("all")
