@@ -46,6 +46,30 @@ def _sweep(argv: list[str]) -> int:
     return main(argv)
 
 
+def _search(argv: list[str]) -> int:
+    from kdaug.search import main
+
+    return main(argv)
+
+
+def _verify(argv: list[str]) -> int:
+    from kdaug.core.publish import verify_main
+
+    return verify_main(argv)
+
+
+def _publish(argv: list[str]) -> int:
+    from kdaug.core.publish import publish_main
+
+    return publish_main(argv)
+
+
+def _report(argv: list[str]) -> int:
+    from kdaug.core.report import main
+
+    return main(argv)
+
+
 SUBCOMMANDS: dict[str, tuple[Callable[[list[str]], int], str]] = {
     "materialize": (_materialize, "materialize a distillation dataset (Beam pipeline)"),
     "demo": (_demo, "the whole story on MR: fine-tune a teacher, materialize, distill students"),
@@ -53,6 +77,10 @@ SUBCOMMANDS: dict[str, tuple[Callable[[list[str]], int], str]] = {
     "finetune": (_finetune, "fine-tune on the gold labels of a materialized dataset"),
     "compare": (_compare, "KD leaderboard over augmenters, objectives and seeds, with paired tests"),
     "sweep": (_sweep, "grid over shift degree, method, objective and training size: which degree is best"),
+    "search": (_search, "search each role's augmentation policy (successive halving), then test the winners"),
+    "verify": (_verify, "check a dataset against its manifest: checksums, row counts, schema, counts"),
+    "publish": (_publish, "verify a dataset and upload it to the Hugging Face Hub (--dry-run: no network)"),
+    "report": (_report, "DIR/report.html: what the augmenters did, in plots and highlighted copies"),
 }
 
 

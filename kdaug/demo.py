@@ -41,6 +41,7 @@ def main(argv: list[str]) -> int:
     from kdaug.core.errors import KdaugError
     from kdaug.core.flags import flags_of
     from kdaug.core.recipe import Recipe
+    from kdaug.core.report import write_report
     from kdaug.experiments import gap_closed, materialize_once, paired, scores
     from kdaug.pipelines.materialize import check_beam_args, prepare
     from kdaug.runs import default_parallel, train_many, train_one
@@ -122,14 +123,22 @@ def main(argv: list[str]) -> int:
         augment=[augment],
         id_column="id",
         seed=0,
+        # The card of a dataset one could publish (kdaug publish): MR's authors state no licence.
+        pretty_name="MR sentence polarity, augmented and labelled by a MiniLM teacher (kdaug demo)",
+        source_datasets=["cornell-movie-review-data/rotten_tomatoes"],
+        license="unknown",
+        task_ids=["sentiment-classification"],
     )
     # A dataset an earlier demo completed with the same job (recipe, teacher, input bytes) is reused.
     manifest = materialize_once(prepare(recipe, command), beam_args, command)
     split = manifest["splits"]["train"]
     step(
         f"  {split['rows_written']} rows ({split['rows_per_method']}), mean changed_ratio "
-        + ", ".join(f"{method} {ratio:.3f}" for method, ratio in split["mean_changed_ratio"].items())
+        + ", ".join(
+            f"{method} {ratio:.3f}" for method, ratio in split["mean_changed_ratio"].items() if method != "original"
+        )
     )
+    step(f"  what the augmenter did, in plots and highlighted copies: {write_report(recipe.output)}")
 
     results = {"teacher": scores([teacher_metrics])}
     runs = [
@@ -180,7 +189,7 @@ def main(argv: list[str]) -> int:
     print(
         f"\nMR test split ({len(trained[0]['test']['gold'])} sentences; each model's epoch picked on the 500 dev "
         f"sentences); students: BiLSTM with GloVe 6B-50d; mean ± std over {args.seeds} seed(s)\n\n{table}\n\n"
-        f"written to {out}/results.md; dataset card: {out}/dataset/README.md"
+        f"written to {out}/results.md; dataset card: {out}/dataset/README.md; report: {out}/dataset/report.html"
     )
     return 0
 

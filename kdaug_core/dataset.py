@@ -3,8 +3,10 @@
     OUT/
       data/SPLIT-UUUUU-CCCCC.parquet          committed data files, every split
       dead_letter/SPLIT-00000-of-00001.jsonl  committed dead letters
-      manifest.json                           the commit record: per split its state, exact files, counts
+      manifest.json                           the commit record: per split its state, counts, exact files
+                                              (each with its size and sha256)
       README.md                               the dataset card: each complete split's exact files
+      croissant.json                          the same as Croissant JSON-LD metadata
       .kdaug/staging/SPLIT/                   a run in progress (hidden: globs and `datasets` skip it)
         data/NAME.parquet                     a finished chunk's file
         chunks/KEY.json                       ...and its record (fingerprint, counts, dead letters),
@@ -39,7 +41,7 @@ import fsspec
 from kdaug.core.corpus import RawRecord
 from kdaug.core.errors import KdaugError
 
-DATA, DEAD_LETTER, MANIFEST, CARD = "data", "dead_letter", "manifest.json", "README.md"
+DATA, DEAD_LETTER, MANIFEST, CARD, CROISSANT = "data", "dead_letter", "manifest.json", "README.md", "croissant.json"
 STAGING = ".kdaug/staging"
 COMPLETE, COMMITTING = "complete", "committing"
 log = logging.getLogger("kdaug")
@@ -140,29 +142,47 @@ class DatasetDir:
         data_files: list[str],
         dead_letter_files: list[str],
         with_entry: Callable[[dict | None, str, dict], dict],
-        card: Callable[[dict], str],
+        documents: Callable[[dict], dict[str, str]],
     ) -> dict:
-        """Promotes the split's staged files (names) and records `entry` in the manifest (steps 1-4
-        above). `with_entry(manifest, split, entry)` gives the manifest with the split's entry set;
-        `card(manifest)` renders the dataset card. Returns the manifest."""
+        """Promotes the split's staged files (names) and records `entry`, with every file's size and
+        sha256, in the manifest (steps 1-4 above). `with_entry(manifest, split, entry)` gives the manifest
+        with the split's entry set; `documents(manifest)` renders the files beside it ({name: text}: the
+        dataset card, the Croissant metadata). Returns the manifest."""
+        staged = [
+            (sub, name) for sub, names in ((DATA, data_files), (DEAD_LETTER, dead_letter_files)) for name in names
+        ]
+        entry = {
+            **entry,
+            "files": [self.file_entry(self.staging(split, sub, name), f"{sub}/{name}") for sub, name in staged],
+        }
         before = self.read_manifest()
-        self._publish(with_entry(before, split, {**entry, "state": COMMITTING}), card)
+        self._publish(with_entry(before, split, {**entry, "state": COMMITTING}), documents)
         for sub, names in ((DATA, data_files), (DEAD_LETTER, dead_letter_files)):
             if self.local:
                 self._swap_in(split, sub, names)
             else:
                 self._copy_in(split, sub, names)
         manifest = with_entry(before, split, {**entry, "state": COMPLETE})
-        self._publish(manifest, card)
+        self._publish(manifest, documents)
         self.fs.rm(self.staging(split), recursive=True)
         hidden = self.path(STAGING.split("/")[0])
         if not self.fs.find(hidden):  # no other split's run is staged: leave no trace
             self.fs.rm(hidden, recursive=True)
         return manifest
 
-    def _publish(self, manifest: dict, card: Callable[[dict], str]) -> None:
+    def file_entry(self, path: str, name: str) -> dict:
+        """{"path": name, "bytes", "sha256"} of the file at `path`, read in blocks."""
+        h, size = hashlib.sha256(), 0
+        with self.fs.open(path, "rb") as f:
+            while block := f.read(1 << 20):
+                h.update(block)
+                size += len(block)
+        return {"path": name, "bytes": size, "sha256": h.hexdigest()}
+
+    def _publish(self, manifest: dict, documents: Callable[[dict], dict[str, str]]) -> None:
         self.write(self.path(MANIFEST), (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode("utf-8"))
-        self.write(self.path(CARD), card(manifest).encode("utf-8"))
+        for name, text in documents(manifest).items():
+            self.write(self.path(name), text.encode("utf-8"))
 
     def _swap_in(self, split: str, sub: str, names: list[str]) -> None:
         """Local: next = the other splits' files (hard links) + the new files (hard links to the staged

@@ -20,6 +20,7 @@ from kdaug.core.schema import SoftLabels
 from kdaug.core.teacher import PRECISIONS
 
 SPLIT_RE = r"^[A-Za-z0-9_.]+$"
+CARD_FIELDS = ("license", "source_datasets", "language", "pretty_name", "task_ids")
 
 
 class RecipeError(KdaugError, ValueError):
@@ -71,9 +72,27 @@ class Recipe:
     # teacher's fine-tuning data and a heavy one for the student's distillation data. Each role is
     # materialized as its own dataset, OUTPUT/ROLE, with its overrides applied to this recipe.
     roles: dict[str, dict] | None = None
+    # The dataset card's metadata (CARD_FIELDS: never the rows, so not part of the job): the data's licence
+    # (a Hub licence id; None: "unknown", with a warning), the datasets it comes from (Hub ids or URLs),
+    # its languages (the augmenters' assets are English), a display name, the Hub task ids.
+    license: str | None = None
+    source_datasets: list[str] = field(default_factory=list)
+    language: list[str] = field(default_factory=lambda: ["en"])
+    pretty_name: str | None = None
+    task_ids: list[str] = field(default_factory=list)
 
     def __post_init__(self):
         import re
+
+        from kdaug.core.card import check_card_fields
+
+        for name in ("source_datasets", "language", "task_ids"):
+            if isinstance(getattr(self, name), str):
+                setattr(self, name, [getattr(self, name)])
+        try:
+            check_card_fields(self.license, self.language, self.task_ids)
+        except ValueError as err:
+            raise RecipeError(str(err)) from None
 
         self.augment = [
             with_teacher_default(a if isinstance(a, AugmentSpec) else parse_augment_spec(a), self.teacher)
@@ -153,10 +172,16 @@ class Recipe:
         return d
 
     def dataset_recipe(self) -> dict[str, Any]:
-        """The part that decides the rows (no output path): what goes into the Parquet metadata."""
+        """The part that decides the rows (no output path, no card metadata): what goes into the Parquet
+        metadata and the job's fingerprint."""
         d = self.to_dict()
-        d.pop("output")
+        for key in ("output", *CARD_FIELDS):
+            d.pop(key)
         return d
+
+    def card_info(self) -> dict[str, Any]:
+        """The dataset card's metadata, as the manifest keeps it."""
+        return {key: getattr(self, key) for key in CARD_FIELDS}
 
     @classmethod
     def from_sources(cls, config_path: str | None = None, **overrides: Any) -> Recipe:

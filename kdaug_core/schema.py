@@ -160,12 +160,20 @@ def check_schema(
     return meta
 
 
-def hf_features(version: int = schemas.CURRENT_VERSION, soft_labels: SoftLabels | None = None) -> list[dict]:
-    """The `dataset_info.features` block of a Hugging Face dataset card for this schema."""
+LABEL_COLUMNS = ("label", "teacher_pred")  # class indices into the teacher's label names
+
+
+def hf_features(
+    version: int = schemas.CURRENT_VERSION, soft_labels: SoftLabels | None = None, label_names: list[str] | None = None
+) -> list[dict]:
+    """The `dataset_info.features` block of a Hugging Face dataset card for this schema. With the label
+    names, `label` and `teacher_pred` are ClassLabel features (the Hub viewer and `datasets` show names)."""
     hf = {"string": "string", "int64": "int64", "int32": "int32", "float32": "float32", "bool": "bool"}
-    feats = []
+    feats: list[dict] = []
     for c in load_spec(version)["columns"]:
-        if c["name"] == "teacher_logits" and soft_labels is not None:
+        if c["name"] in LABEL_COLUMNS and label_names:
+            feats.append({"name": c["name"], "dtype": {"class_label": {"names": dict(enumerate(label_names))}}})
+        elif c["name"] == "teacher_logits" and soft_labels is not None:
             feats.append({"name": c["name"], "sequence": soft_labels.dtype})
         elif c["type"].startswith("list<"):
             feats.append({"name": c["name"], "sequence": c["type"][5:-1]})

@@ -62,7 +62,30 @@ def materialize_parser() -> argparse.ArgumentParser:
         help="read a JSONL/CSV/TSV file larger than this as byte ranges of this size, spread over "
         "workers (default 67108864, 64 MiB; 0: one file, one unit of work)",
     )
+    card = p.add_argument_group("the dataset card and croissant.json (never change the rows)")
+    card.add_argument(
+        "--license", help="the data's licence, a Hub licence id (e.g. cc-by-4.0); without it the card says unknown"
+    )
+    card.add_argument(
+        "--source-dataset",
+        dest="source_datasets",
+        action="append",
+        metavar="ID_OR_URL",
+        help="the dataset the corpus comes from, a Hub id or URL (repeatable)",
+    )
+    card.add_argument("--language", action="append", metavar="CODE", help="language code of the texts (default en)")
+    card.add_argument("--pretty-name", help="the dataset's display name")
+    card.add_argument(
+        "--task-id",
+        dest="task_ids",
+        action="append",
+        metavar="ID",
+        help="Hub task id, e.g. sentiment-classification (default multi-class-classification)",
+    )
     run = p.add_argument_group("how the job runs (never changes the rows)")
+    run.add_argument(
+        "--report", action="store_true", help="also write DIR/report.html (kdaug report) once the split is written"
+    )
     run.add_argument(
         "--teacher-accelerator",
         metavar="HINT",
@@ -98,7 +121,7 @@ def materialize_parser() -> argparse.ArgumentParser:
     return p
 
 
-RUN_FLAGS = ("teacher_accelerator", "teacher_min_ram", "teacher_copies_per_machine", "torch_threads")
+RUN_FLAGS = ("teacher_accelerator", "teacher_min_ram", "teacher_copies_per_machine", "torch_threads", "report")
 
 
 def recipe_from_args(args: argparse.Namespace) -> Recipe:
@@ -126,9 +149,15 @@ def materialize(argv: list[str]) -> int:
     try:
         check_beam_args(beam_args, flags_of(parser))
         recipe = recipe_from_args(args)
-        materialize_recipe(
+        manifests = materialize_recipe(
             recipe, beam_args, command, scale_from_args(args), on_start=print_role, on_done=print_summary
         )
+        if args.report:
+            from kdaug.core.report import write_report
+
+            for role, job in recipe.role_recipes() or [(None, recipe)]:
+                if manifests.get(role) is not None:
+                    print(f"report: {write_report(job.output)}")
     except KdaugError as err:
         print(f"kdaug materialize: error: {err}", file=sys.stderr)
         return 2

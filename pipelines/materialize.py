@@ -21,6 +21,7 @@ Everything that can fail before work (teacher, columns, labels, augment specs, a
 
 from __future__ import annotations
 
+import functools
 import logging
 import shlex
 import sys
@@ -38,7 +39,7 @@ from apache_beam.options.pipeline_options import (
 )
 
 from kdaug.core.augment import build_augmenters
-from kdaug.core.card import dataset_card, merge_manifest, split_manifest
+from kdaug.core.card import dataset_documents, merge_manifest, split_manifest
 from kdaug.core.corpus import LabelSpace, ReadUnit, check_columns, check_labels, plan_read_units
 from kdaug.core.counts import RunCounts
 from kdaug.core.dataset import DATA, DEAD_LETTER, DatasetDir, job_fingerprint
@@ -105,6 +106,12 @@ def prepare(recipe: Recipe, command: str = "", scale: Scale | None = None) -> Pl
         check_labels(units, recipe.label_column, labels)
     for aug in build_augmenters(recipe.augment):
         aug.check()  # a missing asset fails here, not on a worker
+    if recipe.license is None:
+        log.warning(
+            "%s: no --license given: the dataset card and croissant.json say 'unknown'; name the source "
+            "corpus's licence (a Hub licence id) before publishing",
+            recipe.output,
+        )
     return Plan(recipe, teacher, units, labels, command, scale)
 
 
@@ -250,7 +257,8 @@ def finalize(_, plan: Plan, counts: RunCounts) -> None:
         [f"{DATA}/{n}" for n in data_files],
         [f"{DEAD_LETTER}/{n}" for n in dead_files],
     )
-    DatasetDir(r.output).commit(r.split, entry, data_files, dead_files, merge_manifest, dataset_card)
+    with_entry = functools.partial(merge_manifest, card=r.card_info())
+    DatasetDir(r.output).commit(r.split, entry, data_files, dead_files, with_entry, dataset_documents)
     if counts.chunks_reused:
         log.info(
             "%s: %d of %d chunks reused from an interrupted earlier run",

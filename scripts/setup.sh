@@ -39,5 +39,17 @@ if ! "$VENV/bin/python" -m kdaug.core.assets.wordnet --check >/dev/null 2>&1; th
 fi
 "$VENV/bin/python" -m kdaug.core.assets.wordnet --check
 
+# Chromium, for the test that opens `kdaug report`'s page in a real (headless) browser: Debian's package.
+if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1; then
+  if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    echo "[setup] installing Chromium (apt-get install chromium), for the report's browser test"
+    (apt-get install -y -qq chromium >/dev/null 2>&1) \
+      || (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq chromium >/dev/null 2>&1) \
+      || echo "[setup] could not install Chromium: the report's browser test will fail; install it by hand" >&2
+  else
+    echo "[setup] Chromium is missing (Debian/Ubuntu: apt-get install chromium): the report's browser test needs it" >&2
+  fi
+fi
+
 # The demo corpus (MR sentence polarity): fetched at set-up time, never committed.
 "$VENV/bin/python" -m kdaug.core.assets.mr --check

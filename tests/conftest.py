@@ -86,6 +86,35 @@ def tiny_dataset(tmp_path_factory, mr_rows, tiny_teacher):
     return tmp / "ds", heldout
 
 
+CARD = dict(
+    license="cc-by-4.0",
+    source_datasets=["cornell-movie-review-data/rotten_tomatoes"],
+    pretty_name="Tiny MR distillation set",
+    task_ids=["sentiment-classification"],
+)
+
+
+@pytest.fixture(scope="session")
+def published_dataset(tmp_path_factory, mr_rows, tiny_teacher) -> Path:
+    """A small dataset as a publisher would make it: card flags set, two splits (train with synonym copies
+    and one unreadable record, dead-lettered; validation without copies). Copy it before changing it."""
+    tmp = tmp_path_factory.mktemp("published")
+    train = write_jsonl(tmp / "train.jsonl", mr_rows[:15] + ["{not json"] + mr_rows[-15:])
+    validation = write_jsonl(tmp / "validation.jsonl", mr_rows[200:210])
+    for split, corpus, augment in (("train", train, ["synonym:ratio=0.3,copies=2"]), ("validation", validation, [])):
+        recipe = Recipe(
+            input=str(corpus),
+            output=str(tmp / "ds"),
+            teacher=str(tiny_teacher),
+            id_column="id",
+            split=split,
+            augment=augment,
+            **CARD,
+        )
+        run(recipe, ["--runner=DirectRunner"], command=f"kdaug materialize --split {split}")
+    return tmp / "ds"
+
+
 def build_tiny_mlm(dest: Path, seed: int = 0) -> Path:
     return _build_tiny_bert(dest, "BertForMaskedLM", seed)
 

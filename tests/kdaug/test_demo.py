@@ -28,6 +28,16 @@ def test_demo_story_runs_on_real_minilm_and_mr(tmp_path, capsys):
     assert split["records_read"] == 60 and split["reconciles"]
     assert split["teacher"]["label_names"] == ["negative", "positive"]
     assert 0.25 <= split["mean_changed_ratio"]["synonym"] <= 0.35
+    # The demo's dataset is publishable as written: it verifies, has its report, and a dry run shows the upload.
+    assert (out / "dataset" / "report.html").is_file() and (out / "dataset" / "croissant.json").is_file()
+    assert (
+        "source_datasets:\n- extended|cornell-movie-review-data/rotten_tomatoes"
+        in (out / "dataset" / "README.md").read_text()
+    )
+    assert kdaug(["verify", str(out / "dataset")]) == 0
+    assert kdaug(["publish", str(out / "dataset"), "--repo-id", "me/mr-kd", "--dry-run"]) == 0
+    printed = capsys.readouterr().out
+    assert "report.html" in printed and "nothing was uploaded" in printed
 
     # Again with another ratio into the same --output: the teacher's run is resumed as it is, while the
     # students, whose dataset changed, are trained again rather than resumed from the 0.3 dataset's runs.

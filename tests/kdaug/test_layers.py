@@ -17,6 +17,7 @@ APP = (
     "kdaug.demo",
     "kdaug.experiments",
     "kdaug.sweep",
+    "kdaug.search",
     "kdaug.runs",
     "kdaug.stats",
     "kdaug.__main__",
@@ -70,7 +71,7 @@ def test_the_app_layer_is_the_kdaug_package_itself():
     """Its modules are the only ones that drive both sides."""
     app = {f"kdaug.{p.stem}" for p in (ROOT / "kdaug").glob("*.py") if p.stem != "__init__"}
     assert app == set(APP)
-    for name in ("api", "cli", "compare", "demo", "sweep"):
+    for name in ("api", "cli", "compare", "demo", "sweep", "search"):
         modules = [m for _, m in imported_modules(ROOT / "kdaug" / f"{name}.py")]
         sides = {side for side in ("kdaug.pipelines", "kdaug.trainers") if any(within(m, [side]) for m in modules)}
         assert sides == {"kdaug.pipelines", "kdaug.trainers"}, name

@@ -3,6 +3,7 @@ filesystem (an object store: no directory renames). Whatever step a commit is cu
 the last complete state of the split or an error naming what is incomplete, never a mix; committing
 again finishes it."""
 
+import hashlib
 import json
 import uuid
 
@@ -20,9 +21,9 @@ from kdaug.core.dataset import (
 )
 
 
-def card(manifest: dict) -> str:
+def card(manifest: dict) -> dict[str, str]:
     done = {s: e["data_files"] for s, e in manifest["splits"].items() if e["state"] == "complete"}
-    return json.dumps(done, sort_keys=True)
+    return {"README.md": json.dumps(done, sort_keys=True)}
 
 
 def stage_run(ds: DatasetDir, split: str, tag: str, chunks: int) -> list[str]:
@@ -76,6 +77,12 @@ def test_a_staged_run_is_invisible_until_it_commits(dataset):
     assert manifest["splits"]["train"]["state"] == "complete" and manifest["splits"]["train"]["tag"] == "new"
     assert json.loads(dataset.fs.cat_file(dataset.path("README.md")))["train"] == [f"data/{n}" for n in new]
     assert dataset.fs.cat_file(dataset.path("dead_letter", "train-00000-of-00001.jsonl")) == b"new dead"
+    # every committed file is in the manifest with its size and sha256, as read back from where it lies
+    files = manifest["splits"]["train"]["files"]
+    assert [f["path"] for f in files] == [f"data/{n}" for n in new] + ["dead_letter/train-00000-of-00001.jsonl"]
+    for f in files:
+        content = dataset.fs.cat_file(dataset.path(f["path"]))
+        assert f["bytes"] == len(content) and f["sha256"] == hashlib.sha256(content).hexdigest()
 
 
 @pytest.mark.parametrize("cut_at", ["after_marking", "promoting", "before_complete"])

@@ -50,7 +50,9 @@ def test_mr_2000_with_synonyms_end_to_end(tmp_path, mr_rows, tiny_teacher, mater
     ds = datasets.load_dataset(str(out))
     assert ds["train"].num_rows == len(rows) and "teacher_logits" in ds["train"].column_names
     card = (out / "README.md").read_text()
-    assert card.startswith("---\nconfigs:") and "| synonym | " in card and "pytest" in card
+    assert (
+        card.startswith("---\npretty_name:") and "\nconfigs:\n" in card and "| synonym | " in card and "pytest" in card
+    )
 
 
 def test_bad_records_go_to_the_dead_letter_and_counts_reconcile(tmp_path, materialize):
@@ -299,6 +301,8 @@ def test_sentence_pairs_and_unlabelled_corpus(tmp_path, tiny_pair_teacher, mater
         (["--text-column", "sentence"], "column 'sentence' (--text-column) is not in the corpus"),
         (["--augment", "synonym:ratio=2"], "ratio=2.0 must be in"),
         (["--augment", "backtranslate:copies=2"], "unknown augmenter 'backtranslate'"),
+        (["--license", "CC-BY"], "--license 'CC-BY' is not a Hugging Face Hub licence id"),
+        (["--task-id", "sentiment"], "--task-id 'sentiment' is not a Hub text-classification task id"),
     ],
 )
 def test_bad_setup_fails_fast_with_one_message(tmp_path, tiny_teacher, capsys, args, message):
@@ -340,6 +344,21 @@ def test_an_unwritable_output_fails_before_any_work(tmp_path, tiny_teacher, caps
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
     assert started == []
+
+
+def test_cli_card_flags_reach_the_card_and_croissant_and_report_writes_the_page(tmp_path, tiny_teacher, capsys):
+    corpus = write_jsonl(tmp_path / "c.jsonl", [{"text": "a wonderful and moving film", "label": "positive"}])
+    out = tmp_path / "o"
+    args = ["materialize", "--input", str(corpus), "--output", str(out), "--teacher", str(tiny_teacher)]
+    card = ["--license", "mit", "--source-dataset", "org/source", "--language", "en", "--pretty-name", "Tiny"]
+    card += ["--task-id", "sentiment-classification", "--augment", "synonym:ratio=0.5,copies=2", "--report"]
+    assert kdaug(args + card + ["--runner=DirectRunner"]) == 0
+    assert f"report: {out / 'report.html'}" in capsys.readouterr().out
+    text = (out / "README.md").read_text()
+    assert "license: mit" in text and "pretty_name: Tiny" in text and "- extended|org/source" in text
+    assert json.loads((out / "croissant.json").read_text())["isBasedOn"] == ["org/source"]
+    assert "<mark>" in (out / "report.html").read_text()
+    assert json.loads((out / "manifest.json").read_text())["card"]["task_ids"] == ["sentiment-classification"]
 
 
 def test_cli_materialize_with_a_recipe_file(tmp_path, tiny_teacher, capsys):
