@@ -515,9 +515,9 @@ def plot_trials(trials: list[dict], path: Path) -> None:
             ys = [100 * mine[i]["reward"] for i in xs]
             epochs = mine[xs[0]]["epochs"]
             ax.scatter(xs, ys, label=f"rung {rung} ({epochs} epoch{'s' if epochs > 1 else ''})", s=30)
-        for i, t in enumerate(mine):
-            if not t["policy"]:
-                ax.annotate(NONE, (i, 100 * t["reward"]), fontsize=7, xytext=(3, 3), textcoords="offset points")
+        for i, t in enumerate(mine):  # which trial each point is (trial 0: no augmentation)
+            label = f"t{t['trial']}" + (f" ({NONE})" if not t["policy"] else "")
+            ax.annotate(label, (i, 100 * t["reward"]), fontsize=7, xytext=(3, 3), textcoords="offset points")
         ax.set_title(f"{role} role", fontsize=10)
         ax.set_xlabel("trial evaluation (in order)")
         ax.set_ylabel("dev accuracy (%)")
