@@ -81,6 +81,7 @@ def parser() -> argparse.ArgumentParser:
         "--teacher-init", help="pretrained encoder the teacher role fine-tunes (directory, hub id or minilm)"
     )
     p.add_argument("--trials", type=int, default=8, help="policies drawn per role (the first: no augmentation)")
+    p.add_argument("--teacher-trials", type=int, help="policies drawn for the teacher role (default: --trials)")
     p.add_argument("--eta", type=int, default=2, help="successive halving: keep the best 1/eta at each rung")
     p.add_argument("--min-epochs", type=int, default=1, help="epochs of the first rung")
     p.add_argument("--max-epochs", type=int, default=4, help="epochs of the last rung, and of the final round")
@@ -279,7 +280,8 @@ class Search:
         from kdaug.runs import train_many
 
         a = self.args
-        population = draw_population(self.space[role], a.trials, a.seed, role)
+        trials = a.teacher_trials if role == "teacher" and a.teacher_trials else a.trials
+        population = draw_population(self.space[role], trials, a.seed, role)
         low, high = (a.teacher_min_epochs, a.teacher_max_epochs) if role == "teacher" else (a.min_epochs, a.max_epochs)
         alive = list(range(len(population)))
         last: dict[int, dict] = {}
@@ -541,6 +543,8 @@ def main(argv: list[str]) -> int:
         p.error("--roles takes student or teacher,student")
     if "teacher" in roles and not args.teacher_init:
         p.error("--roles teacher needs --teacher-init, the pretrained encoder the teacher role fine-tunes")
+    if args.teacher_trials is not None and args.teacher_trials < 1:
+        p.error("--teacher-trials must be at least 1")
     for flag in ("trials", "min_epochs", "max_epochs", "teacher_min_epochs", "teacher_max_epochs", "final_seeds"):
         if getattr(args, flag) < 1:
             p.error(f"--{flag.replace('_', '-')} must be at least 1")

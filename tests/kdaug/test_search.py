@@ -50,6 +50,9 @@ def test_bad_flags_fail_fast(tmp_path, capsys):
     assert "--teacher-init" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         kdaug(base + ["--eta", "1"])
+    with pytest.raises(SystemExit):
+        kdaug(base + ["--teacher-trials", "0"])
+    assert "--teacher-trials must be at least 1" in capsys.readouterr().err
     assert kdaug(base + ["--baseline-augment", "synonym:ratio=7"]) == 2
 
 
@@ -75,7 +78,7 @@ def search_argv(corpora, teacher, output):
     return [
         "search", "--input", str(train), "--eval", str(dev), "--test", str(test), "--teacher", str(teacher),
         "--output", str(output), "--space", str(space), "--roles", "teacher,student", "--teacher-init", str(teacher),
-        "--trials", "3", "--min-epochs", "1", "--max-epochs", "2", "--teacher-max-epochs", "2",
+        "--trials", "3", "--teacher-trials", "2", "--min-epochs", "1", "--max-epochs", "2", "--teacher-max-epochs", "2",
         "--final-seeds", "2", "--student", "bilstm:hidden=16,embed_dim=16", "--batch-size", "16",
         "--baseline-augment", "synonym:ratio=0.3,copies=1", "--id-column", "id", "--parallel", "1",
         "--runner=DirectRunner",
@@ -89,7 +92,7 @@ def test_search_is_deterministic_resumes_after_a_kill_and_writes_a_recipe_that_m
     assert kdaug(search_argv(corpora, tiny_teacher, whole)) == 0
     trials = json.loads((whole / "trials.json").read_text())
     roles = [t["role"] for t in trials]
-    assert roles.count("teacher") == 3 + 1 and roles.count("student") == 3 + 1  # 3 at 1 epoch, the best at 2
+    assert roles.count("teacher") == 2 + 1 and roles.count("student") == 3 + 1  # all at 1 epoch, the best at 2
     assert [t["epochs"] for t in trials if t["role"] == "student"] == [1, 1, 1, 2]
     assert all(0.0 <= t["reward"] <= 1.0 and t["seconds"] >= 0 for t in trials)
     results = json.loads((whole / "results.json").read_text())
