@@ -6,16 +6,16 @@ help text reads them from there)."""
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import sys
 
 from kdaug.core.errors import KdaugError
 from kdaug.core.flags import flags_of, reject_unknown
+from kdaug.trainers.losses import KD_LOSSES
+from kdaug.trainers.train import CONFIG_DEFAULTS as DEFAULTS
 from kdaug.trainers.train import TrainConfig, train
 
 SETUP_ERRORS = (KdaugError, FileNotFoundError)
-DEFAULTS = {f.name: f.default for f in dataclasses.fields(TrainConfig) if f.default is not dataclasses.MISSING}
 
 
 def _add(p: argparse.ArgumentParser, flag: str, help: str = "", **kwargs) -> None:
@@ -99,6 +99,13 @@ def parser(objective: str) -> argparse.ArgumentParser:
     if objective == "distill":
         _add(p, "--temperature", type=float)
         _add(p, "--alpha", type=float, help="weight of the KD term (1 - alpha: gold CE)")
+        _add(
+            p,
+            "--kd-loss",
+            choices=KD_LOSSES,
+            help="the KD term: kl (Hinton's T^2-scaled KL of softened distributions) or mse (squared error on raw "
+            "logits, as Tang et al. distil BiLSTMs from BERT; --temperature unused)",
+        )
     else:
         p.add_argument(
             "--no-augmented", dest="augmented", action="store_const", const=False, help="train on originals only"

@@ -19,7 +19,7 @@ import random
 import shutil
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +30,7 @@ from kdaug.core.errors import KdaugError
 from kdaug.core.progress import Progress
 from kdaug.core.threads import set_torch_threads
 from kdaug.trainers.dataset import open_split, open_training_data
-from kdaug.trainers.losses import ce_loss, kd_loss
+from kdaug.trainers.losses import KD_LOSSES, ce_loss, kd_loss
 from kdaug.trainers.students import Student, StudentSpec, build_student, load_student
 
 OBJECTIVES = ("distill", "finetune")
@@ -76,6 +76,7 @@ class TrainConfig:
     lr: float | None = None  # None: the student kind's own (students.KINDS: BiLSTM 2e-3, BERT 1e-4, hf 5e-5)
     temperature: float = 2.0
     alpha: float = 0.5
+    kd_loss: str = "kl"  # the soft term: "kl" (Hinton, T^2-scaled) or "mse" on logits (Tang et al.)
     aug_weight: float = 1.0  # weight of augmented rows relative to originals
     methods: list[str] | None = None  # keep only these aug_method values ("original" included)
     min_changed_ratio: float | None = None  # copies only; originals always pass
@@ -111,6 +112,11 @@ class TrainConfig:
             raise TrainConfigError("--torch-threads must be at least 1")
         if not 0.0 <= self.alpha <= 1.0 or self.temperature <= 0:
             raise TrainConfigError("--alpha must be in [0, 1] and --temperature > 0")
+        if self.kd_loss not in KD_LOSSES:
+            raise TrainConfigError(f"--kd-loss must be one of {', '.join(KD_LOSSES)}, not {self.kd_loss!r}")
+
+
+CONFIG_DEFAULTS = {f.name: f.default for f in fields(TrainConfig) if f.default is not MISSING}
 
 
 @dataclass
@@ -346,10 +352,11 @@ RESUMABLE_CHANGES = (
 def checkpoint_mismatch(saved: TrainState, cfg: TrainConfig, data_sha256: str) -> str | None:
     """Why a checkpoint's run is not this one (None when it is): a setting or the training data differ."""
     now = asdict(cfg)
+    # A setting an older kdaug did not have yet ran with its default.
     changed = [
-        f"{key} {saved.config.get(key)!r} -> {now[key]!r}"
+        f"{key} {saved.config.get(key, CONFIG_DEFAULTS.get(key))!r} -> {now[key]!r}"
         for key in now
-        if key not in RESUMABLE_CHANGES and saved.config.get(key) != now[key]
+        if key not in RESUMABLE_CHANGES and saved.config.get(key, CONFIG_DEFAULTS.get(key)) != now[key]
     ]
     if saved.epoch > cfg.epochs:
         changed.append(f"it has trained {saved.epoch} epochs, more than epochs={cfg.epochs}")
@@ -533,7 +540,8 @@ def _step(student: Student, optimizer, rows: list[dict], cfg: TrainConfig) -> fl
     weights = torch.where(original, 1.0, cfg.aug_weight).to(cfg.device)
     if cfg.objective == "distill":
         teacher = torch.tensor([r["teacher_logits"] for r in rows], device=cfg.device)
-        loss = kd_loss(logits, teacher, labels, original & (labels >= 0), weights, cfg.temperature, cfg.alpha)
+        gold = original & (labels >= 0)
+        loss = kd_loss(logits, teacher, labels, gold, weights, cfg.temperature, cfg.alpha, cfg.kd_loss)
     else:
         loss = ce_loss(logits, labels, weights)
     optimizer.zero_grad()

@@ -65,3 +65,24 @@ def test_kd_loss_on_top_k_soft_labels_is_the_kl_to_the_renormalized_top_k():
     assert abs(loss.item() - expected) < 1e-6
     loss.backward()
     assert torch.isfinite(s.grad).all()
+
+
+def test_mse_kd_loss_is_the_squared_logit_error_and_ignores_the_temperature():
+    s = torch.tensor([[1.0, -1.0], [0.2, 0.4]])
+    t = torch.tensor([[2.0, 0.5], [0.0, 1.0]])
+    labels, gold, alpha = torch.tensor([1, -1]), torch.tensor([True, False]), 0.6
+    ce = -math.log(softmax([1.0, -1.0])[1])
+    expected = (alpha * (1.0 + 1.5**2) + (1 - alpha) * ce + alpha * (0.2**2 + 0.6**2)) / 2
+    for temperature in (1.0, 4.0):
+        got = kd_loss(s, t, labels, gold, temperature=temperature, alpha=alpha, kind="mse")
+        assert abs(got.item() - expected) < 1e-6
+    assert abs(kd_loss(t, t, labels, torch.tensor([False, False]), kind="mse").item()) < 1e-9
+
+
+def test_mse_kd_loss_on_top_k_soft_labels_compares_only_the_kept_classes():
+    s = torch.tensor([[0.3, -0.2, 1.0, 0.1]], requires_grad=True)
+    t = torch.tensor([[2.0, float("-inf"), 0.5, float("-inf")]])
+    loss = kd_loss(s, t, torch.tensor([-1]), torch.tensor([False]), alpha=1.0, kind="mse")
+    assert abs(loss.item() - ((0.3 - 2.0) ** 2 + (1.0 - 0.5) ** 2)) < 1e-6
+    loss.backward()
+    assert s.grad[0, 1] == 0 and s.grad[0, 3] == 0 and torch.isfinite(s.grad).all()

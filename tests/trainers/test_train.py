@@ -81,6 +81,24 @@ def test_a_checkpoint_of_another_run_is_refused_and_restart_trains_from_the_star
     assert json.loads((tmp_path / "run" / "metrics.json").read_text())["history"] == fresh["history"]
 
 
+def test_mse_on_logits_trains_and_older_checkpoints_resume_with_the_default_loss(tiny_dataset, tmp_path):
+    kl = train(config(tiny_dataset, tmp_path / "kl"), progress=False)
+    mse = train(config(tiny_dataset, tmp_path / "mse", kd_loss="mse"), progress=False)
+    assert mse["config"]["kd_loss"] == "mse" and len(mse["history"]) == 2
+    assert [h["train_loss"] for h in mse["history"]] != [h["train_loss"] for h in kl["history"]]
+    with pytest.raises(TrainConfigError, match="--kd-loss must be one of kl, mse"):
+        config(tiny_dataset, tmp_path / "x", kd_loss="l2")
+    # A checkpoint written before kd_loss existed ran KL: it resumes as KL and is refused as MSE.
+    assert train(config(tiny_dataset, tmp_path / "old", stop_after_steps=3), progress=False)["stopped_early"]
+    state_file = tmp_path / "old" / "checkpoint" / "trainer_state.json"
+    state = json.loads(state_file.read_text())
+    del state["config"]["kd_loss"]
+    state_file.write_text(json.dumps(state))
+    with pytest.raises(CheckpointMismatchError, match="kd_loss 'kl' -> 'mse'"):
+        train(config(tiny_dataset, tmp_path / "old", kd_loss="mse"), progress=False)
+    assert train(config(tiny_dataset, tmp_path / "old"), progress=False)["history"] == kl["history"]
+
+
 def test_more_epochs_continue_a_finished_run_fewer_are_refused(tiny_dataset, tmp_path):
     two = train(config(tiny_dataset, tmp_path / "two"), progress=False)
     train(config(tiny_dataset, tmp_path / "grown", epochs=1), progress=False)
