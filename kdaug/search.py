@@ -400,8 +400,27 @@ class Search:
             rolewise = [n for n, *_ in entries if n.startswith("role-wise")][0]
             pairs += [(rolewise, searched)] + [(rolewise, n) for n, *_ in entries if n.startswith("one policy")]
         comparisons = [paired(x, y, runs[x], runs[y]) for x, y in pairs]
-        self.write(best, results, comparisons, teachers)
+        # The teachers on --test, now that the search is over (it never looked): is a better student a
+        # better teacher's doing?
+        given = self.test_accuracy(a.teacher)
+        for t in teachers.values():
+            t["test_accuracy"] = self.test_accuracy(str(Path(t["run"]) / "best"))
+        self.write(best, results, comparisons, teachers, given)
         return 0
+
+    def test_accuracy(self, teacher: str) -> float:
+        """A teacher's accuracy on --test, through the labelling path materialize uses."""
+        import numpy as np
+
+        from kdaug.core.teacher import TeacherSettings
+        from kdaug.trainers.train import TrainConfig, load_eval
+
+        model = TeacherSettings(spec=teacher, precision=self.args.teacher_precision).load()
+        names = [model.info.id2label[i] for i in range(model.info.num_labels)]
+        cfg = TrainConfig(data="", student="", eval=self.args.eval, test=self.args.test, output="")
+        texts, pairs, gold = load_eval(cfg, names, "test")
+        predicted = model.label(texts, pairs if any(p is not None for p in pairs) else None).pred
+        return float(np.mean(predicted == np.array(gold)))
 
     def one_policy_teacher(self, policy: list[str]) -> dict:
         """The teacher fine-tuned on the student's policy, as long as the teacher role's finalists."""
@@ -416,7 +435,7 @@ class Search:
 
     # -- output
 
-    def write(self, best: dict, results: dict, comparisons: list[dict], teachers: dict) -> None:
+    def write(self, best: dict, results: dict, comparisons: list[dict], teachers: dict, given: float) -> None:
         import yaml
 
         from kdaug.experiments import mean_std
@@ -482,9 +501,12 @@ class Search:
                 f"| {name} | {mean_std(s['test_accuracy'])} | {mean_std(s['test_macro_f1'])} | "
                 f"{mean_std(s['dev_accuracy'])} |"
             )
-        if teachers:
-            table += ["", "Teachers fine-tuned by the search (dev accuracy):", ""]
-            table += [f"- {name}: {shown(t['policy'])}, dev {100 * t['reward']:.1f}" for name, t in teachers.items()]
+        table += ["", "Teachers (dev accuracy picked the searched ones; test scored after the search):", ""]
+        table.append(f"- --teacher (labels the entries without a searched teacher): test {100 * given:.1f}")
+        table += [
+            f"- {name}: {shown(t['policy'])}, dev {100 * t['reward']:.1f}, test {100 * t['test_accuracy']:.1f}"
+            for name, t in teachers.items()
+        ]
         table += ["", "Paired comparisons:", ""] + [f"- {describe(c['a'], c['b'], c)}" for c in comparisons] + [""]
         (self.out / "results.md").write_text("\n".join(table))
         payload = {
@@ -492,7 +514,10 @@ class Search:
             "best": {role: {k: r[k] for k in ("policy", "reward", "epochs", "run")} for role, r in best.items()},
             "final": results,
             "comparisons": comparisons,
-            "teachers": {n: {k: t[k] for k in ("policy", "reward", "run")} for n, t in teachers.items()},
+            "teachers": {
+                n: {k: t[k] for k in ("policy", "reward", "test_accuracy", "run")} for n, t in teachers.items()
+            },
+            "given_teacher_test_accuracy": given,
         }
         (self.out / "results.json").write_text(json.dumps(payload, indent=2) + "\n")
         print("\n" + "\n".join(table))

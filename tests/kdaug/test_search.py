@@ -107,6 +107,12 @@ def test_search_is_deterministic_resumes_after_a_kill_and_writes_a_recipe_that_m
         ("searched student policy", "fixed recipe"),
         ("role-wise", "searched student policy"),
     ]
+    # The teachers scored on --test after the search: the given one and the searched one.
+    assert 0.0 <= results["given_teacher_test_accuracy"] <= 1.0
+    searched_teacher = results["teachers"]["searched teacher policy"]
+    assert searched_teacher["policy"] == results["best"]["teacher"]["policy"]
+    assert 0.0 <= searched_teacher["test_accuracy"] <= 1.0
+    assert "--teacher (labels the entries without a searched teacher): test" in (whole / "results.md").read_text()
     for name in ("trials.md", "results.md", "search.png", "best_recipe.yaml"):
         assert (whole / name).is_file()
     printed = capsys.readouterr().out
