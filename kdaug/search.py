@@ -399,6 +399,7 @@ class Search:
         if "teacher" in best:
             rolewise = [n for n, *_ in entries if n.startswith("role-wise")][0]
             pairs += [(rolewise, searched)] + [(rolewise, n) for n, *_ in entries if n.startswith("one policy")]
+            pairs += [(rolewise, entries[1][0])] if baseline else []  # against the best single fixed policy
         comparisons = [paired(x, y, runs[x], runs[y]) for x, y in pairs]
         # The teachers on --test, now that the search is over (it never looked): is a better student a
         # better teacher's doing?

@@ -107,6 +107,7 @@ def test_search_is_deterministic_resumes_after_a_kill_and_writes_a_recipe_that_m
         ("searched student policy", "fixed recipe"),
         ("role-wise", "searched student policy"),
     ]
+    assert claims[-1] == ("role-wise", "fixed recipe")
     # The teachers scored on --test after the search: the given one and the searched one.
     assert 0.0 <= results["given_teacher_test_accuracy"] <= 1.0
     searched_teacher = results["teachers"]["searched teacher policy"]
