@@ -531,6 +531,7 @@ def plot_trials(trials: list[dict], path: Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     roles = [r for r in ROLES if any(t["role"] == r for t in trials)]
     if not roles:
@@ -548,6 +549,7 @@ def plot_trials(trials: list[dict], path: Path) -> None:
             ax.annotate(label, (i, 100 * t["reward"]), fontsize=7, xytext=(3, 3), textcoords="offset points")
         ax.set_title(f"{role} role", fontsize=10)
         ax.set_xlabel("trial evaluation (in order)")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel("dev accuracy (%)")
         ax.legend(fontsize=7)
         ax.grid(alpha=0.3)
