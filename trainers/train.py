@@ -352,11 +352,11 @@ RESUMABLE_CHANGES = (
 def checkpoint_mismatch(saved: TrainState, cfg: TrainConfig, data_sha256: str) -> str | None:
     """Why a checkpoint's run is not this one (None when it is): a setting or the training data differ."""
     now = asdict(cfg)
-    # A setting an older kdaug did not have yet ran with its default.
+    before = {**CONFIG_DEFAULTS, **saved.config}  # a setting an older kdaug did not have yet ran at its default
     changed = [
-        f"{key} {saved.config.get(key, CONFIG_DEFAULTS.get(key))!r} -> {now[key]!r}"
+        f"{key} {before.get(key)!r} -> {now[key]!r}"
         for key in now
-        if key not in RESUMABLE_CHANGES and saved.config.get(key, CONFIG_DEFAULTS.get(key)) != now[key]
+        if key not in RESUMABLE_CHANGES and before.get(key) != now[key]
     ]
     if saved.epoch > cfg.epochs:
         changed.append(f"it has trained {saved.epoch} epochs, more than epochs={cfg.epochs}")
