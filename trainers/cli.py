@@ -13,7 +13,7 @@ from kdaug.core.errors import KdaugError
 from kdaug.core.flags import flags_of, reject_unknown
 from kdaug.trainers.losses import KD_LOSSES
 from kdaug.trainers.train import CONFIG_DEFAULTS as DEFAULTS
-from kdaug.trainers.train import TrainConfig, train
+from kdaug.trainers.train import LR_SCHEDULES, TrainConfig, train
 
 SETUP_ERRORS = (KdaugError, FileNotFoundError)
 
@@ -80,6 +80,12 @@ def parser(objective: str) -> argparse.ArgumentParser:
         type=int,
         help="threads for torch (default: one per core this process is given, i.e. its CPU affinity); give "
         "each of N trainings sharing a machine 1/N of its cores",
+    )
+    _add(
+        p,
+        "--lr-schedule",
+        choices=LR_SCHEDULES,
+        help="constant, or linear: the learning rate decays to 0 at the end of the last epoch",
     )
     _add(
         p,

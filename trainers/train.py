@@ -63,6 +63,9 @@ class CheckpointMismatchError(TrainConfigError):
         )
 
 
+LR_SCHEDULES = ("constant", "linear")
+
+
 @dataclass
 class TrainConfig:
     data: str
@@ -74,6 +77,7 @@ class TrainConfig:
     epochs: int = 3
     batch_size: int = 64
     lr: float | None = None  # None: the student kind's own (students.KINDS: BiLSTM 2e-3, BERT 1e-4, hf 5e-5)
+    lr_schedule: str = "constant"  # "linear": decays to 0 at the end of the last epoch (HF Trainer's default)
     temperature: float = 2.0
     alpha: float = 0.5
     kd_loss: str = "kl"  # the soft term: "kl" (Hinton, T^2-scaled) or "mse" on logits (Tang et al.)
@@ -112,6 +116,8 @@ class TrainConfig:
             raise TrainConfigError("--torch-threads must be at least 1")
         if not 0.0 <= self.alpha <= 1.0 or self.temperature <= 0:
             raise TrainConfigError("--alpha must be in [0, 1] and --temperature > 0")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise TrainConfigError(f"--lr-schedule must be one of {', '.join(LR_SCHEDULES)}, not {self.lr_schedule!r}")
         if self.kd_loss not in KD_LOSSES:
             raise TrainConfigError(f"--kd-loss must be one of {', '.join(KD_LOSSES)}, not {self.kd_loss!r}")
 
@@ -425,7 +431,8 @@ def train(cfg: TrainConfig, progress: bool | None = None) -> dict:
     else:
         student, rows_per_epoch = new_student(split, cfg, spec)
     student.to(cfg.device).train()
-    optimizer = torch.optim.AdamW(student.parameters(), lr=cfg.lr or spec.learning_rate)
+    base_lr = cfg.lr or spec.learning_rate
+    optimizer = torch.optim.AdamW(student.parameters(), lr=base_lr)
     state = load_checkpoint(ckpt, optimizer) if resuming else TrainState()
     state.config, state.data_sha256 = asdict(cfg), data_sha256  # this run's: a resumed run may add epochs
     total_steps = math.ceil(rows_per_epoch / cfg.batch_size)
@@ -444,6 +451,7 @@ def train(cfg: TrainConfig, progress: bool | None = None) -> dict:
         for step, rows in enumerate(epoch_batches(split, cfg, epoch)):
             if step < state.step_in_epoch:
                 continue  # resuming: these batches were trained before the interruption
+            set_lr(optimizer, scheduled_lr(base_lr, cfg, state.global_step, total_steps * cfg.epochs))
             state.epoch_losses.append(_step(student, optimizer, rows, cfg))
             state.step_in_epoch, state.global_step, state.epoch = step + 1, state.global_step + 1, epoch
             bar.update(1, loss=f"{state.epoch_losses[-1]:.4f}")
@@ -527,6 +535,19 @@ def _timed_checkpoint(timing: Timing, ckpt: Path, student, optimizer, state: Tra
     now = time.perf_counter()
     timing.checkpoint_s += now - tick
     return now
+
+
+def scheduled_lr(base_lr: float, cfg: TrainConfig, step: int, run_steps: int) -> float:
+    """The learning rate of step `step` (0-based) of a run of `run_steps`: a function of the step alone, so
+    a resumed run continues the same schedule."""
+    if cfg.lr_schedule == "linear":
+        return base_lr * max(0.0, 1.0 - step / max(run_steps, 1))
+    return base_lr
+
+
+def set_lr(optimizer, lr: float) -> None:
+    for group in optimizer.param_groups:
+        group["lr"] = lr
 
 
 def _step(student: Student, optimizer, rows: list[dict], cfg: TrainConfig) -> float:

@@ -5,7 +5,14 @@ import pytest
 
 from kdaug.cli import main as kdaug
 from kdaug.trainers.dataset import open_split
-from kdaug.trainers.train import CheckpointMismatchError, TrainConfig, TrainConfigError, row_passes, train
+from kdaug.trainers.train import (
+    CheckpointMismatchError,
+    TrainConfig,
+    TrainConfigError,
+    row_passes,
+    scheduled_lr,
+    train,
+)
 from tests.conftest import write_jsonl
 
 
@@ -97,6 +104,21 @@ def test_mse_on_logits_trains_and_older_checkpoints_resume_with_the_default_loss
     with pytest.raises(CheckpointMismatchError, match="kd_loss 'kl' -> 'mse'"):
         train(config(tiny_dataset, tmp_path / "old", kd_loss="mse"), progress=False)
     assert train(config(tiny_dataset, tmp_path / "old"), progress=False)["history"] == kl["history"]
+
+
+def test_linear_schedule_decays_to_zero_and_a_resumed_run_continues_it(tiny_dataset, tmp_path):
+    linear = config(tiny_dataset, tmp_path / "x", lr_schedule="linear")
+    assert [scheduled_lr(2e-3, linear, step, 10) for step in (0, 5, 10)] == [2e-3, 1e-3, 0.0]
+    assert scheduled_lr(2e-3, config(tiny_dataset, tmp_path / "y"), 9, 10) == 2e-3
+    with pytest.raises(TrainConfigError, match="--lr-schedule must be one of constant, linear"):
+        config(tiny_dataset, tmp_path / "z", lr_schedule="cosine")
+    whole = train(config(tiny_dataset, tmp_path / "whole", lr_schedule="linear"), progress=False)
+    constant = train(config(tiny_dataset, tmp_path / "constant"), progress=False)
+    assert [h["train_loss"] for h in whole["history"]] != [h["train_loss"] for h in constant["history"]]
+    killed = config(tiny_dataset, tmp_path / "killed", lr_schedule="linear", stop_after_steps=5)
+    assert train(killed, progress=False)["stopped_early"]
+    resumed = train(config(tiny_dataset, tmp_path / "killed", lr_schedule="linear"), progress=False)
+    assert resumed["history"] == whole["history"]
 
 
 def test_more_epochs_continue_a_finished_run_fewer_are_refused(tiny_dataset, tmp_path):
