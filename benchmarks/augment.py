@@ -8,8 +8,11 @@ Masked LM, with a BERT-base-sized masked LM built from a config (random weights:
   - nlpaug's ContextualWordEmbsAug (PyPI), given the same local model directory;
   - kdaug `mlm` in per_word and joint modes.
 Synonym and kNN: examples per second on one core, and how that scales with copies.
+AugPro (mix and FGSM, the teacher's MiniLM embeddings): kdaug's projection, which scores each position
+against the tokens it may become only (word starts or continuation pieces) and skips special and padding
+positions, against the whole-vocabulary masked scoring it replaced (same copies, checked identical).
 
-    python -m benchmarks.augment [--sentences 40] [--device cpu|cuda]
+    python -m benchmarks.augment [--sentences 40] [--device cpu|cuda] [--only mlm,replacement,augpro]
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.common import rounded, table, timed, write_results
+from benchmarks.common import RESULTS, rounded, table, timed, write_results
 
 
 def build_bert_base_mlm(dest: Path) -> Path:
@@ -228,6 +231,75 @@ def bench_replacement(n: int, ratio: float) -> list[dict]:
     return rows
 
 
+SECTIONS = ("mlm", "replacement", "augpro")
+
+
+def kept_results(name: str, only: list[str]) -> dict:
+    """The last run's sections that this run does not redo (--only), each still with its own baseline."""
+    path = RESULTS / f"{name}.json"
+    if not path.is_file():
+        return {}
+    last = json.loads(path.read_text())
+    return {k: last[k] for k in SECTIONS if k in last and k not in only}
+
+
+def whole_vocabulary_project(self, embeds, keep, continuation):
+    """The projection as it was: every position (kept ones too) scored against the whole vocabulary,
+    disallowed tokens masked to -inf afterwards."""
+    import torch
+
+    from kdaug.core.augment.augpro import PROJECT_POSITIONS
+
+    table = self.table.float()
+    sq_norms = (table**2).sum(-1)
+    flat, cont = embeds.reshape(-1, embeds.shape[-1]), continuation.reshape(-1)
+    out = torch.empty(flat.shape[0], dtype=torch.long, device=embeds.device)
+    for start in range(0, flat.shape[0], PROJECT_POSITIONS):
+        scores = 2 * flat[start : start + PROJECT_POSITIONS].float() @ table.T - sq_norms
+        allowed = torch.where(cont[start : start + PROJECT_POSITIONS, None], self.continuation_ok, self.word_start_ok)
+        out[start : start + PROJECT_POSITIONS] = scores.masked_fill_(~allowed, float("-inf")).argmax(-1)
+    return out.reshape(embeds.shape[:2]), keep
+
+
+def augment_all(aug, batches) -> list:
+    return [r for batch in batches for r in aug.augment_batch(batch, seed=1)]
+
+
+def bench_augpro(n: int, copies: int, device: str) -> list[dict]:
+    from unittest import mock
+
+    import torch
+
+    from kdaug.core.assets.minilm import minilm_path
+    from kdaug.core.augment import build_augmenters, parse_augment_spec
+    from kdaug.core.augment.augpro import Projector
+    from kdaug.core.corpus import SourceExample
+
+    torch.set_num_threads(1)
+    sources = [SourceExample(str(i), t, None, None, "") for i, t in enumerate(mr_sentences(n))]
+    rows = []
+    for spec in (f"augpro_mix:mu=0.5,copies={copies}", f"augpro_fgsm:copies={copies}"):
+        made = {}
+        for projection in ("whole vocabulary, masked", "kdaug (per kind, kept positions skipped)"):
+            aug = build_augmenters([parse_augment_spec(f"{spec},model={minilm_path()},device={device}")])[0]
+            aug.setup()
+            aug.augment_batch(sources[:4], seed=0)  # warm-up
+            batches = [sources[k : k + 32] for k in range(0, n, 32)]  # materialize's batch of sources
+            if projection.startswith("whole"):
+                with mock.patch.object(Projector, "project", whole_vocabulary_project):
+                    secs, res = timed(augment_all, aug, batches)
+            else:
+                secs, res = timed(augment_all, aug, batches)
+            made[projection] = [[c.text for c in r.copies] for r in res]
+            rows.append(
+                {"method": spec.split(":")[0], "projection": projection, "seconds": secs, "sources_per_s": n / secs}
+            )
+        if len(set(map(str, made.values()))) != 1:
+            raise AssertionError(f"{spec}: the two projections made different copies")
+        rows[-1]["speedup"] = rows[-2]["seconds"] / rows[-1]["seconds"]
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--sentences", type=int, default=40, help="MR sentences for the masked-LM comparison")
@@ -236,21 +308,37 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--ratio", type=float, default=0.3)
     p.add_argument("--device", default="cpu")
     p.add_argument("--skip-nlpaug", action="store_true")
+    p.add_argument("--augpro-sentences", type=int, default=96)
+    p.add_argument("--augpro-copies", type=int, default=8)
+    p.add_argument(
+        "--only",
+        default=",".join(SECTIONS),
+        help=f"comma-separated sections to run ({', '.join(SECTIONS)}); the others keep their last results",
+    )
     args = p.parse_args(argv)
+    only = [s.strip() for s in args.only.split(",")]
+    if not set(only) <= set(SECTIONS):
+        p.error(f"--only: sections are {', '.join(SECTIONS)}, not {args.only!r}")
 
-    mlm = bench_mlm(args.sentences, args.copies, args.ratio, args.device, args.skip_nlpaug)
-    print(
-        f"\nMasked LM (BERT-base from a config), {args.sentences} MR sentences, ratio {args.ratio}, "
-        f"{args.copies} copies, device {args.device}"
-    )
-    print(
-        table(rounded(mlm), ["method", "seconds", "examples_per_s", "vs_tinybert", "vs_nlpaug", "mean_changed_ratio"])
-    )
-    replacement = bench_replacement(args.replacement_sentences, args.ratio)
-    print(f"\nSynonym and kNN, {args.replacement_sentences} MR sentences, one core")
-    print(table(rounded(replacement), ["method", "copies", "examples_per_s_per_core", "copies_per_s_per_core"]))
     name = "augment" if args.device == "cpu" else f"augment_{args.device.replace(':', '')}"
-    path = write_results(name, {"settings": vars(args), "mlm": mlm, "replacement": replacement})
+    results = {}
+    if "mlm" in only:
+        results["mlm"] = mlm = bench_mlm(args.sentences, args.copies, args.ratio, args.device, args.skip_nlpaug)
+        print(
+            f"\nMasked LM (BERT-base from a config), {args.sentences} MR sentences, ratio {args.ratio}, "
+            f"{args.copies} copies, device {args.device}"
+        )
+        columns = ["method", "seconds", "examples_per_s", "vs_tinybert", "vs_nlpaug", "mean_changed_ratio"]
+        print(table(rounded(mlm), columns))
+    if "replacement" in only:
+        results["replacement"] = replacement = bench_replacement(args.replacement_sentences, args.ratio)
+        print(f"\nSynonym and kNN, {args.replacement_sentences} MR sentences, one core")
+        print(table(rounded(replacement), ["method", "copies", "examples_per_s_per_core", "copies_per_s_per_core"]))
+    if "augpro" in only:
+        results["augpro"] = augpro = bench_augpro(args.augpro_sentences, args.augpro_copies, args.device)
+        print(f"\nAugPro projection, {args.augpro_sentences} MR sentences, {args.augpro_copies} copies, one thread")
+        print(table(rounded(augpro), ["method", "projection", "seconds", "sources_per_s", "speedup"]))
+    path = write_results(name, {**kept_results(name, only), "settings": vars(args), **results})
     print(f"\nwrote {path}")
     return 0
 

@@ -70,31 +70,38 @@ class Projector:
         for p in self.model.parameters():
             p.requires_grad_(False)
         self.table = self.model.get_input_embeddings().weight.detach()
-        self.sq_norms = (self.table.float() ** 2).sum(-1)
         self.table_std = float(self.table.float().std())
         self.vocab = Vocabulary.of(self.tok, self.table.shape[0])
         usable = torch.tensor(~self.vocab.special, device=self.device)
         starts = torch.tensor(self.vocab.word_start, device=self.device)
         self.word_start_ok = usable & starts
         self.continuation_ok = usable & ~starts
+        # Each position is scored against the tokens it may become only (word starts or continuation
+        # pieces): (ids, their embeddings, their squared norms) per kind.
+        self.candidates = {}
+        for continuation, ok in ((False, self.word_start_ok), (True, self.continuation_ok)):
+            ids = ok.nonzero().squeeze(1)
+            rows = self.table[ids].float()
+            self.candidates[continuation] = (ids, rows, (rows**2).sum(-1))
 
     def encode(self, texts: list[str], max_length: int):
         return self.tok(texts, truncation=True, max_length=max_length, return_offsets_mapping=True)
 
     def project(self, embeds, keep, continuation):
-        """embeds [B, L, d]; keep [B, L] bool (special positions); continuation [B, L] bool -> ids [B, L]."""
+        """embeds [B, L, d]; keep [B, L] bool (special and padding positions, left as they are: not scored);
+        continuation [B, L] bool -> ids [B, L], the nearest allowed token by L2 (0 where kept)."""
         import torch
 
-        table = self.table.float().T
         flat, cont = embeds.reshape(-1, embeds.shape[-1]), continuation.reshape(-1)
-        out = torch.empty(flat.shape[0], dtype=torch.long, device=embeds.device)
-        # bounded memory whatever the batch and length: POSITIONS x vocabulary scores at a time
-        for start in range(0, flat.shape[0], PROJECT_POSITIONS):
-            scores = 2 * flat[start : start + PROJECT_POSITIONS].float() @ table - self.sq_norms
-            allowed = torch.where(
-                cont[start : start + PROJECT_POSITIONS, None], self.continuation_ok, self.word_start_ok
-            )
-            out[start : start + PROJECT_POSITIONS] = scores.masked_fill_(~allowed, float("-inf")).argmax(-1)
+        todo = ~keep.reshape(-1)
+        out = torch.zeros(flat.shape[0], dtype=torch.long, device=embeds.device)
+        for kind, (ids, rows, sq_norms) in self.candidates.items():
+            positions = (todo & (cont == kind)).nonzero().squeeze(1)
+            # bounded memory whatever the batch and length: POSITIONS x candidates scores at a time
+            for start in range(0, positions.shape[0], PROJECT_POSITIONS):
+                chunk = positions[start : start + PROJECT_POSITIONS]
+                scores = 2 * flat[chunk].float() @ rows.T - sq_norms
+                out[chunk] = ids[scores.argmax(-1)]
         return out.reshape(embeds.shape[:2]), keep
 
 

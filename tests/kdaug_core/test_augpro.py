@@ -29,6 +29,21 @@ def test_projection_is_nearest_token_by_l2_not_dot_product(tiny_teacher):
     assert not proj.word_start_ok[proj.tok.unk_token_id] and not proj.word_start_ok[proj.tok.cls_token_id]
 
 
+def test_projection_scores_each_position_against_its_own_kind_of_token_and_skips_kept_ones(tiny_teacher):
+    proj = Projector(str(tiny_teacher), device="cpu")
+    torch.manual_seed(0)
+    e = torch.randn(2, 6, proj.table.shape[1]) * float(proj.table.float().std())
+    keep = torch.tensor([[True, False, False, False, False, True], [True, False, False, True, True, True]])
+    cont = torch.tensor([[False, False, True, True, False, False], [False, True, False, False, False, False]])
+    out, _ = proj.project(e, keep, cont)
+    d = torch.cdist(e.reshape(-1, e.shape[-1]), proj.table.float())
+    allowed = torch.where(cont.reshape(-1, 1), proj.continuation_ok, proj.word_start_ok)
+    expected = d.masked_fill(~allowed, float("inf")).argmin(-1).reshape(2, 6)
+    assert out[~keep].tolist() == expected[~keep].tolist()
+    assert all(proj.vocab.word_start[t] != c for t, c in zip(out[~keep].tolist(), cont[~keep].tolist()))
+    assert out[keep].tolist() == [0] * int(keep.sum())  # kept positions are not scored
+
+
 def test_rebuild_keeps_unchanged_words_verbatim(tiny_teacher):
     proj = Projector(str(tiny_teacher), device="cpu")
     text = "The film, honestly, isn't GOOD."
