@@ -29,7 +29,7 @@ def kd_loss(
     labels: torch.Tensor,
     has_gold: torch.Tensor,
     weights: torch.Tensor | None = None,
-    temperature: float = 2.0,
+    temperature: float = 1.0,
     alpha: float = 0.5,
     kind: str = "kl",
 ) -> torch.Tensor:

@@ -121,6 +121,18 @@ def test_linear_schedule_decays_to_zero_and_a_resumed_run_continues_it(tiny_data
     assert resumed["history"] == whole["history"]
 
 
+def test_a_finetuning_checkpoint_ignores_the_kd_settings_it_never_reads(tiny_dataset, tmp_path):
+    ft = dict(objective="finetune", methods=["original"])
+    assert train(config(tiny_dataset, tmp_path / "ft", **ft, stop_after_steps=2), progress=False)["stopped_early"]
+    # another temperature, alpha or KD loss (a changed default too) is the same fine-tuning run: resumed
+    resumed = train(config(tiny_dataset, tmp_path / "ft", **ft, temperature=4.0, alpha=0.9, kd_loss="mse"))
+    assert resumed["history"] == train(config(tiny_dataset, tmp_path / "whole", **ft), progress=False)["history"]
+    killed = config(tiny_dataset, tmp_path / "kd", stop_after_steps=2)
+    assert train(killed, progress=False)["stopped_early"]
+    with pytest.raises(CheckpointMismatchError, match="temperature 1.0 -> 4.0"):
+        train(config(tiny_dataset, tmp_path / "kd", temperature=4.0), progress=False)
+
+
 def test_more_epochs_continue_a_finished_run_fewer_are_refused(tiny_dataset, tmp_path):
     two = train(config(tiny_dataset, tmp_path / "two"), progress=False)
     train(config(tiny_dataset, tmp_path / "grown", epochs=1), progress=False)
