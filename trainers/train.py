@@ -124,6 +124,12 @@ class TrainConfig:
 
 CONFIG_DEFAULTS = {f.name: f.default for f in fields(TrainConfig) if f.default is not MISSING}
 
+# Bumped whenever kdaug changes what the same settings on the same data train to (a student's
+# initialisation, its vocabulary, the loss): a checkpoint or finished run of another revision is not
+# this run, so it is never resumed or reused as one. 0: unrecorded (before 2026-12-02). 1: recorded; since
+# the BiLSTM's GloVe initialisation fix and vocabularies built from the trained rows.
+TRAINING_REVISION = 1
+
 
 @dataclass
 class TrainState:
@@ -137,6 +143,7 @@ class TrainState:
     epoch_losses: list[float] = field(default_factory=list)  # the current epoch's batch losses so far
     config: dict = field(default_factory=dict)  # the TrainConfig of the run that wrote it
     data_sha256: str | None = None  # the training data's fingerprint (None: written before kdaug kept one)
+    revision: int = TRAINING_REVISION  # the kdaug training revision that trained it
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -144,7 +151,7 @@ class TrainState:
     @classmethod
     def from_dict(cls, saved: dict) -> TrainState:
         known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in saved.items() if k in known})
+        return cls(**{"revision": 0, **{k: v for k, v in saved.items() if k in known}})  # none recorded: 0
 
 
 # ------------------------------------------------------------------------------------------------ data
@@ -367,6 +374,11 @@ def checkpoint_mismatch(saved: TrainState, cfg: TrainConfig, data_sha256: str) -
         for key in now
         if key not in RESUMABLE_CHANGES and key not in unused and before.get(key) != now[key]
     ]
+    if saved.revision != TRAINING_REVISION:
+        changed.append(
+            f"an older kdaug trained it, whose training gives other results (training revision "
+            f"{saved.revision} -> {TRAINING_REVISION})"
+        )
     if saved.epoch > cfg.epochs:
         changed.append(f"it has trained {saved.epoch} epochs, more than epochs={cfg.epochs}")
     if saved.data_sha256 is None:

@@ -6,6 +6,7 @@ import pytest
 from kdaug.cli import main as kdaug
 from kdaug.trainers.dataset import open_split
 from kdaug.trainers.train import (
+    TRAINING_REVISION,
     CheckpointMismatchError,
     TrainConfig,
     TrainConfigError,
@@ -131,6 +132,22 @@ def test_a_finetuning_checkpoint_ignores_the_kd_settings_it_never_reads(tiny_dat
     assert train(killed, progress=False)["stopped_early"]
     with pytest.raises(CheckpointMismatchError, match="temperature 1.0 -> 4.0"):
         train(config(tiny_dataset, tmp_path / "kd", temperature=4.0), progress=False)
+
+
+def test_a_run_an_older_kdaug_trained_is_neither_resumed_nor_reused(tiny_dataset, tmp_path):
+    from kdaug.runs import train_one
+
+    finished = train(config(tiny_dataset, tmp_path / "run"), progress=False)
+    state_file = tmp_path / "run" / "checkpoint" / "trainer_state.json"
+    state = json.loads(state_file.read_text())
+    assert state["revision"] == TRAINING_REVISION
+    del state["revision"]  # as kdaug wrote it before it recorded one: its training may differ from today's
+    state_file.write_text(json.dumps(state))
+    with pytest.raises(CheckpointMismatchError, match=f"training revision 0 -> {TRAINING_REVISION}"):
+        train(config(tiny_dataset, tmp_path / "run"), progress=False)
+    again = train_one(config(tiny_dataset, tmp_path / "run"), retrain_mismatched=True)
+    assert "training revision" in again["retrained_because"] and again["history"] == finished["history"]
+    assert json.loads(state_file.read_text())["revision"] == TRAINING_REVISION
 
 
 def test_more_epochs_continue_a_finished_run_fewer_are_refused(tiny_dataset, tmp_path):
