@@ -279,12 +279,14 @@ def bench_augpro(n: int, copies: int, device: str) -> list[dict]:
     sources = [SourceExample(str(i), t, None, None, "") for i, t in enumerate(mr_sentences(n))]
     rows = []
     for spec in (f"augpro_mix:mu=0.5,copies={copies}", f"augpro_fgsm:copies={copies}"):
+        # One augmenter for both: the packaged MiniLM has no classifier, so each load draws a new random
+        # head, and FGSM's gradient (through the head) would differ between two loads.
+        aug = build_augmenters([parse_augment_spec(f"{spec},model={minilm_path()},device={device}")])[0]
+        aug.setup()
+        aug.augment_batch(sources[:4], seed=0)  # warm-up
+        batches = [sources[k : k + 32] for k in range(0, n, 32)]  # materialize's batch of sources
         made = {}
         for projection in ("whole vocabulary, masked", "kdaug (per kind, kept positions skipped)"):
-            aug = build_augmenters([parse_augment_spec(f"{spec},model={minilm_path()},device={device}")])[0]
-            aug.setup()
-            aug.augment_batch(sources[:4], seed=0)  # warm-up
-            batches = [sources[k : k + 32] for k in range(0, n, 32)]  # materialize's batch of sources
             if projection.startswith("whole"):
                 with mock.patch.object(Projector, "project", whole_vocabulary_project):
                     secs, res = timed(augment_all, aug, batches)
