@@ -8,7 +8,7 @@ Masked LM, with a BERT-base-sized masked LM built from a config (random weights:
   - nlpaug's ContextualWordEmbsAug (PyPI), given the same local model directory;
   - kdaug `mlm` in per_word and joint modes.
 Synonym and kNN: examples per second on one core, and how that scales with copies.
-AugPro (mix and FGSM, the teacher's MiniLM embeddings): kdaug's projection, which scores each position
+AugPro (mix and FGSM, MiniLM with a seeded 2-class head): kdaug's projection, which scores each position
 against the tokens it may become only (word starts or continuation pieces) and skips special and padding
 positions, against the whole-vocabulary masked scoring it replaced (same copies, checked identical).
 
@@ -265,40 +265,53 @@ def augment_all(aug, batches) -> list:
     return [r for batch in batches for r in aug.augment_batch(batch, seed=1)]
 
 
+def minilm_classifier(dest: Path) -> Path:
+    """The packaged MiniLM with a seeded 2-class head, saved: AugPro-FGSM's gradient needs a classifier."""
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from kdaug.core.assets.minilm import minilm_path
+
+    torch.manual_seed(0)
+    AutoModelForSequenceClassification.from_pretrained(str(minilm_path()), num_labels=2).save_pretrained(
+        dest, safe_serialization=True
+    )
+    AutoTokenizer.from_pretrained(str(minilm_path())).save_pretrained(dest)
+    return dest
+
+
 def bench_augpro(n: int, copies: int, device: str) -> list[dict]:
     from unittest import mock
 
     import torch
 
-    from kdaug.core.assets.minilm import minilm_path
     from kdaug.core.augment import build_augmenters, parse_augment_spec
     from kdaug.core.augment.augpro import Projector
     from kdaug.core.corpus import SourceExample
 
     torch.set_num_threads(1)
     sources = [SourceExample(str(i), t, None, None, "") for i, t in enumerate(mr_sentences(n))]
+    batches = [sources[k : k + 32] for k in range(0, n, 32)]  # materialize's batch of sources
     rows = []
-    for spec in (f"augpro_mix:mu=0.5,copies={copies}", f"augpro_fgsm:copies={copies}"):
-        # One augmenter for both: the packaged MiniLM has no classifier, so each load draws a new random
-        # head, and FGSM's gradient (through the head) would differ between two loads.
-        aug = build_augmenters([parse_augment_spec(f"{spec},model={minilm_path()},device={device}")])[0]
-        aug.setup()
-        aug.augment_batch(sources[:4], seed=0)  # warm-up
-        batches = [sources[k : k + 32] for k in range(0, n, 32)]  # materialize's batch of sources
-        made = {}
-        for projection in ("whole vocabulary, masked", "kdaug (per kind, kept positions skipped)"):
-            if projection.startswith("whole"):
-                with mock.patch.object(Projector, "project", whole_vocabulary_project):
+    with tempfile.TemporaryDirectory() as tmp:
+        model_dir = minilm_classifier(Path(tmp) / "minilm-classifier")
+        for spec in (f"augpro_mix:mu=0.5,copies={copies}", f"augpro_fgsm:copies={copies}"):
+            aug = build_augmenters([parse_augment_spec(f"{spec},model={model_dir},device={device}")])[0]
+            aug.setup()
+            aug.augment_batch(sources[:4], seed=0)  # warm-up
+            made = {}
+            for projection in ("whole vocabulary, masked", "kdaug (per kind, kept positions skipped)"):
+                if projection.startswith("whole"):
+                    with mock.patch.object(Projector, "project", whole_vocabulary_project):
+                        secs, res = timed(augment_all, aug, batches)
+                else:
                     secs, res = timed(augment_all, aug, batches)
-            else:
-                secs, res = timed(augment_all, aug, batches)
-            made[projection] = [[c.text for c in r.copies] for r in res]
-            rows.append(
-                {"method": spec.split(":")[0], "projection": projection, "seconds": secs, "sources_per_s": n / secs}
-            )
-        if len(set(map(str, made.values()))) != 1:
-            raise AssertionError(f"{spec}: the two projections made different copies")
-        rows[-1]["speedup"] = rows[-2]["seconds"] / rows[-1]["seconds"]
+                made[projection] = [[c.text for c in r.copies] for r in res]
+                method = spec.split(":")[0]
+                rows.append({"method": method, "projection": projection, "seconds": secs, "sources_per_s": n / secs})
+            if len(set(map(str, made.values()))) != 1:
+                raise AssertionError(f"{spec}: the two projections made different copies")
+            rows[-1]["speedup"] = rows[-2]["seconds"] / rows[-1]["seconds"]
     return rows
 
 

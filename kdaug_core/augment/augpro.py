@@ -65,7 +65,11 @@ class Projector:
         self.tok = load_tokenizer(local, trust_remote_code)
         if not self.tok.is_fast:
             raise AugmentSpecError(f"AugPro needs a fast tokenizer (offsets) for {model_spec!r}")
-        model = load_pretrained(AutoModelForSequenceClassification, local, trust_remote_code)
+        model, info = load_pretrained(
+            AutoModelForSequenceClassification, local, trust_remote_code, output_loading_info=True
+        )
+        # Weights the directory lacks (an encoder without a classifier) are drawn at random on each load.
+        self.untrained = sorted(info.get("missing_keys", []))
         self.model = model.to(self.device).eval()
         for p in self.model.parameters():
             p.requires_grad_(False)
@@ -303,6 +307,14 @@ class AugProFgsm(_AugProBase):
             self.teacher = Projector(self.model, self.device)
             if self.teacher.tok.get_vocab() != self.proj.tok.get_vocab():
                 raise AugmentSpecError("augpro_fgsm: the reference student must share the teacher's tokenizer")
+        # The gradient runs through the classifier: a random one would give other copies on every load.
+        for spec, proj in ((self.model, self.teacher or self.proj), (self.reference, self.proj)):
+            if proj.untrained:
+                raise AugmentSpecError(
+                    f"augpro_fgsm: {spec} has no trained classifier ({', '.join(proj.untrained[:4])} are not in "
+                    f"its weights), so its gradient would come from a random head and the copies would change "
+                    f"with every load; give a fine-tuned sequence classifier"
+                )
 
     def step_size(self, attempt: int) -> float:
         """The step of a copy's `attempt`-th draft (0 first), in units of the embedding table's std, so

@@ -44,6 +44,18 @@ def test_projection_scores_each_position_against_its_own_kind_of_token_and_skips
     assert out[keep].tolist() == [0] * int(keep.sum())  # kept positions are not scored
 
 
+def test_fgsm_refuses_a_model_without_a_trained_classifier_mix_takes_its_embeddings(tiny_teacher, tmp_path):
+    from tests.conftest import _build_tiny_bert
+
+    encoder = _build_tiny_bert(tmp_path / "encoder", "BertModel", seed=0)  # no classification head
+    with pytest.raises(AugmentSpecError, match=r"has no trained classifier \(classifier\.bias"):
+        make_augmenter(f"augpro_fgsm:copies=1,model={encoder}")
+    with pytest.raises(AugmentSpecError, match="has no trained classifier"):
+        make_augmenter(f"augpro_fgsm:copies=1,model={tiny_teacher},reference={encoder}")
+    mix = make_augmenter(f"augpro_mix:copies=1,model={encoder}")
+    assert mix.augment_batch(as_sources([{"text": "a good film", "label": 1}, {"text": "dull", "label": 0}], 2), 0)
+
+
 def test_rebuild_keeps_unchanged_words_verbatim(tiny_teacher):
     proj = Projector(str(tiny_teacher), device="cpu")
     text = "The film, honestly, isn't GOOD."
