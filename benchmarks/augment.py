@@ -265,26 +265,12 @@ def augment_all(aug, batches) -> list:
     return [r for batch in batches for r in aug.augment_batch(batch, seed=1)]
 
 
-def minilm_classifier(dest: Path) -> Path:
-    """The packaged MiniLM with a seeded 2-class head, saved: AugPro-FGSM's gradient needs a classifier."""
-    import torch
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
-
-    from kdaug.core.assets.minilm import minilm_path
-
-    torch.manual_seed(0)
-    AutoModelForSequenceClassification.from_pretrained(str(minilm_path()), num_labels=2).save_pretrained(
-        dest, safe_serialization=True
-    )
-    AutoTokenizer.from_pretrained(str(minilm_path())).save_pretrained(dest)
-    return dest
-
-
 def bench_augpro(n: int, copies: int, device: str) -> list[dict]:
     from unittest import mock
 
     import torch
 
+    from benchmarks.labelling import minilm_teacher
     from kdaug.core.augment import build_augmenters, parse_augment_spec
     from kdaug.core.augment.augpro import Projector
     from kdaug.core.corpus import SourceExample
@@ -294,7 +280,7 @@ def bench_augpro(n: int, copies: int, device: str) -> list[dict]:
     batches = [sources[k : k + 32] for k in range(0, n, 32)]  # materialize's batch of sources
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        model_dir = minilm_classifier(Path(tmp) / "minilm-classifier")
+        model_dir = minilm_teacher(Path(tmp) / "minilm-classifier")  # FGSM's gradient needs a classifier
         for spec in (f"augpro_mix:mu=0.5,copies={copies}", f"augpro_fgsm:copies={copies}"):
             aug = build_augmenters([parse_augment_spec(f"{spec},model={model_dir},device={device}")])[0]
             aug.setup()

@@ -163,10 +163,20 @@ class Teacher:
         tokenizer = load_tokenizer(info.local_dir, settings.trust_remote_code)
         auto, remote = AutoModelForSequenceClassification, settings.trust_remote_code
         try:
-            model, attention = load_pretrained(auto, info.local_dir, remote, attn_implementation="sdpa"), "sdpa"
+            model, loading = load_pretrained(
+                auto, info.local_dir, remote, attn_implementation="sdpa", output_loading_info=True
+            )
+            attention = "sdpa"
         except (ValueError, ImportError):  # an architecture without an SDPA path: its own attention
-            model = load_pretrained(auto, info.local_dir, remote)
+            model, loading = load_pretrained(auto, info.local_dir, remote, output_loading_info=True)
             attention = getattr(model.config, "_attn_implementation", "eager")
+        missing = sorted(loading.get("missing_keys", []))
+        if missing:  # e.g. a bare encoder: transformers would draw these at random, on every load anew
+            raise TeacherError(
+                f"teacher {settings.spec!r} has no trained classifier ({', '.join(missing[:4])} are not in its "
+                f"weights): its labels would come from a random head, another on every load; give a "
+                f"fine-tuned sequence classifier (kdaug finetune makes one)"
+            )
         return cls(settings, info, model.to(device).eval(), tokenizer, device, precision, attention)
 
     def encode(self, texts: Sequence[str], pairs: Sequence[str] | None = None) -> tuple[list[dict], np.ndarray]:

@@ -41,6 +41,17 @@ def test_resolve_fails_clearly(tmp_path, tiny_teacher):
         resolve_teacher(str(tiny_teacher), max_length=4096)
 
 
+def test_a_teacher_without_a_trained_classifier_is_refused_when_loaded(tmp_path, tiny_teacher):
+    from kdaug.core.teacher import Teacher
+    from tests.conftest import _build_tiny_bert
+
+    encoder = _build_tiny_bert(tmp_path / "encoder", "BertModel", seed=0)  # BertConfig's default: 2 labels
+    assert resolve_teacher(str(encoder)).num_labels == 2  # its config alone looks like a classifier's
+    with pytest.raises(TeacherError, match=r"no trained classifier \(classifier\.bias, classifier\.weight"):
+        Teacher.load(TeacherSettings(str(encoder), device="cpu"))
+    assert Teacher.load(TeacherSettings(str(tiny_teacher), device="cpu")).model is not None
+
+
 def test_labels_equal_a_direct_forward_pass_in_input_order(tiny_teacher):
     texts = ["short", "a much longer sentence about a film that goes on and on", "mid length text here", "x"]
     teacher = TeacherSettings(str(tiny_teacher), device="cpu", token_budget=40).load()
