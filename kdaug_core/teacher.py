@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -66,6 +67,9 @@ def resolve_teacher(spec: str, trust_remote_code: bool = False, max_length: int 
     id2label = {int(k): str(v) for k, v in (config.id2label or {}).items()}
     if len(id2label) < 2:
         raise TeacherError(f"teacher {spec!r} has {len(id2label)} labels; a classifier needs at least 2")
+    missing = missing_head_weights(local, config, trust_remote_code)
+    if missing:
+        raise untrained_head_error(spec, missing)
     return TeacherInfo(
         spec=spec,
         local_dir=str(local),
@@ -73,6 +77,36 @@ def resolve_teacher(spec: str, trust_remote_code: bool = False, max_length: int 
         weights_sha256=weights_sha256(local),
         model_type=config.model_type,
         max_length=min(max_length or limit, limit),
+    )
+
+
+def missing_head_weights(local: Path, config, trust_remote_code: bool = False) -> list[str]:
+    """The classifier weights a sequence-classification model of this config has and the directory's
+    safetensors lack, read from the files' headers (no weights loaded): a bare encoder's config still
+    says 2 labels. Only the head is checked (its names are stable; the encoder's are renamed on load)."""
+    import torch
+    from safetensors import safe_open
+    from transformers import AutoModelForSequenceClassification
+
+    try:
+        with torch.device("meta"):  # the architecture's parameter names, without allocating them
+            model = AutoModelForSequenceClassification.from_config(config, trust_remote_code=trust_remote_code)
+    except Exception:  # no sequence-classification class for it: loading says so, with transformers' words
+        return []
+    prefix = model.base_model_prefix + "."
+    head = [k for k in model.state_dict() if not k.startswith(prefix)]
+    stored: set[str] = set()
+    for f in Path(local).glob("*.safetensors"):
+        with safe_open(str(f), "pt") as fh:
+            stored.update(fh.keys())
+    return sorted(k for k in head if k not in stored)
+
+
+def untrained_head_error(spec: str, missing: list[str]) -> TeacherError:
+    return TeacherError(
+        f"teacher {spec!r} has no trained weights for {', '.join(missing[:4])} (a bare encoder has no "
+        f"classifier): transformers would draw them at random, anew on every load, so its labels would mean "
+        f"nothing; give a fine-tuned sequence classifier (kdaug finetune makes one)"
     )
 
 
@@ -171,12 +205,8 @@ class Teacher:
             model, loading = load_pretrained(auto, info.local_dir, remote, output_loading_info=True)
             attention = getattr(model.config, "_attn_implementation", "eager")
         missing = sorted(loading.get("missing_keys", []))
-        if missing:  # e.g. a bare encoder: transformers would draw these at random, on every load anew
-            raise TeacherError(
-                f"teacher {settings.spec!r} has no trained classifier ({', '.join(missing[:4])} are not in its "
-                f"weights): its labels would come from a random head, another on every load; give a "
-                f"fine-tuned sequence classifier (kdaug finetune makes one)"
-            )
+        if missing:  # transformers drew these at random (resolve_teacher checks the head; this, every weight)
+            raise untrained_head_error(settings.spec, missing)
         return cls(settings, info, model.to(device).eval(), tokenizer, device, precision, attention)
 
     def encode(self, texts: Sequence[str], pairs: Sequence[str] | None = None) -> tuple[list[dict], np.ndarray]:

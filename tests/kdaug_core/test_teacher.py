@@ -41,14 +41,26 @@ def test_resolve_fails_clearly(tmp_path, tiny_teacher):
         resolve_teacher(str(tiny_teacher), max_length=4096)
 
 
-def test_a_teacher_without_a_trained_classifier_is_refused_when_loaded(tmp_path, tiny_teacher):
+def test_a_teacher_without_a_trained_classifier_is_refused_before_any_work(tmp_path, tiny_teacher):
+    import shutil
+
+    from safetensors.torch import load_file, save_file
+
     from kdaug.core.teacher import Teacher
     from tests.conftest import _build_tiny_bert
 
     encoder = _build_tiny_bert(tmp_path / "encoder", "BertModel", seed=0)  # BertConfig's default: 2 labels
-    assert resolve_teacher(str(encoder)).num_labels == 2  # its config alone looks like a classifier's
-    with pytest.raises(TeacherError, match=r"no trained classifier \(classifier\.bias, classifier\.weight"):
-        Teacher.load(TeacherSettings(str(encoder), device="cpu"))
+    with pytest.raises(TeacherError, match=r"no trained weights for classifier\.bias, classifier\.weight \(a bare"):
+        resolve_teacher(str(encoder))  # from the weights' headers, before anything is loaded
+    # A head that is there but an encoder weight that is not: transformers would draw it at random too.
+    partial = tmp_path / "partial"
+    shutil.copytree(tiny_teacher, partial)
+    weights = load_file(partial / "model.safetensors")
+    gone = next(k for k in weights if "pooler" in k)
+    save_file({k: v for k, v in weights.items() if k != gone}, partial / "model.safetensors", {"format": "pt"})
+    assert resolve_teacher(str(partial)).num_labels == 2
+    with pytest.raises(TeacherError, match=f"no trained weights for {gone}"):
+        Teacher.load(TeacherSettings(str(partial), device="cpu"))
     assert Teacher.load(TeacherSettings(str(tiny_teacher), device="cpu")).model is not None
 
 
