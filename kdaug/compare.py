@@ -223,6 +223,7 @@ class Comparison:
     def plan(self, augment: list[str]):
         """The dataset of an augment list (prepared once: every check before any work)."""
         from kdaug.core.recipe import Recipe
+        from kdaug.experiments import WORKING_DATASET_CARD
         from kdaug.pipelines.materialize import prepare
 
         key = dataset_key(augment)
@@ -236,6 +237,7 @@ class Comparison:
                 label_column=self.args.label_column,
                 teacher_precision=self.args.teacher_precision,
                 seed=0,
+                **WORKING_DATASET_CARD,
             )
             self.plans[key] = prepare(recipe, self.command)
         return self.plans[key]

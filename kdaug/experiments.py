@@ -18,6 +18,10 @@ from pathlib import Path
 
 log = logging.getLogger("kdaug")
 
+# A dataset an experiment makes for its own trainings is not one to publish: its card says licence "unknown"
+# (the source corpus's terms still apply) without materialize's reminder for each of them.
+WORKING_DATASET_CARD = {"license": "unknown"}
+
 MARKER = ".kdaug-experiment.json"  # beside a dataset: what it was materialized from (the experiment's own record)
 
 

@@ -206,6 +206,7 @@ class Search:
 
     def plan(self, name: str, policy: list[str], teacher: str):
         from kdaug.core.recipe import Recipe
+        from kdaug.experiments import WORKING_DATASET_CARD
         from kdaug.pipelines.materialize import prepare
 
         if name not in self.plans:
@@ -218,6 +219,7 @@ class Search:
                 label_column=self.args.label_column,
                 teacher_precision=self.args.teacher_precision,
                 seed=self.args.seed,
+                **WORKING_DATASET_CARD,
             )
             self.plans[name] = prepare(recipe, self.command)
         return self.plans[name]

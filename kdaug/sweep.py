@@ -65,7 +65,7 @@ def main(argv: list[str]) -> int:
     from kdaug.core.errors import KdaugError
     from kdaug.core.flags import flags_of
     from kdaug.core.recipe import Recipe
-    from kdaug.experiments import materialize_once, stratified_subset
+    from kdaug.experiments import WORKING_DATASET_CARD, materialize_once, stratified_subset
     from kdaug.pipelines.materialize import check_beam_args, prepare
     from kdaug.runs import train_many
     from kdaug.trainers.train import TrainConfig
@@ -105,6 +105,7 @@ def main(argv: list[str]) -> int:
                     id_column=args.id_column,
                     label_column=args.label_column,
                     seed=0,
+                    **WORKING_DATASET_CARD,
                 )
                 jobs.append((method, degree, size, prepare(recipe, command)))
     except (KdaugError, ValueError) as err:
