@@ -308,7 +308,8 @@ class AugProFgsm(_AugProBase):
             if self.teacher.tok.get_vocab() != self.proj.tok.get_vocab():
                 raise AugmentSpecError("augpro_fgsm: the reference student must share the teacher's tokenizer")
         # The gradient runs through the classifier: a random one would give other copies on every load.
-        for spec, proj in ((self.model, self.teacher or self.proj), (self.reference, self.proj)):
+        models = [(self.model, self.teacher or self.proj)] + ([(self.reference, self.proj)] if self.teacher else [])
+        for spec, proj in models:
             if proj.untrained:
                 raise AugmentSpecError(
                     f"augpro_fgsm: {spec} has no trained classifier ({', '.join(proj.untrained[:4])} are not in "
