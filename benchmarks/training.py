@@ -143,7 +143,7 @@ def training_flops(student, rows_batches: list[list[dict]], sample: int = 12) ->
 
 def bench_kind(name: str, student: str, steps: int | None, data: Path, dev: Path, work: Path, peak: float) -> dict:
     from kdaug.trainers.dataset import open_split
-    from kdaug.trainers.train import epoch_batches, evaluate, load_eval, train
+    from kdaug.trainers.train import epoch_batches, eval_columns, evaluate, load_eval, train
 
     runs = {}
     for pool in (32, 1):
@@ -155,7 +155,7 @@ def bench_kind(name: str, student: str, steps: int | None, data: Path, dev: Path
     bare_s, trained = bare_loop(cfg, rows_batches)
     flops = training_flops(trained, rows_batches)
     t0 = time.perf_counter()
-    evaluate(trained, *load_eval(cfg, split.label_names))
+    evaluate(trained, *load_eval(cfg.eval, eval_columns(cfg, split), split.label_names))
     eval_s = time.perf_counter() - t0
     rows = sum(len(b) for b in rows_batches)
     ours = runs[32]

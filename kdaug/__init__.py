@@ -25,15 +25,17 @@ try:
 except _metadata.PackageNotFoundError:  # run from a source tree that was never installed
     __version__ = "0+unknown"
 
-__all__ = ["KdaugError", "Recipe", "__version__", "distill", "finetune", "materialize"]
+__all__ = ["KdaugError", "Recipe", "TrainConfig", "__version__", "distill", "finetune", "materialize"]
 
 if TYPE_CHECKING:
     from kdaug.api import distill, finetune, materialize
     from kdaug.core.errors import KdaugError
     from kdaug.core.recipe import Recipe
+    from kdaug.trainers.train import TrainConfig
 
 _LAZY = {
     "Recipe": "kdaug.core.recipe",
+    "TrainConfig": "kdaug.trainers.train",
     "KdaugError": "kdaug.core.errors",
     "materialize": "kdaug.api",
     "distill": "kdaug.api",

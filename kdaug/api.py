@@ -10,9 +10,12 @@ wrong; the message says which and why.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from kdaug.core.recipe import Recipe
+
+log = logging.getLogger("kdaug")
 
 
 def materialize(
@@ -36,13 +39,24 @@ def materialize(
     elif config is not None or fields:
         raise TypeError("materialize() takes a Recipe or recipe fields, not both")
     manifests = materialize_recipe(recipe, list(beam_args), command="kdaug.materialize()", scale=scale)
+    for role, job in recipe.role_recipes() or [(None, recipe)]:
+        entry = (manifests.get(role) or {}).get("splits", {}).get(job.split, {})
+        if entry.get("records_dead_lettered"):
+            log.warning(
+                "%s: %d of %d records rejected, each with its position, reason and the record as read, in %s",
+                job.output,
+                entry["records_dead_lettered"],
+                entry["records_read"],
+                ", ".join(f"{job.output}/{name}" for name in entry.get("dead_letter_files", [])),
+            )
     return manifests[None] if list(manifests) == [None] else manifests
 
 
 def distill(data: str, *, student: str, eval: str, output: str, **options: Any) -> dict:
     """Distills `student` from a materialized dataset (KD on the teacher's logits, CE on the originals'
     gold labels); `options` are kdaug.trainers.train.TrainConfig fields (epochs, temperature, alpha,
-    methods, ...). Returns the metrics (per epoch, and the best epoch)."""
+    methods, eval_text_column, ...; every field is listed in docs/training.md and help(kdaug.TrainConfig)).
+    Returns the metrics (per epoch, and the best epoch)."""
     return _train("distill", data, student, eval, output, options)
 
 
@@ -53,8 +67,15 @@ def finetune(data: str, *, student: str, eval: str, output: str, **options: Any)
 
 
 def _train(objective: str, data: str, student: str, eval: str, output: str, options: dict) -> dict:
+    from dataclasses import fields
+
+    from kdaug.core.flags import check_keywords
     from kdaug.trainers.train import TrainConfig, train
 
+    own = ("data", "student", "eval", "output", "objective")
+    check_keywords(
+        options, [f.name for f in fields(TrainConfig) if f.name not in own] + ["progress"], f"kdaug.{objective}()"
+    )
     options.setdefault("progress", False)
     progress = options.pop("progress")
     return train(

@@ -9,6 +9,8 @@ import os
 import sys
 from collections.abc import Callable
 
+from kdaug.core.flags import command_line
+
 
 def _materialize(argv: list[str]) -> int:
     from kdaug.pipelines.cli import materialize
@@ -101,7 +103,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("kdaug").setLevel(logging.INFO)
     quiet_libraries()
     run, _ = SUBCOMMANDS[argv[0]]
-    return run(argv[1:])
+    with command_line():  # messages name settings as flags (--text-column), not keywords
+        return run(argv[1:])
 
 
 def quiet_libraries() -> None:

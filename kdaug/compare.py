@@ -374,12 +374,13 @@ class Comparison:
 
     def teacher_on_test(self) -> dict:
         """The teacher scored on --test (what the students' gap is measured against)."""
+        from kdaug.core.corpus import ColumnSpec
         from kdaug.core.teacher import Teacher, TeacherSettings
-        from kdaug.trainers.train import TrainConfig, load_eval
+        from kdaug.trainers.train import load_eval
 
         plan = self.plan([])
-        cfg = TrainConfig(data="", student="", eval=self.args.eval, output="", test=self.args.test)
-        texts, pairs, gold = load_eval(cfg, plan.labels.names(), "test")
+        columns = ColumnSpec(plan.recipe.text_column, plan.recipe.text_pair_column, self.args.label_column)
+        texts, pairs, gold = load_eval(self.args.test, columns, plan.labels.names(), "test")
         teacher = Teacher.load(TeacherSettings(self.args.teacher, precision=plan.recipe.teacher_precision))
         predictions = teacher.label(texts, pairs if any(p is not None for p in pairs) else None).pred.tolist()
         return {"test_accuracy": sum(int(p == g) for p, g in zip(predictions, gold)) / max(len(gold), 1)}

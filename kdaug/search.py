@@ -415,13 +415,13 @@ class Search:
         """A teacher's accuracy on --test, through the labelling path materialize uses."""
         import numpy as np
 
+        from kdaug.core.corpus import ColumnSpec
         from kdaug.core.teacher import TeacherSettings
-        from kdaug.trainers.train import TrainConfig, load_eval
+        from kdaug.trainers.train import load_eval
 
         model = TeacherSettings(spec=teacher, precision=self.args.teacher_precision).load()
         names = [model.info.id2label[i] for i in range(model.info.num_labels)]
-        cfg = TrainConfig(data="", student="", eval=self.args.eval, test=self.args.test, output="")
-        texts, pairs, gold = load_eval(cfg, names, "test")
+        texts, pairs, gold = load_eval(self.args.test, ColumnSpec(label=self.args.label_column), names, "test")
         predicted = model.label(texts, pairs if any(p is not None for p in pairs) else None).pred
         return float(np.mean(predicted == np.array(gold)))
 

@@ -17,6 +17,7 @@ import yaml
 
 from kdaug.core.counts import RunCounts
 from kdaug.core.dataset import COMPLETE
+from kdaug.core.flags import given
 from kdaug.core.schema import SoftLabels, hf_features, load_spec
 
 log = logging.getLogger("kdaug")
@@ -92,15 +93,15 @@ def check_card_fields(license: str | None, language: list[str], task_ids: list[s
     """A mistyped card value fails before any work (the Hub would refuse the card at upload)."""
     if license is not None and license not in hub_licenses():
         raise ValueError(
-            f"--license {license!r} is not a Hugging Face Hub licence id (e.g. apache-2.0, mit, cc-by-4.0, "
+            f"{given('license', license)} is not a Hugging Face Hub licence id (e.g. apache-2.0, mit, cc-by-4.0, "
             f"cc-by-sa-4.0, other, unknown; the list: kdaug/core/assets/hub_licenses.txt)"
         )
     for code in language:
         if not isinstance(code, str) or not re.fullmatch(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})*", code):
-            raise ValueError(f"--language {code!r} is not a language code (ISO 639-1/-3, e.g. en, de, fil)")
+            raise ValueError(f"{given('language', code)} is not a language code (ISO 639-1/-3, e.g. en, de, fil)")
     for task in task_ids:
         if task not in TASK_IDS:
-            raise ValueError(f"--task-id {task!r} is not a Hub text-classification task id; one of {TASK_IDS}")
+            raise ValueError(f"{given('task_ids', task)} is not a Hub text-classification task id; one of {TASK_IDS}")
 
 
 def size_category(rows: int) -> str:

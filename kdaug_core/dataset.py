@@ -51,6 +51,10 @@ class IncompleteDatasetError(KdaugError, ValueError):
     """A dataset (or one of its splits) is not complete: never written, or its run did not finish."""
 
 
+class DamagedDatasetError(KdaugError, ValueError):
+    """A dataset's files are not the ones its manifest records (cut short, changed or replaced)."""
+
+
 class OutputNotWritableError(KdaugError, OSError):
     """The output directory cannot be written; found before any work."""
 
@@ -217,6 +221,27 @@ class DatasetDir:
             self.fs.copy(self.staging(split, sub, name), self.path(sub, name))
 
     # ------------------------------------------------------------------------------------ reading
+
+    def committed_entry(self, split: str) -> dict:
+        """The manifest's entry of a complete split (committed_files() checks it is complete)."""
+        manifest = self.read_manifest() or {}
+        return manifest.get("splits", {}).get(split, {})
+
+    def check_sizes(self, split: str) -> None:
+        """Raises DamagedDatasetError naming the first data file whose size is not the manifest's: the
+        cheap half of `kdaug verify`, for readers that are about to train on the files (the sha256s are
+        checked as the files are read; see the trainer's fingerprint)."""
+        entry = self.committed_entry(split)
+        for f in entry.get("files", []):
+            if f["path"] not in entry.get("data_files", []):
+                continue
+            size = self.fs.size(self.path(f["path"]))
+            if size != f["bytes"]:
+                raise DamagedDatasetError(
+                    f"{self.shown(self.path(f['path']))} has {size} bytes, the manifest of {self.url!r} says "
+                    f"{f['bytes']}: the file was cut short or changed after materialize wrote it. Run `kdaug verify "
+                    f"{self.url}` to see every problem, and materialize the split again"
+                )
 
     def committed_files(self, split: str) -> list[str]:
         """The data files of a complete split, as paths (or URLs) to open; raises IncompleteDatasetError

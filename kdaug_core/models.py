@@ -8,12 +8,15 @@ pickled checkpoint) and runs a repository's own code only when the user asked fo
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from kdaug.core.errors import KdaugError
+from kdaug.core.flags import option
 
 # What a labelling or augmenting job needs of a hub repository: config, tokenizer, safetensors weights.
 HUB_FILES = ["*.json", "*.txt", "*.model", "tokenizer*", "*.safetensors"]
@@ -66,10 +69,30 @@ def load_tokenizer(local_dir: str | Path, trust_remote_code: bool = False):
 
 
 def load_pretrained(auto_class: Any, local_dir: str | Path, trust_remote_code: bool = False, **kwargs: Any):
-    """`auto_class.from_pretrained` from safetensors weights only, remote code only when asked."""
-    return auto_class.from_pretrained(
-        str(local_dir), use_safetensors=True, trust_remote_code=trust_remote_code, **kwargs
-    )
+    """`auto_class.from_pretrained` from safetensors weights only, remote code only when asked. Quiet:
+    transformers' weight-loading bar and its table of missing weights are not shown, since every caller
+    checks the weights itself (a teacher refuses missing ones; a student's new head is expected) and says
+    so in kdaug's words."""
+    with quiet_transformers():
+        return auto_class.from_pretrained(
+            str(local_dir), use_safetensors=True, trust_remote_code=trust_remote_code, **kwargs
+        )
+
+
+@contextlib.contextmanager
+def quiet_transformers() -> Iterator[None]:
+    """transformers' warnings and progress bars off within, as they were after."""
+    from transformers.utils import logging as hf_logging
+
+    verbosity, bars = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(verbosity)
+        if bars:
+            hf_logging.enable_progress_bar()
 
 
 def pick_device(requested: str = "auto", error: type[ModelError] = ModelError) -> str:
@@ -83,6 +106,6 @@ def pick_device(requested: str = "auto", error: type[ModelError] = ModelError) -
         raise error(
             f"device {requested!r} was asked for, but no usable CUDA GPU is visible "
             f"(torch {torch.__version__}, CUDA build: {torch.version.cuda}). "
-            f"Pass --device cpu to run on the CPU."
+            f"Pass {option('device')} cpu to run on the CPU."
         )
     return requested

@@ -16,6 +16,7 @@ import yaml
 from kdaug.core.augment import AugmentSpec, parse_augment_spec
 from kdaug.core.corpus import FORMATS, RANGE_BYTES, ColumnSpec, parse_label_map
 from kdaug.core.errors import KdaugError
+from kdaug.core.flags import check_keywords, given, keyword_checked, option
 from kdaug.core.schema import SoftLabels
 from kdaug.core.teacher import PRECISIONS
 
@@ -35,6 +36,7 @@ def with_teacher_default(spec: AugmentSpec, teacher: str) -> AugmentSpec:
     return spec
 
 
+@keyword_checked
 @dataclass
 class Recipe:
     input: str
@@ -94,6 +96,8 @@ class Recipe:
         except ValueError as err:
             raise RecipeError(str(err)) from None
 
+        if isinstance(self.augment, (str, AugmentSpec, dict)):
+            self.augment = [self.augment]  # one spec given alone, not in a list
         self.augment = [
             with_teacher_default(a if isinstance(a, AugmentSpec) else parse_augment_spec(a), self.teacher)
             for a in self.augment
@@ -102,35 +106,35 @@ class Recipe:
         if self.label_column in ("", "none", "None"):
             self.label_column = None
         if not re.match(SPLIT_RE, self.split or ""):
-            raise RecipeError(f"--split {self.split!r} must be letters, digits, '_' or '.'")
+            raise RecipeError(f"{given('split', self.split)} must be letters, digits, '_' or '.'")
         if self.input_format is not None and self.input_format not in FORMATS:
-            raise RecipeError(f"--input-format {self.input_format!r} is not one of {FORMATS}")
+            raise RecipeError(f"{given('input_format', self.input_format)} is not one of {FORMATS}")
         try:
             self.soft_labels = SoftLabels.parse(self.soft_labels)
         except ValueError as err:
-            raise RecipeError(f"--soft-labels: {err}") from None
+            raise RecipeError(f"{option('soft_labels')}: {err}") from None
         if self.teacher_precision not in PRECISIONS:
-            raise RecipeError(f"--teacher-precision {self.teacher_precision!r} is not one of {PRECISIONS}")
+            raise RecipeError(f"{given('teacher_precision', self.teacher_precision)} is not one of {PRECISIONS}")
         if isinstance(self.chunk_size, bool) or not isinstance(self.chunk_size, int) or self.chunk_size < 1:
-            raise RecipeError("--chunk-size must be a positive integer")
+            raise RecipeError(f"{option('chunk_size')} must be a positive integer")
         if (
             isinstance(self.input_range_bytes, bool)
             or not isinstance(self.input_range_bytes, int)
             or self.input_range_bytes < 0
         ):
-            raise RecipeError("--input-range-bytes must be a whole number of bytes (0: never split a file)")
+            raise RecipeError(f"{option('input_range_bytes')} must be a whole number of bytes (0: never split a file)")
         if isinstance(self.max_words, str) and self.max_words.lower() == "none":
             self.max_words = None
         if self.max_words is not None and (
             isinstance(self.max_words, bool) or not isinstance(self.max_words, int) or self.max_words < 1
         ):
-            raise RecipeError("--max-words must be a positive whole number of words (or none for no limit)")
+            raise RecipeError(f"{option('max_words')} must be a positive whole number of words (or none for no limit)")
         if self.inference_batch_size < 1:
-            raise RecipeError("--inference-batch-size must be at least 1")
+            raise RecipeError(f"{option('inference_batch_size')} must be at least 1")
         if self.max_length is not None and self.max_length < 8:
-            raise RecipeError("--max-length must be at least 8")
+            raise RecipeError(f"{option('max_length')} must be at least 8")
         if not isinstance(self.seed, int) or isinstance(self.seed, bool):
-            raise RecipeError(f"--seed must be an integer, got {self.seed!r}")
+            raise RecipeError(f"{option('seed')} must be an integer, got {self.seed!r}")
         if self.roles is not None:
             if not isinstance(self.roles, dict) or not self.roles:
                 raise RecipeError("roles must be a mapping of role name to recipe overrides")
@@ -185,22 +189,24 @@ class Recipe:
 
     @classmethod
     def from_sources(cls, config_path: str | None = None, **overrides: Any) -> Recipe:
+        """A recipe from a YAML file (`config_path`) with `overrides` on top (None values are not given)."""
+        known = [f.name for f in dataclasses.fields(cls)]
         values: dict[str, Any] = {}
         if config_path:
             try:
                 with open(config_path, encoding="utf-8") as f:
                     loaded = yaml.safe_load(f) or {}
             except OSError as err:
-                raise RecipeError(f"cannot read --config {config_path!r}: {err.strerror}") from None
+                raise RecipeError(f"cannot read {given('config', config_path)}: {err.strerror}") from None
             if not isinstance(loaded, dict):
-                raise RecipeError(f"--config {config_path!r} must be a YAML mapping")
+                raise RecipeError(f"{given('config', config_path)} must be a YAML mapping")
             values.update({k.replace("-", "_"): v for k, v in loaded.items()})
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(values) - known
-        if unknown:
-            raise RecipeError(f"unknown recipe key(s) {sorted(unknown)}; known: {sorted(known)}")
+            check_keywords(values, known, f"the recipe file {config_path!r}")
+        keywords = {k: v for k, v in overrides.items() if v is not None}
+        check_keywords(keywords, known, "kdaug.materialize()")
+        values.update(keywords)
         for required in ("input", "output", "teacher"):
             if not values.get(required):
-                raise RecipeError(f"--{required} is required (as a flag or in --config)")
+                where = "a flag" if option(required).startswith("--") else "a keyword"
+                raise RecipeError(f"{option(required)} is required (as {where} or in {option('config')} YAML)")
         return cls(**values)

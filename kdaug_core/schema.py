@@ -100,7 +100,21 @@ def arrow_schema(
     meta = dict(metadata or {})
     if version >= 2:
         meta["soft_labels"] = soft_labels.to_dict()
-    return pa.schema(fields, metadata=encode_metadata(meta, version))
+    encoded = encode_metadata(meta, version)
+    if version >= 3 and meta.get("label_names"):
+        encoded[HF_METADATA_KEY] = hf_file_features(meta["label_names"]).encode()
+    return pa.schema(fields, metadata=encoded)
+
+
+HF_METADATA_KEY = b"huggingface"
+
+
+def hf_file_features(label_names: list[str]) -> str:
+    """The Hugging Face features a file carries in its metadata (the key and form `datasets` writes and
+    reads): `label` and `teacher_pred` as ClassLabel with the teacher's class names. The other columns'
+    features follow from their Arrow types, in every `datasets` version, so only these two are written."""
+    label = {"names": list(label_names), "_type": "ClassLabel"}
+    return json.dumps({"info": {"features": dict.fromkeys(LABEL_COLUMNS, label)}}, sort_keys=True)
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from kdaug.core.flags import option
 from kdaug.core.logits import entropy_of_logits
 from kdaug.core.models import ModelError, load_pretrained, load_tokenizer, local_model_dir, pick_device, weights_sha256
 
@@ -63,7 +64,7 @@ def resolve_teacher(spec: str, trust_remote_code: bool = False, max_length: int 
         raise TeacherError(f"teacher {spec!r}: cannot read its config: {err}") from None
     limit = getattr(config, "max_position_embeddings", None) or 512
     if max_length is not None and max_length > limit:
-        raise TeacherError(f"--max-length {max_length} exceeds the teacher's {limit} positions")
+        raise TeacherError(f"{option('max_length')} {max_length} exceeds the teacher's {limit} positions")
     id2label = {int(k): str(v) for k, v in (config.id2label or {}).items()}
     if len(id2label) < 2:
         raise TeacherError(f"teacher {spec!r} has {len(id2label)} labels; a classifier needs at least 2")

@@ -7,7 +7,7 @@ import shlex
 import sys
 
 from kdaug.core.errors import KdaugError
-from kdaug.core.flags import flags_of
+from kdaug.core.flags import command_line, flags_of
 from kdaug.core.recipe import Recipe
 
 
@@ -141,6 +141,11 @@ def scale_from_args(args: argparse.Namespace):
 
 
 def materialize(argv: list[str]) -> int:
+    with command_line():
+        return _materialize(argv)
+
+
+def _materialize(argv: list[str]) -> int:
     from kdaug.pipelines.materialize import check_beam_args, materialize_recipe
 
     parser = materialize_parser()
@@ -182,6 +187,8 @@ def print_summary(role: str | None, recipe: Recipe, manifest: dict | None, secon
         f"(split {recipe.split!r}: read {e['records_read']}, written {e['records_written']}, "
         f"dead-lettered {e['records_dead_lettered']})"
     )
+    for name in e.get("dead_letter_files", []) if e["records_dead_lettered"] else []:
+        print(f"  rejected records, each with its position, reason and the record as read: {recipe.output}/{name}")
     for method, n in e["rows_per_method"].items():
         corpus = e.get("corpus_changed_ratio", {}).get(method)
         counted = (

@@ -43,7 +43,7 @@ from kdaug.core.card import dataset_documents, merge_manifest, split_manifest
 from kdaug.core.corpus import LabelSpace, ReadUnit, check_columns, check_labels, plan_read_units
 from kdaug.core.counts import RunCounts
 from kdaug.core.dataset import DATA, DEAD_LETTER, DatasetDir, job_fingerprint
-from kdaug.core.flags import reject_unknown
+from kdaug.core.flags import option, reject_unknown
 from kdaug.core.models import pick_device
 from kdaug.core.recipe import Recipe, RecipeError
 from kdaug.core.schema import arrow_schema, load_spec
@@ -87,9 +87,9 @@ def prepare(recipe: Recipe, command: str = "", scale: Scale | None = None) -> Pl
     """Every check that can fail before any work: teacher, input, columns, labels, augmenters, assets."""
     scale = scale or Scale()
     if scale.model_copies is not None and scale.model_copies < 1:
-        raise RecipeError("--teacher-copies-per-machine must be at least 1")
+        raise RecipeError(f"{option('teacher_copies_per_machine')} must be at least 1")
     if scale.torch_threads is not None and scale.torch_threads < 1:
-        raise RecipeError("--torch-threads must be at least 1")
+        raise RecipeError(f"{option('torch_threads')} must be at least 1")
     teacher = resolve_teacher(recipe.teacher, recipe.trust_remote_code, recipe.max_length)
     if not scale.accelerator:  # with right fitting the GPU is on other machines than this one
         resolve_precision(recipe.teacher_precision, pick_device(recipe.device, TeacherError))
@@ -108,9 +108,10 @@ def prepare(recipe: Recipe, command: str = "", scale: Scale | None = None) -> Pl
         aug.check()  # a missing asset fails here, not on a worker
     if recipe.license is None:
         log.warning(
-            "%s: no --license given: the dataset card and croissant.json say 'unknown'; name the source "
+            "%s: no %s given: the dataset card and croissant.json say 'unknown'; name the source "
             "corpus's licence (a Hub licence id) before publishing",
             recipe.output,
+            option("license"),
         )
     return Plan(recipe, teacher, units, labels, command, scale)
 

@@ -41,8 +41,38 @@ REUSED = "reused"  # records of chunks a previous run of the same job staged
 log = logging.getLogger("kdaug")
 
 
-def dead_letter(stage: str, reason: str, position: str = "", record_id: str | None = None, raw: str = "") -> dict:
-    return {"stage": stage, "position": position, "id": record_id, "reason": reason, "record": raw}
+def dead_letter(
+    stage: str, reason: str, position: str = "", record_id: str | None = None, raw: str = "", fields=None
+) -> dict:
+    """A rejected record: where it was rejected and why, `record` as it stands in the input (a CSV row with
+    its quotes, a JSONL line; cut after MAX_RAW_CHARS) and the `fields` it was parsed into (None when it
+    could not be parsed, or for a copy)."""
+    return {
+        "stage": stage,
+        "position": position,
+        "id": record_id,
+        "reason": reason,
+        "record": raw,
+        "fields": json_safe(fields),
+    }
+
+
+def json_safe(value):
+    """A record's fields as JSON and Beam's coders can hold them: a Parquet corpus's bytes, dates or
+    decimals as text; a lone surrogate (a cut emoji escape) as its backslash escape, as in `record`."""
+    if value is None:
+        return None
+    return _escape_surrogates(json.loads(json.dumps(value, ensure_ascii=True, default=str)))
+
+
+def _escape_surrogates(value):
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, list):
+        return [_escape_surrogates(v) for v in value]
+    if isinstance(value, dict):
+        return {_escape_surrogates(k): _escape_surrogates(v) for k, v in value.items()}
+    return value
 
 
 def failure(err: BaseException) -> str:
@@ -139,16 +169,15 @@ class ValidateChunkFn(beam.DoFn):
             try:
                 ex = validate_record(rec, self.columns, self.labels)
             except BadRecord as err:
-                chunk_log.dead.append(dead_letter("read", str(err), rec.position, err.record_id, rec.raw))
+                chunk_log.dead.append(dead_letter("read", str(err), rec.position, err.record_id, rec.raw, rec.fields))
                 continue
             except Exception as err:  # noqa: BLE001 - whatever one record raises is its own dead letter
-                chunk_log.dead.append(dead_letter("read", failure(err), rec.position, None, rec.raw))
+                chunk_log.dead.append(dead_letter("read", failure(err), rec.position, None, rec.raw, rec.fields))
                 continue
             first = duplicates.get(ex.id)
             if first is not None and first != ex.position:
                 reason = f"duplicate id {ex.id!r} (first seen at {first})"
-                raw = json.dumps({"text": ex.text, "text_pair": ex.text_pair})
-                chunk_log.dead.append(dead_letter("read", reason, ex.position, ex.id, raw))
+                chunk_log.dead.append(dead_letter("read", reason, ex.position, ex.id, rec.raw, rec.fields))
                 continue
             sources.append(ex)
         yield chunk_log, sources

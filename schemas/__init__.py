@@ -3,9 +3,10 @@ writes datasets and by the trainer that reads them (through kdaug_core.schema)."
 
 from importlib import resources
 
-CURRENT_VERSION = 2
-# Versions the trainer still reads (v1: dense float32 logits only, no teacher_kl_to_source).
-READABLE_VERSIONS = (1, 2)
+CURRENT_VERSION = 3
+# Versions the trainer still reads (v1: dense float32 logits only, no teacher_kl_to_source; v2: no
+# Hugging Face features in the file metadata).
+READABLE_VERSIONS = (1, 2, 3)
 
 
 def schema_text(version: int = CURRENT_VERSION) -> str:

@@ -187,3 +187,19 @@ def read_dead_letters(output, split="train"):
     for f in sorted((output / "dead_letter").glob(f"{split}-*.jsonl")):
         out += [json.loads(line) for line in f.read_text().splitlines()]
     return out
+
+
+def reseal(dataset_dir, split="train"):
+    """Records a test's edit of a dataset's data files in its manifest (sizes, sha256s, row counts), as a
+    materialize run that wrote those files would have: the dataset then reads as consistent, other data."""
+    from collections import Counter
+
+    from kdaug.core.dataset import DatasetDir
+
+    ds = DatasetDir(str(dataset_dir))
+    manifest = ds.read_manifest()
+    entry = manifest["splits"][split]
+    entry["files"] = [ds.file_entry(ds.path(f["path"]), f["path"]) for f in entry["files"]]
+    methods = Counter(m for name in entry["data_files"] for m in pq.read_table(ds.path(name))["aug_method"].to_pylist())
+    entry["rows_written"], entry["rows_per_method"] = sum(methods.values()), dict(methods)
+    (Path(dataset_dir) / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")

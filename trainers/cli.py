@@ -10,7 +10,7 @@ import json
 import sys
 
 from kdaug.core.errors import KdaugError
-from kdaug.core.flags import flags_of, reject_unknown
+from kdaug.core.flags import command_line, flags_of, reject_unknown
 from kdaug.trainers.losses import KD_LOSSES
 from kdaug.trainers.train import CONFIG_DEFAULTS as DEFAULTS
 from kdaug.trainers.train import LR_SCHEDULES, TrainConfig, train
@@ -124,6 +124,11 @@ def parser(objective: str) -> argparse.ArgumentParser:
 
 
 def run(objective: str, argv: list[str]) -> int:
+    with command_line():
+        return _run(objective, argv)
+
+
+def _run(objective: str, argv: list[str]) -> int:
     p = parser(objective)
     parsed, unknown = p.parse_known_args(argv)
     args = {k: v for k, v in vars(parsed).items() if v is not None}

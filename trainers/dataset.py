@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import fsspec
@@ -22,7 +22,7 @@ from kdaug.core.corpus import (
     read_unit,
     validate_record,
 )
-from kdaug.core.dataset import DATA, MANIFEST, STAGING, DatasetDir
+from kdaug.core.dataset import DATA, MANIFEST, STAGING, DamagedDatasetError, DatasetDir
 from kdaug.core.schema import DatasetMetadata, SchemaMismatchError, check_schema, column_names, dense_logits
 
 
@@ -32,6 +32,7 @@ class MaterializedSplit:
     split: str
     files: list[str]
     metadata: DatasetMetadata
+    sha256: tuple[str | None, ...] = ()  # each file's sha256 as the manifest records it (None: not recorded)
 
     @property
     def num_rows(self) -> int:
@@ -62,7 +63,19 @@ class MaterializedSplit:
                 yield row
 
     def fingerprint(self) -> str:
-        return files_sha256(self.files)
+        """sha256 over the files' names and bytes. Each file's own sha256, computed in the same read, is
+        checked against the manifest: a file changed after materialize wrote it is refused, named."""
+        expected = dict(zip(self.files, self.sha256))
+
+        def check(path: str, digest: str) -> None:
+            if expected.get(path) not in (None, digest):
+                raise DamagedDatasetError(
+                    f"{path}: sha256 {digest[:16]}... is not the manifest's {expected[path][:16]}...: the file "
+                    f"changed after materialize wrote it. Run `kdaug verify {self.directory}` to see every "
+                    f"problem, and materialize the split again"
+                )
+
+        return files_sha256(self.files, check)
 
     def has_column(self, name: str) -> bool:
         """Whether the dataset's schema version has the column (v1 lacks teacher_kl_to_source)."""
@@ -75,6 +88,14 @@ class MaterializedSplit:
     @property
     def teacher(self) -> str:
         return self.metadata.teacher
+
+    @property
+    def source_columns(self) -> ColumnSpec:
+        """The corpus columns the dataset was materialized from (its held-out sets have the same)."""
+        recipe = self.metadata.recipe
+        return ColumnSpec(
+            recipe.get("text_column") or "text", recipe.get("text_pair_column"), recipe.get("label_column") or "label"
+        )
 
 
 @dataclass
@@ -102,6 +123,10 @@ class CorpusSplit:
     @property
     def num_rows(self) -> int:
         return sum(1 for _ in self.iter_rows())
+
+    @property
+    def source_columns(self) -> ColumnSpec:
+        return ColumnSpec(self.columns.text, self.columns.text_pair, self.columns.label)
 
     def fingerprint(self) -> str:
         return files_sha256(sorted({unit.path for unit in plan_read_units(self.path)}))
@@ -131,15 +156,20 @@ class CorpusSplit:
                 }
 
 
-def files_sha256(paths: Sequence[str]) -> str:
+def files_sha256(paths: Sequence[str], each: Callable[[str, str], None] | None = None) -> str:
     """sha256 over the files' names and bytes: what a training run was trained on, so that resuming can
-    tell a changed dataset (materialize writes the same bytes for the same input and seed)."""
+    tell a changed dataset (materialize writes the same bytes for the same input and seed). `each(path,
+    sha256)` is given every file's own digest, from the same read."""
     h = hashlib.sha256()
     for path in paths:
         h.update(os.path.basename(path).encode("utf-8") + b"\0")
+        own = hashlib.sha256()
         with fsspec.open(path, "rb") as f:
             while block := f.read(1 << 20):
                 h.update(block)
+                own.update(block)
+        if each is not None:
+            each(path, own.hexdigest())
     return h.hexdigest()
 
 
@@ -159,10 +189,22 @@ def open_split(directory: str, split: str = "train") -> MaterializedSplit:
         raise SchemaMismatchError(
             f"{directory!r} is not a materialized dataset (a file, not a directory); make one with kdaug materialize"
         )
-    files = DatasetDir(directory).committed_files(split)
+    dataset = DatasetDir(directory)
+    files = dataset.committed_files(split)
     metas = [check_schema(_read_schema(f), where=f) for f in files]
     if not files:
         raise SchemaMismatchError(f"split {split!r} of {directory!r} has no data files")
+    dataset.check_sizes(split)
+    entry = dataset.committed_entry(split)
+    rows = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
+    if entry.get("rows_written") is not None and rows != entry["rows_written"]:
+        raise DamagedDatasetError(
+            f"split {split!r} of {directory!r} has {rows} rows in its data files, its manifest says "
+            f"{entry['rows_written']}: a file was changed after materialize wrote it. Run `kdaug verify "
+            f"{directory}` to see every problem, and materialize the split again"
+        )
+    recorded = {f["path"]: f.get("sha256") for f in entry.get("files", [])}
+    sha256 = tuple(recorded.get(name) for name in entry.get("data_files", []))
     first = metas[0]
     for f, m in zip(files[1:], metas[1:]):
         if (m.teacher_sha256, m.label_names) != (first.teacher_sha256, first.label_names):
@@ -172,7 +214,7 @@ def open_split(directory: str, split: str = "train") -> MaterializedSplit:
                 f"{f} stores its soft labels differently from {files[0]} "
                 f"({m.soft_labels} v{m.schema_version} vs {first.soft_labels} v{first.schema_version})"
             )
-    return MaterializedSplit(directory, split, files, first)
+    return MaterializedSplit(directory, split, files, first, sha256)
 
 
 def _read_schema(path: str) -> pa.Schema:

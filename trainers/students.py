@@ -18,6 +18,7 @@ model.safetensors + tokenizer files); nothing is pickled.
 from __future__ import annotations
 
 import json
+import logging
 from abc import abstractmethod
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -29,8 +30,11 @@ import torch
 from torch import nn
 
 from kdaug.core.errors import KdaugError
+from kdaug.core.flags import given
 from kdaug.core.models import load_pretrained, load_tokenizer
 from kdaug.core.words import words
+
+log = logging.getLogger("kdaug")
 
 PAD, UNK, SEP = "[PAD]", "[UNK]", "[SEP]"
 MARKER = "kdaug_student.json"
@@ -55,13 +59,13 @@ class StudentSpec:
         for item in filter(None, rest.split(",")):
             key, eq, value = item.partition("=")
             if not eq or key not in params:
-                raise StudentSpecError(f"--student {text!r}: {item!r} is not one of {sorted(params)}=VALUE")
+                raise StudentSpecError(f"{given('student', text)}: {item!r} is not one of {sorted(params)}=VALUE")
             default = params[key]
             try:
                 params[key] = type(default)(value)
             except ValueError:
                 raise StudentSpecError(
-                    f"--student {text!r}: {key}={value!r} is not a {type(default).__name__}"
+                    f"{given('student', text)}: {key}={value!r} is not a {type(default).__name__}"
                 ) from None
         if kind.check is not None and (problem := kind.check(params)):
             raise StudentSpecError(f"{name}: {problem}")
@@ -273,7 +277,16 @@ def _build_hf(
         from kdaug.core.assets.minilm import minilm_path
 
         source = str(minilm_path())
-    model = load_pretrained(AutoModelForSequenceClassification, source, **_label_config(id2label))
+    model, loading = load_pretrained(
+        AutoModelForSequenceClassification, source, output_loading_info=True, **_label_config(id2label)
+    )
+    if loading.get("missing_keys"):  # expected: the encoder's new classification head, trained from here
+        log.info(
+            "student hf:model=%s: a new %d-class head (%s) on its encoder, trained from scratch",
+            p["model"],
+            len(id2label),
+            ", ".join(sorted(loading["missing_keys"])),
+        )
     return _transformers_student("hf", p, id2label, max_length, model, load_tokenizer(source))
 
 

@@ -19,14 +19,23 @@ import random
 import shutil
 import time
 from collections.abc import Iterator
-from dataclasses import MISSING, asdict, dataclass, field, fields
+from dataclasses import MISSING, asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from kdaug.core.corpus import BadRecord, ColumnSpec, LabelSpace, plan_read_units, read_unit, validate_record
+from kdaug.core.corpus import (
+    BadRecord,
+    ColumnSpec,
+    LabelSpace,
+    check_columns,
+    plan_read_units,
+    read_unit,
+    validate_record,
+)
 from kdaug.core.errors import KdaugError
+from kdaug.core.flags import given, keyword_checked, option, switch
 from kdaug.core.progress import Progress
 from kdaug.core.threads import set_torch_threads
 from kdaug.trainers.dataset import open_split, open_training_data
@@ -59,13 +68,14 @@ class CheckpointMismatchError(TrainConfigError):
         self.why = why
         super().__init__(
             f"{output} holds a checkpoint of another run ({why}); resuming it would mix the two. "
-            f"Give another --output, or --restart to train from the start"
+            f"Give another {option('output')}, or {switch('restart')} to train from the start"
         )
 
 
 LR_SCHEDULES = ("constant", "linear")
 
 
+@keyword_checked
 @dataclass
 class TrainConfig:
     data: str
@@ -97,9 +107,10 @@ class TrainConfig:
     text_pair_column: str | None = None
     label_column: str = "label"
     labels: list[str] | None = None  # a plain corpus's label names, by index (default: from the data)
-    eval_text_column: str = "text"
+    # The held-out sets' columns; None: the training data's (the columns its corpus was read with).
+    eval_text_column: str | None = None
     eval_text_pair_column: str | None = None
-    eval_label_column: str = "label"
+    eval_label_column: str | None = None
     test: str | None = None  # a held-out corpus (eval's columns) the best epoch, picked on eval, is scored on once
     device: str = "cpu"
     torch_threads: int | None = None  # None: one per core this process is given (its CPU affinity)
@@ -111,15 +122,19 @@ class TrainConfig:
         if self.objective not in OBJECTIVES:
             raise TrainConfigError(f"objective must be one of {OBJECTIVES}")
         if self.epochs < 1 or self.batch_size < 1 or self.bucket_pool < 1:
-            raise TrainConfigError("--epochs, --batch-size and --bucket-pool must be at least 1")
+            raise TrainConfigError(
+                f"{option('epochs')}, {option('batch_size')} and {option('bucket_pool')} must be at least 1"
+            )
         if self.torch_threads is not None and self.torch_threads < 1:
-            raise TrainConfigError("--torch-threads must be at least 1")
+            raise TrainConfigError(f"{option('torch_threads')} must be at least 1")
         if not 0.0 <= self.alpha <= 1.0 or self.temperature <= 0:
-            raise TrainConfigError("--alpha must be in [0, 1] and --temperature > 0")
+            raise TrainConfigError(f"{option('alpha')} must be in [0, 1] and {option('temperature')} > 0")
         if self.lr_schedule not in LR_SCHEDULES:
-            raise TrainConfigError(f"--lr-schedule must be one of {', '.join(LR_SCHEDULES)}, not {self.lr_schedule!r}")
+            raise TrainConfigError(
+                f"{option('lr_schedule')} must be one of {', '.join(LR_SCHEDULES)}, not {self.lr_schedule!r}"
+            )
         if self.kd_loss not in KD_LOSSES:
-            raise TrainConfigError(f"--kd-loss must be one of {', '.join(KD_LOSSES)}, not {self.kd_loss!r}")
+            raise TrainConfigError(f"{option('kd_loss')} must be one of {', '.join(KD_LOSSES)}, not {self.kd_loss!r}")
 
 
 CONFIG_DEFAULTS = {f.name: f.default for f in fields(TrainConfig) if f.default is not MISSING}
@@ -237,26 +252,48 @@ def epoch_batches(split, cfg: TrainConfig, epoch: int) -> Iterator[list[dict]]:
     return batches(stream_rows(split, cfg, epoch), cfg.batch_size, cfg.bucket_pool, rng)
 
 
+def eval_columns(cfg: TrainConfig, split) -> ColumnSpec:
+    """The columns --eval and --test are read with: the training data's (the corpus columns a dataset was
+    materialized from, or a plain corpus's own), each replaced by its eval_* setting where one is given.
+    A student trained on single texts and scored on pairs (or the reverse) would report a figure of
+    something else, so that mismatch is refused."""
+    data = split.source_columns
+    columns = ColumnSpec(
+        cfg.eval_text_column or data.text,
+        cfg.eval_text_pair_column or data.text_pair,
+        cfg.eval_label_column or data.label or "label",
+    )
+    if columns.text_pair and not data.text_pair:
+        raise TrainConfigError(
+            f"{given('eval_text_pair_column', columns.text_pair)} reads {option('eval')} as sentence pairs, but "
+            f"{cfg.data!r} holds single texts (no text pair column): a student is scored on what it was "
+            f"trained on; drop {option('eval_text_pair_column')}"
+        )
+    return columns
+
+
 def load_eval(
-    cfg: TrainConfig, label_names: list[str], which: str = "eval"
+    path: str, columns: ColumnSpec, label_names: list[str], which: str = "eval"
 ) -> tuple[list[str], list[str | None], list[int]]:
-    """A held-out set (`which`: the config's eval or test corpus, read with the eval columns). Labels the
-    dataset does not know fail the run before any training (scoring on the rest would report accuracy on
-    part of the set); other unusable records are left out, and said."""
-    path = getattr(cfg, which)
-    columns = ColumnSpec(cfg.eval_text_column, cfg.eval_text_pair_column, cfg.eval_label_column)
+    """A held-out set (`which` names its setting: eval or test), read with `columns` (eval_columns()).
+    Its columns are checked first (a missing one fails naming the file's columns and the setting to
+    change); labels the training data does not know fail the run before any training (scoring on the
+    rest would report accuracy on part of the set); other unusable records are left out, and said."""
+    where = given(which, path)
+    units = plan_read_units(path)
+    check_columns(units, columns, where, prefix="eval_")
     labels = LabelSpace(dict(enumerate(label_names)))
     texts, pairs, gold = [], [], []
     unknown: dict[str, list[str]] = {}  # label value -> positions
     skipped: list[str] = []
-    for unit in plan_read_units(path):
+    for unit in units:
         for rec in read_unit(unit):
             try:
                 ex = validate_record(rec, columns, None)
             except BadRecord as err:
                 skipped.append(f"{rec.position}: {err}")
                 continue
-            raw_label = (rec.fields or {}).get(cfg.eval_label_column)
+            raw_label = (rec.fields or {}).get(columns.label)
             try:
                 label = labels.resolve(raw_label)
             except BadRecord:
@@ -269,20 +306,21 @@ def load_eval(
     if unknown:
         examples = "; ".join(f"{value} ({len(where)} records, e.g. {where[0]})" for value, where in unknown.items())
         raise TrainConfigError(
-            f"--{which} {path!r} has labels the training data does not know: {examples}. The data's labels are "
+            f"{where} has labels the training data does not know: {examples}. The data's labels are "
             f"{label_names}; map or remove those records"
         )
     if skipped:
         log.warning(
-            "--%s %s: %d unusable records left out (%s%s)",
-            which,
-            path,
+            "%s: %d unusable records left out (%s%s)",
+            where,
             len(skipped),
             skipped[0],
             ", ..." if len(skipped) > 1 else "",
         )
     if not gold:
-        raise TrainConfigError(f"--{which} {path!r} has no labelled records in column {cfg.eval_label_column!r}")
+        raise TrainConfigError(
+            f"{where} has no labelled records in column {columns.label!r} ({option('eval_label_column')})"
+        )
     return texts, pairs, gold
 
 
@@ -422,12 +460,17 @@ def train(cfg: TrainConfig, progress: bool | None = None) -> dict:
         split = open_training_data(cfg.data, cfg.split, columns, cfg.labels)
     if cfg.max_teacher_kl_to_source is not None and not split.has_column("teacher_kl_to_source"):
         raise TrainConfigError(
-            f"--max-teacher-kl-to-source needs teacher_kl_to_source, which {cfg.data!r} does not "
+            f"{option('max_teacher_kl_to_source')} needs teacher_kl_to_source, which {cfg.data!r} does not "
             f"have (kdaug schema v2+; re-materialize it)"
         )
     label_names = split.label_names
-    eval_set = load_eval(cfg, label_names)
-    test_set = load_eval(cfg, label_names, "test") if cfg.test else None
+    columns = eval_columns(cfg, split)
+    # The resolved columns are the run's settings (a checkpoint records what was read, not "the default").
+    cfg = replace(
+        cfg, eval_text_column=columns.text, eval_text_pair_column=columns.text_pair, eval_label_column=columns.label
+    )
+    eval_set = load_eval(cfg.eval, columns, label_names)
+    test_set = load_eval(cfg.test, columns, label_names, "test") if cfg.test else None
     spec = StudentSpec.parse(cfg.student)
     ckpt = out / "checkpoint"
     data_sha256 = split.fingerprint()

@@ -12,6 +12,7 @@ from kdaug.core.augment.draw import AugmentedCopy, AugmentResult
 from kdaug.core.augment.knn import KnnAugmenter
 from kdaug.core.augment.mlm import MlmAugmenter
 from kdaug.core.augment.synonym import SynonymAugmenter
+from kdaug.core.flags import given
 
 REGISTRY: dict[str, type[Augmenter]] = {
     cls.method: cls for cls in (SynonymAugmenter, KnnAugmenter, MlmAugmenter, AugProMix, AugProFgsm)
@@ -51,7 +52,7 @@ def parse_augment_spec(text: str | dict) -> AugmentSpec:
         for item in filter(None, (p.strip() for p in rest.split(","))):
             key, eq, value = item.partition("=")
             if not eq or not key.strip():
-                raise AugmentSpecError(f"--augment {text!r}: {item!r} is not key=value")
+                raise AugmentSpecError(f"{given('augment', text)}: {item!r} is not key=value")
             params[key.strip()] = value.strip()
     method = method.strip()
     if method not in REGISTRY:

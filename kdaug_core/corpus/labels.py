@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kdaug.core.corpus.records import BadRecord, CorpusError
+from kdaug.core.flags import option
 
 INTEGRAL = re.compile(r"[+-]?\d+(\.0*)?")  # an integer, possibly written as a float with no fraction
 
@@ -77,7 +78,7 @@ def parse_label_map(spec: str | dict | None) -> dict[str, str]:
     out = {}
     for item in spec.split(","):
         if "=" not in item:
-            raise CorpusError(f"--label-map item {item!r} is not of the form CORPUS_VALUE=TEACHER_LABEL")
+            raise CorpusError(f"{option('label_map')} item {item!r} is not of the form CORPUS_VALUE=TEACHER_LABEL")
         k, v = item.split("=", 1)
         out[k.strip()] = v.strip()
     return out

@@ -9,6 +9,7 @@ import os
 import fsspec
 
 from kdaug.core.corpus.records import FORMATS, CorpusError, ReadUnit
+from kdaug.core.flags import option
 
 _EXTENSIONS = {
     ".jsonl": "jsonl",
@@ -34,11 +35,13 @@ def detect_format(path: str) -> str:
             return formats.pop()
         raise CorpusError(
             f"cannot tell the format of directory {path!r} (found {sorted(formats) or 'no'} "
-            f"corpus files); pass --input-format one of {FORMATS}"
+            f"corpus files); pass {option('input_format')} one of {FORMATS}"
         )
     if fmt := _format_of(p):
         return fmt
-    raise CorpusError(f"cannot tell the format of {path!r} from its extension; pass --input-format one of {FORMATS}")
+    raise CorpusError(
+        f"cannot tell the format of {path!r} from its extension; pass {option('input_format')} one of {FORMATS}"
+    )
 
 
 def compression_of(path: str) -> str | None:
@@ -105,7 +108,7 @@ def _plan_hf_dataset(fs, root: str, split: str) -> list[ReadUnit]:
             splits = json.load(f)["splits"]
         if split not in splits:
             raise CorpusError(
-                f"the saved DatasetDict at {root!r} has splits {splits}, not {split!r}; pass --input-split"
+                f"the saved DatasetDict at {root!r} has splits {splits}, not {split!r}; pass {option('input_split')}"
             )
         root, prefix = f"{root}/{split}", f"{split}/"
     else:

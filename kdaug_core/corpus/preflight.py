@@ -11,6 +11,7 @@ import fsspec
 from kdaug.core.corpus.labels import LabelSpace
 from kdaug.core.corpus.read import read_unit
 from kdaug.core.corpus.records import BadRecord, ColumnSpec, CorpusError, RawRecord, ReadUnit
+from kdaug.core.flags import option
 
 
 def peek_columns(units: list[ReadUnit], max_records: int = 50) -> set[str]:
@@ -49,16 +50,19 @@ def _sample_records(units: list[ReadUnit]) -> Iterator[RawRecord]:
             yield from read_unit(unit)
 
 
-def check_columns(units: list[ReadUnit], columns: ColumnSpec) -> None:
-    """Fails fast when a column named by a flag is not in the corpus."""
+def check_columns(units: list[ReadUnit], columns: ColumnSpec, what: str = "the corpus", prefix: str = "") -> None:
+    """Fails fast when a column named by a setting is not in the corpus (`what`, e.g. "--eval 'dev.csv'";
+    `prefix`: the settings' prefix, e.g. "eval_" for eval_text_column)."""
     present = peek_columns(units)
     if not present:
-        raise CorpusError("the corpus has no readable records")
-    flags = {"text": "--text-column", "text_pair": "--text-pair-column", "label": "--label-column", "id": "--id-column"}
-    for key, flag in flags.items():
+        raise CorpusError(f"{what} has no readable records")
+    for key in ("text", "text_pair", "label", "id"):
         col = getattr(columns, key)
         if col and col not in present:
-            raise CorpusError(f"column {col!r} ({flag}) is not in the corpus; its columns are {sorted(present)}")
+            raise CorpusError(
+                f"column {col!r} ({option(prefix + key + '_column')}) is not in {what}; its columns are "
+                f"{sorted(present)}"
+            )
 
 
 def check_labels(units: list[ReadUnit], column: str, labels: LabelSpace) -> None:
@@ -80,6 +84,6 @@ def check_labels(units: list[ReadUnit], column: str, labels: LabelSpace) -> None
     examples = sorted({repr(v) for v in sample})[:6]
     raise CorpusError(
         f"none of the corpus labels in column {column!r} (e.g. {', '.join(examples)}) maps onto the "
-        f"teacher's labels {labels.id2label}: {errors[0]}. Pass --label-map CORPUS_VALUE=TEACHER_LABEL,... "
+        f"teacher's labels {labels.id2label}: {errors[0]}. Pass {option('label_map')} CORPUS_VALUE=TEACHER_LABEL,... "
         f"or a teacher whose config has the right id2label."
     )

@@ -54,7 +54,7 @@ def find_range_starts(ranges: list[ReadUnit]) -> list[RangeStart]:
     header, header_at = None, -1
     first = ranges[0]
     with _open_text_file(first) as f:
-        for offset, line, record in _records(f, first.fmt, FILE_START):
+        for offset, line, record, _ in _records(f, first.fmt, FILE_START):
             while len(starts) < len(ranges) and (record is None or offset >= ranges[len(starts)].start):
                 starts.append(RangeStart(offset, line, header if 0 <= header_at < offset else None))
             if len(starts) == len(ranges):
@@ -70,23 +70,25 @@ def find_range_starts(ranges: list[ReadUnit]) -> list[RangeStart]:
     return starts
 
 
-def _records(f, fmt: str, start: RangeStart) -> Iterator[tuple[int, int, Any]]:
+def _records(f, fmt: str, start: RangeStart) -> Iterator[tuple[int, int, Any, str]]:
+    """(byte offset, line number, record, the record's text exactly as in the file) from `start` on."""
     return _jsonl_lines(f, start) if fmt == "jsonl" else _csv_rows(f, fmt, start)
 
 
-def _jsonl_lines(f, start: RangeStart) -> Iterator[tuple[int, int, bytes | None]]:
-    """(byte offset, line number, line) from `start` on; then (end offset, next line, None)."""
+def _jsonl_lines(f, start: RangeStart) -> Iterator[tuple[int, int, bytes | None, str]]:
+    """(byte offset, line number, line, "") from `start` on; then (end offset, next line, None, "")."""
     f.seek(start.offset)
     offset, line_no = start.offset, start.line
     for line in f:
-        yield offset, line_no, line
+        yield offset, line_no, line, ""
         offset, line_no = offset + len(line), line_no + 1
-    yield offset, line_no, None
+    yield offset, line_no, None, ""
 
 
-def _csv_rows(f, fmt: str, start: RangeStart) -> Iterator[tuple[int, int, list[str] | csv.Error | None]]:
-    """(byte offset, first line number, fields or the error that stopped them) of every row, blank ones
-    too, from `start` on; then (end offset, next line, None). Streamed, never read whole. Undecodable
+def _csv_rows(f, fmt: str, start: RangeStart) -> Iterator[tuple[int, int, list[str] | csv.Error | None, str]]:
+    """(byte offset, first line number, fields or the error that stopped them, the row's lines as in the
+    file) of every row, blank ones too, from `start` on; then (end offset, next line, None, ""). Streamed,
+    never read whole. Undecodable
     bytes survive as lone surrogates (surrogateescape), so one bad row is rejected and the rest still
     read, and each line encodes back to exactly its bytes, which gives every row its offset."""
     f.seek(start.offset)
@@ -95,6 +97,7 @@ def _csv_rows(f, fmt: str, start: RangeStart) -> Iterator[tuple[int, int, list[s
         offset = 3
     f.seek(offset)
     consumed = offset
+    row_lines: list[str] = []  # the lines the reader pulled for the row it is reading
 
     def lines():
         nonlocal consumed
@@ -102,6 +105,7 @@ def _csv_rows(f, fmt: str, start: RangeStart) -> Iterator[tuple[int, int, list[s
         try:
             for text_line in text:
                 consumed += len(text_line.encode("utf-8", "surrogateescape"))
+                row_lines.append(text_line)
                 yield text_line
         finally:  # the caller opened the file and closes it, maybe before this generator is finalized
             if not f.closed:
@@ -118,9 +122,11 @@ def _csv_rows(f, fmt: str, start: RangeStart) -> Iterator[tuple[int, int, list[s
             break
         except csv.Error as err:  # e.g. a field past csv's size limit: the reader goes on at the next line
             row = err
-        yield offset, line_no, row
+        raw = "".join(row_lines)
+        row_lines.clear()
+        yield offset, line_no, row, raw[:-2] if raw.endswith("\r\n") else raw.removesuffix("\n")
         offset, line_no = consumed, start.line + reader.line_num
-    yield offset, line_no, None
+    yield offset, line_no, None, ""
 
 
 def _blank_row(row: list[str]) -> bool:
@@ -135,18 +141,18 @@ def _open_text_file(unit: ReadUnit):
     return fsspec.open(unit.path, "rb", compression=compression_of(unit.path))
 
 
-def _records_of(unit: ReadUnit, f, start: RangeStart) -> Iterator[tuple[int, int, Any]]:
-    """(offset, line number, record) of the records a unit owns: from `start` to the end of its byte
-    range, or of the file."""
-    for offset, line, record in _records(f, unit.fmt, start):
+def _records_of(unit: ReadUnit, f, start: RangeStart) -> Iterator[tuple[int, int, Any, str]]:
+    """(offset, line number, record, its text) of the records a unit owns: from `start` to the end of its
+    byte range, or of the file."""
+    for offset, line, record, raw in _records(f, unit.fmt, start):
         if record is None or (unit.end is not None and offset >= unit.end):
             return
-        yield offset, line, record
+        yield offset, line, record, raw
 
 
 def _read_jsonl(unit: ReadUnit, start: RangeStart) -> Iterator[RawRecord]:
     with _open_text_file(unit) as f:
-        for offset, lineno, line in _records_of(unit, f, start):
+        for offset, lineno, line, _ in _records_of(unit, f, start):
             pos = f"{unit.rel}:{lineno}"
             if offset == 0 and line.startswith(BOM):
                 line = line[3:]
@@ -181,17 +187,19 @@ def _read_jsonl(unit: ReadUnit, start: RangeStart) -> Iterator[RawRecord]:
 def _read_csv(unit: ReadUnit, start: RangeStart) -> Iterator[RawRecord]:
     header = list(start.header) if start.header is not None else None
     with _open_text_file(unit) as f:
-        for _, line, row in _records_of(unit, f, start):
+        for _, line, row, text in _records_of(unit, f, start):
             pos = f"{unit.rel}:{line}"
+            # The row as it stands in the file (quotes, delimiters, line breaks): a dead letter's record
+            # parses back as the row it was.
+            raw = _clip(text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace"))
             if isinstance(row, csv.Error):
-                yield RawRecord(pos, None, "", f"unreadable CSV row: {row}")
+                yield RawRecord(pos, None, raw, f"unreadable CSV row: {row}")
                 continue
             if _blank_row(row):
                 continue
             if unit.csv_header and header is None:
                 header = [h.strip() for h in row]
                 continue
-            raw = _clip(",".join(row).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace"))
             if any(UNDECODABLE.search(cell) for cell in row):
                 yield RawRecord(pos, None, raw, "undecodable bytes (not UTF-8)")
                 continue

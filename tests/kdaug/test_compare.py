@@ -53,7 +53,7 @@ def test_compare_writes_a_leaderboard_with_paired_tests_mix_and_second_round(
     with caplog.at_level("WARNING", logger="kdaug"):
         assert kdaug(argv) == 0
     # its datasets are the experiment's own, not ones to publish: no licence reminder for each of them
-    assert not [r for r in caplog.records if "no --license" in r.getMessage()]
+    assert not [r for r in caplog.records if "no --license given" in r.getMessage()]  # a command: flags
     saved = json.loads((out / "results.json").read_text())
     got = {(r["name"], r["objective"]) for r in saved["results"]}
     singles = {("synonym x1", "distill"), ("augpro_mix x1", "distill"), ("augpro_fgsm x1", "distill")}

@@ -106,5 +106,5 @@ print(json.dumps([kdaug.__version__, recipe.augment[0].method, kdaug.schemas.CUR
     assert out.returncode == 0, out.stderr
     from importlib.metadata import version
 
-    assert json.loads(out.stdout) == [version("kdaug"), "synonym", 2]
+    assert json.loads(out.stdout) == [version("kdaug"), "synonym", 3]
     assert (venv / "bin" / "kdaug").is_file()

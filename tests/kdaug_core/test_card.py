@@ -95,7 +95,7 @@ def test_without_a_licence_the_card_says_unknown_and_materialize_warns(tmp_path,
     corpus = write_jsonl(tmp_path / "in.jsonl", mr_rows[:6])
     with caplog.at_level("WARNING", logger="kdaug"):
         materialize(corpus, tmp_path / "ds", id_column="id")
-    assert any("no --license given" in r.getMessage() for r in caplog.records)
+    assert any("no license= given" in r.getMessage() for r in caplog.records)  # from Python: the keyword
     text = (tmp_path / "ds" / "README.md").read_text()
     assert "license: unknown" in text and "check the source corpus's terms" in text
 

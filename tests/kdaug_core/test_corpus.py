@@ -180,7 +180,7 @@ def test_directory_of_jsonl_files(tmp_path):
 def test_missing_column_and_label_mismatch_fail_fast(tmp_path):
     p = write_jsonl(tmp_path / "c.jsonl", [{"sentence": "x", "label": "pos"}])
     units = plan_read_units(str(p))
-    with pytest.raises(CorpusError, match=r"column 'text' \(--text-column\) is not in the corpus"):
+    with pytest.raises(CorpusError, match=r"column 'text' \(text_column=\) is not in the corpus"):
         check_columns(units, ColumnSpec())
     with pytest.raises(CorpusError, match="none of the corpus labels"):
         check_labels(units, "label", LabelSpace({0: "LABEL_0", 1: "LABEL_1"}))

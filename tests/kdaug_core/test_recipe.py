@@ -1,5 +1,6 @@
 import pytest
 
+from kdaug.core.flags import KeywordError, command_line
 from kdaug.core.recipe import Recipe, RecipeError
 
 
@@ -21,22 +22,34 @@ def test_yaml_recipe_with_flag_overrides(tmp_path):
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        ({"colour": "red"}, "unknown recipe key"),
-        ({"split": "train/x"}, "--split"),
-        ({"chunk_size": 0}, "--chunk-size"),
-        ({"input_range_bytes": -1}, "--input-range-bytes"),
-        ({"input_range_bytes": "64MB"}, "--input-range-bytes"),
-        ({"soft_labels": "float8"}, "--soft-labels"),
-        ({"soft_labels": "topk:0"}, "--soft-labels"),
-        ({"teacher_precision": "int4"}, "--teacher-precision"),
-        ({"input_format": "xml"}, "--input-format"),
+        ({"split": "train/x"}, "split='train/x'"),
+        ({"chunk_size": 0}, "chunk_size="),
+        ({"input_range_bytes": -1}, "input_range_bytes="),
+        ({"input_range_bytes": "64MB"}, "input_range_bytes="),
+        ({"soft_labels": "float8"}, "soft_labels="),
+        ({"soft_labels": "topk:0"}, "soft_labels="),
+        ({"teacher_precision": "int4"}, "teacher_precision='int4'"),
+        ({"input_format": "xml"}, "input_format='xml'"),
     ],
 )
 def test_bad_values_fail_with_a_clear_message(kwargs, message):
     with pytest.raises(RecipeError, match=message):
         Recipe.from_sources(None, input="i", output="o", teacher="t", **kwargs)
+    with command_line(), pytest.raises(RecipeError, match="--" + message.split("=")[0].replace("_", "-")):
+        Recipe.from_sources(None, input="i", output="o", teacher="t", **kwargs)
+
+
+def test_an_unknown_key_fails_naming_the_closest_one(tmp_path):
+    with pytest.raises(KeywordError, match="kdaug.materialize\\(\\) got unknown keyword 'colour'"):
+        Recipe.from_sources(None, input="i", output="o", teacher="t", colour="red")
+    cfg = tmp_path / "r.yaml"
+    cfg.write_text("input: i\noutput: o\nteacher: t\ntext-colum: review\n")
+    with pytest.raises(KeywordError, match="recipe file .* 'text_colum' \\(did you mean 'text_column'\\?\\)"):
+        Recipe.from_sources(str(cfg))
 
 
 def test_required_values():
-    with pytest.raises(RecipeError, match="--teacher is required"):
+    with pytest.raises(RecipeError, match="teacher= is required"):
+        Recipe.from_sources(None, input="i", output="o")
+    with command_line(), pytest.raises(RecipeError, match="--teacher is required"):
         Recipe.from_sources(None, input="i", output="o")

@@ -18,8 +18,8 @@ from kdaug.core.schema import (
 
 
 def test_schema_file_is_the_source_of_truth():
-    spec = json.loads(schemas.schema_text(2))
-    assert spec["version"] == 2 == schemas.CURRENT_VERSION
+    spec = json.loads(schemas.schema_text(3))
+    assert spec["version"] == 3 == schemas.CURRENT_VERSION
     v1 = set(column_names(1))
     required = {
         "id",
@@ -44,6 +44,17 @@ def test_schema_file_is_the_source_of_truth():
     assert arrow_schema(soft_labels=SoftLabels("float16")).field("teacher_logits").type == pa.list_(pa.float16())
 
 
+def test_v3_adds_only_the_hugging_face_features_and_a_nullable_teacher_pred():
+    v2, v3 = load_spec(2), load_spec(3)
+    differ = [(a["name"], a["nullable"], b["nullable"]) for a, b in zip(v2["columns"], v3["columns"]) if a != b]
+    assert differ == [("teacher_pred", False, True)] and set(v3["metadata"]) - set(v2["metadata"]) == {"huggingface"}
+    s = arrow_schema({"label_names": ["neg", "pos"]})
+    features = json.loads(s.metadata[b"huggingface"])["info"]["features"]
+    assert features == {c: {"names": ["neg", "pos"], "_type": "ClassLabel"} for c in ("label", "teacher_pred")}
+    assert b"huggingface" not in arrow_schema({"label_names": ["neg", "pos"]}, version=2).metadata
+    check_schema(arrow_schema({"teacher": "t"}, version=2))  # v2 files stay readable
+
+
 def test_metadata_round_trips():
     s = arrow_schema(
         {
@@ -57,7 +68,7 @@ def test_metadata_round_trips():
     )
     meta = check_schema(s)
     assert (meta.schema_version, meta.teacher, meta.label_names, meta.recipe, meta.split, meta.soft_labels) == (
-        2,
+        3,
         "t",
         ["neg", "pos"],
         {"seed": 3},

@@ -510,3 +510,41 @@ def test_the_manifest_counts_copies_skipped_on_short_texts(tmp_path, mr_rows, ma
     assert e["corpus_changed_ratio"]["synonym"] == pytest.approx(sum(copies) / (len(copies) + a["short_text"]))
     assert e["corpus_changed_ratio"]["synonym"] < e["mean_changed_ratio"]["synonym"]
     assert abs(e["corpus_changed_ratio"]["synonym"] - 0.1) < abs(o["corpus_changed_ratio"]["synonym"] - 0.1)
+
+
+def test_class_names_reach_every_parquet_reader_that_knows_hugging_face_features(tmp_path, materialize):
+    import datasets
+
+    corpus = write_jsonl(tmp_path / "c.jsonl", [{"text": f"a fine film number {i}", "label": i % 2} for i in range(6)])
+    materialize(corpus, tmp_path / "ds", augment=["synonym:ratio=0.3,copies=1"])
+    files = sorted(str(f) for f in (tmp_path / "ds" / "data").glob("*.parquet"))
+    loaded = datasets.load_dataset("parquet", data_files=files, split="train")
+    for column in ("label", "teacher_pred"):
+        assert loaded.features[column] == datasets.ClassLabel(names=["negative", "positive"])
+    assert loaded.features["label"].int2str(loaded[0]["label"]) in ("negative", "positive")
+    # pandas and DuckDB see integers; the names are in the file metadata (docs/materialize.md says where)
+    meta = pq.read_schema(files[0]).metadata
+    assert json.loads(meta[b"kdaug.label_names"]) == ["negative", "positive"]
+
+
+def test_a_dead_letter_keeps_the_csv_row_exactly_as_read_beside_its_fields(tmp_path, tiny_teacher, capsys):
+    import csv
+    import io
+
+    corpus = tmp_path / "reviews.csv"
+    corpus.write_text(
+        'review,sentiment\n"Great, mostly.",mixed\n"A ""fine"" film",positive\n"Dull,\nand long",negative\n',
+        encoding="utf-8",
+    )
+    out = tmp_path / "ds"
+    argv = ["materialize", "--input", str(corpus), "--output", str(out), "--teacher", str(tiny_teacher)]
+    assert kdaug([*argv, "--text-column", "review", "--label-column", "sentiment", "--runner=DirectRunner"]) == 0
+    printed = capsys.readouterr().out
+    assert f"{out}/dead_letter/train-00000-of-00001.jsonl" in printed  # the summary says where they are
+    (letter,) = read_dead_letters(out)
+    assert letter["record"] == '"Great, mostly.",mixed' and "mixed" in letter["reason"]
+    assert next(csv.reader(io.StringIO(letter["record"]))) == ["Great, mostly.", "mixed"]  # parses as it was
+    assert letter["fields"] == {"review": "Great, mostly.", "sentiment": "mixed"}
+    assert letter["position"] == "reviews.csv:2"
+    rows = read_rows(out)
+    assert sorted(r["text"] for r in rows) == ['A "fine" film', "Dull,\nand long"]

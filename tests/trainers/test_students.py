@@ -95,3 +95,20 @@ def test_every_student_kind_declares_its_learning_rate_and_defaults():
         StudentSpec.parse("bilstm:embeddings=word2vec")
     with pytest.raises(StudentSpecError, match="hf: needs model="):
         StudentSpec.parse("hf")
+
+
+def test_a_new_head_is_said_once_in_kdaugs_words_not_as_transformers_missing_table(tmp_path, capfd, caplog):
+    import logging
+
+    from kdaug.trainers.students import StudentSpec, build_student
+    from tests.conftest import _build_tiny_bert
+
+    encoder = _build_tiny_bert(tmp_path / "encoder", "BertModel", 0)  # an encoder without a task head
+    with caplog.at_level(logging.INFO, logger="kdaug"):
+        student = build_student(StudentSpec.parse(f"hf:model={encoder}"), {0: "neg", 1: "pos"}, None, [], 32)
+    printed = capfd.readouterr()
+    assert "MISSING" not in printed.err + printed.out and "Loading weights" not in printed.err
+    (said,) = [r.getMessage() for r in caplog.records if "head" in r.getMessage()]
+    assert "a new 2-class head (classifier.bias, classifier.weight)" in said
+    with torch.no_grad():
+        assert student(student.encode(["a fine film"], [None])).shape == (1, 2)

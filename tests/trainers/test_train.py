@@ -4,6 +4,7 @@ import math
 import pytest
 
 from kdaug.cli import main as kdaug
+from kdaug.core.corpus import ColumnSpec
 from kdaug.trainers.dataset import open_split
 from kdaug.trainers.train import (
     TRAINING_REVISION,
@@ -14,7 +15,7 @@ from kdaug.trainers.train import (
     scheduled_lr,
     train,
 )
-from tests.conftest import write_jsonl
+from tests.conftest import reseal, write_jsonl
 
 
 def config(tiny_dataset, out, **kw):
@@ -60,12 +61,13 @@ def test_a_checkpoint_of_another_run_is_refused_and_restart_trains_from_the_star
     shutil.copytree(data, copy)
     killed = config(tiny_dataset, tmp_path / "run", data=str(copy), stop_after_steps=4)
     assert train(killed, progress=False)["stopped_early"]
-    with pytest.raises(CheckpointMismatchError, match=r"seed 3 -> 4.*--restart"):
+    with pytest.raises(CheckpointMismatchError, match=r"seed 3 -> 4.*restart=True"):
         train(config(tiny_dataset, tmp_path / "run", data=str(copy), seed=4), progress=False)
     # the same path, other bytes: a re-materialized dataset is told by its content, not its name
     part = sorted((copy / "data").glob("*.parquet"))[0]
     table = pq.read_table(part)
     pq.write_table(table.slice(0, table.num_rows - 1), part)
+    reseal(copy)  # as a materialize run of other data would record it
     with pytest.raises(CheckpointMismatchError, match="the training data changed"):
         train(config(tiny_dataset, tmp_path / "run", data=str(copy)), progress=False)
     state_file = tmp_path / "run" / "checkpoint" / "trainer_state.json"
@@ -94,7 +96,7 @@ def test_mse_on_logits_trains_and_older_checkpoints_resume_with_the_default_loss
     mse = train(config(tiny_dataset, tmp_path / "mse", kd_loss="mse"), progress=False)
     assert mse["config"]["kd_loss"] == "mse" and len(mse["history"]) == 2
     assert [h["train_loss"] for h in mse["history"]] != [h["train_loss"] for h in kl["history"]]
-    with pytest.raises(TrainConfigError, match="--kd-loss must be one of kl, mse"):
+    with pytest.raises(TrainConfigError, match="kd_loss= must be one of kl, mse"):
         config(tiny_dataset, tmp_path / "x", kd_loss="l2")
     # A checkpoint written before kd_loss existed ran KL: it resumes as KL and is refused as MSE.
     assert train(config(tiny_dataset, tmp_path / "old", stop_after_steps=3), progress=False)["stopped_early"]
@@ -111,7 +113,7 @@ def test_linear_schedule_decays_to_zero_and_a_resumed_run_continues_it(tiny_data
     linear = config(tiny_dataset, tmp_path / "x", lr_schedule="linear")
     assert [scheduled_lr(2e-3, linear, step, 10) for step in (0, 5, 10)] == [2e-3, 1e-3, 0.0]
     assert scheduled_lr(2e-3, config(tiny_dataset, tmp_path / "y"), 9, 10) == 2e-3
-    with pytest.raises(TrainConfigError, match="--lr-schedule must be one of constant, linear"):
+    with pytest.raises(TrainConfigError, match="lr_schedule= must be one of constant, linear"):
         config(tiny_dataset, tmp_path / "z", lr_schedule="cosine")
     whole = train(config(tiny_dataset, tmp_path / "whole", lr_schedule="linear"), progress=False)
     constant = train(config(tiny_dataset, tmp_path / "constant"), progress=False)
@@ -488,7 +490,7 @@ def test_the_best_epoch_picked_on_eval_is_scored_once_on_test(tiny_dataset, tmp_
     metrics = train(cfg, progress=False)
     assert metrics["test"]["epoch"] == metrics["best"]["epoch"]
     best = load_student(tmp_path / "run" / "best")
-    expected = evaluate(best, *load_eval(cfg, ["negative", "positive"], "test"))
+    expected = evaluate(best, *load_eval(cfg.test, ColumnSpec(), ["negative", "positive"], "test"))
     assert metrics["test"]["accuracy"] == expected["accuracy"] and metrics["test"]["macro_f1"] == expected["macro_f1"]
     scores = {k: metrics["test"][k] for k in ("epoch", "accuracy", "macro_f1")}
     assert json.loads((tmp_path / "run" / "metrics.json").read_text())["test"] == scores
@@ -499,7 +501,7 @@ def test_the_best_epoch_picked_on_eval_is_scored_once_on_test(tiny_dataset, tmp_
     assert "test" not in train(config(tiny_dataset, tmp_path / "no_test", epochs=1), progress=False)
 
     bad = write_jsonl(tmp_path / "bad_test.jsonl", [{"text": "fine", "label": "maybe"}])
-    with pytest.raises(TrainConfigError, match="--test .* labels the training data does not know"):
+    with pytest.raises(TrainConfigError, match="test=.* has labels the training data does not know"):
         train(config(tiny_dataset, tmp_path / "bad", test=str(bad)), progress=False)
     assert not (tmp_path / "bad" / "checkpoint").exists()  # refused before any training
 
