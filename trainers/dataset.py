@@ -15,6 +15,7 @@ import pyarrow.parquet as pq
 from kdaug.core.corpus import (
     BadRecord,
     ColumnSpec,
+    CorpusError,
     LabelSpace,
     check_columns,
     peek_labels,
@@ -118,6 +119,11 @@ class CorpusSplit:
                 label_names = [str(i) for i in range(max(int(v) for v in values) + 1)]
             else:
                 label_names = sorted(values)
+            if len(label_names) < 2:
+                raise CorpusError(
+                    f"{path!r}: column {columns.label!r} holds {len(label_names)} class(es) "
+                    f"({', '.join(label_names) or 'no labels'}); a classifier needs at least 2"
+                )
         return cls(path, label_names, columns)
 
     @property

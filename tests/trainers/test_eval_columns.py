@@ -144,3 +144,22 @@ def test_a_data_file_changed_in_place_is_refused_by_its_sha256(tiny_dataset, tmp
     with pytest.raises(DamagedDatasetError, match=f"{first.name}: sha256 .* is not the manifest's"):
         train(cfg, progress=False)
     assert not (tmp_path / "r" / "checkpoint").exists()
+
+
+def test_fine_tuning_on_a_corpus_of_one_class_is_refused(tmp_path):
+    from kdaug.core.corpus import CorpusError
+
+    corpus = write_csv(tmp_path / "one.csv", ["review", "sentiment"], [("a fine film", "positive")] * 4)
+    cfg = TrainConfig(
+        data=str(corpus),
+        student="bilstm",
+        eval=str(corpus),
+        output=str(tmp_path / "r"),
+        objective="finetune",
+        text_column="review",
+        label_column="sentiment",
+    )
+    with pytest.raises(
+        CorpusError, match="column 'sentiment' holds 1 class\\(es\\) \\(positive\\); a classifier needs"
+    ):
+        train(cfg, progress=False)
