@@ -54,7 +54,7 @@ DEFAULT_GRID: list[dict] = [
         "augment": ["knn:source=teacher,ratio=0.3,copies=4"],
         "objectives": TOKEN_OBJECTIVES,
     },
-    {"name": "augpro_mix mu=0.5 x4", "augment": ["augpro_mix:mu=0.5,copies=4"], "objectives": KD_ONLY},
+    {"name": "augpro_mix mu=0.5 x4", "augment": ["augpro_mix:mu=0.5,ties=coin,copies=4"], "objectives": KD_ONLY},
     {"name": "augpro_mix mu~Beta(0.5) x4", "augment": ["augpro_mix:mu=beta:0.5,copies=4"], "objectives": KD_ONLY},
     {"name": "augpro_fgsm x4", "augment": ["augpro_fgsm:copies=4"], "objectives": KD_ONLY},
     {

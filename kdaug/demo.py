@@ -26,7 +26,7 @@ from pathlib import Path
 
 # --full: AugPro-Mix, the augmentation the AugPro paper proposes for KD, led `kdaug compare` on MR test
 # (docs/results.md); twice the default's copies, since KD asks for as much augmented data as it gets.
-FULL_AUGMENT = "augpro_mix:mu=0.5,copies=8"
+FULL_AUGMENT = "augpro_mix:mu=0.5,ties=coin,copies=8"  # coin: ties split as when --full was measured
 
 VARIANTS = [  # (name, objective, methods)
     ("student, gold labels only", "finetune", ["original"]),

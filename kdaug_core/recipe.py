@@ -29,11 +29,15 @@ class RecipeError(KdaugError, ValueError):
 
 
 def with_teacher_default(spec: AugmentSpec, teacher: str) -> AugmentSpec:
-    """Augmenters that use a model's embeddings default to the teacher's (written into the recipe)."""
-    wants_model = "model" in spec.params and spec.params["model"] is None
-    if wants_model and (spec.method != "knn" or spec.params.get("source") == "teacher"):
-        return AugmentSpec(spec.method, {**spec.params, "model": teacher})
-    return spec
+    """Augmenters that use a model's embeddings default to the teacher's, and the context check of
+    synonym and kNN candidates to the teacher as encoder (both written into the recipe)."""
+    params = dict(spec.params)
+    wants_model = "model" in params and params["model"] is None
+    if wants_model and (spec.method != "knn" or params.get("source") == "teacher"):
+        params["model"] = teacher
+    if "context" in params and params["context"] is None:
+        params["context"] = teacher
+    return spec if params == spec.params else AugmentSpec(spec.method, params)
 
 
 @keyword_checked

@@ -71,6 +71,17 @@ def match_case(template: str, word: str) -> str:
 
 SENTENCE_END = frozenset(".!?")
 
+# Number words never change: "three" -> "iii" or "one" -> "peerless" changes what a sentence says, not how.
+_NUMBER_WORDS = (
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+    "seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety hundred hundreds "
+    "thousand thousands million millions billion billions trillion dozen dozens first second third fourth "
+    "fifth sixth seventh eighth ninth tenth twentieth hundredth thousandth once twice thrice half"
+)
+NUMBER_WORDS = frozenset(_NUMBER_WORDS.split())
+# Modal verbs never change either: WordNet knows "may" as a month and a shrub, "might" as power.
+MODAL_VERBS = frozenset(["may", "might", "must", "shall", "should", "would", "could", "ought"])
+
 
 def sentence_initial(text: str, token: WordToken) -> bool:
     """True when only spaces, quotes or brackets stand between the token and a sentence start."""

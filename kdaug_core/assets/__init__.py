@@ -19,12 +19,13 @@ def load_stopwords() -> frozenset[str]:
     return frozenset(w.strip() for w in lines if w.strip() and not w.startswith("#"))
 
 
-def load_function_word_substitutes() -> dict[str, list[str]]:
+def load_function_word_substitutes(risky: bool = False) -> dict[str, list[str]]:
+    """Stopword -> its safe substitutes (or, with `risky`, the ones right in some contexts only)."""
     table = {}
     for line in read_packaged_text("function_words.tsv").splitlines():
         if line.strip() and not line.startswith("#"):
-            word, subs = line.split("\t")
-            table[word] = [s for s in subs.split(",") if s.isalpha()]
+            word, safe, unsafe = line.split("\t")
+            table[word] = [s for s in (unsafe if risky else safe).split(",") if s.isalpha()]
     return table
 
 

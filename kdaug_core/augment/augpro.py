@@ -91,34 +91,53 @@ class Projector:
     def encode(self, texts: list[str], max_length: int):
         return self.tok(texts, truncation=True, max_length=max_length, return_offsets_mapping=True)
 
-    def project(self, embeds, keep, continuation):
+    def project(self, embeds, keep, continuation, prefer_ids=None):
         """embeds [B, L, d]; keep [B, L] bool (special and padding positions, left as they are: not scored);
-        continuation [B, L] bool -> ids [B, L], the nearest allowed token by L2 (0 where kept)."""
+        continuation [B, L] bool -> ids [B, L], the nearest allowed token by L2 (0 where kept). With
+        `prefer_ids` [B, L] (the source's tokens), a position whose preferred token is as near as the
+        nearest (within TIE_TOLERANCE, relative) takes it: a tie, such as a source and a partner token mixed
+        at mu 0.5, which floating-point rounding would break one way on a CPU and the other on a GPU, is
+        broken the same way everywhere."""
         import torch
 
         flat, cont = embeds.reshape(-1, embeds.shape[-1]), continuation.reshape(-1)
         todo = ~keep.reshape(-1)
+        src = prefer_ids.reshape(-1) if prefer_ids is not None else None
         out = torch.zeros(flat.shape[0], dtype=torch.long, device=embeds.device)
         for kind, (ids, rows, sq_norms) in self.candidates.items():
             positions = (todo & (cont == kind)).nonzero().squeeze(1)
             # bounded memory whatever the batch and length: POSITIONS x candidates scores at a time
             for start in range(0, positions.shape[0], PROJECT_POSITIONS):
                 chunk = positions[start : start + PROJECT_POSITIONS]
-                scores = 2 * flat[chunk].float() @ rows.T - sq_norms
-                out[chunk] = ids[scores.argmax(-1)]
+                e = flat[chunk].float()
+                scores = 2 * e @ rows.T - sq_norms
+                best, at = scores.max(-1)
+                out[chunk] = ids[at]
+                if src is not None:
+                    own = self.table[src[chunk]].float()
+                    own_score = 2 * (e * own).sum(-1) - (own**2).sum(-1)
+                    tie = best - own_score <= TIE_TOLERANCE * (best.abs() + own_score.abs()).clamp_min(1e-6)
+                    allowed = self.word_start_ok if not kind else self.continuation_ok
+                    tie &= allowed[src[chunk]]  # the preferred token must be one this position may become
+                    out[chunk] = torch.where(tie, src[chunk], out[chunk])
         return out.reshape(embeds.shape[:2]), keep
 
 
 PROJECT_POSITIONS = 256
+TIE_TOLERANCE = 1e-5  # relative: far above float32 rounding (~1e-7), far below real score gaps
 
 
-def text_edits(tok, text: str, enc_one, old_ids: list[int], new_ids: list[int]) -> list[tuple[int, int, str]]:
-    """(start, end, new surface) for each word of `text` whose token ids changed, in text order."""
+def text_edits(
+    tok, text: str, enc_one, old_ids: list[int], new_ids: list[int], sequence: int | None = None
+) -> list[tuple[int, int, str]]:
+    """(start, end, new surface) for each word of `text` whose token ids changed, in text order. For a
+    pair encoded together, `sequence` (0 or 1) says which of its two texts `text` is."""
     word_ids = enc_one.word_ids
     offsets = enc_one.offsets
+    in_text = enc_one.sequence_ids if sequence is not None else [0] * len(word_ids)
     spans: dict[int, list[int]] = {}
     for pos, w in enumerate(word_ids):
-        if w is not None:
+        if w is not None and in_text[pos] == (sequence or 0):
             spans.setdefault(w, []).append(pos)
     edits = []
     for positions in spans.values():
@@ -172,8 +191,15 @@ class _AugProBase(Augmenter):
         def draft(pending: list[Pending]) -> list[Draft]:
             texts = {(p.source, p.copy): [sources[p.source].text, sources[p.source].text_pair] for p in pending}
             changed = dict.fromkeys(texts, 0)
+            paired = [p for p in pending if self.PAIRS_TOGETHER and sources[p.source].text_pair is not None]
+            if paired:  # a model trained on pairs reads the pair: both texts in one sequence
+                for p, drafted in zip(paired, self.perturb_pairs(sources, sides, paired)):
+                    for side, (text, n) in drafted.items():
+                        texts[(p.source, p.copy)][side] = text
+                        changed[(p.source, p.copy)] += n
+            single = [p for p in pending if p not in paired]
             for side in (0, 1):
-                todo = [p for p in pending if side in sides[p.source]]
+                todo = [p for p in single if side in sides[p.source]]
                 if todo:
                     for p, (text, n) in zip(todo, self.perturb_side(sources, side, todo)):
                         texts[(p.source, p.copy)][side] = text
@@ -182,8 +208,14 @@ class _AugProBase(Augmenter):
 
         return self.draw(sources, sides, draft, seed, together=True, max_attempts=self.MAX_ROUNDS)
 
+    PAIRS_TOGETHER = False  # whether a sentence pair is perturbed as one sequence (perturb_pairs)
+
     def perturb_side(self, sources, side: int, pending: list[Pending]) -> list[tuple[str, int]]:
         """The drafted text of `side` for each pending copy, and how many of its words changed."""
+        raise NotImplementedError
+
+    def perturb_pairs(self, sources, sides, pending: list[Pending]) -> list[dict[int, tuple[str, int]]]:
+        """For each pending copy of a sentence pair: {side: (drafted text, words changed)}."""
         raise NotImplementedError
 
     def _encode_side(self, sources, side: int, rows: list[int]):
@@ -203,11 +235,12 @@ class _AugProBase(Augmenter):
         continuation = ~torch.tensor(self.proj.vocab.word_start, device=self.proj.device)[ids]
         return texts, enc, ids, mask, special, continuation
 
-    def _finish(self, texts, enc, ids, special, continuation, embeds) -> list[tuple[str, int]]:
-        """(rebuilt text, words changed) per row: the projected tokens, back in the source's own text."""
+    def _finish(self, texts, enc, ids, special, continuation, embeds, prefer=None) -> list[tuple[str, int]]:
+        """(rebuilt text, words changed) per row: the projected tokens, back in the source's own text. Ties
+        go to `prefer` (default: the source's own tokens)."""
         import torch
 
-        new_ids, _ = self.proj.project(embeds, special, continuation)
+        new_ids, _ = self.proj.project(embeds, special, continuation, prefer_ids=ids if prefer is None else prefer)
         new_ids = torch.where(special, ids, new_ids)
         out = []
         for b, text in enumerate(texts):
@@ -222,6 +255,13 @@ class AugProMix(_AugProBase):
     PARAMS = {
         **_AugProBase.PARAMS,
         "mu": Param(str, "0.5", "weight of the source: a number in (0, 1) or beta:A (Beta(A, A) per copy)", _mu_ok),
+        "ties": Param(
+            str,
+            "source",
+            "a position as near its source token as its partner's (mu 0.5 makes every such position a tie): "
+            "source keeps the source token; coin takes either, by a seeded coin per position",
+            lambda v: None if v in ("source", "coin") else "must be source or coin",
+        ),
     }
 
     def setup(self) -> None:
@@ -241,6 +281,7 @@ class AugProMix(_AugProBase):
             # As in mixup, mu is not folded: after projection a position whose mu is above 1/2 mostly
             # keeps the source token, below 1/2 takes the partner's, and near 1/2 a third token.
             mus.append(float(rng.beta(self._mu[1], self._mu[1])) if self._mu[0] == "beta" else self._mu[1])
+        coins = [p.rng.random(self.max_length + 2) < 0.5 for p in pending] if self.ties == "coin" else None
         rows = [p.source for p in pending]
         texts, enc, ids, mask, special, continuation = self._encode_side(sources, side, sorted(set(rows + partners)))
         index = {r: k for k, r in enumerate(sorted(set(rows + partners)))}
@@ -251,6 +292,11 @@ class AugProMix(_AugProBase):
             e_src = self.proj.table[ids[a]].float()
             e_partner = self.proj.table[ids[b]].float()  # the partner's [PAD] rows where it is shorter
             mixed = mu * e_src + (1 - mu) * e_partner
+        prefer = None
+        if coins is not None:  # a tied position takes the partner's token where its coin says so
+            width = ids.shape[1]
+            heads = torch.tensor(np.stack([c[:width] for c in coins]), device=self.proj.device)
+            prefer = torch.where(heads, ids[b], ids[a])
         return self._finish(
             [texts[index[r]] for r in rows],
             _EncView(enc, [index[r] for r in rows]),
@@ -258,6 +304,7 @@ class AugProMix(_AugProBase):
             special[a],
             continuation[a],
             mixed,
+            prefer,
         )
 
 
@@ -317,15 +364,59 @@ class AugProFgsm(_AugProBase):
                     f"with every load; give a fine-tuned sequence classifier"
                 )
 
+    PAIRS_TOGETHER = True
+
     def step_size(self, attempt: int) -> float:
         """The step of a copy's `attempt`-th draft (0 first), in units of the embedding table's std, so
         one eps means the same for every model. A copy being redrawn (its last draft repeated the source
         or an earlier copy) steps further; both sides of a pair take the same step."""
         return self.eps * 1.5**attempt
 
+    def perturb_pairs(self, sources, sides, pending) -> list[dict[int, tuple[str, int]]]:
+        """The pair as the model reads it (one sequence, token types), the gradient taken on it, the step
+        and the projection on the augmented side(s) only."""
+        import torch
+
+        if not hasattr(self, "proj"):
+            self.setup()
+        rows = sorted({p.source for p in pending})
+        index = {r: k for k, r in enumerate(rows)}
+        enc = self.proj.tok(
+            [sources[i].text for i in rows],
+            [sources[i].text_pair for i in rows],
+            truncation=True,
+            max_length=self.max_length,
+            return_offsets_mapping=True,
+        )
+        fields = {k: enc[k] for k in ("input_ids", "attention_mask", "token_type_ids") if k in enc}
+        batch = self.proj.tok.pad(fields, return_tensors="pt")
+        sel = torch.tensor([index[p.source] for p in pending])
+        ids = batch["input_ids"][sel].to(self.proj.device)
+        mask = batch["attention_mask"][sel].to(self.proj.device)
+        types = batch["token_type_ids"][sel].to(self.proj.device) if "token_type_ids" in batch else None
+        width = ids.shape[1]
+        sequence = torch.full((len(pending), width), -1, dtype=torch.long)
+        for k, p in enumerate(pending):
+            for pos, s in enumerate(enc[index[p.source]].sequence_ids):
+                if s is not None and s in sides[p.source]:
+                    sequence[k, pos] = s  # an augmented side's token
+        frozen = (sequence < 0).to(self.proj.device) | (mask == 0)  # specials, padding, the other side
+        continuation = ~torch.tensor(self.proj.vocab.word_start, device=self.proj.device)[ids]
+        new_ids = self._step_and_project(pending, ids, mask, frozen, continuation, types)
+        out = []
+        for k, p in enumerate(pending):
+            one = enc[index[p.source]]
+            n = len(one.ids)
+            drafted = {}
+            for side in sides[p.source]:
+                text = (sources[p.source].text, sources[p.source].text_pair)[side]
+                edits = text_edits(self.proj.tok, text, one, ids[k, :n].tolist(), new_ids[k, :n].tolist(), side)
+                drafted[side] = (apply_edits(text, edits), changed_by_edits(text, edits))
+            out.append(drafted)
+        return out
+
     def perturb_side(self, sources, side, pending) -> list[tuple[str, int]]:
         import torch
-        import torch.nn.functional as F
 
         if not hasattr(self, "proj"):
             self.setup()
@@ -335,6 +426,23 @@ class AugProFgsm(_AugProBase):
         index = {r: k for k, r in enumerate(rows)}
         sel = torch.tensor([index[i] for i, _ in keys], device=self.proj.device)
         ids, mask, special, continuation = ids[sel], mask[sel], special[sel], continuation[sel]
+        new_ids = self._step_and_project(pending, ids, mask, special, continuation)
+        out = []
+        for b, (i, _) in enumerate(keys):
+            text, one = texts[index[i]], enc[index[i]]
+            n = len(one.ids)
+            edits = text_edits(self.proj.tok, text, one, ids[b, :n].tolist(), new_ids[b, :n].tolist())
+            out.append((apply_edits(text, edits), changed_by_edits(text, edits)))
+        return out
+
+    def _step_and_project(self, pending, ids, mask, frozen, continuation, types=None):
+        """The sign-gradient step from each copy's seeded random start, on the positions not `frozen`,
+        projected to tokens (the frozen ones keep theirs)."""
+        import torch
+        import torch.nn.functional as F
+
+        extra = {} if types is None else {"token_type_ids": types}
+        special = frozen
         embeds = self.proj.table[ids].float()
         start = torch.stack(
             [torch.from_numpy(p.rng.standard_normal(tuple(embeds.shape[1:])).astype(np.float32)) for p in pending]
@@ -344,20 +452,14 @@ class AugProFgsm(_AugProBase):
             target_model = self.teacher.model if self.teacher is not None else self.proj.model
             target_table = self.teacher.table if self.teacher is not None else self.proj.table
             p_target = F.softmax(
-                target_model(inputs_embeds=target_table[ids].float(), attention_mask=mask).logits.float(), -1
+                target_model(inputs_embeds=target_table[ids].float(), attention_mask=mask, **extra).logits.float(), -1
             )
         with torch.enable_grad():
             x = (embeds + start * (~special)[..., None]).detach().requires_grad_(True)
-            log_q = F.log_softmax(self.proj.model(inputs_embeds=x, attention_mask=mask).logits.float(), -1)
+            log_q = F.log_softmax(self.proj.model(inputs_embeds=x, attention_mask=mask, **extra).logits.float(), -1)
             loss = F.kl_div(log_q, p_target, reduction="batchmean")
             (grad,) = torch.autograd.grad(loss, x)
         eps = torch.tensor([self.step_size(p.attempt) for p in pending], device=self.proj.device)
         perturbed = embeds + (eps * self.proj.table_std)[:, None, None] * grad.sign() * (~special)[..., None]
-        return self._finish(
-            [texts[index[i]] for i, _ in keys],
-            _EncView(enc, [index[i] for i, _ in keys]),
-            ids,
-            special,
-            continuation,
-            perturbed.detach(),
-        )
+        new_ids, _ = self.proj.project(perturbed.detach(), special, continuation, prefer_ids=ids)
+        return torch.where(special, ids, new_ids)

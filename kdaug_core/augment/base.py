@@ -23,7 +23,16 @@ from kdaug.core.assets import load_stopwords
 from kdaug.core.augment.draw import AugmentResult, Draft, Drafter, Pending, choose_positions, draw_copies
 from kdaug.core.corpus import SourceExample
 from kdaug.core.errors import KdaugError
-from kdaug.core.words import WordToken, match_case, protected, replace_spans, sentence_initial, word_tokens
+from kdaug.core.words import (
+    MODAL_VERBS,
+    NUMBER_WORDS,
+    WordToken,
+    match_case,
+    protected,
+    replace_spans,
+    sentence_initial,
+    word_tokens,
+)
 
 SIDES = ("auto", "text", "pair", "both")
 
@@ -57,6 +66,23 @@ def _side_ok(v: str) -> str | None:
 
 
 STOPWORD_POLICIES = ("fill", "keep")
+
+
+def _fit_ok(v: float) -> str | None:
+    return None if -1.0 <= v <= 1.0 else "must be in [-1, 1] (a cosine)"
+
+
+# The context check of the augmenters whose candidates come out of context (synonym, kNN): see
+# augment/context.py. A recipe fills in its teacher as `context`.
+CONTEXT_PARAMS = {
+    "context": Param(
+        str,
+        None,
+        "encoder that checks each candidate fits its sentence: a model directory or hub id (in a recipe, "
+        "the teacher by default); none: no check",
+    ),
+    "min_fit": Param(float, 0.7, "keep a candidate whose contextual fit (cosine) reaches this", _fit_ok),
+}
 
 
 def _stopwords_ok(v: str) -> str | None:
@@ -170,6 +196,13 @@ def _coerce(value: Any, typ: type) -> Any:
     return typ(value)
 
 
+# Tiers of slots, best first: a copy's positions are drawn from a tier only for what the tiers before it
+# cannot cover, so the ratio is met as exactly as before while the copy is as good as the ratio allows.
+FITTING, FUNCTION, UNFITTING, RISKY_FUNCTION = range(4)
+UNFITTING_KEPT = 3  # an unfitting slot offers its best-fitting candidates only...
+UNFITTING_FLOOR = 0.4  # ...and none below this fit (such a swap is wrong in nearly every sentence)
+
+
 @dataclass
 class Slot:
     """A word that may be replaced, with what it may become."""
@@ -178,6 +211,11 @@ class Slot:
     index: int  # index into that side's word tokens
     candidates: list[str]
     stopword: bool = False  # used only when content words cannot meet the ratio
+    tier: int = FITTING  # FITTING content, FUNCTION words, UNFITTING content, RISKY_FUNCTION words
+
+    def __post_init__(self):
+        if self.stopword and self.tier == FITTING:
+            self.tier = FUNCTION
 
 
 class ReplacementAugmenter(Augmenter):
@@ -191,6 +229,8 @@ class ReplacementAugmenter(Augmenter):
     MAX_ATTEMPTS_PER_COPY = 8
     stopwords: str
     short: str
+    context: str | None = None  # declared by the augmenters that take CONTEXT_PARAMS
+    min_fit: float = 0.0
     PARAMS = {
         **Augmenter.PARAMS,
         "stopwords": Param(
@@ -219,10 +259,10 @@ class ReplacementAugmenter(Augmenter):
         return [None if shielded else self.word_kind(text, t) for t, shielded in zip(tokens, protected(text, tokens))]
 
     def word_kind(self, text: str, token: WordToken) -> str | None:
-        """'content', 'stopword', or None for words never replaced (numbers, punctuation, proper nouns,
+        """'content', 'stopword', or None for words never replaced (numbers and number words, punctuation, proper nouns,
         acronyms, and stopwords under stopwords=keep)."""
         w = token.text
-        if not w.isalpha():
+        if not w.isalpha() or w.lower() in NUMBER_WORDS or w.lower() in MODAL_VERBS:
             return None
         if w.lower() in self._stopwords:
             return "stopword" if self.stopwords == "fill" else None
@@ -237,6 +277,43 @@ class ReplacementAugmenter(Augmenter):
     def stopword_candidates_for(self, words: list[str]) -> dict[str, list[str]]:
         """Lowercased stopword -> stopword-like replacements (same grammatical role)."""
         return {}
+
+    def context_model(self) -> str | None:
+        """The encoder of the context check, or None where there is none (context unset or none)."""
+        model = getattr(self, "context", None)
+        return None if model in (None, "", "none") else model
+
+    def check_context(self) -> None:
+        """Fails before any work when the context check's model cannot be found."""
+        if self.context_model():
+            from kdaug.core.models import local_model_dir
+
+            local_model_dir(self.context_model(), "context model")
+
+    def fit_to_context(
+        self, sources: Sequence[SourceExample], tokens: list[list[list[WordToken]]], slots: list[list[Slot]]
+    ) -> None:
+        """Keeps, in each content slot, the candidates that fit the slot's sentence (context.py)."""
+        if not hasattr(self, "_context_fit"):
+            from kdaug.core.augment.context import ContextFit
+
+            self._context_fit = ContextFit(self.context_model())
+        from kdaug.core.augment.context import FitQuery
+
+        for src, tok, sl in zip(sources, tokens, slots):
+            checked = [s for s in sl if s.candidates and not s.stopword]
+            if not checked:
+                continue
+            texts = (src.text, src.text_pair or "")
+            queries = [FitQuery(texts[s.side], tok[s.side], s.index, s.candidates) for s in checked]
+            for slot, fits in zip(checked, self._context_fit.fits(queries)):
+                fitting = [c for c, f in zip(slot.candidates, fits) if f >= self.min_fit]
+                if fitting:
+                    slot.candidates = fitting
+                else:  # none fits: a last resort before risky function words, with its best candidates
+                    best = sorted(range(len(fits)), key=lambda j: (-fits[j], j))[:UNFITTING_KEPT]
+                    kept = sorted(j for j in best if fits[j] >= UNFITTING_FLOOR)
+                    slot.candidates, slot.tier = [slot.candidates[j] for j in kept], UNFITTING
 
     def needs_stopwords(self, n_words: int, content_slots: int) -> bool:
         """Whether a source's copies can need more changes than it has content words."""
@@ -260,46 +337,111 @@ class ReplacementAugmenter(Augmenter):
             )
         table = self.candidates_for(sorted({t.text.lower() for ks in kinds for _, _, t, k in ks if k == "content"}))
         out = []
-        for ks, sd, tok in zip(kinds, sides, tokens):
+        for src, ks, sd, tok in zip(sources, kinds, sides, tokens):
             slots = [
                 Slot(side, i, [match_case(t.text, c) for c in table.get(t.text.lower(), ())])
                 for side, i, t, k in ks
                 if k == "content"
             ]
+            if self.context_model():
+                self.fit_to_context([src], [tok], [slots])
             n_words = sum(len(tok[side]) for side in sd)
-            if self.needs_stopwords(n_words, sum(1 for s in slots if s.candidates)):
-                stops = self.stopword_candidates_for(sorted({t.text.lower() for _, _, t, k in ks if k == "stopword"}))
-                slots += [
-                    Slot(side, i, [match_case(t.text, c) for c in stops.get(t.text.lower(), ())], stopword=True)
-                    for side, i, t, k in ks
-                    if k == "stopword"
-                ]
+            if self.needs_stopwords(n_words, sum(1 for s in slots if s.candidates and s.tier == FITTING)):
+                stopwords = sorted({t.text.lower() for _, _, t, k in ks if k == "stopword"})
+                safe, risky = self.stopword_candidates_for(stopwords), self.risky_stopword_candidates_for(stopwords)
+                for side, i, t, k in ks:
+                    word = t.text.lower()
+                    if k == "stopword" and (safe.get(word) or risky.get(word)):
+                        tier = FUNCTION if safe.get(word) else RISKY_FUNCTION  # one slot a word: its best tier
+                        cands = safe.get(word) or risky[word]
+                        slots.append(Slot(side, i, [match_case(t.text, c) for c in cands], True, tier))
             out.append(slots)
         return out
+
+    def risky_stopword_candidates_for(self, words: list[str]) -> dict[str, list[str]]:
+        """Lowercased stopword -> substitutes that break some sentences: drawn only where nothing else can
+        meet the ratio."""
+        return {}
 
     def augment_batch(self, sources: Sequence[SourceExample], seed: int) -> list[AugmentResult]:
         sides = [self.sides_of(s) for s in sources]
         tokens = [[word_tokens(s.text), word_tokens(s.text_pair or "")] for s in sources]
         slots = self.find_slots(sources, sides, tokens)
         n_words = [sum(len(tok[side]) for side in sd) for sd, tok in zip(sides, tokens)]
-        content = [[s for s in sl if s.candidates and not s.stopword] for sl in slots]
-        stops = [[s for s in sl if s.candidates and s.stopword] for sl in slots]
+        tiers = [[[s for s in sl if s.candidates and s.tier == t] for t in range(RISKY_FUNCTION + 1)] for sl in slots]
+        articles = [article_positions(s, tok) for s, tok in zip(sources, tokens)]
 
         def draft(pending: list[Pending]) -> list[Draft]:
             drafts = []
             for p in pending:
                 i, rng = p.source, p.rng
                 new: list[dict[int, str]] = [{}, {}]
-                for slot in choose_positions(rng, self.ratio, n_words[i], content[i], stops[i]):
-                    new[slot.side][slot.index] = slot.candidates[rng.integers(len(slot.candidates))]
+                chosen = choose_positions(rng, self.ratio, n_words[i], *tiers[i])
+                kept = {(s.side, s.index) for s in chosen}
+                for slot in chosen:
+                    cands = agreeing(slot, articles[i], kept)
+                    new[slot.side][slot.index] = cands[rng.integers(len(cands))]
                 texts = (sources[i].text, sources[i].text_pair)
+                agree_articles(texts, new, tokens[i])
                 drafts.append(Draft(with_replacements(texts, new, tokens[i]), len(new[0]) + len(new[1])))
             return drafts
 
-        eligible = [bool(c or st) and n > 0 for c, st, n in zip(content, stops, n_words)]
+        eligible = [any(ts) and n > 0 for ts, n in zip(tiers, n_words)]
         return self.draw(
             sources, sides, draft, seed, together=False, max_attempts=self.MAX_ATTEMPTS_PER_COPY, eligible=eligible
         )
+
+
+_VOWEL_SOUND_EXCEPTIONS = ("hour", "honest", "honor", "honour", "heir")  # a silent h: "an hour"
+_CONSONANT_SOUND_EXCEPTIONS = ("uni", "use", "usu", "uti", "eu", "one", "once", "ewe", "ufo", "ure")  # "a unit"
+
+
+def indefinite_article(word: str) -> str:
+    """ "a" or "an" before `word`, by its first sound as far as its spelling tells."""
+    w = word.lower()
+    if w.startswith(_VOWEL_SOUND_EXCEPTIONS):
+        return "an"
+    if w.startswith(_CONSONANT_SOUND_EXCEPTIONS):
+        return "a"
+    return "an" if w[:1] in "aeiou" else "a"
+
+
+def article_positions(source: SourceExample, tokens: list[list[WordToken]]) -> dict[tuple[int, int], str]:
+    """(side, word index) -> "a" or "an": the words right after an indefinite article."""
+    out = {}
+    for side, text in enumerate((source.text, source.text_pair or "")):
+        toks = tokens[side]
+        for i in range(len(toks) - 1):
+            if toks[i].text.lower() in ("a", "an") and not text[toks[i].end : toks[i + 1].start].strip():
+                out[(side, i + 1)] = toks[i].text.lower()
+    return out
+
+
+def agreeing(slot: Slot, articles: dict[tuple[int, int], str], changed: set[tuple[int, int]]) -> list[str]:
+    """The slot's candidates that agree with an "a"/"an" before it that stays ("a" + "film", not "a" +
+    "apple"), where any does; else all (agree_articles then mends the article)."""
+    article = articles.get((slot.side, slot.index))
+    if article is None or (slot.side, slot.index - 1) in changed:
+        return slot.candidates
+    return [c for c in slot.candidates if indefinite_article(c) == article] or slot.candidates
+
+
+def agree_articles(texts: tuple, new: list[dict[int, str]], tokens: list[list[WordToken]]) -> None:
+    """Makes each "a"/"an" next to a replacement agree with the word after it ("a image" -> "an image"),
+    in `new` (so the copy's count of changed words includes such a fix)."""
+    for side in (0, 1):
+        toks, changed = tokens[side], new[side]
+        for i in range(len(toks) - 1):
+            word = changed.get(i, toks[i].text)
+            if word.lower() not in ("a", "an") or (i not in changed and i + 1 not in changed):
+                continue
+            if texts[side][toks[i].end : toks[i + 1].start].strip():
+                continue  # not adjacent: punctuation between them
+            want = match_case(word, indefinite_article(changed.get(i + 1, toks[i + 1].text)))
+            if want == toks[i].text:
+                changed.pop(i, None)
+            else:
+                changed[i] = want
 
 
 def with_replacements(texts: tuple, new: list[dict[int, str]], tokens: list[list[WordToken]]) -> tuple:

@@ -144,13 +144,17 @@ def draw_copies(
     return results
 
 
-def choose_positions(rng: np.random.Generator, ratio: float, n_words: int, content: list, stopwords: list) -> list:
+def choose_positions(rng: np.random.Generator, ratio: float, n_words: int, *tiers: list) -> list:
     """k = ratio x n_words positions (stochastically rounded, at least one, at most all there are),
-    uniformly among the content positions; stopword positions only for what content cannot cover."""
-    k = min(max(stochastic_round(ratio * n_words, rng), 1), len(content) + len(stopwords))
-    chosen = [content[j] for j in rng.choice(len(content), size=min(k, len(content)), replace=False)]
-    if k > len(content):
-        chosen += [stopwords[j] for j in rng.choice(len(stopwords), size=k - len(content), replace=False)]
+    uniformly within a tier, from each tier (e.g. content words, then stopwords) only what the tiers before
+    it cannot cover."""
+    k = min(max(stochastic_round(ratio * n_words, rng), 1), sum(len(t) for t in tiers))
+    chosen: list = []
+    for n, tier in enumerate(tiers):
+        left = k - len(chosen)
+        if left <= 0 and n > 0:
+            break
+        chosen += [tier[j] for j in rng.choice(len(tier), size=min(left, len(tier)), replace=False)]
     return chosen
 
 

@@ -13,7 +13,7 @@ import numpy as np
 
 from kdaug.core.assets import MissingAssetError
 from kdaug.core.assets.embeddings import load_glove, load_teacher_embeddings
-from kdaug.core.augment.base import AugmentSpecError, Param, ReplacementAugmenter
+from kdaug.core.augment.base import CONTEXT_PARAMS, AugmentSpecError, Param, ReplacementAugmenter
 
 _SUFFIXES = ("ingly", "ings", "ing", "edly", "ed", "ies", "es", "s", "ly", "er", "est", "ness")
 
@@ -41,6 +41,7 @@ class KnnAugmenter(ReplacementAugmenter):
         "model": Param(str, None, "the model whose input embeddings source=teacher uses (default: the teacher)"),
         "k": Param(int, 10, "neighbours kept per word", _k_ok),
         "vocab_limit": Param(int, 100_000, "search only the first N rows of a GloVe table", _limit_ok),
+        **CONTEXT_PARAMS,
     }
 
     def __init__(self, spec_key: str = "", **params):
@@ -55,6 +56,7 @@ class KnnAugmenter(ReplacementAugmenter):
 
     def check(self) -> None:
         super().setup()
+        self.check_context()
         self._load_table()  # WordNet is optional here: without it, suffix rules tell inflections apart
 
     def setup(self) -> None:

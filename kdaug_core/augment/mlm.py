@@ -22,7 +22,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kdaug.core.augment.base import AugmentSpecError, Param, ReplacementAugmenter, Slot, with_replacements
+from kdaug.core.augment.base import (
+    AugmentSpecError,
+    Param,
+    ReplacementAugmenter,
+    Slot,
+    agree_articles,
+    with_replacements,
+)
 from kdaug.core.augment.draw import AugmentResult, Draft, Pending, choose_positions
 from kdaug.core.corpus import SourceExample
 from kdaug.core.models import ModelError, load_pretrained, load_tokenizer, local_model_dir, pick_device
@@ -336,6 +343,7 @@ class MlmAugmenter(ReplacementAugmenter):
                     cands = [x for x in top[kind] if x.lower() != word.lower()][: self.top_m]
                     if cands:
                         new[side][w] = match_case(word, cands[p.rng.integers(len(cands))].lower())
+                agree_articles((src.text, src.text_pair), new, tokens[i])
                 texts = with_replacements((src.text, src.text_pair), new, tokens[i])
                 drafts.append(Draft(texts, len(new[0]) + len(new[1])) if any(new) else None)
             return drafts

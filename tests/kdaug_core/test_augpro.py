@@ -104,31 +104,72 @@ def test_pairs_and_bad_specs(tiny_teacher):
         build_augmenters([parse_augment_spec("augpro_fgsm:eps=1")])
 
 
-def test_fgsm_steps_grow_only_on_redraws_and_both_sides_of_a_pair_take_the_same(tiny_teacher, monkeypatch):
-    """Each round drafts every side of a pending copy with the step of that copy's attempt: a pair's
-    second side once took the larger step of a redraw on its first draft."""
+def test_fgsm_reads_a_pair_as_one_sequence_and_steps_grow_only_on_redraws(tiny_teacher, monkeypatch):
+    """A model trained on pairs takes its gradient on the pair (one sequence, its token types), and both
+    texts take the step of that copy's attempt."""
     aug = make_augmenter(f"augpro_fgsm:copies=1,side=both,eps=2.0,model={tiny_teacher}")
-    drafted = []  # (side, attempt) of every copy drafted
-    perturb = type(aug).perturb_side
+    drafted = []  # the attempt of every copy drafted
+    perturb = type(aug).perturb_pairs
 
-    def spy(self, sources, side, pending):
-        drafted.extend((side, p.attempt) for p in pending)
-        return perturb(self, sources, side, pending)
+    def spy(self, sources, sides, pending):
+        drafted.extend(p.attempt for p in pending)
+        return perturb(self, sources, sides, pending)
 
-    steps = []  # the step every drafted side took
+    steps = []  # the step every drafted copy took
     step_size = type(aug).step_size
-    monkeypatch.setattr(type(aug), "perturb_side", spy)
+    monkeypatch.setattr(type(aug), "perturb_pairs", spy)
     monkeypatch.setattr(
         type(aug), "step_size", lambda self, attempt: steps.append(step_size(self, attempt)) or steps[-1]
     )
+    token_types = []  # what the model read, each forward pass
+    forward = aug.proj.model.forward
+
+    def reading(*args, **kwargs):
+        token_types.append(kwargs.get("token_type_ids"))
+        return forward(*args, **kwargs)
+
+    monkeypatch.setattr(aug.proj.model, "forward", reading)
     src = SourceExample("a", "a man sleeps on the couch", "a person is resting at home", 0, "")
     res = aug.augment_batch([src], seed=0)[0]
-    assert drafted[:2] == [(0, 0), (1, 0)] and steps[:2] == [2.0, 2.0]
-    assert steps == [2.0 * 1.5**a for _, a in drafted]
-    assert [a for _, a in drafted] == sorted(a for _, a in drafted)  # attempts only grow
-    assert len(drafted) == 2 * (max(a for _, a in drafted) + 1)  # both sides every round
+    assert token_types and all(t is not None and set(t.unique().tolist()) == {0, 1} for t in token_types)
+    assert drafted[0] == 0 and steps == [2.0 * 1.5**a for a in drafted]
+    assert drafted == sorted(drafted)  # attempts only grow
     assert aug.step_size(0) == 2.0 and aug.step_size(2) == 2.0 * 1.5**2
     assert res.copies and res.copies[0].text_pair != src.text_pair
+    # side=text perturbs the first text only, with the pair still read as the context
+    only_text = make_augmenter(f"augpro_fgsm:copies=2,side=text,eps=2.0,model={tiny_teacher}")
+    copies = only_text.augment_batch([src], seed=0)[0].copies
+    assert copies and all(c.text_pair == src.text_pair and c.text != src.text for c in copies)
+
+
+def test_a_tie_goes_to_the_preferred_token(tiny_teacher):
+    """Mixed at mu 0.5, a source and a partner token are equally near: the projection keeps the one it
+    is told to prefer (the source, or a seeded coin's pick), not what rounding decides."""
+    import torch
+
+    from kdaug.core.augment.augpro import Projector
+
+    proj = Projector(str(tiny_teacher), "cpu")
+    ids, rows, norms = proj.candidates[False]
+    a, b = int(ids[100]), int(ids[200])
+    pick = torch.tensor([100, 200])
+    proj.candidates = {False: (ids[pick], rows[pick], norms[pick]), True: proj.candidates[True]}
+    mid = ((proj.table[a] + proj.table[b]) / 2).float()[None, None, :]
+    keep, cont = torch.zeros(1, 1, dtype=torch.bool), torch.zeros(1, 1, dtype=torch.bool)
+    for preferred in (a, b):
+        got, _ = proj.project(mid, keep, cont, prefer_ids=torch.tensor([[preferred]]))
+        assert int(got) == preferred
+
+
+def test_augpro_mix_at_mu_half_keeps_the_source_on_ties_or_splits_them_by_a_seeded_coin(tiny_teacher, mr_rows):
+    sources = [SourceExample(f"s{i}", r["text"], None, None, "") for i, r in enumerate(mr_rows[:16])]
+    source = make_augmenter(f"augpro_mix:copies=2,mu=0.5,model={tiny_teacher}")
+    coin = make_augmenter(f"augpro_mix:copies=2,mu=0.5,ties=coin,model={tiny_teacher}")
+    kept = [c.shift.ratio for r in source.augment_batch(sources, seed=1) for c in r.copies]
+    split = [c.shift.ratio for r in coin.augment_batch(sources, seed=1) for c in r.copies]
+    again = [c.shift.ratio for r in coin.augment_batch(sources, seed=1) for c in r.copies]
+    assert split == again  # the coin is seeded
+    assert len(kept) == len(split) and sum(split) > sum(kept)  # ties to the source change less
 
 
 def test_a_copy_of_a_text_with_no_words_that_gains_words_has_ratio_one(tiny_teacher):

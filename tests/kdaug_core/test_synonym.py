@@ -1,3 +1,5 @@
+import json
+
 import numpy as np
 import pytest
 
@@ -125,7 +127,7 @@ def test_bad_specs_fail_with_a_clear_message(spec, message):
 def test_spec_from_a_recipe_mapping():
     spec = parse_augment_spec({"method": "synonym", "ratio": 0.2, "copies": "3"})
     assert spec.params["ratio"] == 0.2 and spec.params["copies"] == 3
-    assert SynonymAugmenter(**spec.params).aug_params_json().startswith('{"copies": 3')
+    assert json.loads(SynonymAugmenter(**spec.params).aug_params_json())["copies"] == 3
 
 
 def test_long_sentences_are_not_capped_at_ten_words(mr_rows):
@@ -162,3 +164,147 @@ def test_markup_urls_and_zero_width_characters_are_left_alone():
     for c in res.copies:
         assert '<script src="film.js"></script>' in c.text and "&amp;" in c.text
         assert "https://example.com/good/film" in c.text and "enquire\u200bful" in c.text
+
+
+# ---------------------------------------------------------------------------- the readings and forms
+
+
+@pytest.fixture(scope="module")
+def wordnet_synonyms():
+    return make_augmenter("synonym:ratio=0.3,copies=1,senses=all")._synonyms
+
+
+def test_an_inflected_form_that_is_also_a_lemma_takes_its_most_frequent_reading(wordnet_synonyms):
+    # "elements" and "years" are lemmas too, but mostly plurals: plural candidates of element / year only
+    for word, singular_senses in (("elements", ("ingredient", "component")), ("years", ("class", "twelvemonth"))):
+        cands = wordnet_synonyms(word)
+        assert cands and all(c.endswith("s") for c in cands), (word, cands)
+        assert not set(singular_senses) & set(cands)
+    # mostly the past of find / see, the comparative of good: inflections kdaug cannot reproduce, left alone
+    assert wordnet_synonyms("found") == wordnet_synonyms("saw") == wordnet_synonyms("better") == ()
+
+
+def test_third_person_and_irregular_plurals():
+    from kdaug.core.augment.synonym import regular_plural, third_person
+
+    assert [third_person(v) for v in ("go", "do", "echo", "watch", "try", "play", "be", "have")] == [
+        "goes",
+        "does",
+        "echoes",
+        "watches",
+        "tries",
+        "plays",
+        "is",
+        "has",
+    ]
+    assert regular_plural("gentleman") == "gentlemen" and regular_plural("human") == "humans"
+    assert regular_plural("series") == "series" and regular_plural("story") == "stories"
+    aug = make_augmenter("synonym:ratio=0.3,copies=1")
+    assert [aug._plural(n) for n in ("man", "life", "hero", "photo", "child")] == [
+        "men",
+        "lives",
+        "heroes",
+        "photos",
+        "children",
+    ]
+    goes = aug._synonyms("goes")
+    assert goes and all(c.endswith("s") and not c.endswith("gos") for c in goes)
+
+
+def test_single_words_by_default_multiword_on_request():
+    plain = make_augmenter("synonym:ratio=0.3,copies=1,senses=all")._synonyms("movie")
+    wide = make_augmenter("synonym:ratio=0.3,copies=1,senses=all,multiword=true")._synonyms("movie")
+    assert plain and not any(" " in c for c in plain)
+    assert any(" " in c for c in wide)
+
+
+def test_frequent_senses_only_and_no_derivations():
+    frequent = make_augmenter("synonym:ratio=0.3,copies=1,senses=frequent")._synonyms
+    every = make_augmenter("synonym:ratio=0.3,copies=1,senses=all")._synonyms
+    assert "penis" in every("member") and "penis" not in frequent("member")
+    assert "evilness" not in every("evil") and "pridefulness" not in every("pride")  # derivations, not synonyms
+
+
+def test_number_words_modals_and_names_in_lower_case_never_change():
+    aug = make_augmenter("synonym:ratio=1.0,copies=6,stopwords=keep")
+    s = src("three friends may see one film with harrison ford")
+    copies = aug.augment_batch([s], seed=1)[0].copies
+    assert copies
+    for c in copies:
+        w = words(c.text)
+        assert (w[0], w[2], w[4], w[-1]) == ("three", "may", "one", "ford")
+    assert aug._synonyms("ford") == () and aug._synonyms("three") == ()
+
+
+# ---------------------------------------------------------------------------- the context check
+
+
+class FakeFit:
+    """Fits by a table ({candidate: fit}, default 0.9), recording what it was asked."""
+
+    def __init__(self, table):
+        self.table, self.asked = table, []
+
+    def fits(self, queries):
+        self.asked.append([q.text for q in queries])
+        return [np.array([self.table.get(c.lower(), 0.9) for c in q.candidates], dtype=np.float32) for q in queries]
+
+
+def test_unfitting_candidates_are_used_only_where_the_ratio_needs_them():
+    aug = make_augmenter("synonym:ratio=0.3,copies=4,context=fake")
+    aug._context_fit = FakeFit(
+        {"movie": 0.5, "picture": 0.95, "flick": 0.1, "pic": 0.2, "cinema": 0.6, "celluloid": 0.0}
+    )
+    tokens = [word_tokens("a fine film"), []]
+    (slots,) = aug.find_slots([src("a fine film")], [[0]], [tokens])
+    film = next(s for s in slots if s.index == 2)
+    assert film.candidates == ["picture"] and film.tier == 0  # only what fits
+    aug._context_fit = FakeFit(dict.fromkeys(("movie", "picture", "flick", "pic", "cinema"), 0.5) | {"celluloid": 0.1})
+    (slots,) = aug.find_slots([src("a fine film")], [[0]], [tokens])
+    film = next(s for s in slots if s.index == 2)
+    assert film.tier == 2 and len(film.candidates) == 3 and "celluloid" not in film.candidates  # a last resort
+
+
+def test_the_ratio_holds_with_the_context_check(mr_rows, tiny_teacher):
+    aug = make_augmenter(f"synonym:ratio=0.3,copies=4,context={tiny_teacher}")
+    sources = [src(r["text"], i=i) for i, r in enumerate(mr_rows[:120])]
+    copies = [c for r in aug.augment_batch(sources, seed=3) for c in r.copies]
+    assert len(copies) > 0.9 * 4 * len(sources)
+    assert abs(np.mean([c.shift.ratio for c in copies]) - 0.3) <= 0.03
+
+
+def test_with_the_context_check_a_sources_copies_do_not_depend_on_its_batch(tiny_teacher):
+    spec = f"synonym:ratio=0.3,copies=3,context={tiny_teacher}"
+    s = src("The acting is wonderful and the story feels honest, though the ending drags.")
+    alone = make_augmenter(spec).augment_batch([s], seed=7)[0]
+    batched = make_augmenter(spec).augment_batch([src("a dull, lifeless film", i=1), s], seed=7)[1]
+    assert [c.text for c in alone.copies] == [c.text for c in batched.copies] and alone.copies
+
+
+def test_a_recipe_checks_synonyms_in_context_with_its_teacher_unless_told_not_to():
+    from kdaug.core.recipe import Recipe
+
+    default = Recipe(input="i", output="o", teacher="t", augment="synonym:ratio=0.3,copies=1")
+    off = Recipe(input="i", output="o", teacher="t", augment="synonym:ratio=0.3,copies=1,context=none")
+    assert default.augment[0].params["context"] == "t" and off.augment[0].params["context"] == "none"
+    knn = Recipe(input="i", output="o", teacher="t", augment="knn:ratio=0.3,copies=1")
+    assert knn.augment[0].params["context"] == "t" and knn.augment[0].params["model"] is None
+
+
+@pytest.mark.real_assets
+def test_the_teachers_encoder_tells_a_fitting_sense_from_a_wrong_one():
+    from kdaug.core.assets.minilm import minilm_path
+    from kdaug.core.augment.context import ContextFit, FitQuery
+
+    fit = ContextFit(str(minilm_path()))
+
+    def fits(text, word, cands):
+        tok = word_tokens(text)
+        i = [t.text for t in tok].index(word)
+        return dict(zip(cands, fit.fits([FitQuery(text, tok, i, cands)])[0]))
+
+    film = fits("the film is a delight from start to finish", "film", ["movie", "celluloid"])
+    humour = fits("the humour is dry and sharp", "humour", ["humor", "liquid"])
+    member = fits("she is a member of the cast", "member", ["fellow", "penis"])
+    assert film["movie"] > 0.7 > film["celluloid"] and humour["humor"] > 0.7 > humour["liquid"]
+    assert member["fellow"] > member["penis"]

@@ -1,0 +1,103 @@
+"""Does a replacement fit its sentence? The contextual check shared by the word-replacement augmenters.
+
+A dictionary or an embedding table proposes candidates for a word out of context: WordNet lists every
+sense of "member" (one is "penis"), GloVe's neighbours of "good" include "bad". An encoder sees the word
+in its sentence. For a word w at its place in a sentence and a candidate c, the encoder reads the
+sentence once as it is and once with c in w's place; the fit of c is the cosine between the two
+contextual vectors at that place (the mean of the word's sub-word vectors in the last layer). A
+candidate is kept when its fit reaches `min_fit`. The teacher is the default encoder, since every job
+has one and its view is the one the copies are labelled by.
+
+Each word is read within a window of its sentence (WINDOW words either side), so a word's cost does not
+grow with the text, and each source's variants form their own batches, so a source's candidates (and
+copies) do not depend on the other sources of the batch it came in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from kdaug.core.models import load_pretrained, load_tokenizer, local_model_dir, pick_device
+from kdaug.core.words import WordToken
+
+WINDOW = 5  # words of context either side of the word checked
+BATCH = 64  # sequences per forward pass
+
+
+@dataclass(frozen=True)
+class FitQuery:
+    """One word of one text and the candidates to check for it."""
+
+    text: str
+    tokens: Sequence[WordToken]
+    index: int
+    candidates: Sequence[str]
+
+
+class ContextFit:
+    """A contextual encoder (any transformers model directory or hub id) scoring candidates in context."""
+
+    def __init__(self, model: str, device: str = "cpu", trust_remote_code: bool = False):
+        from transformers import AutoModel
+
+        local = local_model_dir(model, "context model")
+        self.tok = load_tokenizer(local, trust_remote_code)
+        if not getattr(self.tok, "is_fast", False):
+            raise ValueError(f"context model {model!r}: a fast tokenizer is needed (character offsets)")
+        self.device = pick_device(device)
+        self.encoder = load_pretrained(AutoModel, local, trust_remote_code).to(self.device).eval()
+        self.max_length = min(int(getattr(self.encoder.config, "max_position_embeddings", 512) or 512), 512)
+
+    def fits(self, queries: Sequence[FitQuery]) -> list[np.ndarray]:
+        """For each query, the fit (cosine, in [-1, 1]) of each of its candidates, in order. Queries are
+        scored together only with queries of the same text, so give one source's queries at a time."""
+        texts: list[str] = []  # the window as it is, then each candidate's window, per query
+        spans: list[tuple[int, int]] = []
+        for q in queries:
+            lo, hi = max(0, q.index - WINDOW), min(len(q.tokens), q.index + WINDOW + 1)
+            start, end = q.tokens[lo].start, q.tokens[hi - 1].end
+            word = q.tokens[q.index]
+            before, after = q.text[start : word.start], q.text[word.end : end]
+            for replacement in (q.text[word.start : word.end], *q.candidates):
+                texts.append(before + replacement + after)
+                spans.append((len(before), len(before) + len(replacement)))
+        vectors = self._word_vectors(texts, spans)
+        out, at = [], 0
+        for q in queries:
+            own, cands = vectors[at], vectors[at + 1 : at + 1 + len(q.candidates)]
+            at += 1 + len(q.candidates)
+            out.append(cands @ own)
+        return out
+
+    def _word_vectors(self, texts: list[str], spans: list[tuple[int, int]]) -> np.ndarray:
+        """Unit vectors: each text's last-layer vectors over the tokens that overlap its span, averaged."""
+        import torch
+
+        order = sorted(range(len(texts)), key=lambda i: (len(texts[i]), i))
+        dim = self.encoder.config.hidden_size
+        out = np.zeros((len(texts), dim), dtype=np.float32)
+        for b in range(0, len(order), BATCH):
+            rows = order[b : b + BATCH]
+            enc = self.tok(
+                [texts[i] for i in rows],
+                return_offsets_mapping=True,
+                truncation=True,
+                max_length=self.max_length,
+                padding=True,
+                return_tensors="pt",
+            )
+            offsets = enc.pop("offset_mapping").numpy()
+            with torch.inference_mode():
+                hidden = self.encoder(**{k: v.to(self.device) for k, v in enc.items()}).last_hidden_state
+            hidden = hidden.float().cpu().numpy()
+            for r, i in enumerate(rows):
+                start, end = spans[i]
+                lo, hi = offsets[r, :, 0], offsets[r, :, 1]
+                mask = (hi > lo) & (lo < end) & (hi > start)  # real tokens overlapping the span
+                if mask.any():
+                    v = hidden[r][mask].mean(axis=0)
+                    out[i] = v / (np.linalg.norm(v) or 1.0)
+        return out
