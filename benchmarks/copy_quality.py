@@ -23,7 +23,7 @@ from benchmarks.common import rounded, table, timed, write_results
 
 CONFIGS = [
     (
-        "synonym, every sense, multi-word, no context check (as before 2026-12-05)",
+        "synonym, every sense, multi-word, no context check",
         "synonym:senses=all,multiword=true,context=none",
     ),
     ("synonym, frequent senses, no context check", "synonym:context=none"),

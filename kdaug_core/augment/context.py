@@ -41,6 +41,7 @@ class ContextFit:
     """A contextual encoder (any transformers model directory or hub id) scoring candidates in context."""
 
     def __init__(self, model: str, device: str = "cpu", trust_remote_code: bool = False):
+        import torch
         from transformers import AutoModel
 
         local = local_model_dir(model, "context model")
@@ -48,7 +49,10 @@ class ContextFit:
         if not getattr(self.tok, "is_fast", False):
             raise ValueError(f"context model {model!r}: a fast tokenizer is needed (character offsets)")
         self.device = pick_device(device)
-        self.encoder = load_pretrained(AutoModel, local, trust_remote_code).to(self.device).eval()
+        # float64: a candidate is kept or dropped by comparing its fit with a threshold, so the fit must not
+        # depend on how many threads summed it (float32 sums differ in the last bits with the thread count,
+        # enough to flip a fit lying near min_fit between two runs of one job).
+        self.encoder = load_pretrained(AutoModel, local, trust_remote_code).to(self.device, torch.float64).eval()
         self.max_length = min(int(getattr(self.encoder.config, "max_position_embeddings", 512) or 512), 512)
 
     def fits(self, queries: Sequence[FitQuery]) -> list[np.ndarray]:
@@ -78,7 +82,7 @@ class ContextFit:
 
         order = sorted(range(len(texts)), key=lambda i: (len(texts[i]), i))
         dim = self.encoder.config.hidden_size
-        out = np.zeros((len(texts), dim), dtype=np.float32)
+        out = np.zeros((len(texts), dim), dtype=np.float64)
         for b in range(0, len(order), BATCH):
             rows = order[b : b + BATCH]
             enc = self.tok(
@@ -92,7 +96,7 @@ class ContextFit:
             offsets = enc.pop("offset_mapping").numpy()
             with torch.inference_mode():
                 hidden = self.encoder(**{k: v.to(self.device) for k, v in enc.items()}).last_hidden_state
-            hidden = hidden.float().cpu().numpy()
+            hidden = hidden.cpu().numpy()
             for r, i in enumerate(rows):
                 start, end = spans[i]
                 lo, hi = offsets[r, :, 0], offsets[r, :, 1]
