@@ -444,10 +444,14 @@ class AugProFgsm(_AugProBase):
         extra = {} if types is None else {"token_type_ids": types}
         special = frozen
         embeds = self.proj.table[ids].float()
-        start = torch.stack(
-            [torch.from_numpy(p.rng.standard_normal(tuple(embeds.shape[1:])).astype(np.float32)) for p in pending]
-        ).to(self.proj.device)
-        start = self.xi * start / start.flatten(1).norm(dim=1).clamp_min(1e-12)[:, None, None]
+        # The random start covers the copy's own perturbable positions only, drawn from its own generator:
+        # neither the batch's padded width nor its special and padding positions change a copy.
+        start = torch.zeros_like(embeds)
+        free = (~special).cpu()
+        for k, p in enumerate(pending):
+            at = free[k].nonzero().squeeze(1)
+            draw = torch.from_numpy(p.rng.standard_normal((len(at), embeds.shape[-1])).astype(np.float32))
+            start[k, at.to(start.device)] = (self.xi * draw / draw.norm().clamp_min(1e-12)).to(start.device)
         with torch.no_grad():
             target_model = self.teacher.model if self.teacher is not None else self.proj.model
             target_table = self.teacher.table if self.teacher is not None else self.proj.table

@@ -179,3 +179,14 @@ def test_a_copy_of_a_text_with_no_words_that_gains_words_has_ratio_one(tiny_teac
     with_words = [c for c in res.copies if words(c.text)]
     assert with_words  # the projection turned punctuation into words
     assert all(c.shift.word_count == 0 and c.shift.ratio == 1.0 for c in with_words)
+
+
+def test_an_fgsm_copy_does_not_depend_on_the_other_sources_of_its_batch(tiny_teacher, mr_rows):
+    """The random start is drawn for the copy's own positions: a longer neighbour in the batch (a wider
+    padded batch) once changed it."""
+    aug = make_augmenter(f"augpro_fgsm:copies=2,eps=2.0,model={tiny_teacher}")
+    short = SourceExample("s", "a quietly moving film", None, None, "")
+    long = SourceExample("l", " ".join(r["text"] for r in mr_rows[:3]), None, None, "")
+    alone = aug.augment_batch([short], seed=4)[0]
+    beside = aug.augment_batch([long, short], seed=4)[1]
+    assert alone.copies and [c.text for c in alone.copies] == [c.text for c in beside.copies]
