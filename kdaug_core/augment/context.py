@@ -3,10 +3,13 @@
 A dictionary or an embedding table proposes candidates for a word out of context: WordNet lists every
 sense of "member" (one is "penis"), GloVe's neighbours of "good" include "bad". An encoder sees the word
 in its sentence. For a word w at its place in a sentence and a candidate c, the encoder reads the
-sentence once as it is and once with c in w's place; the fit of c is the cosine between the two
-contextual vectors at that place (the mean of the word's sub-word vectors in the last layer). A
-candidate is kept when its fit reaches `min_fit`. The teacher is the default encoder, since every job
-has one and its view is the one the copies are labelled by.
+sentence once as it is and once with c in w's place, and compares the two contextual vectors at that
+place (the mean of the word's sub-word vectors) at two depths: the middle layer, where a word's sense
+still shows, and the last. The fit of c is the lower of the two cosines. A candidate is kept when its fit
+reaches `min_fit`. The teacher is the default encoder, since every job has one and its view is the one
+the copies are labelled by; both depths are needed for it: a fine-tuned classifier's last layer holds
+mostly its task (for a sentiment teacher "good" -> "full" fits 0.86 there, "good" -> "bad" -0.37), its
+middle layer mostly the sense ("full" 0.62).
 
 Each word is read within a window of its sentence (WINDOW words either side), so a word's cost does not
 grow with the text, and each source's variants form their own batches, so a source's candidates (and
@@ -56,8 +59,9 @@ class ContextFit:
         self.max_length = min(int(getattr(self.encoder.config, "max_position_embeddings", 512) or 512), 512)
 
     def fits(self, queries: Sequence[FitQuery]) -> list[np.ndarray]:
-        """For each query, the fit (cosine, in [-1, 1]) of each of its candidates, in order. Queries are
-        scored together only with queries of the same text, so give one source's queries at a time."""
+        """For each query, the fit (the lower cosine of the middle and the last layer, in [-1, 1]) of each
+        of its candidates, in order. Queries are scored together only with queries of the same text, so
+        give one source's queries at a time."""
         texts: list[str] = []  # the window as it is, then each candidate's window, per query
         spans: list[tuple[int, int]] = []
         for q in queries:
@@ -68,21 +72,22 @@ class ContextFit:
             for replacement in (q.text[word.start : word.end], *q.candidates):
                 texts.append(before + replacement + after)
                 spans.append((len(before), len(before) + len(replacement)))
-        vectors = self._word_vectors(texts, spans)
+        layers = self._word_vectors(texts, spans)  # [depth, text, dim]
         out, at = [], 0
         for q in queries:
-            own, cands = vectors[at], vectors[at + 1 : at + 1 + len(q.candidates)]
+            own, cands = layers[:, at], layers[:, at + 1 : at + 1 + len(q.candidates)]
             at += 1 + len(q.candidates)
-            out.append(cands @ own)
+            out.append(np.einsum("lcd,ld->lc", cands, own).min(axis=0))
         return out
 
     def _word_vectors(self, texts: list[str], spans: list[tuple[int, int]]) -> np.ndarray:
-        """Unit vectors: each text's last-layer vectors over the tokens that overlap its span, averaged."""
+        """Unit vectors [2, texts, dim]: each text's vectors over the tokens that overlap its span, averaged,
+        at the middle layer and the last."""
         import torch
 
         order = sorted(range(len(texts)), key=lambda i: (len(texts[i]), i))
         dim = self.encoder.config.hidden_size
-        out = np.zeros((len(texts), dim), dtype=np.float64)
+        out = np.zeros((2, len(texts), dim), dtype=np.float64)
         for b in range(0, len(order), BATCH):
             rows = order[b : b + BATCH]
             enc = self.tok(
@@ -95,13 +100,16 @@ class ContextFit:
             )
             offsets = enc.pop("offset_mapping").numpy()
             with torch.inference_mode():
-                hidden = self.encoder(**{k: v.to(self.device) for k, v in enc.items()}).last_hidden_state
-            hidden = hidden.cpu().numpy()
+                states = self.encoder(
+                    **{k: v.to(self.device) for k, v in enc.items()}, output_hidden_states=True
+                ).hidden_states
+            depths = [states[len(states) // 2].cpu().numpy(), states[-1].cpu().numpy()]
             for r, i in enumerate(rows):
                 start, end = spans[i]
                 lo, hi = offsets[r, :, 0], offsets[r, :, 1]
                 mask = (hi > lo) & (lo < end) & (hi > start)  # real tokens overlapping the span
                 if mask.any():
-                    v = hidden[r][mask].mean(axis=0)
-                    out[i] = v / (np.linalg.norm(v) or 1.0)
+                    for d, hidden in enumerate(depths):
+                        v = hidden[r][mask].mean(axis=0)
+                        out[d, i] = v / (np.linalg.norm(v) or 1.0)
         return out

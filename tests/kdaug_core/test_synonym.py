@@ -308,3 +308,31 @@ def test_the_teachers_encoder_tells_a_fitting_sense_from_a_wrong_one():
     member = fits("she is a member of the cast", "member", ["fellow", "penis"])
     assert film["movie"] > 0.7 > film["celluloid"] and humour["humor"] > 0.7 > humour["liquid"]
     assert member["fellow"] > member["penis"]
+
+
+def test_a_fit_is_the_lower_cosine_of_the_middle_and_the_last_layer(tiny_teacher):
+    """A fine-tuned teacher's last layer holds mostly its task; the middle layer the sense: both must agree."""
+    import torch
+    from transformers import AutoModel, AutoTokenizer
+
+    from kdaug.core.augment.context import ContextFit, FitQuery
+
+    text, cands = "a quietly moving film", ["picture", "celluloid"]
+    tok = word_tokens(text)
+    got = ContextFit(str(tiny_teacher)).fits([FitQuery(text, tok, 3, cands)])[0]
+    model = AutoModel.from_pretrained(str(tiny_teacher)).double().eval()
+    tokenizer = AutoTokenizer.from_pretrained(str(tiny_teacher))
+
+    def vectors(sentence, word):
+        enc = tokenizer(sentence, return_tensors="pt", return_offsets_mapping=True)
+        offsets = enc.pop("offset_mapping")[0]
+        start = sentence.index(word)
+        at = [i for i, (lo, hi) in enumerate(offsets.tolist()) if hi > lo and lo < start + len(word) and hi > start]
+        with torch.no_grad():
+            states = model(**enc, output_hidden_states=True).hidden_states
+        return [torch.nn.functional.normalize(s[0, at].mean(0), dim=0) for s in (states[len(states) // 2], states[-1])]
+
+    own = vectors(text, "film")
+    for cand, fit in zip(cands, got):
+        theirs = vectors(text.replace("film", cand), cand)
+        assert fit == pytest.approx(min(float(a @ b) for a, b in zip(own, theirs)), abs=1e-9)
