@@ -227,11 +227,10 @@ class DatasetDir:
         manifest = self.read_manifest() or {}
         return manifest.get("splits", {}).get(split, {})
 
-    def check_sizes(self, split: str) -> None:
-        """Raises DamagedDatasetError naming the first data file whose size is not the manifest's: the
-        cheap half of `kdaug verify`, for readers that are about to train on the files (the sha256s are
-        checked as the files are read; see the trainer's fingerprint)."""
-        entry = self.committed_entry(split)
+    def check_sizes(self, entry: dict) -> None:
+        """Raises DamagedDatasetError naming the first data file of a split (its manifest `entry`) whose
+        size is not the manifest's: the cheap half of `kdaug verify`, for readers that are about to train
+        on the files (the sha256s are checked as the files are read; see the trainer's fingerprint)."""
         for f in entry.get("files", []):
             if f["path"] not in entry.get("data_files", []):
                 continue

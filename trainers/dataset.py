@@ -197,12 +197,13 @@ def open_split(directory: str, split: str = "train") -> MaterializedSplit:
         )
     dataset = DatasetDir(directory)
     files = dataset.committed_files(split)
-    metas = [check_schema(_read_schema(f), where=f) for f in files]
+    footers = [_read_footer(f) for f in files]
+    metas = [check_schema(footer.schema.to_arrow_schema(), where=f) for f, footer in zip(files, footers)]
     if not files:
         raise SchemaMismatchError(f"split {split!r} of {directory!r} has no data files")
-    dataset.check_sizes(split)
     entry = dataset.committed_entry(split)
-    rows = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
+    dataset.check_sizes(entry)
+    rows = sum(footer.num_rows for footer in footers)
     if entry.get("rows_written") is not None and rows != entry["rows_written"]:
         raise DamagedDatasetError(
             f"split {split!r} of {directory!r} has {rows} rows in its data files, its manifest says "
@@ -223,9 +224,10 @@ def open_split(directory: str, split: str = "train") -> MaterializedSplit:
     return MaterializedSplit(directory, split, files, first, sha256)
 
 
-def _read_schema(path: str) -> pa.Schema:
+def _read_footer(path: str) -> pq.FileMetaData:
+    """The file's footer (schema with its metadata, row counts), read once and the file closed."""
     try:
-        return pq.read_schema(path)
+        return pq.read_metadata(path)
     except (OSError, pa.ArrowException) as err:
         raise SchemaMismatchError(
             f"{path} is not a readable Parquet file ({err}); it may be truncated or damaged: materialize the "

@@ -304,7 +304,7 @@ def load_eval(
                 pairs.append(ex.text_pair)
                 gold.append(label)
     if unknown:
-        examples = "; ".join(f"{value} ({len(where)} records, e.g. {where[0]})" for value, where in unknown.items())
+        examples = "; ".join(f"{value} ({len(at)} records, e.g. {at[0]})" for value, at in unknown.items())
         raise TrainConfigError(
             f"{where} has labels the training data does not know: {examples}. The data's labels are "
             f"{label_names}; map or remove those records"

@@ -242,12 +242,14 @@ class _AugProBase(Augmenter):
 
         new_ids, _ = self.proj.project(embeds, special, continuation, prefer_ids=ids if prefer is None else prefer)
         new_ids = torch.where(special, ids, new_ids)
-        out = []
-        for b, text in enumerate(texts):
-            n = len(enc["input_ids"][b])
-            edits = text_edits(self.proj.tok, text, enc[b], ids[b, :n].tolist(), new_ids[b, :n].tolist())
-            out.append((apply_edits(text, edits), changed_by_edits(text, edits)))
-        return out
+        return [self._rebuilt(text, enc[b], ids[b], new_ids[b]) for b, text in enumerate(texts)]
+
+    def _rebuilt(self, text: str, one, old_ids, new_ids, sequence: int | None = None) -> tuple[str, int]:
+        """(the text with each word whose tokens changed rewritten, words changed) for one encoded row
+        (`one`, its Encoding; `sequence`: which text of a pair encoded together)."""
+        n = len(one.ids)
+        edits = text_edits(self.proj.tok, text, one, old_ids[:n].tolist(), new_ids[:n].tolist(), sequence)
+        return apply_edits(text, edits), changed_by_edits(text, edits)
 
 
 class AugProMix(_AugProBase):
@@ -405,14 +407,9 @@ class AugProFgsm(_AugProBase):
         new_ids = self._step_and_project(pending, ids, mask, frozen, continuation, types)
         out = []
         for k, p in enumerate(pending):
+            texts = (sources[p.source].text, sources[p.source].text_pair)
             one = enc[index[p.source]]
-            n = len(one.ids)
-            drafted = {}
-            for side in sides[p.source]:
-                text = (sources[p.source].text, sources[p.source].text_pair)[side]
-                edits = text_edits(self.proj.tok, text, one, ids[k, :n].tolist(), new_ids[k, :n].tolist(), side)
-                drafted[side] = (apply_edits(text, edits), changed_by_edits(text, edits))
-            out.append(drafted)
+            out.append({side: self._rebuilt(texts[side], one, ids[k], new_ids[k], side) for side in sides[p.source]})
         return out
 
     def perturb_side(self, sources, side, pending) -> list[tuple[str, int]]:
@@ -427,13 +424,7 @@ class AugProFgsm(_AugProBase):
         sel = torch.tensor([index[i] for i, _ in keys], device=self.proj.device)
         ids, mask, special, continuation = ids[sel], mask[sel], special[sel], continuation[sel]
         new_ids = self._step_and_project(pending, ids, mask, special, continuation)
-        out = []
-        for b, (i, _) in enumerate(keys):
-            text, one = texts[index[i]], enc[index[i]]
-            n = len(one.ids)
-            edits = text_edits(self.proj.tok, text, one, ids[b, :n].tolist(), new_ids[b, :n].tolist())
-            out.append((apply_edits(text, edits), changed_by_edits(text, edits)))
-        return out
+        return [self._rebuilt(texts[index[i]], enc[index[i]], ids[b], new_ids[b]) for b, (i, _) in enumerate(keys)]
 
     def _step_and_project(self, pending, ids, mask, frozen, continuation, types=None):
         """The sign-gradient step from each copy's seeded random start, on the positions not `frozen`,

@@ -85,14 +85,16 @@ class SynonymAugmenter(ReplacementAugmenter):
 
     def stopword_candidates_for(self, words: list[str]) -> dict[str, list[str]]:
         # WordNet has only open-class words; closed-class words come from a small packaged table.
-        if not hasattr(self, "_function_words"):
-            self._function_words = load_function_word_substitutes()
-        return {w: self._function_words.get(w, []) for w in words}
+        return self._function_words(words, risky=False)
 
     def risky_stopword_candidates_for(self, words: list[str]) -> dict[str, list[str]]:
-        if not hasattr(self, "_risky_function_words"):
-            self._risky_function_words = load_function_word_substitutes(risky=True)
-        return {w: self._risky_function_words.get(w, []) for w in words}
+        return self._function_words(words, risky=True)
+
+    def _function_words(self, words: list[str], risky: bool) -> dict[str, list[str]]:
+        if not hasattr(self, "_function_tables"):
+            self._function_tables = {r: load_function_word_substitutes(risky=r) for r in (False, True)}
+        table = self._function_tables[risky]
+        return {w: table.get(w, []) for w in words}
 
     # ---------------------------------------------------------------------------------- one word
 
