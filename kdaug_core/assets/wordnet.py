@@ -157,6 +157,27 @@ def lemma_counts() -> dict[str, int]:
         return _lemma_counts
 
 
+# WordNet's usage labels for words a copy must never bring in: a source may hold them, a copy never adds one.
+OFFENSIVE_USAGE = ("vulgarism.n.01", "obscenity.n.02", "ethnic_slur.n.01", "disparagement.n.01")
+
+
+def offensive_words() -> frozenset[str]:
+    """Lower-cased words that WordNet labels vulgar, obscene or a slur in at least half of their senses
+    ("fuck", "wop"); a word with mostly other senses ("tool", "boy") is not one."""
+    wn = load_wordnet()
+    labelled: set = set()
+    for domain in OFFENSIVE_USAGE:
+        for synset in wn.synset(domain).in_usage_domains():
+            labelled.add(synset)
+    names = {lem.name().lower() for s in labelled for lem in s.lemmas()}
+    out = set()
+    for name in names:
+        senses = wn.synsets(name)
+        if 2 * sum(s in labelled for s in senses) >= len(senses):
+            out.add(name.replace("_", " "))
+    return frozenset(out)
+
+
 def describe() -> str:
     wn = load_wordnet()
     return f"WordNet {wn.get_version()} from {wn.root}: dog.n.01 = {wn.synset('dog.n.01').definition()!r}"

@@ -66,6 +66,7 @@ def _side_ok(v: str) -> str | None:
 
 
 STOPWORD_POLICIES = ("fill", "keep")
+FILL_POLICIES = ("all", "fitting")
 
 
 def _fit_ok(v: float) -> str | None:
@@ -82,6 +83,14 @@ CONTEXT_PARAMS = {
         "the teacher by default); none: no check",
     ),
     "min_fit": Param(float, 0.7, "keep a candidate whose contextual fit (cosine) reaches this", _fit_ok),
+    "fill": Param(
+        str,
+        "all",
+        "where fitting replacements cannot meet the ratio: all: content words none of whose candidates fits, "
+        "then risky function words, so the ratio holds; fitting: neither, so a copy may change fewer words "
+        "(its row records how many)",
+        lambda v: None if v in FILL_POLICIES else f"must be one of {FILL_POLICIES}",
+    ),
 }
 
 
@@ -199,8 +208,9 @@ def _coerce(value: Any, typ: type) -> Any:
 # Tiers of slots, best first: a copy's positions are drawn from a tier only for what the tiers before it
 # cannot cover, so the ratio is met as exactly as before while the copy is as good as the ratio allows.
 FITTING, FUNCTION, UNFITTING, RISKY_FUNCTION = range(4)
-UNFITTING_KEPT = 3  # an unfitting slot offers its best-fitting candidates only...
-UNFITTING_FLOOR = 0.4  # ...and none below this fit (such a swap is wrong in nearly every sentence)
+FITTING_KEPT = 3  # a slot offers at most its 3 best-fitting candidates...
+UNFITTING_KEPT = 3  # ...and an unfitting slot its 3 best...
+UNFITTING_FLOOR = 0.4  # ...none below this fit (such a swap is wrong in nearly every sentence)
 
 
 @dataclass
@@ -271,8 +281,13 @@ class ReplacementAugmenter(Augmenter):
         return None if (w.isupper() and len(w) <= 4) else "content"  # an acronym
 
     def candidates_for(self, words: list[str]) -> dict[str, list[str]]:
-        """Lowercased content word -> replacement candidates, for all words of a batch at once."""
+        """lookup_key of each content word -> replacement candidates, for all words of a batch at once."""
         raise NotImplementedError
+
+    def lookup_key(self, tokens: list[WordToken], index: int) -> str:
+        """What candidates_for looks a content word up by: by default the lower-cased word; an augmenter
+        whose candidates depend on the word's neighbours says so here (synonym: its part of speech)."""
+        return tokens[index].text.lower()
 
     def stopword_candidates_for(self, words: list[str]) -> dict[str, list[str]]:
         """Lowercased stopword -> stopword-like replacements (same grammatical role)."""
@@ -301,15 +316,22 @@ class ReplacementAugmenter(Augmenter):
         from kdaug.core.augment.context import FitQuery
 
         for src, tok, sl in zip(sources, tokens, slots):
+            texts = (src.text, src.text_pair or "")
+            for s in sl:
+                if s.candidates and not s.stopword:
+                    common = self._context_fit.common_enough(tok[s.side][s.index].text, s.candidates)
+                    s.candidates = [c for c, ok in zip(s.candidates, common) if ok]
             checked = [s for s in sl if s.candidates and not s.stopword]
             if not checked:
                 continue
-            texts = (src.text, src.text_pair or "")
             queries = [FitQuery(texts[s.side], tok[s.side], s.index, s.candidates) for s in checked]
             for slot, fits in zip(checked, self._context_fit.fits(queries)):
-                fitting = [c for c, f in zip(slot.candidates, fits) if f >= self.min_fit]
+                # Best first: the fit ranks good swaps above bad ones (not perfectly), so a slot offers its
+                # FITTING_KEPT best fitting candidates rather than all that pass.
+                ranked = sorted(range(len(fits)), key=lambda j: (-fits[j], j))
+                fitting = sorted(j for j in ranked[:FITTING_KEPT] if fits[j] >= self.min_fit)
                 if fitting:
-                    slot.candidates = fitting
+                    slot.candidates = [slot.candidates[j] for j in fitting]
                 else:  # none fits: a last resort before risky function words, with its best candidates
                     best = sorted(range(len(fits)), key=lambda j: (-fits[j], j))[:UNFITTING_KEPT]
                     kept = sorted(j for j in best if fits[j] >= UNFITTING_FLOOR)
@@ -335,11 +357,15 @@ class ReplacementAugmenter(Augmenter):
                     for i, (t, kind) in enumerate(zip(tok[side], self.word_kinds(texts[side], tok[side])))
                 ]
             )
-        table = self.candidates_for(sorted({t.text.lower() for ks in kinds for _, _, t, k in ks if k == "content"}))
+        keys = [
+            {(side, i): self.lookup_key(tok[side], i) for side, i, _, k in ks if k == "content"}
+            for ks, tok in zip(kinds, tokens)
+        ]
+        table = self.candidates_for(sorted({key for ky in keys for key in ky.values()}))
         out = []
-        for src, ks, sd, tok in zip(sources, kinds, sides, tokens):
+        for src, ks, ky, sd, tok in zip(sources, kinds, keys, sides, tokens):
             slots = [
-                Slot(side, i, [match_case(t.text, c) for c in table.get(t.text.lower(), ())])
+                Slot(side, i, [match_case(t.text, c) for c in table.get(ky[side, i], ())])
                 for side, i, t, k in ks
                 if k == "content"
             ]
@@ -368,7 +394,8 @@ class ReplacementAugmenter(Augmenter):
         tokens = [[word_tokens(s.text), word_tokens(s.text_pair or "")] for s in sources]
         slots = self.find_slots(sources, sides, tokens)
         n_words = [sum(len(tok[side]) for side in sd) for sd, tok in zip(sides, tokens)]
-        tiers = [[[s for s in sl if s.candidates and s.tier == t] for t in range(RISKY_FUNCTION + 1)] for sl in slots]
+        last = FUNCTION if getattr(self, "fill", "all") == "fitting" else RISKY_FUNCTION
+        tiers = [[[s for s in sl if s.candidates and s.tier == t] for t in range(last + 1)] for sl in slots]
         articles = [article_positions(s, tok) for s, tok in zip(sources, tokens)]
 
         def draft(pending: list[Pending]) -> list[Draft]:

@@ -28,6 +28,7 @@ from kdaug.core.words import WordToken
 
 WINDOW = 5  # words of context either side of the word checked
 BATCH = 64  # sequences per forward pass
+EXTRA_PIECES = 1  # a candidate split into more sub-words than the word plus this is too rare to fit
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,19 @@ class ContextFit:
         # enough to flip a fit lying near min_fit between two runs of one job).
         self.encoder = load_pretrained(AutoModel, local, trust_remote_code).to(self.device, torch.float64).eval()
         self.max_length = min(int(getattr(self.encoder.config, "max_position_embeddings", 512) or 512), 512)
+
+    def pieces(self, words: Sequence[str]) -> list[int]:
+        """How many sub-word tokens the encoder's tokenizer splits each word into (as a word of its own)."""
+        ids = self.tok([f" {w}" for w in words], add_special_tokens=False)["input_ids"]
+        return [len(i) for i in ids]
+
+    def common_enough(self, word: str, candidates: Sequence[str]) -> list[bool]:
+        """Whether each candidate is about as common as the word, by the tokenizer's vocabulary (built by
+        frequency): at most EXTRA_PIECES more sub-words than the word. WordNet's rare synonyms ("luxuria"
+        for "lust", "denudate" for "bare", "palpates" for "feels") split into several pieces; in a copy
+        they read as odd even where their sense is right."""
+        own, *counts = self.pieces([word, *candidates])
+        return [n <= own + EXTRA_PIECES for n in counts]
 
     def fits(self, queries: Sequence[FitQuery]) -> list[np.ndarray]:
         """For each query, the fit (the lower cosine of the middle and the last layer, in [-1, 1]) of each

@@ -9,14 +9,20 @@ mostly as a name: "ford", "bush"). What they may become:
   most frequent reading wins ("hours" as hour+s, "found" as find+ed). Only that reading's senses give
   candidates: never the base word's senses for a word that is its own lemma, or the reverse.
 - An inflection kdaug can reproduce is re-inflected (nouns' plurals, irregular ones from WordNet's
-  exception lists: "men", "lives"; verbs' third person: "goes"); another ("found" as find+ed, "better"
-  as good+er) leaves the word unchanged rather than replaced by a wrong form.
+  exception lists: "men", "lives"; verbs' third person, "goes", past, "found" -> "discovered", and present
+  participle, "making" -> "creating"); another ("saw": "saw" or "seen"? "better" as good+er) leaves the
+  word unchanged rather than replaced by a wrong form.
+- Noun or verb, where the neighbours say (part_of_speech_hint: "its need to", "they'll wind up"); and a
+  candidate must mostly be the part of speech it is offered as ("good" is no adverb for "well").
+- A word of a fixed expression WordNet lists ("show off", "live up to", "a lot") is never replaced.
 - senses=frequent: only the senses that make at least a tenth of the word's tagged uses in that reading
   (a word without tagged uses: its first sense, WordNet's most frequent), so "member" does not become
   "penis" nor "know" "sleep together". senses=all: every sense, in frequency order. The default, auto,
   is all where the context check runs (it tells the senses apart in the sentence itself), else frequent.
 - Single words only (multiword=true allows "motion picture"), lower-case (WordNet capitalises names),
-  not the word itself or its inflections, stopwords or number words; in sense order, then by frequency.
+  not the word itself or its inflections, stopwords, number words, or words WordNet labels vulgar or a
+  slur; an adjective's similar senses after its own synonyms (similar=true: "alike" for "similar"); in
+  sense order, then by frequency.
 - In context (context=MODEL, the teacher by default in a recipe): a candidate is kept only where an
   encoder finds it fits the sentence (augment/context.py, min_fit).
 
@@ -27,18 +33,20 @@ change too, through a packaged table of function-word substitutes.
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import lru_cache
+from functools import lru_cache, partial
 
 from kdaug.core.assets import load_function_word_substitutes, load_stopwords
-from kdaug.core.assets.wordnet import check_wordnet, lemma_counts, load_wordnet
+from kdaug.core.assets.wordnet import check_wordnet, lemma_counts, load_wordnet, offensive_words
 from kdaug.core.augment.base import CONTEXT_PARAMS, Param, ReplacementAugmenter
-from kdaug.core.words import NUMBER_WORDS
+from kdaug.core.words import MODAL_VERBS, NUMBER_WORDS, WordToken
 
 _POS_ORDER = ("n", "v", "a", "r")
 SENSES = ("auto", "frequent", "all")
 FREQUENT_SHARE = 0.1  # senses=frequent keeps senses with at least this share of the reading's tagged uses
 NAME_MAX_COMMON_USES = 5  # a word WordNet knows as a name and that has fewer tagged common uses is a name
 _THIRD_PERSON = {"be": "is", "have": "has"}
+VERB_FORMS = ("ed", "ing")  # a past (or past participle) and a present participle
+_PAST_ONLY_LISTED = ("run", "come")  # "ran", "came" are listed; their participles are the base
 
 
 def _pool_ok(v: int) -> str | None:
@@ -53,6 +61,7 @@ class SynonymAugmenter(ReplacementAugmenter):
     method = "synonym"
     multiword: bool
     senses: str
+    similar: bool
     max_candidates: int
     PARAMS = {
         **ReplacementAugmenter.PARAMS,
@@ -65,6 +74,7 @@ class SynonymAugmenter(ReplacementAugmenter):
             _senses_ok,
         ),
         "multiword": Param(bool, False, "allow multi-word synonyms ('motion picture' for 'film')"),
+        "similar": Param(bool, True, "adjectives: also their similar senses in WordNet ('alike' for 'similar')"),
         **CONTEXT_PARAMS,
     }
 
@@ -73,6 +83,8 @@ class SynonymAugmenter(ReplacementAugmenter):
         self._wn = load_wordnet()
         self._counts = lemma_counts()
         self._irregular_plurals = _reverse_exceptions(self._wn, "n")
+        self._irregular_verbs = _verb_exceptions(self._wn)
+        self._offensive = offensive_words()
         self._synonyms = lru_cache(maxsize=200_000)(self._lookup)
 
     def check(self) -> None:
@@ -80,8 +92,44 @@ class SynonymAugmenter(ReplacementAugmenter):
         load_stopwords()
         self.check_context()
 
+    def word_kinds(self, text: str, tokens: list[WordToken]) -> list[str | None]:
+        kinds = super().word_kinds(text, tokens)
+        for i in self._in_expressions(tokens):
+            kinds[i] = None
+        return kinds
+
+    def _in_expressions(self, tokens: list[WordToken]) -> set[int]:
+        """Indices of the words that make, with their neighbours, one of WordNet's fixed expressions
+        ("show off", "live up to", "a lot", "because of", "trailer park", "time bombs"): replaced alone,
+        a word of one breaks it ("exhibit off", "survive up to", "a plenty"), so none is replaced."""
+        if not hasattr(self, "_expressions"):
+            self._expressions = fixed_expressions(self._wn, self._stopwords)
+        words = [t.text.lower() for t in tokens]
+        out: set[int] = set()
+        for start in range(len(words) - 1):
+            for end in range(start + 2, min(start + EXPRESSION_MAX_WORDS, len(words)) + 1):
+                if any(tokens[j].start - tokens[j - 1].end != 1 for j in range(start + 1, end)):
+                    break  # punctuation or a line break between: not one expression
+                span = words[start:end]
+                if any(" ".join(v) in self._expressions for v in self._base_forms(span)):
+                    out.update(range(start, end))
+        return out
+
+    def _base_forms(self, span: list[str]) -> list[list[str]]:
+        """The span as written, with its first word as a verb's base ("lives up" -> "live up") and with
+        its last word as a noun's singular ("time bombs" -> "time bomb")."""
+        out = [span]
+        out += [[b, *span[1:]] for b in self._wn._morphy(span[0], "v") if b != span[0]]
+        out += [[*span[:-1], b] for b in self._wn._morphy(span[-1], "n") if b != span[-1]]
+        return out
+
+    def lookup_key(self, tokens: list[WordToken], index: int) -> str:
+        word = tokens[index].text.lower()
+        hint = part_of_speech_hint(tokens, index)
+        return f"{word}|{hint}" if hint else word
+
     def candidates_for(self, words: list[str]) -> dict[str, list[str]]:
-        return {w: list(self._synonyms(w)) for w in words}
+        return {key: list(self._synonyms(*key.split("|"))) for key in words}
 
     def stopword_candidates_for(self, words: list[str]) -> dict[str, list[str]]:
         # WordNet has only open-class words; closed-class words come from a small packaged table.
@@ -98,10 +146,11 @@ class SynonymAugmenter(ReplacementAugmenter):
 
     # ---------------------------------------------------------------------------------- one word
 
-    def _lookup(self, word: str) -> tuple[str, ...]:
+    def _lookup(self, word: str, hint: str = "") -> tuple[str, ...]:
         if word in NUMBER_WORDS or self._likely_name(word):
             return ()
-        reading = self._reading(word)
+        reading = self._reading(word, HINTED[hint]) if hint else None
+        reading = reading or self._reading(word)
         if reading is None or reading[2] is None:
             return ()  # unknown, or most often an inflection we cannot reproduce ("found" as find+ed)
         pos, base, inflect, senses = reading
@@ -110,26 +159,40 @@ class SynonymAugmenter(ReplacementAugmenter):
             forms.update(self._wn._morphy(word, p))
         ranked: list[tuple[int, int, str]] = []  # (sense rank, -uses, candidate)
         for rank, synset in enumerate(self._frequent(senses, base)):
-            for lemma in synset.lemmas():
-                cand = lemma.name().replace("_", " ")
-                if self._good_candidate(cand, forms):
-                    ranked.append((rank, -self._counts.get(lemma.key(), 0), cand))
+            # An adjective's similar senses ("alike" for "similar") after its own synonyms: the same
+            # cluster of WordNet's adjectives, close in meaning, and more candidates for the context check.
+            near = synset.similar_tos() if pos == "a" and self.similar else []
+            for order, source in enumerate([synset, *near]):
+                for lemma in source.lemmas():
+                    cand = lemma.name().replace("_", " ")
+                    if self._good_candidate(cand, forms) and self._same_part_of_speech(cand, pos):
+                        ranked.append((2 * rank + min(order, 1), -self._counts.get(lemma.key(), 0), cand))
         out: list[str] = []
         for _, _, cand in sorted(ranked):
             cand = inflect(cand)
-            if cand.lower() not in forms and cand not in out:
+            if cand is not None and cand.lower() not in forms and cand not in out:
                 out.append(cand)
             if len(out) >= self.max_candidates:
                 break
         return tuple(out)
 
-    def _reading(self, word: str):
-        """(pos, base, inflect, senses) of the word's most frequent reading: each part of speech, the word
-        as its own lemma or as an inflection of another; senses are those of `base` itself (a synset
-        with a lemma named so), scored by the base's tagged uses in them. inflect None: an inflection
-        that cannot be reproduced."""
+    def _same_part_of_speech(self, cand: str, pos: str) -> bool:
+        """Whether a candidate is, most often, the part of speech it is offered as: WordNet lists "good"
+        among the adverbs ("she did good"), "easy" too, "seat" among the verbs; in a sentence they read
+        as the adjective and the noun. A candidate without tagged uses is given the benefit."""
+        reading = self._reading(cand.split()[-1] if pos == "n" else cand.split()[0])
+        if reading is None or reading[0] == pos:
+            return True
+        _, base, _, senses = reading
+        return sum(self._uses(base, s) for s in senses) == 0
+
+    def _reading(self, word: str, parts: tuple[str, ...] = _POS_ORDER):
+        """(pos, base, inflect, senses) of the word's most frequent reading among the parts of speech
+        `parts`: the word as its own lemma or as an inflection of another; senses are those of `base`
+        itself (a synset with a lemma named so), scored by the base's tagged uses in them. inflect None:
+        an inflection that cannot be reproduced."""
         best, best_score = None, -1.0
-        for pos in _POS_ORDER:
+        for pos in parts:
             readings = [(word, _same)] + [(b, self._inflector(b, pos, word)) for b in self._wn._morphy(word, pos)]
             for base, inflect in readings:
                 if base == word and inflect is not _same:
@@ -157,14 +220,41 @@ class SynonymAugmenter(ReplacementAugmenter):
             return senses[:1]  # untagged: WordNet's first sense is its most frequent
         return [s for s, n in zip(senses, uses) if n >= FREQUENT_SHARE * total]
 
-    def _inflector(self, base: str, pos: str, word: str) -> Callable[[str], str] | None:
+    def _inflector(self, base: str, pos: str, word: str) -> Callable[[str], str | None] | None:
         """How to inflect candidates as `word` inflects `base`, if kdaug can: a noun's plural, a verb's
-        third person; None for any other inflection."""
+        third person, past or present participle; None for any other inflection ("better" as good+er)."""
         if pos == "n" and self._plural(base) == word:
             return self._inflect_noun
         if pos == "v" and third_person(base) == word:
             return _inflect_verb
+        for kind in VERB_FORMS:
+            if pos == "v" and self._verb_form(base, kind) == word:
+                return partial(self._inflect_verb_form, kind=kind)
         return None
+
+    def _verb_form(self, verb: str, kind: str) -> str | None:
+        """`verb`'s past ("ed") or present participle ("ing"): WordNet's exception list where it lists
+        one ("found", "stopped", "tried"), else the regular form where WordNet reads it back as `verb`
+        ("played", "making"); None where the form is not certain: "see" ("saw" or "seen"), "prove" (the
+        list has "proven"), "run" ("ran", and "run" as participle), "hit"."""
+        listed = [f for f in self._irregular_verbs.get(verb, ()) if f.endswith("ing") == (kind == "ing")]
+        if listed:
+            if len(listed) > 1 or kind == "ed" and (listed[0].endswith("n") or verb.endswith(_PAST_ONLY_LISTED)):
+                return None  # the list holds a past or a participle; which one, it does not say ("proven")
+            return listed[0]
+        if kind == "ing":
+            form = verb[:-1] + "ing" if verb.endswith("e") and not verb.endswith(("ee", "ye", "oe")) else verb + "ing"
+        else:
+            form = verb + "d" if verb.endswith("e") else verb + "ed"
+        if verb.endswith("y") and len(verb) > 1 and verb[-2] not in "aeiou":
+            return form if kind == "ing" else None  # "tried" is listed; "tryed" is no word
+        return form if verb in self._wn._morphy(form, "v") else None
+
+    def _inflect_verb_form(self, cand: str, kind: str) -> str | None:
+        """A verb phrase's past or participle: its first word ("take care" -> "taking care")."""
+        first, _, rest = cand.partition(" ")
+        form = self._verb_form(first, kind)
+        return None if form is None else f"{form} {rest}" if rest else form
 
     def _likely_name(self, word: str) -> bool:
         """A lower-cased word WordNet knows as a name (an instance noun spelled with a capital: "Ford"),
@@ -185,6 +275,8 @@ class SynonymAugmenter(ReplacementAugmenter):
         parts = cand.split()
         if (len(parts) > 1 and not self.multiword) or cand in NUMBER_WORDS:
             return False
+        if cand in self._offensive or any(p in self._offensive for p in parts):
+            return False  # a copy never brings in a word WordNet labels vulgar or a slur
         if any(p in forms for p in parts) or cand in self._stopwords or any(derived(cand, f) for f in forms):
             return False
         return not any(base in forms for base in self._wn._morphy(parts[-1], "n") + self._wn._morphy(parts[-1], "v"))
@@ -196,6 +288,31 @@ class SynonymAugmenter(ReplacementAugmenter):
         """Plural of a noun phrase: its last word ("motion picture" -> "motion pictures")."""
         head, _, last = cand.rpartition(" ")
         return f"{head} {self._plural(last)}" if head else self._plural(last)
+
+
+# The part of speech a word's neighbours imply, where they do (nltk's taggers need data that is not
+# always there; these few closed-class cues settle the common noun/verb ambiguity of English):
+# "its need to", "the urge to" (a noun or an adjective after a determiner); "they'll wind up", "we love",
+# "figures form a" (a verb after a subject pronoun or an auxiliary, or before a determiner).
+HINTED = {"n": ("n", "a"), "v": ("v",)}
+_DETERMINERS = frozenset("a an the this these those my your his its our their every each no another".split())  # noqa: SIM905
+_SUBJECTS = frozenset(["i", "we", "they", "he", "she", "who"])
+_AUXILIARIES = MODAL_VERBS | {"will", "can", "cannot", "do", "does", "did"}
+_CONTRACTED_AUXILIARIES = ("'ll", "’ll", "'d", "’d", "n't", "n’t")
+
+
+def part_of_speech_hint(tokens: list[WordToken], index: int) -> str:
+    """ "n" (a noun or adjective), "v" (a verb) or "" (no cue) for word `index`, from its neighbours:
+    the word right before it and, for a verb, the determiner right after."""
+    prev = tokens[index - 1] if index > 0 else None
+    nxt = tokens[index + 1] if index + 1 < len(tokens) else None
+    before = prev.text.lower() if prev and tokens[index].start - prev.end == 1 else ""
+    after = nxt.text.lower() if nxt and nxt.start - tokens[index].end == 1 else ""
+    if before in _DETERMINERS:
+        return "n"
+    if before in _SUBJECTS or before in _AUXILIARIES or before.endswith(_CONTRACTED_AUXILIARIES):
+        return "v"
+    return "v" if after in _DETERMINERS and after != "this" else ""
 
 
 def derived(cand: str, word: str) -> bool:
@@ -254,6 +371,33 @@ def _inflect_verb(cand: str) -> str:
     """Third person of a verb phrase: its first word ("take care" -> "takes care")."""
     first, _, rest = cand.partition(" ")
     return f"{third_person(first)} {rest}" if rest else third_person(first)
+
+
+EXPRESSION_MAX_WORDS = 4
+
+
+def fixed_expressions(wn, stopwords: frozenset[str] | set[str]) -> frozenset[str]:
+    """WordNet's multi-word lemmas of two to EXPRESSION_MAX_WORDS words, lower-case, space-separated; those
+    that hold a number word (never replaced anyway) or only stopwords ("to it") are left out."""
+    out = set()
+    for name in wn.all_lemma_names():
+        parts = name.lower().split("_")
+        if not 2 <= len(parts) <= EXPRESSION_MAX_WORDS or all(p in stopwords for p in parts):
+            continue
+        if not any(p in NUMBER_WORDS for p in parts):
+            out.add(" ".join(parts))
+    return frozenset(out)
+
+
+def _verb_exceptions(wn) -> dict[str, list[str]]:
+    """Verb -> its forms in WordNet's verb exception list ("find" -> ["found"], "stop" -> ["stopped",
+    "stopping"]), without the third persons ("is", "has": third_person makes those)."""
+    out: dict[str, list[str]] = {}
+    for inflected, bases in sorted(wn._exception_map["v"].items()):
+        for base in bases:
+            if inflected != third_person(base):
+                out.setdefault(base, []).append(inflected)
+    return out
 
 
 def _reverse_exceptions(wn, pos: str) -> dict[str, str]:
