@@ -17,6 +17,7 @@ import numpy as np
 
 WORD_START_MARKERS = ("Ġ", "▁")  # byte-level BPE, SentencePiece
 CONTINUATION_MARKER = "##"  # WordPiece
+_LETTERS = re.compile(r"[A-Za-z]+")
 _MARKUP = re.compile(r"\[.*\]|<.*>")  # [unused0], [UNK], <unk>, <mask>: never a word
 
 
@@ -49,6 +50,10 @@ class Vocabulary:
             word_start = np.array([not t.startswith(CONTINUATION_MARKER) for t in tokens], dtype=bool)
             spelled = [t if start else t[len(CONTINUATION_MARKER) :] for t, start in zip(tokens, word_start)]
         return cls(special, word_start, spelled)
+
+    def lettered(self) -> np.ndarray:
+        """bool [size]: the token is spelled in ASCII letters only ("film", "##pid"; not ",", "ᵖ", "19")."""
+        return np.array([bool(_LETTERS.fullmatch(t)) for t in self.spelled], dtype=bool) & ~self.special
 
     def whole_words(self) -> tuple[np.ndarray, list[str]]:
         """(ids, words), ids ascending: the tokens that are a whole alphabetic word on their own."""

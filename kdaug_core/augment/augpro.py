@@ -2,23 +2,27 @@
 
 augpro_mix   e' = mu * E(x_i) + (1 - mu) * E(x_j), position by position, x_j a partner from the same
              batch; mu fixed or drawn from Beta(a, a) per copy.
-augpro_fgsm  e' = E(x) + eps * sign(grad_E L), L a KD divergence. Offline the gradient comes from a
-             reference model: by default the teacher's own virtual-adversarial direction
-             (L = KL(p(x) || p(E(x) + r)), r a small seeded random start), or a student checkpoint given
-             by path (L = KL(p_teacher(x) || p_student(E_student(x) + r))), so a second round can target
-             what a first-round student gets wrong.
+augpro_fgsm  e' = E(x) + eps * sign(d), d the virtual-adversarial direction of a reference model: by
+             default the teacher's own (L = KL(p(x) || p(E(x) + r))), or a student checkpoint's given by
+             path (L = KL(p_teacher(x) || p_student(E_student(x) + r))), so a second round can target what
+             a first-round student gets wrong; d by power iteration from a seeded random start r
+             (power_iterations=2: r <- xi * grad L / |grad L|). eps is searched per copy (bisection) so
+             that the copy changes `ratio` of its words, or fixed (eps=, the paper's way: the ratio then
+             ranges from almost nothing to almost everything, text by text).
 
 Every perturbed position is projected to its nearest vocabulary token by L2 distance
 (argmin ||e - E_w||^2 = argmax 2 e.E_w - ||E_w||^2; a raw dot product favours large-norm tokens), with
 special, [unused*] and [UNK] rows dropped from the table, word-start positions projected to word-start
-tokens and continuation positions to continuation pieces. Special positions ([CLS], [SEP], [PAD]) are
-kept. The copy is rebuilt from the source text: words whose tokens did not change keep their original
-characters, so the measured changed_ratio counts real changes only. Labels are never interpolated: the
-teacher labels the projected text like any other copy.
+tokens and continuation positions to continuation pieces, and positions whose source token is spelled in
+letters to tokens spelled in letters. Special positions ([CLS], [SEP], [PAD]) and punctuation inside a
+word ("isn't", "too-tepid") are kept. The copy is rebuilt from the source text: words whose tokens did
+not change keep their original characters, so the measured changed_ratio counts real changes only. Labels
+are never interpolated: the teacher labels the projected text like any other copy.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Sequence
 
 import numpy as np
@@ -29,6 +33,7 @@ from kdaug.core.corpus import SourceExample
 from kdaug.core.models import load_pretrained, load_tokenizer, local_model_dir, pick_device
 from kdaug.core.shift import changed_by_edits
 from kdaug.core.vocab import Vocabulary
+from kdaug.core.words import word_tokens
 
 
 def _mu_ok(v: str) -> str | None:
@@ -78,34 +83,40 @@ class Projector:
         self.vocab = Vocabulary.of(self.tok, self.table.shape[0])
         usable = torch.tensor(~self.vocab.special, device=self.device)
         starts = torch.tensor(self.vocab.word_start, device=self.device)
-        self.word_start_ok = usable & starts
-        self.continuation_ok = usable & ~starts
-        # Each position is scored against the tokens it may become only (word starts or continuation
-        # pieces): (ids, their embeddings, their squared norms) per kind.
-        self.candidates = {}
-        for continuation, ok in ((False, self.word_start_ok), (True, self.continuation_ok)):
-            ids = ok.nonzero().squeeze(1)
-            rows = self.table[ids].float()
-            self.candidates[continuation] = (ids, rows, (rows**2).sum(-1))
+        self.lettered = torch.tensor(self.vocab.lettered(), device=self.device)
+        self.wordlike = torch.tensor([t.isalnum() for t in self.vocab.spelled], device=self.device) & usable
+        # Each position is scored against the tokens it may become only: word starts or continuation
+        # pieces as it is one, and, where its source token is spelled in letters, tokens spelled in letters
+        # (a word never becomes "too-,pid" or "ᵖ"). (ids, their embeddings, their squared norms) per kind.
+        self.allowed, self.candidates = {}, {}
+        for continuation in (False, True):
+            for letters in (False, True):
+                ok = usable & (~starts if continuation else starts) & (self.lettered if letters else usable)
+                ids = ok.nonzero().squeeze(1)
+                rows = self.table[ids].float()
+                self.allowed[continuation, letters] = ok
+                self.candidates[continuation, letters] = (ids, rows, (rows**2).sum(-1))
 
     def encode(self, texts: list[str], max_length: int):
         return self.tok(texts, truncation=True, max_length=max_length, return_offsets_mapping=True)
 
-    def project(self, embeds, keep, continuation, prefer_ids=None):
+    def project(self, embeds, keep, continuation, prefer_ids=None, source_ids=None):
         """embeds [B, L, d]; keep [B, L] bool (special and padding positions, left as they are: not scored);
         continuation [B, L] bool -> ids [B, L], the nearest allowed token by L2 (0 where kept). With
-        `prefer_ids` [B, L] (the source's tokens), a position whose preferred token is as near as the
-        nearest (within TIE_TOLERANCE, relative) takes it: a tie, such as a source and a partner token mixed
-        at mu 0.5, which floating-point rounding would break one way on a CPU and the other on a GPU, is
-        broken the same way everywhere."""
+        `source_ids` [B, L], a position whose source token is spelled in letters becomes one spelled in
+        letters. With `prefer_ids` [B, L] (the source's tokens), a position whose preferred token is as
+        near as the nearest (within TIE_TOLERANCE, relative) takes it: a tie, such as a source and a partner
+        token mixed at mu 0.5, which floating-point rounding would break one way on a CPU and the other on
+        a GPU, is broken the same way everywhere."""
         import torch
 
         flat, cont = embeds.reshape(-1, embeds.shape[-1]), continuation.reshape(-1)
         todo = ~keep.reshape(-1)
         src = prefer_ids.reshape(-1) if prefer_ids is not None else None
+        letters = self.lettered[source_ids.reshape(-1)] if source_ids is not None else torch.zeros_like(todo)
         out = torch.zeros(flat.shape[0], dtype=torch.long, device=embeds.device)
-        for kind, (ids, rows, sq_norms) in self.candidates.items():
-            positions = (todo & (cont == kind)).nonzero().squeeze(1)
+        for (kind, spelled), (ids, rows, sq_norms) in self.candidates.items():
+            positions = (todo & (cont == kind) & (letters == spelled)).nonzero().squeeze(1)
             # bounded memory whatever the batch and length: POSITIONS x candidates scores at a time
             for start in range(0, positions.shape[0], PROJECT_POSITIONS):
                 chunk = positions[start : start + PROJECT_POSITIONS]
@@ -117,8 +128,7 @@ class Projector:
                     own = self.table[src[chunk]].float()
                     own_score = 2 * (e * own).sum(-1) - (own**2).sum(-1)
                     tie = best - own_score <= TIE_TOLERANCE * (best.abs() + own_score.abs()).clamp_min(1e-6)
-                    allowed = self.word_start_ok if not kind else self.continuation_ok
-                    tie &= allowed[src[chunk]]  # the preferred token must be one this position may become
+                    tie &= self.allowed[kind, spelled][src[chunk]]  # one this position may become
                     out[chunk] = torch.where(tie, src[chunk], out[chunk])
         return out.reshape(embeds.shape[:2]), keep
 
@@ -151,6 +161,20 @@ def text_edits(
         if surface and surface.lower() != original.lower():
             edits.append((start, end, surface))
     return sorted(edits)
+
+
+def word_index(text: str, offsets, sequence_ids=None, sequence: int = 0, first: int = 0) -> list[int]:
+    """For each token (character `offsets` in `text`), the index of the word of `text` it lies in (the
+    words the changed ratio counts: kdaug.core.words), plus `first`; -1 for a token outside every word
+    (punctuation between words, specials, padding, or the other text of a pair)."""
+    spans = [(t.start, t.end) for t in word_tokens(text)]
+    starts = [a for a, _ in spans]
+    out = []
+    for pos, (a, b) in enumerate(offsets):
+        k = bisect_right(starts, a) - 1
+        inside = b > a and k >= 0 and a < spans[k][1] and (sequence_ids is None or sequence_ids[pos] == sequence)
+        out.append(first + k if inside else -1)
+    return out
 
 
 def apply_edits(text: str, edits: list[tuple[int, int, str]]) -> str:
@@ -232,15 +256,29 @@ class _AugProBase(Augmenter):
             [[t in self.proj.tok.all_special_ids for t in row] for row in batch["input_ids"].tolist()],
             device=self.proj.device,
         ) | (mask == 0)
+        word_of = self._word_of([word_index(t, enc[b].offsets) for b, t in enumerate(texts)], ids.shape[1])
         continuation = ~torch.tensor(self.proj.vocab.word_start, device=self.proj.device)[ids]
-        return texts, enc, ids, mask, special, continuation
+        return texts, enc, ids, mask, special | self._inside_words(ids, word_of), continuation, word_of
+
+    def _word_of(self, rows: list[list[int]], width: int):
+        """[B, width] long: each position's word (word_index), -1 beyond a row's tokens."""
+        import torch
+
+        return torch.tensor([r + [-1] * (width - len(r)) for r in rows], device=self.proj.device)
+
+    def _inside_words(self, ids, word_of):
+        """Punctuation inside a word ("isn't", "too-tepid", "nijinsky's"): kept, since a word in its place
+        would glue two words into one ("nijinskycras")."""
+        return (word_of >= 0) & ~self.proj.wordlike[ids]
 
     def _finish(self, texts, enc, ids, special, continuation, embeds, prefer=None) -> list[tuple[str, int]]:
         """(rebuilt text, words changed) per row: the projected tokens, back in the source's own text. Ties
         go to `prefer` (default: the source's own tokens)."""
         import torch
 
-        new_ids, _ = self.proj.project(embeds, special, continuation, prefer_ids=ids if prefer is None else prefer)
+        new_ids, _ = self.proj.project(
+            embeds, special, continuation, prefer_ids=ids if prefer is None else prefer, source_ids=ids
+        )
         new_ids = torch.where(special, ids, new_ids)
         return [self._rebuilt(text, enc[b], ids[b], new_ids[b]) for b, text in enumerate(texts)]
 
@@ -285,7 +323,7 @@ class AugProMix(_AugProBase):
             mus.append(float(rng.beta(self._mu[1], self._mu[1])) if self._mu[0] == "beta" else self._mu[1])
         coins = [p.rng.random(self.max_length + 2) < 0.5 for p in pending] if self.ties == "coin" else None
         rows = [p.source for p in pending]
-        texts, enc, ids, mask, special, continuation = self._encode_side(sources, side, sorted(set(rows + partners)))
+        texts, enc, ids, mask, special, continuation, _ = self._encode_side(sources, side, sorted(set(rows + partners)))
         index = {r: k for k, r in enumerate(sorted(set(rows + partners)))}
         a = torch.tensor([index[r] for r in rows], device=self.proj.device)
         b = torch.tensor([index[p] for p in partners], device=self.proj.device)
@@ -326,17 +364,31 @@ class AugProFgsm(_AugProBase):
     method = "augpro_fgsm"
     PARAMS = {
         **_AugProBase.PARAMS,
+        "ratio": Param(
+            float,
+            0.3,
+            "share of a copy's tokens to change: each copy's step is searched (bisection on eps) to come nearest it",
+            lambda v: None if 0 < v <= 1 else "must be in (0, 1]",
+        ),
         "eps": Param(
             float,
-            2.0,
-            "step of the sign-gradient perturbation, in units of the embedding "
-            "table's per-dimension standard deviation; a redraw multiplies it by 1.5",
+            None,
+            "a fixed step instead of the searched one (AugPro's own), in units of the embedding table's "
+            "per-dimension std; the changed ratio then follows from it (ratio is not used); a redraw "
+            "multiplies it by 1.5",
             lambda v: None if v > 0 else "must be > 0",
+        ),
+        "power_iterations": Param(
+            int,
+            2,
+            "gradient evaluations for the virtual-adversarial direction (1: the gradient at the random start)",
+            lambda v: None if 1 <= v <= 10 else "must be between 1 and 10",
         ),
         "xi": Param(
             float,
-            1e-3,
-            "scale of the seeded random start (virtual adversarial direction)",
+            0.1,
+            "norm of each power iteration's probe (first the copy's seeded random start, then the last "
+            "gradient's direction), in embedding units",
             lambda v: None if v >= 0 else "must be >= 0",
         ),
         "reference": Param(
@@ -368,10 +420,15 @@ class AugProFgsm(_AugProBase):
 
     PAIRS_TOGETHER = True
 
+    def __init__(self, spec_key: str = "", **params):
+        super().__init__(spec_key, **params)
+        if self.eps is not None:  # a fixed step: the ratio follows from it, and the provenance says so
+            self.ratio = self.params["ratio"] = None
+
     def step_size(self, attempt: int) -> float:
-        """The step of a copy's `attempt`-th draft (0 first), in units of the embedding table's std, so
-        one eps means the same for every model. A copy being redrawn (its last draft repeated the source
-        or an earlier copy) steps further; both sides of a pair take the same step."""
+        """The fixed step (eps given) of a copy's `attempt`-th draft (0 first), in units of the embedding
+        table's std, so one eps means the same for every model. A copy being redrawn (its last draft
+        repeated the source or an earlier copy) steps further; both sides of a pair take the same step."""
         return self.eps * 1.5**attempt
 
     def perturb_pairs(self, sources, sides, pending) -> list[dict[int, tuple[str, int]]]:
@@ -402,9 +459,20 @@ class AugProFgsm(_AugProBase):
             for pos, s in enumerate(enc[index[p.source]].sequence_ids):
                 if s is not None and s in sides[p.source]:
                     sequence[k, pos] = s  # an augmented side's token
-        frozen = (sequence < 0).to(self.proj.device) | (mask == 0)  # specials, padding, the other side
+        word_rows = []
+        for p in pending:
+            one, texts = enc[index[p.source]], (sources[p.source].text, sources[p.source].text_pair)
+            row, first = [-1] * len(one.offsets), 0
+            for side in sides[p.source]:  # the augmented side(s), numbered on from one to the next
+                at = word_index(texts[side], one.offsets, one.sequence_ids, side, first)
+                row = [a if a >= 0 else r for a, r in zip(at, row)]
+                first += len(word_tokens(texts[side]))
+            word_rows.append(row)
+        word_of = self._word_of(word_rows, width)
+        # specials, padding, the other side, punctuation inside a word
+        frozen = (sequence < 0).to(self.proj.device) | (mask == 0) | self._inside_words(ids, word_of)
         continuation = ~torch.tensor(self.proj.vocab.word_start, device=self.proj.device)[ids]
-        new_ids = self._step_and_project(pending, ids, mask, frozen, continuation, types)
+        new_ids = self._step_and_project(pending, ids, mask, frozen, continuation, word_of, types)
         out = []
         for k, p in enumerate(pending):
             texts = (sources[p.source].text, sources[p.source].text_pair)
@@ -419,42 +487,96 @@ class AugProFgsm(_AugProBase):
             self.setup()
         keys = [(p.source, p.copy) for p in pending]
         rows = sorted({i for i, _ in keys})
-        texts, enc, ids, mask, special, continuation = self._encode_side(sources, side, rows)
+        texts, enc, ids, mask, special, continuation, word_of = self._encode_side(sources, side, rows)
         index = {r: k for k, r in enumerate(rows)}
         sel = torch.tensor([index[i] for i, _ in keys], device=self.proj.device)
-        ids, mask, special, continuation = ids[sel], mask[sel], special[sel], continuation[sel]
-        new_ids = self._step_and_project(pending, ids, mask, special, continuation)
+        ids, mask, special, continuation, word_of = ids[sel], mask[sel], special[sel], continuation[sel], word_of[sel]
+        new_ids = self._step_and_project(pending, ids, mask, special, continuation, word_of)
         return [self._rebuilt(texts[index[i]], enc[index[i]], ids[b], new_ids[b]) for b, (i, _) in enumerate(keys)]
 
-    def _step_and_project(self, pending, ids, mask, frozen, continuation, types=None):
-        """The sign-gradient step from each copy's seeded random start, on the positions not `frozen`,
-        projected to tokens (the frozen ones keep theirs)."""
+    def _step_and_project(self, pending, ids, mask, frozen, continuation, word_of, types=None):
+        """The sign-gradient step along each copy's virtual-adversarial direction (power iterations from
+        its seeded random start), on the positions not `frozen`, projected to tokens (the frozen ones keep
+        theirs). The step is eps where given, else searched per copy to change `ratio` of its tokens."""
+        import torch
+
+        free = ~frozen
+        direction = self._adversarial_direction(pending, ids, mask, free, types).sign() * free[..., None]
+        embeds = self.proj.table[ids].float()
+
+        # Word by word, as the copy's changed ratio is measured (kdaug.core.words): a word changed where
+        # any of its tokens did, and punctuation turned into a word counts as one. Bucket 0 gathers the
+        # tokens outside every word.
+        bucket = word_of + 1
+        buckets = torch.zeros((ids.shape[0], int(bucket.max()) + 1), dtype=torch.long, device=ids.device)
+        words = buckets.scatter_reduce(1, bucket, free.long(), "amax")[:, 1:]
+
+        def projected(eps):  # eps [B], in table-std units -> new ids, share of the words changed
+            step = (eps * self.proj.table_std)[:, None, None] * direction
+            new_ids, _ = self.proj.project(embeds + step, frozen, continuation, prefer_ids=ids, source_ids=ids)
+            new_ids = torch.where(frozen, ids, new_ids)
+            moved = (new_ids != ids) & free
+            changed = buckets.scatter_reduce(1, bucket, moved.long(), "amax")
+            gained = (moved & (word_of < 0) & self.proj.wordlike[new_ids]).sum(1)  # punctuation become a word
+            return new_ids, ((changed[:, 1:] * words).sum(1) + gained) / words.sum(1).clamp_min(1)
+
+        if self.eps is not None:
+            return projected(torch.tensor([self.step_size(p.attempt) for p in pending], device=ids.device))[0]
+        return self._searched(projected, len(pending), ids.device)
+
+    def _searched(self, projected, n: int, device):
+        """Bisection on log eps, per copy, for the step whose changed share comes nearest `ratio`: the share
+        grows with the step (not strictly: projection is discrete), so a fixed eps gives one text almost
+        nothing and another almost everything (eps 2 on MR: p10 0.03, p90 0.83)."""
+        import torch
+
+        lo = torch.full((n,), EPS_RANGE[0], device=device)
+        hi = torch.full((n,), EPS_RANGE[1], device=device)
+        best_ids, best_gap = None, torch.full((n,), float("inf"), device=device)
+        for _ in range(SEARCH_STEPS):
+            mid = (lo * hi).sqrt()
+            new_ids, share = projected(mid)
+            gap = (share - self.ratio).abs()
+            better = gap < best_gap
+            best_ids = new_ids if best_ids is None else torch.where(better[:, None], new_ids, best_ids)
+            best_gap = torch.where(better, gap, best_gap)
+            below = share < self.ratio
+            lo, hi = torch.where(below, mid, lo), torch.where(below, hi, mid)
+        return best_ids
+
+    def _adversarial_direction(self, pending, ids, mask, free, types=None):
+        """d, the direction whose small step most changes the reference's prediction from the target's
+        (virtual adversarial training's power iteration): from a seeded random start r, `power_iterations`
+        times r <- xi * grad / |grad| of KL(p_target(x) || p_reference(x + r)); returns the last gradient.
+        Each copy draws its start for its own perturbable positions from its own generator, so neither
+        the batch's padded width nor its neighbours change a copy."""
         import torch
         import torch.nn.functional as F
 
         extra = {} if types is None else {"token_type_ids": types}
-        special = frozen
         embeds = self.proj.table[ids].float()
-        # The random start covers the copy's own perturbable positions only, drawn from its own generator:
-        # neither the batch's padded width nor its special and padding positions change a copy.
-        start = torch.zeros_like(embeds)
-        free = (~special).cpu()
+        r = torch.zeros_like(embeds)
+        free_cpu = free.cpu()
         for k, p in enumerate(pending):
-            at = free[k].nonzero().squeeze(1)
+            at = free_cpu[k].nonzero().squeeze(1)
             draw = torch.from_numpy(p.rng.standard_normal((len(at), embeds.shape[-1])).astype(np.float32))
-            start[k, at.to(start.device)] = (self.xi * draw / draw.norm().clamp_min(1e-12)).to(start.device)
+            r[k, at.to(r.device)] = draw.to(r.device)
         with torch.no_grad():
             target_model = self.teacher.model if self.teacher is not None else self.proj.model
             target_table = self.teacher.table if self.teacher is not None else self.proj.table
             p_target = F.softmax(
                 target_model(inputs_embeds=target_table[ids].float(), attention_mask=mask, **extra).logits.float(), -1
             )
-        with torch.enable_grad():
-            x = (embeds + start * (~special)[..., None]).detach().requires_grad_(True)
-            log_q = F.log_softmax(self.proj.model(inputs_embeds=x, attention_mask=mask, **extra).logits.float(), -1)
-            loss = F.kl_div(log_q, p_target, reduction="batchmean")
-            (grad,) = torch.autograd.grad(loss, x)
-        eps = torch.tensor([self.step_size(p.attempt) for p in pending], device=self.proj.device)
-        perturbed = embeds + (eps * self.proj.table_std)[:, None, None] * grad.sign() * (~special)[..., None]
-        new_ids, _ = self.proj.project(perturbed.detach(), special, continuation, prefer_ids=ids)
-        return torch.where(special, ids, new_ids)
+        for _ in range(self.power_iterations):
+            norm = r.flatten(1).norm(dim=1).clamp_min(1e-12)[:, None, None]
+            x = (embeds + self.xi * r / norm * free[..., None]).detach().requires_grad_(True)
+            with torch.enable_grad():
+                logits = self.proj.model(inputs_embeds=x, attention_mask=mask, **extra).logits.float()
+                loss = F.kl_div(F.log_softmax(logits, -1), p_target, reduction="batchmean")
+                (r,) = torch.autograd.grad(loss, x)
+            r = r * free[..., None]
+        return r
+
+
+EPS_RANGE = (0.05, 32.0)  # the searched step's bounds, in table-std units
+SEARCH_STEPS = 8

@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 import torch
 
@@ -22,11 +23,11 @@ def test_projection_is_nearest_token_by_l2_not_dot_product(tiny_teacher):
     out, _ = proj.project(e, keep, keep)
     assert out.tolist() == ids.tolist()  # an exact embedding projects onto itself
     d = torch.cdist(e[0] * 0.9, proj.table.float())
-    allowed = proj.word_start_ok
+    allowed = proj.allowed[False, False]  # word starts, any spelling
     expected = d.masked_fill(~allowed, float("inf")).argmin(-1)
     assert proj.project(e * 0.9, keep, keep)[0][0].tolist() == expected.tolist()
-    assert not proj.word_start_ok[proj.tok.convert_tokens_to_ids("[unused5]")]
-    assert not proj.word_start_ok[proj.tok.unk_token_id] and not proj.word_start_ok[proj.tok.cls_token_id]
+    assert not allowed[proj.tok.convert_tokens_to_ids("[unused5]")]
+    assert not allowed[proj.tok.unk_token_id] and not allowed[proj.tok.cls_token_id]
 
 
 def test_projection_scores_each_position_against_its_own_kind_of_token_and_skips_kept_ones(tiny_teacher):
@@ -37,11 +38,27 @@ def test_projection_scores_each_position_against_its_own_kind_of_token_and_skips
     cont = torch.tensor([[False, False, True, True, False, False], [False, True, False, False, False, False]])
     out, _ = proj.project(e, keep, cont)
     d = torch.cdist(e.reshape(-1, e.shape[-1]), proj.table.float())
-    allowed = torch.where(cont.reshape(-1, 1), proj.continuation_ok, proj.word_start_ok)
+    allowed = torch.where(cont.reshape(-1, 1), proj.allowed[True, False], proj.allowed[False, False])
     expected = d.masked_fill(~allowed, float("inf")).argmin(-1).reshape(2, 6)
     assert out[~keep].tolist() == expected[~keep].tolist()
     assert all(proj.vocab.word_start[t] != c for t, c in zip(out[~keep].tolist(), cont[~keep].tolist()))
     assert out[keep].tolist() == [0] * int(keep.sum())  # kept positions are not scored
+
+
+def test_a_position_spelled_in_letters_becomes_a_token_spelled_in_letters(tiny_teacher):
+    proj = Projector(str(tiny_teacher), device="cpu")
+    tokens = ["film", "##pid", ","]
+    ids = torch.tensor([proj.tok.convert_tokens_to_ids(tokens)])
+    keep = torch.zeros_like(ids, dtype=torch.bool)
+    cont = torch.tensor([[False, True, False]])
+    comma = proj.table[proj.tok.convert_tokens_to_ids(",")].float()
+    e = comma.expand(1, 3, -1).clone()  # every position sits on ","
+    free, _ = proj.project(e, keep, cont)
+    held, _ = proj.project(e, keep, cont, source_ids=ids)
+    assert free[0, 0].item() == ids[0, 2].item()  # unrestricted, a word becomes ","
+    spelled = proj.tok.convert_ids_to_tokens(held[0].tolist())
+    assert spelled[0].isalpha() and spelled[1].startswith("##") and spelled[1][2:].isalpha()
+    assert spelled[2] == ","  # a punctuation position may still become punctuation
 
 
 def test_fgsm_refuses_a_model_without_a_trained_classifier_mix_takes_its_embeddings(tiny_teacher, tmp_path):
@@ -150,10 +167,10 @@ def test_a_tie_goes_to_the_preferred_token(tiny_teacher):
     from kdaug.core.augment.augpro import Projector
 
     proj = Projector(str(tiny_teacher), "cpu")
-    ids, rows, norms = proj.candidates[False]
+    ids, rows, norms = proj.candidates[False, False]
     a, b = int(ids[100]), int(ids[200])
     pick = torch.tensor([100, 200])
-    proj.candidates = {False: (ids[pick], rows[pick], norms[pick]), True: proj.candidates[True]}
+    proj.candidates = {**proj.candidates, (False, False): (ids[pick], rows[pick], norms[pick])}
     mid = ((proj.table[a] + proj.table[b]) / 2).float()[None, None, :]
     keep, cont = torch.zeros(1, 1, dtype=torch.bool), torch.zeros(1, 1, dtype=torch.bool)
     for preferred in (a, b):
@@ -190,3 +207,48 @@ def test_an_fgsm_copy_does_not_depend_on_the_other_sources_of_its_batch(tiny_tea
     alone = aug.augment_batch([short], seed=4)[0]
     beside = aug.augment_batch([long, short], seed=4)[1]
     assert alone.copies and [c.text for c in alone.copies] == [c.text for c in beside.copies]
+
+
+def test_fgsm_searches_each_copys_step_for_the_asked_ratio(tiny_teacher, mr_rows):
+    """A fixed step changes one text hardly at all and another almost entirely (MR, MiniLM, eps 2: p10 0.04,
+    p90 0.85); searched per copy, the step gives every copy about the ratio asked, as its recorded ratio
+    measures it."""
+    sources = as_sources(mr_rows[:40], 40)
+    for ratio in (0.3, 0.6):
+        aug = make_augmenter(f"augpro_fgsm:copies=1,ratio={ratio},model={tiny_teacher}")
+        ratios = np.array([c.shift.ratio for r in aug.augment_batch(sources, 1) for c in r.copies])
+        assert len(ratios) > 30
+        assert abs(ratios.mean() - ratio) <= 0.05 and np.percentile(ratios, 90) - np.percentile(ratios, 10) < 0.25
+    fixed = make_augmenter(f"augpro_fgsm:copies=1,eps=2.0,model={tiny_teacher}")
+    assert fixed.params["ratio"] is None and fixed.params["eps"] == 2.0  # the provenance says which step
+
+
+def test_more_power_iterations_follow_the_same_direction_from_other_random_starts(tiny_teacher, mr_rows):
+    from kdaug.core.augment.draw import Pending
+
+    sources = as_sources(mr_rows[:16], 16)
+    agreement = {}
+    for k in (1, 3):
+        aug = make_augmenter(f"augpro_fgsm:copies=1,power_iterations={k},model={tiny_teacher}")
+        _, _, ids, mask, special, _, _ = aug._encode_side(sources, 0, list(range(16)))
+        signs = []
+        for seed in (1, 2):
+            pending = [Pending(i, 0, np.random.default_rng(seed * 100 + i)) for i in range(16)]
+            signs.append(aug._adversarial_direction(pending, ids, mask, ~special).sign())
+        free = (~special)[..., None].expand_as(signs[0])
+        agreement[k] = float((signs[0] == signs[1])[free].float().mean())
+    assert agreement[3] > agreement[1]
+    with pytest.raises(AugmentSpecError, match="between 1 and 10"):
+        parse_augment_spec("augpro_fgsm:power_iterations=0")
+
+
+def test_punctuation_inside_a_word_is_kept(tiny_teacher):
+    """ "isn't" and "too-tepid": a word projected onto the apostrophe or the hyphen would glue two words."""
+    source = SourceExample("p", "it isn't a too-tepid film, it's fine", None, 0, "")
+    for spec in ("augpro_fgsm:copies=3,eps=30.0", "augpro_mix:copies=3,mu=0.1"):
+        aug = make_augmenter(f"{spec},model={tiny_teacher}")
+        other = SourceExample("q", "dull and slow and long and grey and flat and bland", None, 0, "")
+        copies = aug.augment_batch([source, other], seed=0)[0].copies
+        assert copies
+        for c in copies:
+            assert c.text.count("'") == 2 and "-" in c.text, c.text
