@@ -7,7 +7,7 @@ replaced word is at least 0.5. The context check's configurations use the packag
 encoder (in a job: the teacher). Reading the copies is the real check: docs/copy_quality.md lists
 judged samples.
 
-    python -m benchmarks.copy_quality [--sentences 200] [--ratio 0.3]
+    python -m benchmarks.copy_quality [--sentences 200] [--ratio 0.3] [--teacher FINE_TUNED_DIR]
 """
 
 from __future__ import annotations
@@ -28,8 +28,14 @@ CONFIGS = [
     ),
     ("synonym, frequent senses, no context check", "synonym:context=none"),
     ("synonym, context check (MiniLM)", "synonym:context={minilm}"),
+    ("synonym, context check (MiniLM), fill=fitting", "synonym:context={minilm},fill=fitting"),
     ("knn GloVe, no context check", "knn:context=none"),
     ("knn GloVe, context check (MiniLM)", "knn:context={minilm}"),
+]
+# With --teacher (a fine-tuned sequence classifier: FGSM takes its gradient through the head).
+FGSM_CONFIGS = [
+    ("augpro_fgsm, fixed step eps 2", "augpro_fgsm:eps=2.0,power_iterations=1,xi=0.001,model={teacher}"),
+    ("augpro_fgsm, step searched for the ratio", "augpro_fgsm:ratio={ratio},model={teacher}"),
 ]
 
 
@@ -84,18 +90,21 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--ratio", type=float, default=0.3)
     p.add_argument("--copies", type=int, default=2)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--teacher", help="a fine-tuned classifier directory: adds AugPro-FGSM's rows")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     texts = heldout_sentences(args.sentences)
     glove = load_glove("glove", limit=100_000)
+    configs = [(name, f"{spec},ratio={args.ratio}") for name, spec in CONFIGS]
+    configs += [(name, spec) for name, spec in FGSM_CONFIGS] if args.teacher else []
     print(
         f"Copy quality: {args.sentences} held-out MR sentences, ratio {args.ratio}, {args.copies} copies, "
-        f"{args.threads} torch threads. Running {len(CONFIGS)} configurations (a minute or two each on 2 cores)."
+        f"{args.threads} torch threads. Running {len(configs)} configurations (a minute or two each on 2 cores)."
     )
     rows = []
-    for name, spec in CONFIGS:
-        spec = spec.format(minilm=minilm_path())
-        aug = build_augmenters([parse_augment_spec(f"{spec},ratio={args.ratio},copies={args.copies}")])[0]
+    for name, spec in configs:
+        spec = spec.format(minilm=minilm_path(), teacher=args.teacher, ratio=args.ratio)
+        aug = build_augmenters([parse_augment_spec(f"{spec},copies={args.copies}")])[0]
         aug.setup()
         sources = [SourceExample(str(i), t, None, None, "") for i, t in enumerate(texts)]
         aug.augment_batch(sources[:8], seed=0)  # load what loads lazily (the context encoder)
@@ -108,6 +117,8 @@ def main(argv: list[str] | None = None) -> int:
                 "sources_per_s": len(sources) / secs,
                 "copies": len(copies),
                 "mean_changed_ratio": float(np.mean([c.shift.ratio for _, c in copies])) if copies else None,
+                "p10_changed_ratio": float(np.percentile([c.shift.ratio for _, c in copies], 10)) if copies else None,
+                "p90_changed_ratio": float(np.percentile([c.shift.ratio for _, c in copies], 90)) if copies else None,
                 **quality(pairs, glove),
             }
         )
@@ -115,6 +126,8 @@ def main(argv: list[str] | None = None) -> int:
         "augmenter",
         "sources_per_s",
         "mean_changed_ratio",
+        "p10_changed_ratio",
+        "p90_changed_ratio",
         "multi_word_share",
         "number_word_share",
         "derivation_share",
