@@ -19,7 +19,9 @@ def test_mr_2000_with_synonyms_end_to_end(tmp_path, mr_rows, tiny_teacher, mater
     manifest, rows = materialize(corpus, out, augment=["synonym:ratio=0.3,copies=4"], id_column="id", seed=1)
     split = manifest["splits"]["train"]
 
-    assert 9800 <= len(rows) <= 10000
+    # nearly every copy is drawn; the tiny teacher checks the fit at random, so some words of some short
+    # sentences keep no candidate and those sentences yield fewer than 4 distinct copies
+    assert 9700 <= len(rows) <= 10000
     assert split["rows_written"] == len(rows) and split["records_read"] == 2000
     assert split["reconciles"] and split["records_written"] + split["records_dead_lettered"] == 2000
     copies = [r for r in rows if r["aug_method"] == "synonym"]
@@ -192,7 +194,9 @@ def test_same_seed_same_dataset_across_runs_runners_worker_processes_and_right_f
     }
     _, other_seed = materialize(corpus, tmp_path / "d", scale=one, **{**kw, "seed": 12})
     key = lambda rs: [(r["id"], r["text"], r["aug_seed"], r["teacher_logits"]) for r in rs]  # noqa: E731
-    assert 0.98 * 120 * 4 < len(rows["a"]) <= 120 * 4  # a text of under 4 words may skip copies (short=expected)
+    # A text of under 4 words may skip copies (short=expected), and the tiny teacher checks the fit at
+    # random, so a short sentence may keep too few candidates for 3 distinct copies.
+    assert 0.97 * 120 * 4 < len(rows["a"]) <= 120 * 4
     assert [name for name in runs if key(rows[name]) != key(rows["a"])] == []
     # Chunks and batches are fixed by the data: the files are identical byte for byte.
     files = sorted((tmp_path / "a" / "data").glob("*.parquet"))
