@@ -152,7 +152,7 @@ class SynonymAugmenter(ReplacementAugmenter):
         reading = self._reading(word, HINTED[hint]) if hint else None
         reading = reading or self._reading(word)
         if reading is None or reading[2] is None:
-            return ()  # unknown, or most often an inflection we cannot reproduce ("found" as find+ed)
+            return ()  # unknown, or most often an inflection we cannot reproduce ("saw": "saw" or "seen"?)
         pos, base, inflect, senses = reading
         forms = {word, base}
         for p in _POS_ORDER:
