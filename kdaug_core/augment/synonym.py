@@ -86,6 +86,8 @@ class SynonymAugmenter(ReplacementAugmenter):
         self._irregular_verbs = _verb_exceptions(self._wn)
         self._offensive = offensive_words()
         self._synonyms = lru_cache(maxsize=200_000)(self._lookup)
+        # a word's reading is asked for again as each word it is a candidate of is looked up
+        self._reading = lru_cache(maxsize=200_000)(self._reading)  # type: ignore[method-assign]
 
     def check(self) -> None:
         check_wordnet()
