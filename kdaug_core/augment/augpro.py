@@ -501,8 +501,8 @@ class AugProFgsm(_AugProBase):
         import torch
 
         free = ~frozen
-        direction = self._adversarial_direction(pending, ids, mask, free, types).sign() * free[..., None]
         embeds = self.proj.table[ids].float()
+        direction = self._adversarial_direction(pending, embeds, ids, mask, free, types).sign() * free[..., None]
 
         # Word by word, as the copy's changed ratio is measured (kdaug.core.words): a word changed where
         # any of its tokens did, and punctuation turned into a word counts as one. Bucket 0 gathers the
@@ -544,7 +544,7 @@ class AugProFgsm(_AugProBase):
             lo, hi = torch.where(below, mid, lo), torch.where(below, hi, mid)
         return best_ids
 
-    def _adversarial_direction(self, pending, ids, mask, free, types=None):
+    def _adversarial_direction(self, pending, embeds, ids, mask, free, types=None):
         """d, the direction whose small step most changes the reference's prediction from the target's
         (virtual adversarial training's power iteration): from a seeded random start r, `power_iterations`
         times r <- xi * grad / |grad| of KL(p_target(x) || p_reference(x + r)); returns the last gradient.
@@ -554,7 +554,6 @@ class AugProFgsm(_AugProBase):
         import torch.nn.functional as F
 
         extra = {} if types is None else {"token_type_ids": types}
-        embeds = self.proj.table[ids].float()
         r = torch.zeros_like(embeds)
         free_cpu = free.cpu()
         for k, p in enumerate(pending):

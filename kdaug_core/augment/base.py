@@ -241,6 +241,7 @@ class ReplacementAugmenter(Augmenter):
     short: str
     context: str | None = None  # declared by the augmenters that take CONTEXT_PARAMS
     min_fit: float = 0.0
+    fill: str = "all"
     PARAMS = {
         **Augmenter.PARAMS,
         "stopwords": Param(
@@ -333,8 +334,7 @@ class ReplacementAugmenter(Augmenter):
                 if fitting:
                     slot.candidates = [slot.candidates[j] for j in fitting]
                 else:  # none fits: a last resort before risky function words, with its best candidates
-                    best = sorted(range(len(fits)), key=lambda j: (-fits[j], j))[:UNFITTING_KEPT]
-                    kept = sorted(j for j in best if fits[j] >= UNFITTING_FLOOR)
+                    kept = sorted(j for j in ranked[:UNFITTING_KEPT] if fits[j] >= UNFITTING_FLOOR)
                     slot.candidates, slot.tier = [slot.candidates[j] for j in kept], UNFITTING
 
     def needs_stopwords(self, n_words: int, content_slots: int) -> bool:
@@ -394,7 +394,7 @@ class ReplacementAugmenter(Augmenter):
         tokens = [[word_tokens(s.text), word_tokens(s.text_pair or "")] for s in sources]
         slots = self.find_slots(sources, sides, tokens)
         n_words = [sum(len(tok[side]) for side in sd) for sd, tok in zip(sides, tokens)]
-        last = FUNCTION if getattr(self, "fill", "all") == "fitting" else RISKY_FUNCTION
+        last = FUNCTION if self.fill == "fitting" else RISKY_FUNCTION
         tiers = [[[s for s in sl if s.candidates and s.tier == t] for t in range(last + 1)] for sl in slots]
         articles = [article_positions(s, tok) for s, tok in zip(sources, tokens)]
 

@@ -234,7 +234,8 @@ def test_more_power_iterations_follow_the_same_direction_from_other_random_start
         signs = []
         for seed in (1, 2):
             pending = [Pending(i, 0, np.random.default_rng(seed * 100 + i)) for i in range(16)]
-            signs.append(aug._adversarial_direction(pending, ids, mask, ~special).sign())
+            embeds = aug.proj.table[ids].float()
+            signs.append(aug._adversarial_direction(pending, embeds, ids, mask, ~special).sign())
         free = (~special)[..., None].expand_as(signs[0])
         agreement[k] = float((signs[0] == signs[1])[free].float().mean())
     assert agreement[3] > agreement[1]
