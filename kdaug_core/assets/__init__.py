@@ -19,6 +19,12 @@ def load_stopwords() -> frozenset[str]:
     return frozenset(w.strip() for w in lines if w.strip() and not w.startswith("#"))
 
 
+def load_function_expressions() -> frozenset[tuple[str, ...]]:
+    """Closed-class fixed expressions ("each other", "because of") as tuples of lower-case words."""
+    lines = read_packaged_text("function_expressions.txt").splitlines()
+    return frozenset(tuple(line.split()) for line in lines if line.strip() and not line.startswith("#"))
+
+
 def load_function_word_substitutes(risky: bool = False) -> dict[str, list[str]]:
     """Stopword -> its safe substitutes (or, with `risky`, the ones right in some contexts only)."""
     table = {}

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from kdaug.core.assets import load_stopwords
+from kdaug.core.assets import load_function_expressions, load_stopwords
 from kdaug.core.augment.draw import AugmentResult, Draft, Drafter, Pending, choose_positions, draw_copies
 from kdaug.core.corpus import SourceExample
 from kdaug.core.errors import KdaugError
@@ -86,8 +86,9 @@ CONTEXT_PARAMS = {
     "fill": Param(
         str,
         "all",
-        "where fitting replacements cannot meet the ratio: all: content words none of whose candidates fits, "
-        "then risky function words, so the ratio holds; fitting: neither, so a copy may change fewer words "
+        "where fitting replacements of a word's main sense and safe function words cannot meet the ratio: "
+        "all: fitting replacements of other senses, then content words none of whose candidates fits, then "
+        "risky function words, so the ratio holds; fitting: none of these, so a copy may change fewer words "
         "(its row records how many)",
         lambda v: None if v in FILL_POLICIES else f"must be one of {FILL_POLICIES}",
     ),
@@ -205,9 +206,29 @@ def _coerce(value: Any, typ: type) -> Any:
     return typ(value)
 
 
+EXPRESSION_MAX_WORDS = 4
+
+
+def expression_positions(tokens: list[WordToken], is_expression) -> set[int]:
+    """Indices of the words that make, with their neighbours, a fixed expression: a run of 2 to
+    EXPRESSION_MAX_WORDS lower-cased words, one space apart, for which `is_expression(words)` holds."""
+    words = [t.text.lower() for t in tokens]
+    out: set[int] = set()
+    for start in range(len(words) - 1):
+        for end in range(start + 2, min(start + EXPRESSION_MAX_WORDS, len(words)) + 1):
+            if tokens[end - 1].start - tokens[end - 2].end != 1:
+                break  # punctuation or a line break between: not one expression
+            if is_expression(words[start:end]):
+                out.update(range(start, end))
+    return out
+
+
 # Tiers of slots, best first: a copy's positions are drawn from a tier only for what the tiers before it
 # cannot cover, so the ratio is met as exactly as before while the copy is as good as the ratio allows.
-FITTING, FUNCTION, UNFITTING, RISKY_FUNCTION = range(4)
+# A word's candidates from its most frequent sense come before those of its other senses: judged in
+# context, 12% of the fitting swaps of a word's first WordNet sense were wrong, 46% of those of its other
+# senses, whatever the encoder's fit (docs/copy_quality.md).
+FITTING, FUNCTION, OTHER_SENSE, UNFITTING, RISKY_FUNCTION = range(5)
 FITTING_KEPT = 3  # a slot offers at most its 3 best-fitting candidates...
 UNFITTING_KEPT = 3  # ...and an unfitting slot its 3 best...
 UNFITTING_FLOOR = 0.4  # ...none below this fit (such a swap is wrong in nearly every sentence)
@@ -221,11 +242,22 @@ class Slot:
     index: int  # index into that side's word tokens
     candidates: list[str]
     stopword: bool = False  # used only when content words cannot meet the ratio
-    tier: int = FITTING  # FITTING content, FUNCTION words, UNFITTING content, RISKY_FUNCTION words
+    tier: int = FITTING  # FITTING, FUNCTION words, OTHER_SENSE, UNFITTING content, RISKY_FUNCTION words
+    main: int | None = None  # how many leading candidates are of the word's most frequent sense (None: all)
 
     def __post_init__(self):
         if self.stopword and self.tier == FITTING:
             self.tier = FUNCTION
+
+    def split_senses(self) -> None:
+        """Without a context check: the main sense's candidates where there are some, else the others as
+        an OTHER_SENSE slot."""
+        if self.main is not None and self.main < len(self.candidates):
+            if self.main:
+                self.candidates = self.candidates[: self.main]
+            else:
+                self.tier = OTHER_SENSE
+        self.main = None
 
 
 class ReplacementAugmenter(Augmenter):
@@ -264,10 +296,17 @@ class ReplacementAugmenter(Augmenter):
 
     def setup(self) -> None:
         self._stopwords = load_stopwords()
+        self._function_expressions = load_function_expressions()
 
     def word_kinds(self, text: str, tokens: list[WordToken]) -> list[str | None]:
         """word_kind of each of a text's tokens; None for all in markup, URLs and e-mail addresses."""
         return [None if shielded else self.word_kind(text, t) for t, shielded in zip(tokens, protected(text, tokens))]
+
+    def fixed_positions(self, tokens: list[WordToken]) -> set[int]:
+        """Words a candidate proposed out of context would break, so never replaced: those of closed-class
+        fixed expressions ("each other", "because of": assets/function_expressions.txt). A masked LM,
+        which proposes in context, does not need this."""
+        return expression_positions(tokens, lambda span: tuple(span) in self._function_expressions)
 
     def word_kind(self, text: str, token: WordToken) -> str | None:
         """'content', 'stopword', or None for words never replaced (numbers and number words, punctuation, proper nouns,
@@ -284,6 +323,11 @@ class ReplacementAugmenter(Augmenter):
     def candidates_for(self, words: list[str]) -> dict[str, list[str]]:
         """lookup_key of each content word -> replacement candidates, for all words of a batch at once."""
         raise NotImplementedError
+
+    def main_sense_counts(self, words: list[str]) -> dict[str, int]:
+        """lookup_key -> how many of its leading candidates come from the word's most frequent sense; a
+        key left out: all of them (an augmenter that does not tell senses apart)."""
+        return {}
 
     def lookup_key(self, tokens: list[WordToken], index: int) -> str:
         """What candidates_for looks a content word up by: by default the lower-cased word; an augmenter
@@ -321,21 +365,35 @@ class ReplacementAugmenter(Augmenter):
             for s in sl:
                 if s.candidates and not s.stopword:
                     common = self._context_fit.common_enough(tok[s.side][s.index].text, s.candidates)
+                    if s.main is not None:
+                        s.main = sum(common[: s.main])
                     s.candidates = [c for c, ok in zip(s.candidates, common) if ok]
             checked = [s for s in sl if s.candidates and not s.stopword]
             if not checked:
                 continue
             queries = [FitQuery(texts[s.side], tok[s.side], s.index, s.candidates) for s in checked]
             for slot, fits in zip(checked, self._context_fit.fits(queries)):
-                # Best first: the fit ranks good swaps above bad ones (not perfectly), so a slot offers its
-                # FITTING_KEPT best fitting candidates rather than all that pass.
-                ranked = sorted(range(len(fits)), key=lambda j: (-fits[j], j))
-                fitting = sorted(j for j in ranked[:FITTING_KEPT] if fits[j] >= self.min_fit)
-                if fitting:
-                    slot.candidates = [slot.candidates[j] for j in fitting]
-                else:  # none fits: a last resort before risky function words, with its best candidates
-                    kept = sorted(j for j in ranked[:UNFITTING_KEPT] if fits[j] >= UNFITTING_FLOOR)
-                    slot.candidates, slot.tier = [slot.candidates[j] for j in kept], UNFITTING
+                slot.candidates, slot.tier = self._by_fit(slot, fits)
+
+    def _by_fit(self, slot: Slot, fits) -> tuple[list[str], int]:
+        """A checked slot's candidates and tier: the FITTING_KEPT best that fit, of the word's main sense
+        (FITTING) or else of its other senses (OTHER_SENSE); where none fits, a last resort before risky
+        function words: its UNFITTING_KEPT best, the main sense's where any is above the floor. Best
+        first, because the fit ranks good swaps above bad ones (not perfectly)."""
+        n = len(slot.candidates)
+        main = n if slot.main is None else slot.main
+        groups = [(range(main), FITTING), (range(main, n), OTHER_SENSE)]
+        for group, tier in groups:
+            ranked = sorted(group, key=lambda j: (-fits[j], j))
+            fitting = sorted(j for j in ranked[:FITTING_KEPT] if fits[j] >= self.min_fit)
+            if fitting:
+                return [slot.candidates[j] for j in fitting], tier
+        for group, _ in groups:
+            ranked = sorted(group, key=lambda j: (-fits[j], j))
+            kept = sorted(j for j in ranked[:UNFITTING_KEPT] if fits[j] >= UNFITTING_FLOOR)
+            if kept:
+                return [slot.candidates[j] for j in kept], UNFITTING
+        return [], UNFITTING
 
     def needs_stopwords(self, n_words: int, content_slots: int) -> bool:
         """Whether a source's copies can need more changes than it has content words."""
@@ -350,27 +408,30 @@ class ReplacementAugmenter(Augmenter):
         kinds = []
         for src, sd, tok in zip(sources, sides, tokens):
             texts = (src.text, src.text_pair or "")
-            kinds.append(
-                [
-                    (side, i, t, kind)
-                    for side in sd
-                    for i, (t, kind) in enumerate(zip(tok[side], self.word_kinds(texts[side], tok[side])))
-                ]
-            )
+            ks = []
+            for side in sd:
+                fixed = self.fixed_positions(tok[side])
+                side_kinds = self.word_kinds(texts[side], tok[side])
+                ks += [(side, i, t, k) for i, (t, k) in enumerate(zip(tok[side], side_kinds)) if i not in fixed]
+            kinds.append(ks)
         keys = [
             {(side, i): self.lookup_key(tok[side], i) for side, i, _, k in ks if k == "content"}
             for ks, tok in zip(kinds, tokens)
         ]
-        table = self.candidates_for(sorted({key for ky in keys for key in ky.values()}))
+        unique = sorted({key for ky in keys for key in ky.values()})
+        table, mains = self.candidates_for(unique), self.main_sense_counts(unique)
         out = []
         for src, ks, ky, sd, tok in zip(sources, kinds, keys, sides, tokens):
             slots = [
-                Slot(side, i, [match_case(t.text, c) for c in table.get(ky[side, i], ())])
+                Slot(side, i, [match_case(t.text, c) for c in table.get(ky[side, i], ())], main=mains.get(ky[side, i]))
                 for side, i, t, k in ks
                 if k == "content"
             ]
             if self.context_model():
                 self.fit_to_context([src], [tok], [slots])
+            else:
+                for slot in slots:
+                    slot.split_senses()
             n_words = sum(len(tok[side]) for side in sd)
             if self.needs_stopwords(n_words, sum(1 for s in slots if s.candidates and s.tier == FITTING)):
                 stopwords = sorted({t.text.lower() for _, _, t, k in ks if k == "stopword"})

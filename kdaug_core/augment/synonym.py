@@ -19,6 +19,9 @@ mostly as a name: "ford", "bush"). What they may become:
   (a word without tagged uses: its first sense, WordNet's most frequent), so "member" does not become
   "penis" nor "know" "sleep together". senses=all: every sense, in frequency order. The default, auto,
   is all where the context check runs (it tells the senses apart in the sentence itself), else frequent.
+  Either way the candidates of the reading's first sense are its main ones (main_sense_counts): a copy
+  draws a word's other senses only where main-sense swaps and safe function words cannot meet the ratio
+  (base.py, tiers), since far more of them are wrong in context.
 - Single words only (multiword=true allows "motion picture"), lower-case (WordNet capitalises names),
   not the word itself or its inflections, stopwords, number words, or words WordNet labels vulgar or a
   slur; an adjective's similar senses after its own synonyms (similar=true: "alike" for "similar"); in
@@ -37,7 +40,13 @@ from functools import lru_cache, partial
 
 from kdaug.core.assets import load_function_word_substitutes, load_stopwords
 from kdaug.core.assets.wordnet import check_wordnet, lemma_counts, load_wordnet, offensive_words
-from kdaug.core.augment.base import CONTEXT_PARAMS, Param, ReplacementAugmenter
+from kdaug.core.augment.base import (
+    CONTEXT_PARAMS,
+    EXPRESSION_MAX_WORDS,
+    Param,
+    ReplacementAugmenter,
+    expression_positions,
+)
 from kdaug.core.words import MODAL_VERBS, NUMBER_WORDS, WordToken
 
 _POS_ORDER = ("n", "v", "a", "r")
@@ -85,7 +94,7 @@ class SynonymAugmenter(ReplacementAugmenter):
         self._irregular_plurals = _reverse_exceptions(self._wn, "n")
         self._irregular_verbs = _verb_exceptions(self._wn)
         self._offensive = offensive_words()
-        self._synonyms = lru_cache(maxsize=200_000)(self._lookup)
+        self._lookup = lru_cache(maxsize=200_000)(self._lookup)  # type: ignore[method-assign]
         # a word's reading is asked for again as each word it is a candidate of is looked up
         self._reading = lru_cache(maxsize=200_000)(self._reading)  # type: ignore[method-assign]
 
@@ -94,28 +103,18 @@ class SynonymAugmenter(ReplacementAugmenter):
         load_stopwords()
         self.check_context()
 
-    def word_kinds(self, text: str, tokens: list[WordToken]) -> list[str | None]:
-        kinds = super().word_kinds(text, tokens)
-        for i in self._in_expressions(tokens):
-            kinds[i] = None
-        return kinds
+    def fixed_positions(self, tokens: list[WordToken]) -> set[int]:
+        return super().fixed_positions(tokens) | self._in_expressions(tokens)
 
     def _in_expressions(self, tokens: list[WordToken]) -> set[int]:
         """Indices of the words that make, with their neighbours, one of WordNet's fixed expressions
-        ("show off", "live up to", "a lot", "because of", "trailer park", "time bombs"): replaced alone,
-        a word of one breaks it ("exhibit off", "survive up to", "a plenty"), so none is replaced."""
+        ("show off", "live up to", "a lot", "trailer park", "time bombs"): replaced alone, a word of one
+        breaks it ("exhibit off", "survive up to", "a plenty"), so none is replaced."""
         if not hasattr(self, "_expressions"):
             self._expressions = fixed_expressions(self._wn, self._stopwords)
-        words = [t.text.lower() for t in tokens]
-        out: set[int] = set()
-        for start in range(len(words) - 1):
-            for end in range(start + 2, min(start + EXPRESSION_MAX_WORDS, len(words)) + 1):
-                if any(tokens[j].start - tokens[j - 1].end != 1 for j in range(start + 1, end)):
-                    break  # punctuation or a line break between: not one expression
-                span = words[start:end]
-                if any(" ".join(v) in self._expressions for v in self._base_forms(span)):
-                    out.update(range(start, end))
-        return out
+        return expression_positions(
+            tokens, lambda span: any(" ".join(v) in self._expressions for v in self._base_forms(span))
+        )
 
     def _base_forms(self, span: list[str]) -> list[list[str]]:
         """The span as written, with its first word as a verb's base ("lives up" -> "live up") and with
@@ -133,6 +132,12 @@ class SynonymAugmenter(ReplacementAugmenter):
     def candidates_for(self, words: list[str]) -> dict[str, list[str]]:
         return {key: list(self._synonyms(*key.split("|"))) for key in words}
 
+    def main_sense_counts(self, words: list[str]) -> dict[str, int]:
+        return {key: self._lookup(*key.split("|"))[1] for key in words}
+
+    def _synonyms(self, word: str, hint: str = "") -> tuple[str, ...]:
+        return self._lookup(word, hint)[0]
+
     def stopword_candidates_for(self, words: list[str]) -> dict[str, list[str]]:
         # WordNet has only open-class words; closed-class words come from a small packaged table.
         return self._function_words(words, risky=False)
@@ -148,13 +153,14 @@ class SynonymAugmenter(ReplacementAugmenter):
 
     # ---------------------------------------------------------------------------------- one word
 
-    def _lookup(self, word: str, hint: str = "") -> tuple[str, ...]:
+    def _lookup(self, word: str, hint: str = "") -> tuple[tuple[str, ...], int]:
+        """The word's candidates, those of its most frequent sense first, and how many of those there are."""
         if word in NUMBER_WORDS or self._likely_name(word):
-            return ()
+            return (), 0
         reading = self._reading(word, HINTED[hint]) if hint else None
         reading = reading or self._reading(word)
         if reading is None or reading[2] is None:
-            return ()  # unknown, or most often an inflection we cannot reproduce ("saw": "saw" or "seen"?)
+            return (), 0  # unknown, or most often an inflection we cannot reproduce ("saw": "saw" or "seen"?)
         pos, base, inflect, senses = reading
         forms = {word, base}
         for p in _POS_ORDER:
@@ -170,13 +176,15 @@ class SynonymAugmenter(ReplacementAugmenter):
                     if self._good_candidate(cand, forms) and self._same_part_of_speech(cand, pos):
                         ranked.append((2 * rank + min(order, 1), -self._counts.get(lemma.key(), 0), cand))
         out: list[str] = []
-        for _, _, cand in sorted(ranked):
+        main = 0
+        for order, _, cand in sorted(ranked):
             cand = inflect(cand)
             if cand is not None and cand.lower() not in forms and cand not in out:
                 out.append(cand)
+                main += order < 2  # the first sense, or an adjective's first sense's similar senses
             if len(out) >= self.max_candidates:
                 break
-        return tuple(out)
+        return tuple(out), main
 
     def _same_part_of_speech(self, cand: str, pos: str) -> bool:
         """Whether a candidate is, most often, the part of speech it is offered as: WordNet lists "good"
@@ -373,9 +381,6 @@ def _inflect_verb(cand: str) -> str:
     """Third person of a verb phrase: its first word ("take care" -> "takes care")."""
     first, _, rest = cand.partition(" ")
     return f"{third_person(first)} {rest}" if rest else third_person(first)
-
-
-EXPRESSION_MAX_WORDS = 4
 
 
 def fixed_expressions(wn, stopwords: frozenset[str] | set[str]) -> frozenset[str]:

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from kdaug.core.augment import AugmentSpecError, parse_augment_spec
+from kdaug.core.augment.base import FITTING, OTHER_SENSE, UNFITTING
 from kdaug.core.augment.synonym import SynonymAugmenter
 from kdaug.core.corpus import SourceExample
 from kdaug.core.words import word_tokens, words
@@ -258,6 +259,19 @@ def test_words_of_a_fixed_expression_are_left_alone():
         assert "show off" in c.text
 
 
+def test_words_of_a_closed_class_expression_are_left_alone():
+    # "each other" -> "every other", "nothing but" -> "nothing yet", "because of" -> "since of": the
+    # function-word table's swaps break these, and WordNet does not list them.
+    text = "they love each other because of the music , nothing but joy"
+    aug = make_augmenter("synonym:ratio=0.9,copies=6")
+    tok = word_tokens(text)
+    fixed = {tok[i].text for i in aug.fixed_positions(tok)}
+    assert fixed == {"each", "other", "because", "of", "nothing", "but"}
+    copies = aug.augment_batch([src(text)], seed=2)[0].copies
+    assert copies and all(p in c.text for c in copies for p in ("each other", "because of", "nothing but"))
+    assert not aug.fixed_positions(word_tokens("the other day , but not because"))
+
+
 def test_third_person_and_irregular_plurals():
     from kdaug.core.augment.synonym import regular_plural, third_person
 
@@ -337,11 +351,33 @@ def test_unfitting_candidates_are_used_only_where_the_ratio_needs_them():
     tokens = [word_tokens("a fine film"), []]
     (slots,) = aug.find_slots([src("a fine film")], [[0]], [tokens])
     film = next(s for s in slots if s.index == 2)
-    assert film.candidates == ["picture"] and film.tier == 0  # only what fits
+    assert film.candidates == ["picture"] and film.tier == FITTING  # only what fits
     aug._context_fit = FakeFit(dict.fromkeys(("movie", "picture", "flick", "pic", "cinema"), 0.5) | {"celluloid": 0.1})
     (slots,) = aug.find_slots([src("a fine film")], [[0]], [tokens])
     film = next(s for s in slots if s.index == 2)
-    assert film.tier == 2 and len(film.candidates) == 3 and "celluloid" not in film.candidates  # a last resort
+    # a last resort: the best three of the main sense ("movie", "picture", "pic"), none of another sense
+    assert film.tier == UNFITTING and film.candidates == ["movie", "picture", "pic"]
+
+
+def test_a_words_main_sense_comes_before_its_other_senses():
+    aug = make_augmenter("synonym:ratio=0.3,copies=4,context=fake")
+    aug.setup()
+    cands, main = aug._lookup("film", "")
+    assert cands[:main] == ("movie", "picture", "pic") and {"cinema", "celluloid"} <= set(cands[main:])
+    tokens = [word_tokens("a fine film"), []]
+    aug._context_fit = FakeFit({"cinema": 0.95, "picture": 0.75}, default=0.1)
+    (slots,) = aug.find_slots([src("a fine film")], [[0]], [tokens])
+    film = next(s for s in slots if s.index == 2)
+    assert film.candidates == ["picture"] and film.tier == FITTING  # fits less than "cinema", but the main sense
+    aug._context_fit = FakeFit({"cinema": 0.95}, default=0.1)
+    (slots,) = aug.find_slots([src("a fine film")], [[0]], [tokens])
+    film = next(s for s in slots if s.index == 2)
+    assert film.candidates == ["cinema"] and film.tier == OTHER_SENSE  # drawn after the safe function words
+    # Without a context check: the main sense's candidates only, where it has some.
+    plain = make_augmenter("synonym:ratio=0.3,copies=4,senses=all")
+    (slots,) = plain.find_slots([src("a fine film")], [[0]], [tokens])
+    film = next(s for s in slots if s.index == 2)
+    assert film.candidates == ["movie", "picture", "pic"] and film.tier == FITTING
 
 
 def test_the_ratio_holds_with_the_context_check(mr_rows, tiny_teacher):
@@ -421,7 +457,8 @@ def test_a_slot_offers_its_best_fitting_candidates_and_no_rare_ones():
     aug = make_augmenter("synonym:ratio=0.3,copies=4,context=fake")
     fits = {"movie": 0.8, "picture": 0.95, "flick": 0.75, "pic": 0.9, "cinema": 0.85, "celluloid": 0.72}
     aug._context_fit = FakeFit(fits)
-    aug._synonyms.cache_clear()
+    aug._lookup.cache_clear()
+    aug.main_sense_counts = lambda keys: {}  # senses not told apart: every candidate competes
     (slots,) = aug.find_slots([src("a fine film")], [[0]], [[word_tokens("a fine film"), []]])
     film = next(s for s in slots if s.index == 2)
     assert sorted(film.candidates) == ["cinema", "pic", "picture"]  # the 3 best of the 6 that fit

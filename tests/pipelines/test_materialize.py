@@ -20,8 +20,9 @@ def test_mr_2000_with_synonyms_end_to_end(tmp_path, mr_rows, tiny_teacher, mater
     split = manifest["splits"]["train"]
 
     # nearly every copy is drawn; the tiny teacher checks the fit at random, so some words of some short
-    # sentences keep no candidate and those sentences yield fewer than 4 distinct copies
-    assert 9700 <= len(rows) <= 10000
+    # sentences keep no candidate (or only one of their main sense) and those sentences yield fewer than 4
+    # distinct copies (with a fine-tuned teacher, 94% of MR copies are drawn)
+    assert 9500 <= len(rows) <= 10000
     assert split["rows_written"] == len(rows) and split["records_read"] == 2000
     assert split["reconciles"] and split["records_written"] + split["records_dead_lettered"] == 2000
     copies = [r for r in rows if r["aug_method"] == "synonym"]
@@ -195,8 +196,8 @@ def test_same_seed_same_dataset_across_runs_runners_worker_processes_and_right_f
     _, other_seed = materialize(corpus, tmp_path / "d", scale=one, **{**kw, "seed": 12})
     key = lambda rs: [(r["id"], r["text"], r["aug_seed"], r["teacher_logits"]) for r in rs]  # noqa: E731
     # A text of under 4 words may skip copies (short=expected), and the tiny teacher checks the fit at
-    # random, so a short sentence may keep too few candidates for 3 distinct copies.
-    assert 0.97 * 120 * 4 < len(rows["a"]) <= 120 * 4
+    # random, so a short sentence may keep too few candidates (of a word's main sense) for 3 distinct copies.
+    assert 0.95 * 120 * 4 < len(rows["a"]) <= 120 * 4
     assert [name for name in runs if key(rows[name]) != key(rows["a"])] == []
     # Chunks and batches are fixed by the data: the files are identical byte for byte.
     files = sorted((tmp_path / "a" / "data").glob("*.parquet"))
@@ -229,7 +230,7 @@ def test_one_big_file_is_read_in_byte_ranges_with_the_same_rows(tmp_path, mr_row
     assert len(units) == -(-corpus.stat().st_size // 1500) > 4  # a unit of work per range
     assert {f.name.split("-")[1] for f in (tmp_path / "whole" / "data").glob("*.parquet")} == {"00000"}
     key = lambda rs: [(r["id"], r["source_id"], r["text"], r["aug_seed"], r["label"]) for r in rs]  # noqa: E731
-    assert 78 * 3 - 3 <= len(whole) <= 78 * 3 and key(ranged) == key(whole)  # a short text may yield fewer
+    assert 78 * 3 - 8 <= len(whole) <= 78 * 3 and key(ranged) == key(whole)  # a short text may yield fewer
     np.testing.assert_allclose([r["teacher_logits"] for r in ranged], [r["teacher_logits"] for r in whole], atol=1e-5)
     dead = lambda out: sorted((d["position"], d["reason"]) for d in read_dead_letters(out))  # noqa: E731
     assert dead(tmp_path / "ranged") == dead(tmp_path / "whole")
