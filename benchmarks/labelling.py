@@ -307,7 +307,8 @@ def trained_teacher(work: Path) -> tuple[Path, str]:
     if (demo / "config.json").is_file():
         return demo, "the demo's teacher (MiniLM fine-tuned on MR)"
     from kdaug.core.assets.mr import mr_splits
-    from kdaug.trainers.train import TrainConfig, train
+    from kdaug.trainers.config import TrainConfig
+    from kdaug.trainers.train import train
 
     train_path, dev_path = mr_splits()
     lines = train_path.read_text(encoding="utf-8").splitlines()

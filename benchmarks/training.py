@@ -63,7 +63,7 @@ def demo_sized_dataset(work: Path) -> tuple[Path, Path]:
 
 
 def config(data: Path, dev: Path, out: Path, student: str, **kw):
-    from kdaug.trainers.train import TrainConfig
+    from kdaug.trainers.config import TrainConfig
 
     base = dict(
         data=str(data), student=student, eval=str(dev), output=str(out), epochs=1, batch_size=64, seed=0, restart=True
@@ -142,8 +142,9 @@ def training_flops(student, rows_batches: list[list[dict]], sample: int = 12) ->
 
 
 def bench_kind(name: str, student: str, steps: int | None, data: Path, dev: Path, work: Path, peak: float) -> dict:
-    from kdaug.trainers.dataset import open_split
-    from kdaug.trainers.train import epoch_batches, eval_columns, evaluate, load_eval, train
+    from kdaug.trainers.dataset import epoch_batches, open_split
+    from kdaug.trainers.evaluation import eval_columns, evaluate, load_eval
+    from kdaug.trainers.train import train
 
     runs = {}
     for pool in (32, 1):

@@ -31,11 +31,11 @@ if TYPE_CHECKING:
     from kdaug.api import distill, finetune, materialize
     from kdaug.core.errors import KdaugError
     from kdaug.core.recipe import Recipe
-    from kdaug.trainers.train import TrainConfig
+    from kdaug.trainers.config import TrainConfig
 
 _LAZY = {
     "Recipe": "kdaug.core.recipe",
-    "TrainConfig": "kdaug.trainers.train",
+    "TrainConfig": "kdaug.trainers.config",
     "KdaugError": "kdaug.core.errors",
     "materialize": "kdaug.api",
     "distill": "kdaug.api",

@@ -54,7 +54,7 @@ def materialize(
 
 def distill(data: str, *, student: str, eval: str, output: str, **options: Any) -> dict:
     """Distills `student` from a materialized dataset (KD on the teacher's logits, CE on the originals'
-    gold labels); `options` are kdaug.trainers.train.TrainConfig fields (epochs, temperature, alpha,
+    gold labels); `options` are kdaug.trainers.config.TrainConfig fields (epochs, temperature, alpha,
     methods, eval_text_column, ...; every field is listed in docs/training.md and help(kdaug.TrainConfig)).
     Returns the metrics (per epoch, and the best epoch)."""
     return _train("distill", data, student, eval, output, options)
@@ -70,7 +70,8 @@ def _train(objective: str, data: str, student: str, eval: str, output: str, opti
     from dataclasses import fields
 
     from kdaug.core.flags import check_keywords
-    from kdaug.trainers.train import TrainConfig, train
+    from kdaug.trainers.config import TrainConfig
+    from kdaug.trainers.train import train
 
     own = ("data", "student", "eval", "output", "objective")
     check_keywords(

@@ -123,7 +123,7 @@ def load_grid(args) -> list[dict]:
     import yaml
 
     from kdaug.core.errors import KdaugError
-    from kdaug.trainers.train import TrainConfig
+    from kdaug.trainers.config import TrainConfig
 
     if args.grid:
         try:
@@ -264,7 +264,7 @@ class Comparison:
     def train_entries(self, entries: list[dict]) -> None:
         from kdaug.experiments import materialize_once
         from kdaug.runs import train_many
-        from kdaug.trainers.train import TrainConfig
+        from kdaug.trainers.config import TrainConfig
 
         manifests = {}
         for entry in entries:
@@ -343,7 +343,7 @@ class Comparison:
         round's entry, whose copies follow that student's virtual-adversarial direction."""
         from kdaug.core.errors import KdaugError
         from kdaug.runs import train_one
-        from kdaug.trainers.train import TrainConfig
+        from kdaug.trainers.config import TrainConfig
 
         first = next((e for e in self.grid if e["augment"][:1] and e["augment"][0].startswith("augpro_fgsm")), None)
         if first is None:
@@ -376,7 +376,7 @@ class Comparison:
         """The teacher scored on --test (what the students' gap is measured against)."""
         from kdaug.core.corpus import ColumnSpec
         from kdaug.core.teacher import Teacher, TeacherSettings
-        from kdaug.trainers.train import load_eval
+        from kdaug.trainers.evaluation import load_eval
 
         plan = self.plan([])
         columns = ColumnSpec(plan.recipe.text_column, plan.recipe.text_pair_column, self.args.label_column)

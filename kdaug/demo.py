@@ -46,7 +46,7 @@ def main(argv: list[str]) -> int:
     from kdaug.pipelines.materialize import check_beam_args, prepare
     from kdaug.runs import default_parallel, train_many, train_one
     from kdaug.stats import describe
-    from kdaug.trainers.train import TrainConfig
+    from kdaug.trainers.config import TrainConfig
 
     p = argparse.ArgumentParser(
         prog="kdaug demo", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter

@@ -19,7 +19,9 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 
 from kdaug.core.threads import available_cores
-from kdaug.trainers.train import CheckpointMismatchError, TrainConfig, train
+from kdaug.trainers.checkpoint import CheckpointMismatchError
+from kdaug.trainers.config import TrainConfig
+from kdaug.trainers.train import train
 
 log = logging.getLogger("kdaug")
 

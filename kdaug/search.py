@@ -236,7 +236,7 @@ class Search:
         return plan.recipe.output, time.time() - t0
 
     def config(self, role: str, data: str, output: Path, epochs: int, seed: int, test: bool = False):
-        from kdaug.trainers.train import TrainConfig
+        from kdaug.trainers.config import TrainConfig
 
         if role == "teacher":
             return TrainConfig(
@@ -417,7 +417,7 @@ class Search:
 
         from kdaug.core.corpus import ColumnSpec
         from kdaug.core.teacher import TeacherSettings
-        from kdaug.trainers.train import load_eval
+        from kdaug.trainers.evaluation import load_eval
 
         model = TeacherSettings(spec=teacher, precision=self.args.teacher_precision).load()
         names = [model.info.id2label[i] for i in range(model.info.num_labels)]

@@ -68,7 +68,7 @@ def main(argv: list[str]) -> int:
     from kdaug.experiments import WORKING_DATASET_CARD, materialize_once, stratified_subset
     from kdaug.pipelines.materialize import check_beam_args, prepare
     from kdaug.runs import train_many
-    from kdaug.trainers.train import TrainConfig
+    from kdaug.trainers.config import TrainConfig
 
     p = parser()
     args, beam_args = p.parse_known_args(argv)

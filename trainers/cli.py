@@ -11,9 +11,10 @@ import sys
 
 from kdaug.core.errors import KdaugError
 from kdaug.core.flags import command_line, flags_of, reject_unknown
+from kdaug.trainers.config import CONFIG_DEFAULTS as DEFAULTS
+from kdaug.trainers.config import LR_SCHEDULES, TrainConfig
 from kdaug.trainers.losses import KD_LOSSES
-from kdaug.trainers.train import CONFIG_DEFAULTS as DEFAULTS
-from kdaug.trainers.train import LR_SCHEDULES, TrainConfig, train
+from kdaug.trainers.train import train
 
 SETUP_ERRORS = (KdaugError, FileNotFoundError)
 

@@ -1,10 +1,12 @@
 """Reading a materialized dataset for training: schema-checked, streamed in record batches, never
-loaded whole."""
+loaded whole; then the rows a run trains on (its filters), in a seeded shuffled order, cut into batches
+of similar length."""
 
 from __future__ import annotations
 
 import hashlib
 import os
+import random
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
@@ -25,6 +27,7 @@ from kdaug.core.corpus import (
 )
 from kdaug.core.dataset import DATA, MANIFEST, STAGING, DamagedDatasetError, DatasetDir
 from kdaug.core.schema import DatasetMetadata, SchemaMismatchError, check_schema, column_names, dense_logits
+from kdaug.trainers.config import TrainConfig
 
 
 @dataclass(frozen=True)
@@ -233,3 +236,99 @@ def _read_footer(path: str) -> pq.FileMetaData:
             f"{path} is not a readable Parquet file ({err}); it may be truncated or damaged: materialize the "
             f"split again"
         ) from None
+
+
+# ------------------------------------------------------------------------------- a run's rows
+
+# The columns a training run reads from a materialized dataset.
+COLUMNS = [
+    "id",
+    "text",
+    "text_pair",
+    "label",
+    "aug_method",
+    "changed_ratio",
+    "teacher_logits",
+    "teacher_entropy",
+    "teacher_kl_to_source",
+]
+
+
+def row_passes(row: dict, cfg: TrainConfig) -> bool:
+    original = row["aug_method"] == "original"
+    if cfg.methods is not None and row["aug_method"] not in cfg.methods:
+        return False
+    if cfg.objective == "finetune" and (row["label"] is None or (not original and not cfg.augmented)):
+        return False
+    if original:
+        return True
+    if cfg.min_changed_ratio is not None and row["changed_ratio"] < cfg.min_changed_ratio:
+        return False
+    if cfg.max_changed_ratio is not None and row["changed_ratio"] > cfg.max_changed_ratio:
+        return False
+    if cfg.max_teacher_kl_to_source is not None and (
+        row["teacher_kl_to_source"] is None or row["teacher_kl_to_source"] > cfg.max_teacher_kl_to_source
+    ):
+        return False  # a copy without the value (source unlabelled) cannot show it stayed close
+    return cfg.max_teacher_entropy is None or row["teacher_entropy"] <= cfg.max_teacher_entropy
+
+
+# What row_passes reads, plus the texts a new student's vocabulary is built from.
+SELECTION_COLUMNS = [c for c in COLUMNS if c not in ("id", "teacher_logits")]
+
+
+def trained_rows(split, cfg: TrainConfig) -> Iterator[dict]:
+    """The rows an epoch trains on (unshuffled): the split's, less those the filters drop."""
+    return (row for row in split.iter_rows(columns=SELECTION_COLUMNS) if row_passes(row, cfg))
+
+
+def stream_rows(split, cfg: TrainConfig, epoch: int) -> Iterator[dict]:
+    """The epoch's rows in a shuffled order that depends only on (seed, epoch)."""
+    rng = random.Random(f"{cfg.seed}/{epoch}")
+    buffer: list[dict] = []
+    for row in split.iter_rows(columns=COLUMNS):
+        if not row_passes(row, cfg):
+            continue
+        if len(buffer) < cfg.shuffle_buffer:
+            buffer.append(row)
+            continue
+        i = rng.randrange(len(buffer))
+        yield buffer[i]
+        buffer[i] = row
+    rng.shuffle(buffer)
+    yield from buffer
+
+
+def batches(rows: Iterator[dict], size: int, pool: int = 1, rng: random.Random | None = None) -> Iterator[list[dict]]:
+    """Batches of `size` rows. With pool > 1, every `pool` batches' worth of the (shuffled) stream is sorted
+    by text length, cut into batches, and those batches are yielded in an order drawn from `rng`: rows of
+    similar length share a batch, so little of a batch is padding, while the pools keep the epoch's
+    order random at the scale of the pool."""
+    group: list[dict] = []
+    for row in rows:
+        group.append(row)
+        if len(group) == size * pool:
+            yield from _cut(group, size, pool, rng)
+            group = []
+    if group:
+        yield from _cut(group, size, pool, rng)
+
+
+def _cut(rows: list[dict], size: int, pool: int, rng: random.Random | None) -> list[list[dict]]:
+    if pool > 1:
+        rows = sorted(rows, key=_length)  # stable: ties keep the shuffled order
+    cut = [rows[i : i + size] for i in range(0, len(rows), size)]
+    if pool > 1 and rng is not None:
+        rng.shuffle(cut)
+    return cut
+
+
+def _length(row: dict) -> int:
+    return len(row["text"]) + len(row["text_pair"] or "")
+
+
+def epoch_batches(split, cfg: TrainConfig, epoch: int) -> Iterator[list[dict]]:
+    """The epoch's batches: a function of (data, seed, epoch, settings) only, so a resumed run skips
+    exactly the batches it trained before."""
+    rng = random.Random(f"{cfg.seed}/{epoch}/batches")
+    return batches(stream_rows(split, cfg, epoch), cfg.batch_size, cfg.bucket_pool, rng)

@@ -3,7 +3,8 @@ import dataclasses
 import pytest
 
 from kdaug.runs import core_shares, train_many
-from kdaug.trainers.train import CheckpointMismatchError, TrainConfig
+from kdaug.trainers.checkpoint import CheckpointMismatchError
+from kdaug.trainers.config import TrainConfig
 
 
 def test_core_shares_are_disjoint_nearly_equal_and_never_empty():

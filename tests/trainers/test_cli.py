@@ -1,7 +1,7 @@
 import dataclasses
 
 from kdaug.trainers.cli import parser
-from kdaug.trainers.train import TrainConfig
+from kdaug.trainers.config import TrainConfig
 
 REQUIRED = ["--data", "d", "--student", "bilstm", "--eval", "e", "--output", "o"]
 

@@ -36,7 +36,8 @@ def test_trainer_rejects_other_schemas(tmp_path, materialize):
 def test_soft_label_storage_round_trips_through_the_trainer(tmp_path, materialize, mr_rows, soft_labels):
     import numpy as np
 
-    from kdaug.trainers.train import TrainConfig, train
+    from kdaug.trainers.config import TrainConfig
+    from kdaug.trainers.train import train
 
     corpus = write_jsonl(tmp_path / "c.jsonl", mr_rows[:20] + mr_rows[-20:])
     dev = write_jsonl(tmp_path / "dev.jsonl", mr_rows[40:50] + mr_rows[-50:-40])
@@ -79,7 +80,9 @@ def test_soft_label_storage_round_trips_through_the_trainer(tmp_path, materializ
 def test_teacher_kl_to_source_in_the_dataset_and_the_trainer_filter(tmp_path, materialize, mr_rows):
     import math
 
-    from kdaug.trainers.train import TrainConfig, TrainConfigError, row_passes, train
+    from kdaug.trainers.config import TrainConfig, TrainConfigError
+    from kdaug.trainers.dataset import row_passes
+    from kdaug.trainers.train import train
 
     corpus = write_jsonl(tmp_path / "c.jsonl", mr_rows[:15] + mr_rows[-15:])
     manifest, rows = materialize(corpus, tmp_path / "ds", augment=["synonym:ratio=0.5,copies=2"], seed=2)

@@ -8,7 +8,8 @@ import pytest
 
 from kdaug.core.dataset import DamagedDatasetError
 from kdaug.core.errors import KdaugError
-from kdaug.trainers.train import TrainConfig, TrainConfigError, train
+from kdaug.trainers.config import TrainConfig, TrainConfigError
+from kdaug.trainers.train import train
 
 PAIRS = [
     ("a man plays a guitar", "a person makes music", 0),

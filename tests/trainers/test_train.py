@@ -5,16 +5,10 @@ import pytest
 
 from kdaug.cli import main as kdaug
 from kdaug.core.corpus import ColumnSpec
-from kdaug.trainers.dataset import open_split
-from kdaug.trainers.train import (
-    TRAINING_REVISION,
-    CheckpointMismatchError,
-    TrainConfig,
-    TrainConfigError,
-    row_passes,
-    scheduled_lr,
-    train,
-)
+from kdaug.trainers.checkpoint import TRAINING_REVISION, CheckpointMismatchError
+from kdaug.trainers.config import TrainConfig, TrainConfigError
+from kdaug.trainers.dataset import open_split, row_passes
+from kdaug.trainers.train import scheduled_lr, train
 from tests.conftest import reseal, write_jsonl
 
 
@@ -344,7 +338,7 @@ def test_sweep_writes_a_table_and_a_plot_naming_the_best_degree(tmp_path, mr_row
 
 
 def test_train_state_round_trips_and_reads_older_checkpoints():
-    from kdaug.trainers.train import TrainState
+    from kdaug.trainers.checkpoint import TrainState
 
     state = TrainState(
         epoch=1,
@@ -410,7 +404,7 @@ def _rows(lengths):
 def test_length_pools_cover_every_row_once_with_less_padding():
     import random
 
-    from kdaug.trainers.train import batches
+    from kdaug.trainers.dataset import batches
 
     draw = random.Random(0)
     rows = _rows(draw.randint(1, 200) for _ in range(1000))
@@ -482,8 +476,8 @@ def test_progress_and_epoch_figures_reach_the_log_without_a_terminal(tiny_datase
 
 
 def test_the_best_epoch_picked_on_eval_is_scored_once_on_test(tiny_dataset, tmp_path, mr_rows):
+    from kdaug.trainers.evaluation import evaluate, load_eval
     from kdaug.trainers.students import load_student
-    from kdaug.trainers.train import evaluate, load_eval
 
     test_file = write_jsonl(tmp_path / "test.jsonl", mr_rows[200:230] + mr_rows[-230:-200])
     cfg = config(tiny_dataset, tmp_path / "run", test=str(test_file))
