@@ -248,7 +248,7 @@ def whole_vocabulary_project(self, embeds, keep, continuation):
     disallowed tokens masked to -inf afterwards."""
     import torch
 
-    from kdaug.core.augment.augpro import PROJECT_POSITIONS
+    from kdaug.core.augment.projection import PROJECT_POSITIONS
 
     table = self.table.float()
     sq_norms = (table**2).sum(-1)
@@ -272,7 +272,7 @@ def bench_augpro(n: int, copies: int, device: str) -> list[dict]:
 
     from benchmarks.labelling import minilm_teacher
     from kdaug.core.augment import build_augmenters, parse_augment_spec
-    from kdaug.core.augment.augpro import Projector
+    from kdaug.core.augment.projection import Projector
     from kdaug.core.corpus import SourceExample
 
     torch.set_num_threads(1)

@@ -6,7 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from kdaug.core.augment.augpro import AugProFgsm, AugProMix
+from kdaug.core.augment.augpro import AugProMix
+from kdaug.core.augment.augpro_fgsm import AugProFgsm
 from kdaug.core.augment.base import Augmenter, AugmentSpecError
 from kdaug.core.augment.draw import AugmentedCopy, AugmentResult
 from kdaug.core.augment.knn import KnnAugmenter
@@ -27,6 +28,8 @@ __all__ = [
     "AugmentedCopy",
     "parse_augment_spec",
     "build_augmenters",
+    "method_of",
+    "keeps_gold_label",
 ]
 
 
@@ -67,3 +70,13 @@ def spec_keys(specs: list[AugmentSpec]) -> list[str]:
 
 def build_augmenters(specs: list[AugmentSpec]) -> list[Augmenter]:
     return [REGISTRY[s.method](spec_key=key, **s.params) for s, key in zip(specs, spec_keys(specs))]
+
+
+def method_of(spec: str | dict) -> str:
+    """The method a spec names ('synonym:ratio=0.3' -> 'synonym'), the spec checked as parse_augment_spec does."""
+    return parse_augment_spec(spec).method
+
+
+def keeps_gold_label(spec: str | dict) -> bool:
+    """Whether the copies a spec (or a bare method name) makes keep their source's gold label."""
+    return REGISTRY[method_of(spec)].keeps_gold_label

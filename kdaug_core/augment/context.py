@@ -28,6 +28,7 @@ from kdaug.core.words import WordToken
 
 WINDOW = 5  # words of context either side of the word checked
 BATCH = 64  # sequences per forward pass
+PIECES_CACHED = 500_000  # words whose sub-word count is kept
 EXTRA_PIECES = 1  # a candidate split into more sub-words than the word plus this is too rare to fit
 
 
@@ -58,11 +59,19 @@ class ContextFit:
         # enough to flip a fit lying near min_fit between two runs of one job).
         self.encoder = load_pretrained(AutoModel, local, trust_remote_code).to(self.device, torch.float64).eval()
         self.max_length = min(int(getattr(self.encoder.config, "max_position_embeddings", 512) or 512), 512)
+        self._pieces: dict[str, int] = {}
 
     def pieces(self, words: Sequence[str]) -> list[int]:
-        """How many sub-word tokens the encoder's tokenizer splits each word into (as a word of its own)."""
-        ids = self.tok([f" {w}" for w in words], add_special_tokens=False)["input_ids"]
-        return [len(i) for i in ids]
+        """How many sub-word tokens the encoder's tokenizer splits each word into (as a word of its own);
+        each word is tokenized once per process (a corpus asks for the same words again and again)."""
+        new = [w for w in dict.fromkeys(words) if w not in self._pieces]
+        if len(self._pieces) + len(new) > PIECES_CACHED:
+            self._pieces.clear()  # a bound on memory: a corpus's common words come back soon enough
+            new = list(dict.fromkeys(words))
+        if new:
+            ids = self.tok([f" {w}" for w in new], add_special_tokens=False)["input_ids"]
+            self._pieces.update((w, len(i)) for w, i in zip(new, ids))
+        return [self._pieces[w] for w in words]
 
     def common_enough(self, word: str, candidates: Sequence[str]) -> list[bool]:
         """Whether each candidate is about as common as the word, by the tokenizer's vocabulary (built by

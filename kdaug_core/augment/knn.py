@@ -13,7 +13,8 @@ import numpy as np
 
 from kdaug.core.assets import MissingAssetError
 from kdaug.core.assets.embeddings import load_glove, load_teacher_embeddings
-from kdaug.core.augment.base import CONTEXT_PARAMS, AugmentSpecError, Param, ReplacementAugmenter
+from kdaug.core.augment.base import AugmentSpecError, Param
+from kdaug.core.augment.replacement import CONTEXT_PARAMS, ReplacementAugmenter
 
 _SUFFIXES = ("ingly", "ings", "ing", "edly", "ed", "ies", "es", "s", "ly", "er", "est", "ness")
 

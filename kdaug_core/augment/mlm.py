@@ -22,15 +22,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kdaug.core.augment.base import (
-    AugmentSpecError,
-    Param,
-    ReplacementAugmenter,
-    Slot,
-    agree_articles,
-    with_replacements,
-)
+from kdaug.core.augment.base import AugmentSpecError, Param
 from kdaug.core.augment.draw import AugmentResult, Draft, Pending, choose_positions
+from kdaug.core.augment.replacement import ReplacementAugmenter, Slot, agree_articles, with_replacements
 from kdaug.core.corpus import SourceExample
 from kdaug.core.models import ModelError, load_pretrained, load_tokenizer, local_model_dir, pick_device
 from kdaug.core.vocab import Vocabulary

@@ -21,7 +21,7 @@ mostly as a name: "ford", "bush"). What they may become:
   is all where the context check runs (it tells the senses apart in the sentence itself), else frequent.
   Either way the candidates of the reading's first sense are its main ones (main_sense_counts): a copy
   draws a word's other senses only where main-sense swaps and safe function words cannot meet the ratio
-  (base.py, tiers), since far more of them are wrong in context.
+  (replacement.py, tiers), since far more of them are wrong in context.
 - Single words only (multiword=true allows "motion picture"), lower-case (WordNet capitalises names),
   not the word itself or its inflections, stopwords, number words, or words WordNet labels vulgar or a
   slur; an adjective's similar senses after its own synonyms (similar=true: "alike" for "similar"); in
@@ -40,10 +40,10 @@ from functools import lru_cache, partial
 
 from kdaug.core.assets import load_function_word_substitutes, load_stopwords
 from kdaug.core.assets.wordnet import check_wordnet, lemma_counts, load_wordnet, offensive_words
-from kdaug.core.augment.base import (
+from kdaug.core.augment.base import Param
+from kdaug.core.augment.replacement import (
     CONTEXT_PARAMS,
     EXPRESSION_MAX_WORDS,
-    Param,
     ReplacementAugmenter,
     expression_positions,
 )

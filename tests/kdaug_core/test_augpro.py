@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from kdaug.core.augment import AugmentSpecError, build_augmenters, parse_augment_spec
-from kdaug.core.augment.augpro import Projector, rebuild_text
+from kdaug.core.augment.projection import Projector, rebuild_text
 from kdaug.core.corpus import SourceExample
 from kdaug.core.words import words
 from tests.conftest import as_sources, build_tiny_teacher, make_augmenter
@@ -164,7 +164,7 @@ def test_a_tie_goes_to_the_preferred_token(tiny_teacher):
     is told to prefer (the source, or a seeded coin's pick), not what rounding decides."""
     import torch
 
-    from kdaug.core.augment.augpro import Projector
+    from kdaug.core.augment.projection import Projector
 
     proj = Projector(str(tiny_teacher), "cpu")
     ids, rows, norms = proj.candidates[False, False]

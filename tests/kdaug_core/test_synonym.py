@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from kdaug.core.augment import AugmentSpecError, parse_augment_spec
-from kdaug.core.augment.base import FITTING, OTHER_SENSE, UNFITTING
+from kdaug.core.augment.replacement import FITTING, OTHER_SENSE, UNFITTING
 from kdaug.core.augment.synonym import SynonymAugmenter
 from kdaug.core.corpus import SourceExample
 from kdaug.core.words import word_tokens, words
@@ -489,3 +489,14 @@ def test_pronouns_that_change_who_is_meant_are_risky_swaps():
     safe, risky = load_function_word_substitutes(risky=False), load_function_word_substitutes(risky=True)
     for word in ("he", "she", "his", "him"):
         assert not safe[word] and risky[word]
+
+
+def test_the_context_checks_sub_word_counts_are_cached_and_stay_right(tiny_teacher, monkeypatch):
+    import kdaug.core.augment.context as context
+
+    fit = context.ContextFit(str(tiny_teacher))
+    words_ = ["film", "celluloid", "film", "palpates"]
+    direct = [len(fit.tok(f" {w}", add_special_tokens=False)["input_ids"]) for w in words_]
+    assert fit.pieces(words_) == direct and fit.pieces(words_[::-1]) == direct[::-1]
+    monkeypatch.setattr(context, "PIECES_CACHED", 2)  # the cache overflows and is cleared mid-call
+    assert fit.pieces(words_) == direct and len(fit._pieces) <= 3
