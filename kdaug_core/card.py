@@ -82,10 +82,15 @@ METHOD_CITATIONS = {
 }
 
 
-def hub_licenses() -> list[str]:
+def hub_licenses_file():
+    """The packaged list of the Hub's licence ids (a path wherever kdaug is installed)."""
     from importlib import resources
 
-    text = resources.files("kdaug.core").joinpath("assets/hub_licenses.txt").read_text(encoding="utf-8")
+    return resources.files("kdaug.core").joinpath("assets/hub_licenses.txt")
+
+
+def hub_licenses() -> list[str]:
+    text = hub_licenses_file().read_text(encoding="utf-8")
     return [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
 
 
@@ -94,7 +99,7 @@ def check_card_fields(license: str | None, language: list[str], task_ids: list[s
     if license is not None and license not in hub_licenses():
         raise ValueError(
             f"{given('license', license)} is not a Hugging Face Hub licence id (e.g. apache-2.0, mit, cc-by-4.0, "
-            f"cc-by-sa-4.0, other, unknown; the list: kdaug/core/assets/hub_licenses.txt)"
+            f"cc-by-sa-4.0, other, unknown; the list: {hub_licenses_file()})"
         )
     for code in language:
         if not isinstance(code, str) or not re.fullmatch(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})*", code):

@@ -8,6 +8,7 @@ hardened reader refuses both symlinks and hard links that could point outside it
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import sys
@@ -161,9 +162,10 @@ def lemma_counts() -> dict[str, int]:
 OFFENSIVE_USAGE = ("vulgarism.n.01", "obscenity.n.02", "ethnic_slur.n.01", "disparagement.n.01")
 
 
+@functools.cache
 def offensive_words() -> frozenset[str]:
     """Lower-cased words that WordNet labels vulgar, obscene or a slur in at least half of their senses
-    ("fuck", "wop"); a word with mostly other senses ("tool", "boy") is not one."""
+    ("fuck", "wop"); a word with mostly other senses ("tool", "boy") is not one. Built once per process."""
     wn = load_wordnet()
     labelled: set = set()
     for domain in OFFENSIVE_USAGE:

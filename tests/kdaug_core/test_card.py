@@ -81,6 +81,16 @@ def test_a_mistyped_card_value_fails_before_any_work(field, value, message):
         Recipe(input="in.jsonl", output="out", teacher="t", **{field: value})
 
 
+def test_a_mistyped_licence_names_the_list_of_licence_ids_where_it_is():
+    import re
+    from pathlib import Path
+
+    with pytest.raises(RecipeError) as err:
+        Recipe(input="in.jsonl", output="out", teacher="t", license="CC-BY")
+    listed = Path(re.search(r"the list: (\S+)\)", str(err.value)).group(1))
+    assert listed.is_file() and "apache-2.0" in listed.read_text().split()
+
+
 def test_card_values_never_change_the_job(tiny_teacher, tmp_path):
     """A licence added later must not make a rerun redo (or refuse) the work: not part of the job."""
     base = dict(input="in.jsonl", output=str(tmp_path), teacher=str(tiny_teacher))
