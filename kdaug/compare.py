@@ -72,7 +72,6 @@ DEFAULT_GRID: list[dict] = [
 ]
 MLM_ENTRY = {"name": "mlm 0.3 x4", "augment": ["mlm:model={mlm},ratio=0.3,copies=4"], "objectives": TOKEN_OBJECTIVES}
 REFERENCE = "no augmentation"
-TOKEN_REPLACEMENT = {"synonym", "knn", "mlm"}  # the augmenters AugPro is compared against
 FILTERS = {"max_teacher_kl_to_source": "teacher_kl_to_source", "max_teacher_entropy": "teacher_entropy"}
 
 
@@ -319,6 +318,8 @@ class Comparison:
     def mix_entry(self) -> dict | None:
         """The best `--mix` single-augmenter entries (distill, mean dev accuracy; unfiltered, one augment
         spec each, distinct methods), their specs in one dataset."""
+        from kdaug.core.augment import method_of
+
         singles = [
             e
             for e in self.grid
@@ -326,7 +327,8 @@ class Comparison:
         ]
         best: list[dict] = []
         for e in sorted(singles, key=lambda e: -self.dev_mean(e["name"])):
-            if methods_of(e["augment"]).isdisjoint(set().union(*(methods_of(b["augment"]) for b in best))):
+            taken = {method_of(spec) for b in best for spec in b["augment"]}
+            if method_of(e["augment"][0]) not in taken:
                 best.append(e)
         if len(best) < 2 or self.args.mix < 2:
             return None
@@ -441,6 +443,7 @@ class Comparison:
         (every augmentation run with both objectives, distill vs finetune); AugPro beats token replacement
         for KD (every AugPro entry vs the unfiltered token-replacement KD entry with the best dev accuracy,
         picked without looking at test)."""
+        from kdaug.core.augment import keeps_gold_label
         from kdaug.experiments import paired
 
         def pair(a: tuple[str, str], b: tuple[str, str]) -> dict:  # (name, objective) of each side
@@ -451,18 +454,14 @@ class Comparison:
             if r["name"] != REFERENCE and r["objective"] == "distill" and (r["name"], "finetune") in self.trained:
                 out.append(pair((r["name"], "distill"), (r["name"], "finetune")))
         kd = [r for r in rows if r["objective"] == "distill" and r["augment"]]
-        replacement = [r for r in kd if not r["train"] and methods_of(r["augment"]) <= TOKEN_REPLACEMENT]
+        # Token replacement (copies that keep their gold label) against AugPro (copies that do not).
+        replacement = [r for r in kd if not r["train"] and all(keeps_gold_label(s) for s in r["augment"])]
         if replacement:
             best = max(replacement, key=lambda r: statistics.mean(r["dev_accuracy"]))
             for r in kd:
-                if all(m.startswith("augpro") for m in methods_of(r["augment"])):
+                if not any(keeps_gold_label(s) for s in r["augment"]):
                     out.append(pair((r["name"], "distill"), (best["name"], "distill")))
         return out
-
-
-def methods_of(augment: list[str]) -> set[str]:
-    """The augmentation methods of an entry's specs ('synonym:ratio=0.3' -> 'synonym')."""
-    return {spec.split(":")[0] for spec in augment}
 
 
 def leaderboard(rows: list[dict], comparisons: list[dict], args, teacher: dict) -> str:

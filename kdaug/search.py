@@ -39,6 +39,7 @@ import random
 import shlex
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 # Each role's space: the augmenters a policy may use, each knob's candidate values, and how many
@@ -62,7 +63,19 @@ DEFAULT_SPACE: dict[str, dict] = {
     },
 }
 ROLES = ("teacher", "student")
-TOKEN_REPLACEMENT = {"synonym", "knn", "mlm"}  # copies that keep their source's gold label
+
+
+@dataclass(frozen=True)
+class FinalEntry:
+    """One entry of the final round: its kind (none, fixed, searched, role-wise, one policy), the name it
+    is reported under, the student's policy and the teacher that labels its dataset."""
+
+    kind: str
+    name: str
+    policy: list[str]
+    labeller: str
+
+
 NONE = "no augmentation"
 
 
@@ -111,7 +124,7 @@ def load_space(path: str | None, roles: list[str]) -> dict[str, dict]:
     """Each searched role's space, validated: known augmenters, non-empty candidate lists, specs that parse."""
     import yaml
 
-    from kdaug.core.augment import parse_augment_spec
+    from kdaug.core.augment import REGISTRY, parse_augment_spec
     from kdaug.core.errors import KdaugError
 
     space = copy.deepcopy(DEFAULT_SPACE)
@@ -133,10 +146,11 @@ def load_space(path: str | None, roles: list[str]) -> dict[str, dict]:
         for method, knobs in augmenters.items():
             if not isinstance(knobs, dict) or not all(isinstance(v, list) and v for v in knobs.values()):
                 raise KdaugError(f"--space: {role}.{method}: each knob needs a non-empty list of values")
-            if role == "teacher" and method not in TOKEN_REPLACEMENT:
+            if role == "teacher" and method in REGISTRY and not REGISTRY[method].keeps_gold_label:
+                kept = sorted(m for m, cls in REGISTRY.items() if cls.keeps_gold_label)
                 raise KdaugError(
                     f"--space: the teacher role fine-tunes on gold labels, which {method}'s copies do not keep; "
-                    f"use {sorted(TOKEN_REPLACEMENT)}"
+                    f"use {kept}"
                 )
             for values in _corners(knobs):  # every knob value must make a valid spec
                 parse_augment_spec(spec_of(method, values))
@@ -180,7 +194,9 @@ def rungs(trials: int, eta: int, min_epochs: int, max_epochs: int) -> list[tuple
 
 
 def policy_key(role: str, policy: list[str]) -> str:
-    readable = "-".join(s.split(":")[0] for s in policy) or "none"
+    from kdaug.core.augment import method_of
+
+    readable = "-".join(method_of(s) for s in policy) or "none"
     return f"{role}-{readable}-{hashlib.sha256(json.dumps(policy).encode()).hexdigest()[:10]}"
 
 
@@ -343,6 +359,7 @@ class Search:
 
     def run(self) -> int:
         from kdaug.compare import slug
+        from kdaug.core.augment import keeps_gold_label
         from kdaug.experiments import paired, scores
         from kdaug.runs import train_many
 
@@ -357,51 +374,46 @@ class Search:
 
         # The final round: each entry's dataset, labelled by its teacher, and --final-seeds students on --test.
         student_policy = best["student"]["policy"]
-        entries: list[tuple[str, list[str], str]] = [(NONE, [], a.teacher)]
+        entries = [FinalEntry("none", NONE, [], a.teacher)]
         baseline = [] if a.baseline_augment.lower() == "none" else [s.strip() for s in a.baseline_augment.split(";")]
         if baseline:
-            entries.append((f"fixed recipe: {shown(baseline)}", baseline, a.teacher))
-        entries.append((f"searched student policy: {shown(student_policy)}", student_policy, a.teacher))
+            entries.append(FinalEntry("fixed", f"fixed recipe: {shown(baseline)}", baseline, a.teacher))
+        searched = FinalEntry(
+            "searched", f"searched student policy: {shown(student_policy)}", student_policy, a.teacher
+        )
+        entries.append(searched)
         teachers: dict[str, dict] = {}
         if "teacher" in best:
-            entries.append(
-                (
-                    f"role-wise: teacher {shown(best['teacher']['policy'])}, student {shown(student_policy)}",
-                    student_policy,
-                    teacher,
-                )
-            )
+            name = f"role-wise: teacher {shown(best['teacher']['policy'])}, student {shown(student_policy)}"
+            entries.append(FinalEntry("role-wise", name, student_policy, teacher))
             teachers["searched teacher policy"] = best["teacher"]
-            same = {s.split(":")[0] for s in student_policy} <= TOKEN_REPLACEMENT
+            same = all(keeps_gold_label(s) for s in student_policy)
             if same and student_policy != best["teacher"]["policy"]:
                 one = self.one_policy_teacher(student_policy)
                 teachers["the student's policy"] = one
-                entries.append(
-                    (
-                        f"one policy for both roles: {shown(student_policy)}",
-                        student_policy,
-                        str(Path(one["run"]) / "best"),
-                    )
-                )
+                name = f"one policy for both roles: {shown(student_policy)}"
+                entries.append(FinalEntry("one policy", name, student_policy, str(Path(one["run"]) / "best")))
         print("\n== final round on --test", flush=True)
         configs, names = [], []
-        for name, policy, labeller in entries:
-            data, _ = self.dataset(policy, labeller)
+        for e in entries:
+            data, _ = self.dataset(e.policy, e.labeller)
             for seed in range(a.final_seeds):
-                output = self.out / "final" / f"{slug(name)}-s{seed}"  # by entry: two may share a dataset
+                output = self.out / "final" / f"{slug(e.name)}-s{seed}"  # by entry: two may share a dataset
                 configs.append(self.config("student", data, output, a.max_epochs, seed, test=True))
-                names.append(name)
+                names.append(e.name)
         metrics = train_many(configs, a.parallel, retrain_mismatched=True)
         runs: dict[str, list[dict]] = {}
         for name, m in zip(names, metrics):
             runs.setdefault(name, []).append(m)
         results = {name: scores(ms) for name, ms in runs.items()}
-        searched = entries[2 if baseline else 1][0]
-        pairs = [(searched, NONE)] + ([(searched, entries[1][0])] if baseline else [])
-        if "teacher" in best:
-            rolewise = [n for n, *_ in entries if n.startswith("role-wise")][0]
-            pairs += [(rolewise, searched)] + [(rolewise, n) for n, *_ in entries if n.startswith("one policy")]
-            pairs += [(rolewise, entries[1][0])] if baseline else []  # against the best single fixed policy
+        of_kind = {e.kind: e.name for e in entries}
+        pairs = [(searched.name, NONE)] + ([(searched.name, of_kind["fixed"])] if baseline else [])
+        if "role-wise" in of_kind:
+            rolewise = of_kind["role-wise"]
+            pairs += [(rolewise, searched.name)] + (
+                [(rolewise, of_kind["one policy"])] if "one policy" in of_kind else []
+            )
+            pairs += [(rolewise, of_kind["fixed"])] if baseline else []  # against the best single fixed policy
         comparisons = [paired(x, y, runs[x], runs[y]) for x, y in pairs]
         # The teachers on --test, now that the search is over (it never looked): is a better student a
         # better teacher's doing?

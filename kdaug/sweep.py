@@ -62,6 +62,7 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str]) -> int:
     import shlex
 
+    from kdaug.core.augment import method_of
     from kdaug.core.errors import KdaugError
     from kdaug.core.flags import flags_of
     from kdaug.core.recipe import Recipe
@@ -92,7 +93,7 @@ def main(argv: list[str]) -> int:
                 subset = out / "inputs" / f"train-n{size}.jsonl"
                 corpus = str(stratified_subset(args.input, subset, size, args.id_column, args.label_column))
             grid = [("none", 0.0, [])] + [
-                (m.split(":")[0], d, [f"{m}{',' if ':' in m else ':'}ratio={d},copies={args.copies}"])
+                (method_of(m), d, [f"{m}{',' if ':' in m else ':'}ratio={d},copies={args.copies}"])
                 for m in methods
                 for d in degrees
             ]
