@@ -12,6 +12,10 @@ def test_demo_story_runs_on_real_minilm_and_mr(tmp_path, capsys):
     assert kdaug(["demo", "--output", str(out), "--limit", "60", "--seeds", "1", "--runner=DirectRunner"]) == 0
     printed = capsys.readouterr().out
     assert "student, KD + augmentation" in printed and "| teacher |" in printed and "test accuracy" in printed
+    # Before any work, what it will do and roughly what it costs.
+    plan = printed.split("\n[")[0]
+    assert plan.startswith("kdaug demo: fine-tune a MiniLM teacher (1 epoch(s) on 60 MR sentences)")
+    assert "3 BiLSTM students" in plan and "Roughly a minute" in plan and "2 cores" in plan
     saved = json.loads((out / "results.json").read_text())
     results = saved["models"]
     assert set(results) == {"teacher", "student, gold labels only", "student, KD", "student, KD + augmentation"}
