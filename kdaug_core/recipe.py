@@ -17,8 +17,8 @@ from kdaug.core.augment import AugmentSpec, parse_augment_spec
 from kdaug.core.corpus import FORMATS, RANGE_BYTES, ColumnSpec, parse_label_map
 from kdaug.core.errors import KdaugError
 from kdaug.core.flags import check_keywords, given, keyword_checked, option
+from kdaug.core.precision import PRECISIONS
 from kdaug.core.schema import SoftLabels
-from kdaug.core.teacher import PRECISIONS
 
 SPLIT_RE = r"^[A-Za-z0-9_.]+$"
 CARD_FIELDS = ("license", "source_datasets", "language", "pretty_name", "task_ids")

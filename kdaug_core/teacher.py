@@ -20,6 +20,8 @@ import numpy as np
 from kdaug.core.flags import option
 from kdaug.core.logits import entropy_of_logits
 from kdaug.core.models import ModelError, load_pretrained, load_tokenizer, local_model_dir, pick_device, weights_sha256
+from kdaug.core.precision import PRECISIONS
+from kdaug.core.precision import resolve_precision as resolve
 
 
 class TeacherError(ModelError):
@@ -125,21 +127,12 @@ class Labels:
         return entropy_of_logits(self.logits)
 
 
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
-
-
 def resolve_precision(precision: str, device: str) -> str:
-    """auto: bf16 autocast on a CUDA GPU that supports it, else fp16 on CUDA; fp32 on the CPU (where
-    autocast buys little for encoder inference and would change the logits for no gain)."""
-    import torch
-
-    if precision not in PRECISIONS:
-        raise TeacherError(f"teacher precision {precision!r} is not one of {PRECISIONS}")
-    if precision != "auto":
-        return precision
-    if device.startswith("cuda"):
-        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
-    return "fp32"
+    """The teacher's precision on `device` (precision.py: fp32 on a CPU, bf16 or fp16 autocast on CUDA)."""
+    try:
+        return resolve(precision, device)
+    except ValueError:
+        raise TeacherError(f"teacher precision {precision!r} is not one of {PRECISIONS}") from None
 
 
 @dataclass(frozen=True)

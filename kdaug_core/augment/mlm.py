@@ -11,7 +11,7 @@ ReplacementAugmenter machinery).
 `mode=joint` is faster: each copy masks all its chosen positions at once and takes one forward pass
 (TinyBERT needs one per word; nlpaug one per position).
 
-On a GPU (device=auto picks it) the model runs in fp16; on a CPU with native bf16 in bf16 (precision=).
+On a GPU (device=auto picks it) the model runs in bf16 or fp16; on a CPU with native bf16 in bf16 (precision=).
 """
 
 from __future__ import annotations
@@ -27,26 +27,9 @@ from kdaug.core.augment.draw import AugmentResult, Draft, Pending, choose_positi
 from kdaug.core.augment.replacement import ReplacementAugmenter, Slot, agree_articles, with_replacements
 from kdaug.core.corpus import SourceExample
 from kdaug.core.models import ModelError, load_pretrained, load_tokenizer, local_model_dir, pick_device
+from kdaug.core.precision import PRECISIONS, resolve_precision, torch_dtype
 from kdaug.core.vocab import Vocabulary
 from kdaug.core.words import WordToken, match_case, word_tokens
-
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
-
-
-def model_dtype(precision: str, device: str):
-    """The dtype the masked LM runs in. Candidates only need the ranking of the top-M words, which
-    half precision keeps; on CPUs with native bf16 (AVX512-BF16, AMX) it runs about 4x faster."""
-    import torch
-
-    if precision == "auto":
-        if device.startswith("cuda"):
-            return torch.float16
-        return (
-            torch.bfloat16
-            if torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
-            else torch.float32
-        )
-    return {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
 
 
 def _positive(v: int) -> str | None:
@@ -70,7 +53,7 @@ class MlmAugmenter(ReplacementAugmenter):
         "precision": Param(
             str,
             "auto",
-            "auto (fp16 on GPU, bf16 on CPUs with native bf16, else fp32), fp32, bf16 or fp16",
+            "auto (bf16 or fp16 on a GPU, bf16 on CPUs with native bf16, else fp32: precision.py), fp32, bf16 or fp16",
             lambda v: None if v in PRECISIONS else f"must be one of {PRECISIONS}",
         ),
     }
@@ -99,7 +82,7 @@ class MlmAugmenter(ReplacementAugmenter):
                 f"{sorted(info['missing_keys'])[:3]}...); pass a masked LM"
             )
         self.torch_device = pick_device(self.device)
-        self.dtype = model_dtype(self.precision, self.torch_device)
+        self.dtype = torch_dtype(resolve_precision(self.precision, self.torch_device, half_on_cpu=True))
         self.lm = model.to(self.torch_device, dtype=self.dtype).eval()
         self._base, self._head = _split_head(self.lm)
         self._vocab = self._vocabulary()
