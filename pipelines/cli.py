@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import shlex
 import sys
 
 from kdaug.core.errors import KdaugError
 from kdaug.core.flags import command_line, flags_of
 from kdaug.core.recipe import Recipe
+
+# Recipe holds every default; the help texts read them from there (a flag left out is not passed).
+DEFAULTS = {f.name: f.default for f in dataclasses.fields(Recipe) if f.default is not dataclasses.MISSING}
 
 
 def _max_words(value: str) -> int | str:
@@ -32,7 +36,7 @@ def materialize_parser() -> argparse.ArgumentParser:
         "--augment", action="append", metavar="SPEC", help="augmentation, e.g. synonym:ratio=0.3,copies=4 (repeatable)"
     )
     p.add_argument("--seed", type=int)
-    p.add_argument("--split", help="name of the split written (default train)")
+    p.add_argument("--split", help=f"name of the split written (default {DEFAULTS['split']})")
     p.add_argument("--text-column")
     p.add_argument("--text-pair-column")
     p.add_argument("--label-column", help="'none' for an unlabelled corpus")
@@ -48,19 +52,29 @@ def materialize_parser() -> argparse.ArgumentParser:
         help="CSV/TSV files have no header row; name columns by index (0, 1, ...)",
     )
     p.add_argument("--max-length", type=int, help="teacher's max tokens (default: the model's limit)")
-    p.add_argument("--device", help="auto (default), cpu, cuda, cuda:N")
-    p.add_argument("--inference-batch-size", type=int, help="most sequences per teacher forward pass (256)")
-    p.add_argument("--teacher-precision", help="auto (bf16/fp16 autocast on a GPU, fp32 on CPU), fp32, bf16, fp16")
+    p.add_argument("--device", help=f"auto, cpu, cuda, cuda:N (default {DEFAULTS['device']})")
+    p.add_argument(
+        "--inference-batch-size",
+        type=int,
+        help=f"most sequences per teacher forward pass (default {DEFAULTS['inference_batch_size']})",
+    )
+    p.add_argument(
+        "--teacher-precision",
+        help="auto (bf16/fp16 autocast on a GPU, fp32 on CPU), fp32, bf16, fp16 "
+        f"(default {DEFAULTS['teacher_precision']})",
+    )
     p.add_argument("--soft-labels", help="how logits are stored: float32 (default), float16, topk:K, float16,topk:K")
     p.add_argument(
-        "--chunk-size", type=int, help="source records per chunk: unit of work and of output files (default 4096)"
+        "--chunk-size",
+        type=int,
+        help=f"source records per chunk: unit of work and of output files (default {DEFAULTS['chunk_size']})",
     )
     p.add_argument(
         "--input-range-bytes",
         type=int,
         metavar="BYTES",
         help="read a JSONL/CSV/TSV file larger than this as byte ranges of this size, spread over "
-        "workers (default 67108864, 64 MiB; 0: one file, one unit of work)",
+        f"workers (default {DEFAULTS['input_range_bytes']}; 0: one file, one unit of work)",
     )
     card = p.add_argument_group("the dataset card and croissant.json (never change the rows)")
     card.add_argument(
@@ -110,7 +124,7 @@ def materialize_parser() -> argparse.ArgumentParser:
         type=_max_words,
         metavar="N",
         help="augment a longer text only within its first N words (it is still written whole and labelled); "
-        "'none' for no limit (default 2000)",
+        f"'none' for no limit (default {DEFAULTS['max_words']})",
     )
     p.add_argument(
         "--trust-remote-code",

@@ -133,36 +133,12 @@ def processes_per_machine(options: PipelineOptions) -> int:
 
 
 def build(pipeline: beam.Pipeline, plan: Plan, processes: int = 1) -> None:
+    """The graph of the module docstring's diagram, a named step per box."""
     r = plan.recipe
-    metadata = {
-        "teacher": plan.teacher.spec,
-        "teacher_sha256": plan.teacher.weights_sha256,
-        "label_names": plan.labels.names(),
-        "recipe": r.dataset_recipe(),
-        "split": r.split,
-    }
-    schema = arrow_schema(metadata, soft_labels=r.soft_labels)
-
     units = pipeline | "Units" >> beam.Create(list(enumerate(plan.units))) | "SpreadUnits" >> beam.Reshuffle()
-    ranges_by_file: dict[str, list] = {}
-    for i, unit in enumerate(plan.units):
-        if unit.end is not None:
-            ranges_by_file.setdefault(unit.path, []).append((i, unit))
-    starts = beam.pvalue.AsDict(
-        pipeline
-        | "FilesInRanges" >> beam.Create(list(ranges_by_file.values()))
-        | "FindRangeStarts" >> beam.FlatMap(T.range_starts_of_file)
-    )
+    starts = beam.pvalue.AsDict(pipeline | "RangeStarts" >> RangeStarts(plan))
     chunks = units | "ReadChunks" >> beam.ParDo(T.ReadChunksFn(r.chunk_size), starts=starts)
-    if r.id_column:  # the corpus's own ids may repeat; generated ids (position + content) cannot
-        duplicates = (
-            units
-            | "ReadIds" >> beam.ParDo(T.ReadIdsFn(r.columns), starts=starts)
-            | "GroupIds" >> beam.GroupByKey()
-            | "DuplicatedIds" >> beam.FlatMap(T.first_of_duplicated_id)
-        )
-    else:
-        duplicates = pipeline | "NoDuplicates" >> beam.Create([])
+    duplicates = units | "FindDuplicateIds" >> FindDuplicateIds(r.columns if r.id_column else None, starts)
     valid = chunks | "Validate" >> beam.ParDo(
         T.ValidateChunkFn(r.columns, plan.labels, r.output, r.split, plan.job),
         duplicates=beam.pvalue.AsDict(duplicates),
@@ -170,14 +146,65 @@ def build(pipeline: beam.Pipeline, plan: Plan, processes: int = 1) -> None:
     to_label = valid.chunks | "Augment" >> beam.ParDo(
         T.AugmentChunkFn(r.augment, r.seed, AUGMENT_BATCH, plan.scale.torch_threads, processes, r.max_words)
     )
-
-    hints = {}
     if plan.scale.accelerator:  # right fitting: a fusion break, then the labelling on accelerator workers
         to_label = to_label | "ToLabellingWorkers" >> beam.Reshuffle()
-        hints = {
-            "accelerator": plan.scale.accelerator,
-            **({"min_ram": plan.scale.min_ram} if plan.scale.min_ram else {}),
-        }
+    labelled = to_label | "LabelAndWrite" >> label_and_write(plan, processes)
+    reused = valid[T.REUSED]
+    # (a composite takes several inputs as a tuple: a list would be taken as one input per item)
+    dead = (labelled["dead"], reused | "ReusedDead" >> beam.FlatMap(T.reused_dead_letters))
+    dead_written = dead | "WriteDeadLetters" >> WriteDeadLetters(r.output, r.split)
+    counts = (labelled["written"], reused | "ReusedCounts" >> beam.Map(T.reused_counts), dead_written)
+    totals = counts | "SumCounts" >> SumCounts()
+    _ = (
+        pipeline
+        | "Once" >> beam.Create([None])
+        | "Finalize" >> beam.Map(finalize, plan=plan, counts=beam.pvalue.AsSingleton(totals))
+    )
+
+
+class RangeStarts(beam.PTransform):
+    """PBegin -> (unit index, first record's line number and byte offset) of each byte range of a large
+    text file, found by one scan per file (a range's ids come from line numbers)."""
+
+    def __init__(self, plan: Plan):
+        super().__init__()
+        self.plan = plan
+
+    def expand(self, pbegin):
+        ranges_by_file: dict[str, list] = {}
+        for i, unit in enumerate(self.plan.units):
+            if unit.end is not None:
+                ranges_by_file.setdefault(unit.path, []).append((i, unit))
+        return (
+            pbegin
+            | "FilesInRanges" >> beam.Create(list(ranges_by_file.values()))
+            | "FindRangeStarts" >> beam.FlatMap(T.range_starts_of_file)
+        )
+
+
+class FindDuplicateIds(beam.PTransform):
+    """Units -> (id, first position) of every id the corpus's id column repeats (a later record with it is
+    a dead letter); none without an id column (generated ids, from position and content, cannot repeat)."""
+
+    def __init__(self, columns, starts):
+        super().__init__()
+        self.columns, self.starts = columns, starts
+
+    def expand(self, units):
+        if self.columns is None:
+            return units.pipeline | "NoDuplicates" >> beam.Create([])
+        return (
+            units
+            | "ReadIds" >> beam.ParDo(T.ReadIdsFn(self.columns), starts=self.starts)
+            | "GroupIds" >> beam.GroupByKey()
+            | "DuplicatedIds" >> beam.FlatMap(T.first_of_duplicated_id)
+        )
+
+
+def label_and_write(plan: Plan, processes: int) -> LabelAndWrite:
+    """The teacher's labelling and the Parquet writing of each chunk, with the accelerator's resource
+    hints where the job is right-fitted (on the composite, so writing stays on the labelling workers)."""
+    r = plan.recipe
     settings = TeacherSettings(
         r.teacher,
         device=r.device,
@@ -192,29 +219,44 @@ def build(pipeline: beam.Pipeline, plan: Plan, processes: int = 1) -> None:
         processes_per_machine=processes,
         model_copies=plan.scale.model_copies,
     )
-    label_and_write = LabelAndWrite(handler, T.WriteChunkFn(r.output, r.split, schema, r.soft_labels))
-    if hints:  # on the composite, so writing stays on the labelling workers (no second shuffle)
-        label_and_write = label_and_write.with_resource_hints(**hints)
-    labelled = to_label | "LabelAndWrite" >> label_and_write
-    written = labelled["written"]
+    metadata = {
+        "teacher": plan.teacher.spec,
+        "teacher_sha256": plan.teacher.weights_sha256,
+        "label_names": plan.labels.names(),
+        "recipe": r.dataset_recipe(),
+        "split": r.split,
+    }
+    schema = arrow_schema(metadata, soft_labels=r.soft_labels)
+    step = LabelAndWrite(handler, T.WriteChunkFn(r.output, r.split, schema, r.soft_labels))
+    if plan.scale.accelerator:
+        hints = {"accelerator": plan.scale.accelerator}
+        step = step.with_resource_hints(**hints, **({"min_ram": plan.scale.min_ram} if plan.scale.min_ram else {}))
+    return step
 
-    reused = valid[T.REUSED]
-    dead = [labelled["dead"], reused | "ReusedDead" >> beam.FlatMap(T.reused_dead_letters)]
-    dead_written = (
-        dead
-        | "AllDead" >> beam.Flatten()
-        | "KeyDead" >> beam.Map(lambda d: (0, d))
-        | "GroupDead" >> beam.GroupByKey()
-        | "WriteDeadLetters" >> beam.ParDo(T.WriteDeadLettersFn(r.output, r.split))
-    )
 
-    counts = [written, reused | "ReusedCounts" >> beam.Map(T.reused_counts), dead_written]
-    totals = counts | "AllCounts" >> beam.Flatten() | "SumCounts" >> beam.CombineGlobally(RunCounts.total)
-    _ = (
-        pipeline
-        | "Once" >> beam.Create([None])
-        | "Finalize" >> beam.Map(finalize, plan=plan, counts=beam.pvalue.AsSingleton(totals))
-    )
+class WriteDeadLetters(beam.PTransform):
+    """The dead letters of every step -> staged dead-letter files (one writer: a handful of records) and
+    their counts."""
+
+    def __init__(self, output: str, split: str):
+        super().__init__()
+        self.output, self.split = output, split
+
+    def expand(self, dead):
+        return (
+            dead
+            | "AllDead" >> beam.Flatten()
+            | "KeyDead" >> beam.Map(lambda d: (0, d))
+            | "GroupDead" >> beam.GroupByKey()
+            | "Write" >> beam.ParDo(T.WriteDeadLettersFn(self.output, self.split))
+        )
+
+
+class SumCounts(beam.PTransform):
+    """Every step's RunCounts -> their total (what the manifest records)."""
+
+    def expand(self, counts):
+        return counts | "AllCounts" >> beam.Flatten() | "Sum" >> beam.CombineGlobally(RunCounts.total)
 
 
 class LabelAndWrite(beam.PTransform):
