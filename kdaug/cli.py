@@ -1,5 +1,6 @@
 """The `kdaug` command: one subcommand per job. Each subcommand's module is imported only when it runs,
-so `kdaug --help` stays fast and a training command never loads Beam."""
+so `kdaug --help` stays fast and a training command never loads Beam. A KdaugError a subcommand raises
+becomes one line on stderr and exit code 2, here for all of them."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import os
 import sys
 from collections.abc import Callable
 
+from kdaug.core.errors import KdaugError
 from kdaug.core.flags import command_line
 
 
@@ -104,7 +106,11 @@ def main(argv: list[str] | None = None) -> int:
     quiet_libraries()
     run, _ = SUBCOMMANDS[argv[0]]
     with command_line():  # messages name settings as flags (--text-column), not keywords
-        return run(argv[1:])
+        try:
+            return run(argv[1:])
+        except KdaugError as err:  # every subcommand's: one line, exit code 2
+            print(f"kdaug {argv[0]}: error: {err}", file=sys.stderr)
+            return 2
 
 
 def quiet_libraries() -> None:

@@ -34,7 +34,6 @@ import json
 import re
 import shlex
 import statistics
-import sys
 from pathlib import Path
 
 TOKEN_OBJECTIVES = ["distill", "finetune"]
@@ -194,20 +193,15 @@ def percentile_threshold(dataset: str, column: str, spec) -> float:
 
 
 def main(argv: list[str]) -> int:
-    from kdaug.core.errors import KdaugError
     from kdaug.core.flags import flags_of
     from kdaug.pipelines.materialize import check_beam_args
 
     p = parser()
     args, beam_args = p.parse_known_args(argv)
     command = "kdaug compare " + " ".join(shlex.quote(a) for a in argv)
-    try:
-        check_beam_args(beam_args, flags_of(p))
-        grid = load_grid(args)
-        return Comparison(args, beam_args, command, grid).run()
-    except KdaugError as err:
-        print(f"kdaug compare: error: {err}", file=sys.stderr)
-        return 2
+    check_beam_args(beam_args, flags_of(p))
+    grid = load_grid(args)
+    return Comparison(args, beam_args, command, grid).run()
 
 
 class Comparison:

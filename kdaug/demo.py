@@ -53,13 +53,7 @@ VARIANTS = [  # (name, objective, methods)
 
 
 def main(argv: list[str]) -> int:
-    from kdaug.core.errors import KdaugError
-
-    try:
-        demo = Demo.parse(argv)
-    except KdaugError as err:
-        print(f"kdaug demo: error: {err}", file=sys.stderr)
-        return 2
+    demo = Demo.parse(argv)
     print(demo.plan(), flush=True)
     teacher = demo.fine_tune_teacher()
     demo.materialize_dataset()

@@ -37,7 +37,6 @@ import hashlib
 import json
 import random
 import shlex
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -573,7 +572,6 @@ def plot_trials(trials: list[dict], path: Path) -> None:
 
 
 def main(argv: list[str]) -> int:
-    from kdaug.core.errors import KdaugError
     from kdaug.core.flags import flags_of
     from kdaug.pipelines.materialize import check_beam_args
 
@@ -592,15 +590,11 @@ def main(argv: list[str]) -> int:
             p.error(f"--{flag.replace('_', '-')} must be at least 1")
     if args.eta < 2:
         p.error("--eta must be at least 2")
-    try:
-        check_beam_args(beam_args, flags_of(p))
-        space = load_space(args.space, roles)
-        if args.baseline_augment.lower() != "none":
-            from kdaug.core.augment import parse_augment_spec
+    check_beam_args(beam_args, flags_of(p))
+    space = load_space(args.space, roles)
+    if args.baseline_augment.lower() != "none":
+        from kdaug.core.augment import parse_augment_spec
 
-            for spec in args.baseline_augment.split(";"):
-                parse_augment_spec(spec.strip())
-        return Search(args, beam_args, command, space).run()
-    except KdaugError as err:
-        print(f"kdaug search: error: {err}", file=sys.stderr)
-        return 2
+        for spec in args.baseline_augment.split(";"):
+            parse_augment_spec(spec.strip())
+    return Search(args, beam_args, command, space).run()

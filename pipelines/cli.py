@@ -5,9 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import shlex
-import sys
 
-from kdaug.core.errors import KdaugError
 from kdaug.core.flags import command_line, flags_of
 from kdaug.core.recipe import Recipe
 
@@ -165,21 +163,17 @@ def _materialize(argv: list[str]) -> int:
     parser = materialize_parser()
     args, beam_args = parser.parse_known_args(argv)
     command = "kdaug materialize " + " ".join(shlex.quote(a) for a in argv)
-    try:
-        check_beam_args(beam_args, flags_of(parser))
-        recipe = recipe_from_args(args)
-        manifests = materialize_recipe(
-            recipe, beam_args, command, scale_from_args(args), on_start=print_role, on_done=print_summary
-        )
-        if args.report:
-            from kdaug.core.report import write_report
+    check_beam_args(beam_args, flags_of(parser))
+    recipe = recipe_from_args(args)
+    manifests = materialize_recipe(
+        recipe, beam_args, command, scale_from_args(args), on_start=print_role, on_done=print_summary
+    )
+    if args.report:
+        from kdaug.core.report import write_report
 
-            for role, job in recipe.role_recipes() or [(None, recipe)]:
-                if manifests.get(role) is not None:
-                    print(f"report: {write_report(job.output)}")
-    except KdaugError as err:
-        print(f"kdaug materialize: error: {err}", file=sys.stderr)
-        return 2
+        for role, job in recipe.role_recipes() or [(None, recipe)]:
+            if manifests.get(role) is not None:
+                print(f"report: {write_report(job.output)}")
     return 0
 
 

@@ -32,3 +32,17 @@ def test_beam_options_still_pass_and_their_typos_are_caught_too(capsys):
     )
     assert kdaug(["materialize", "--input", "i", "--output", "o", "--teacher", "t", "--direct_num_worker=2"]) == 2
     assert "did you mean --direct_num_workers?" in capsys.readouterr().err
+
+
+def test_every_subcommand_turns_a_kdaug_error_into_one_line_and_exit_code_2(monkeypatch, capsys):
+    import kdaug.cli as cli
+    from kdaug.core.errors import KdaugError
+
+    def fails(argv):
+        raise KdaugError("the teacher at runs/t has no classifier head")
+
+    for name in cli.SUBCOMMANDS:
+        monkeypatch.setitem(cli.SUBCOMMANDS, name, (fails, ""))
+        assert cli.main([name, "--anything"]) == 2
+        err = capsys.readouterr().err
+        assert err == f"kdaug {name}: error: the teacher at runs/t has no classifier head\n"
