@@ -459,6 +459,7 @@ class Comparison:
 
 
 def leaderboard(rows: list[dict], comparisons: list[dict], args, teacher: dict) -> str:
+    from kdaug.core.markdown import table
     from kdaug.experiments import mean_std
     from kdaug.stats import describe
 
@@ -469,10 +470,10 @@ def leaderboard(rows: list[dict], comparisons: list[dict], args, teacher: dict) 
         f"share of the gap between the gold-labels-only student and the teacher ({100 * teacher['test_accuracy']:.1f} "
         "test accuracy) that the entry closes.",
         "",
-        "| # | augmentation | objective | test accuracy | test macro-F1 | dev accuracy | Δ vs no augmentation "
-        "[95% CI] | p | gap closed | copies | changed ratio |",
-        "|---:|---|---|---:|---:|---:|---|---:|---:|---:|---:|",
     ]
+    header = ["#", "augmentation", "objective", "test accuracy", "test macro-F1", "dev accuracy"]
+    header += ["Δ vs no augmentation [95% CI]", "p", "gap closed", "copies", "changed ratio"]
+    cells = []
     for i, r in enumerate(rows, 1):
         c = vs.get((f"{r['name']} ({r['objective']})", f"{REFERENCE} ({r['objective']})"))
         delta = f"{c['difference']:+.1f} [{c['low']:+.1f}, {c['high']:+.1f}]" if c else ""
@@ -482,11 +483,9 @@ def leaderboard(rows: list[dict], comparisons: list[dict], args, teacher: dict) 
         ratios = r["dataset"].get("corpus_changed_ratio", {})
         ratio = ", ".join(f"{v:.2f}" for v in ratios.values()) if ratios else ""
         gap = f"{100 * r['gap_closed']:.0f}%" if r.get("gap_closed") is not None else ""
-        lines.append(
-            f"| {i} | {r['name']} | {r['objective']} | {mean_std(r['test_accuracy'])} | "
-            f"{mean_std(r['test_macro_f1'])} | {mean_std(r['dev_accuracy'])} | {delta} | {p} | {gap} | {copies} | "
-            f"{ratio} |"
-        )
+        scored = [mean_std(r[k]) for k in ("test_accuracy", "test_macro_f1", "dev_accuracy")]
+        cells.append([i, r["name"], r["objective"], *scored, delta, p, gap, copies, ratio])
+    lines += table(header, cells, "rllrrrlrrrr")
     lines += ["", "Every comparison (one-sided: p is the share of resamples where A is not better than B):", ""]
     lines += [f"- {describe(c['a'], c['b'], c)}" for c in comparisons]
     return "\n".join(lines)

@@ -285,9 +285,10 @@ CLAIMS = [  # (A, B): "A beats B", each printed with its paired bootstrap
 
 
 def results_table(results: dict) -> str:
+    from kdaug.core.markdown import table
     from kdaug.experiments import mean_std as fmt
 
-    lines = ["| model | test accuracy | test macro-F1 | dev accuracy |", "|---|---:|---:|---:|"]
-    for name, r in results.items():
-        lines.append(f"| {name} | {fmt(r['test_accuracy'])} | {fmt(r['test_macro_f1'])} | {fmt(r['dev_accuracy'])} |")
-    return "\n".join(lines)
+    rows = [
+        (name, fmt(r["test_accuracy"]), fmt(r["test_macro_f1"]), fmt(r["dev_accuracy"])) for name, r in results.items()
+    ]
+    return "\n".join(table(["model", "test accuracy", "test macro-F1", "dev accuracy"], rows, "lrrr"))

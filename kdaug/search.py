@@ -452,6 +452,7 @@ class Search:
     def write(self, best: dict, results: dict, comparisons: list[dict], teachers: dict, given: float) -> None:
         import yaml
 
+        from kdaug.core.markdown import table
         from kdaug.experiments import mean_std
         from kdaug.stats import describe
 
@@ -486,20 +487,19 @@ class Search:
             "",
             f"Command: `{self.command}`",
             "",
-            "| role | trial | policy | rung | epochs | dev accuracy | best epoch | cost (s) |",
-            "|---|---:|---|---:|---:|---:|---:|---:|",
         ]
+        cells = []
         for r in trials:
             mark = " **(best)**" if any(r is b or r == b for b in best.values()) else ""
-            lines.append(
-                f"| {r['role']} | {r['trial']} | {shown(r['policy'])}{mark} | {r['rung']} | {r['epochs']} | "
-                f"{100 * r['reward']:.1f} | {r['best_epoch']} | {r['seconds']:.0f} |"
-            )
+            policy, reward, seconds = f"{shown(r['policy'])}{mark}", f"{100 * r['reward']:.1f}", f"{r['seconds']:.0f}"
+            cells.append([r["role"], r["trial"], policy, r["rung"], r["epochs"], reward, r["best_epoch"], seconds])
+        header = ["role", "trial", "policy", "rung", "epochs", "dev accuracy", "best epoch", "cost (s)"]
+        lines += table(header, cells, "lrlrrrrr")
         lines += ["", f"Search cost: {self.spent_minutes():.1f} minutes of trials.", ""]
         (self.out / "trials.md").write_text("\n".join(lines))
         (self.out / "trials.json").write_text(json.dumps(trials, indent=2) + "\n")
         plot_trials(trials, self.out / "search.png")
-        table = [
+        final = [
             "# kdaug search: the final round",
             "",
             f"Command: `{self.command}`",
@@ -507,22 +507,20 @@ class Search:
             f"Students distilled for {a.max_epochs} epochs, {a.final_seeds} seeds, epochs picked on --eval, "
             "scored on --test.",
             "",
-            "| entry | test accuracy | test macro-F1 | dev accuracy |",
-            "|---|---:|---:|---:|",
         ]
-        for name, s in results.items():
-            table.append(
-                f"| {name} | {mean_std(s['test_accuracy'])} | {mean_std(s['test_macro_f1'])} | "
-                f"{mean_std(s['dev_accuracy'])} |"
-            )
-        table += ["", "Teachers (dev accuracy picked the searched ones; test scored after the search):", ""]
-        table.append(f"- --teacher (labels the entries without a searched teacher): test {100 * given:.1f}")
-        table += [
+        scored = [
+            [n, *(mean_std(v[k]) for k in ("test_accuracy", "test_macro_f1", "dev_accuracy"))]
+            for n, v in results.items()
+        ]
+        final += table(["entry", "test accuracy", "test macro-F1", "dev accuracy"], scored, "lrrr")
+        final += ["", "Teachers (dev accuracy picked the searched ones; test scored after the search):", ""]
+        final.append(f"- --teacher (labels the entries without a searched teacher): test {100 * given:.1f}")
+        final += [
             f"- {name}: {shown(t['policy'])}, dev {100 * t['reward']:.1f}, test {100 * t['test_accuracy']:.1f}"
             for name, t in teachers.items()
         ]
-        table += ["", "Paired comparisons:", ""] + [f"- {describe(c['a'], c['b'], c)}" for c in comparisons] + [""]
-        (self.out / "results.md").write_text("\n".join(table))
+        final += ["", "Paired comparisons:", ""] + [f"- {describe(c['a'], c['b'], c)}" for c in comparisons] + [""]
+        (self.out / "results.md").write_text("\n".join(final))
         payload = {
             "command": self.command,
             "best": {role: {k: r[k] for k in ("policy", "reward", "epochs", "run")} for role, r in best.items()},
@@ -534,7 +532,7 @@ class Search:
             "given_teacher_test_accuracy": given,
         }
         (self.out / "results.json").write_text(json.dumps(payload, indent=2) + "\n")
-        print("\n" + "\n".join(table))
+        print("\n" + "\n".join(final))
         print(f"written to {self.out}/results.md, trials.md, search.png and best_recipe.yaml")
 
 

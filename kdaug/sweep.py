@@ -163,7 +163,7 @@ def main(argv: list[str]) -> int:
     (out / "results.json").write_text(
         json.dumps({"results": results, "best": summary, "comparisons": comparisons}, indent=2) + "\n"
     )
-    text = table(results, summary, comparisons)
+    text = results_table(results, summary, comparisons)
     (out / "results.md").write_text(text + "\n")
     plot(results, out / "sweep.png")
     print("\n" + text)
@@ -218,25 +218,23 @@ def comparisons_at_best_degree(summary: dict, by_key: dict) -> list[dict]:
     return out
 
 
-def table(results: list[dict], summary: dict, comparisons: list[dict] = ()) -> str:
+def results_table(results: list[dict], summary: dict, comparisons: list[dict] = ()) -> str:
+    from kdaug.core.markdown import table
     from kdaug.experiments import mean_std
     from kdaug.stats import describe
 
     scored_on = results[0]["scored_on"] if results else "dev"
-    lines = [
-        f"| size | method | degree | objective | {scored_on} accuracy (mean ± std) | dev accuracy |",
-        "|---:|---|---:|---|---:|---:|",
-    ]
     order = sorted(
         results, key=lambda r: (r["size"] or 0, r["objective"], r["method"] != "none", r["method"], r["degree"])
     )
+    cells = []
     for r in order:
         chosen = summary.get(r["objective"], {}).get(r["method"], {}).get(_size_key(r["size"]), {})
         star = " **best**" if chosen.get("degree") == r["degree"] else ""
-        lines.append(
-            f"| {_size_key(r['size'])} | {r['method']} | {r['degree']} | {r['objective']} | "
-            f"{mean_std(r['accuracy'])}{star} | {mean_std(r['dev_accuracy'])} |"
-        )
+        size, accuracy = _size_key(r["size"]), f"{mean_std(r['accuracy'])}{star}"
+        cells.append([size, r["method"], r["degree"], r["objective"], accuracy, mean_std(r["dev_accuracy"])])
+    header = ["size", "method", "degree", "objective", f"{scored_on} accuracy (mean ± std)", "dev accuracy"]
+    lines = table(header, cells, "rlrlrr")
     for objective, per_method in summary.items():
         for method, per_size in per_method.items():
             for size, b in per_size.items():

@@ -18,6 +18,7 @@ import yaml
 from kdaug.core.counts import RunCounts
 from kdaug.core.dataset import COMPLETE
 from kdaug.core.flags import given
+from kdaug.core.markdown import table
 from kdaug.core.schema import SoftLabels, hf_features, load_spec
 
 log = logging.getLogger("kdaug")
@@ -341,20 +342,17 @@ def dataset_card(manifest: dict) -> str:
         lines.append("")
         for note in e["recipe"].get("notes") or []:
             lines += [f"> **Note:** {note}", ""]
-        lines += [
-            "| method | rows | mean changed_ratio | mean teacher_kl_to_source | copies asked | copies short |",
-            "|---|---:|---:|---:|---:|---:|",
-        ]
         kl = e.get("teacher_kl_to_source_mean", {})
         ratios = e.get("mean_changed_ratio", {})
+        cells = []
         for method, n in e["rows_per_method"].items():
             asked = sum(a["requested"] for k, a in e["augment"].items() if k.split(".")[0] == method)
             short = sum(a["short"] for k, a in e["augment"].items() if k.split(".")[0] == method)
             kl_text = f"{kl[method]:.4f}" if kl.get(method) is not None else "-"
-            lines.append(
-                f"| {method} | {n} | {ratios.get(method, 0.0):.3f} | {kl_text} | "
-                f"{asked if method != 'original' else '-'} | {short if method != 'original' else '-'} |"
-            )
+            copies = ["-", "-"] if method == "original" else [asked, short]
+            cells.append([method, n, f"{ratios.get(method, 0.0):.3f}", kl_text, *copies])
+        header = ["method", "rows", "mean changed_ratio", "mean teacher_kl_to_source", "copies asked", "copies short"]
+        lines += table(header, cells, "lrrrrr")
         if e["dead_letter_reasons"]:
             lines += [
                 "",
@@ -376,9 +374,11 @@ def dataset_card(manifest: dict) -> str:
             "```",
             "",
         ]
-    lines += ["## Columns", "", "| column | type | description |", "|---|---|---|"]
-    for c in load_spec(manifest["schema_version"])["columns"]:
-        lines.append(f"| `{c['name']}` | {c['type']}{'' if c['nullable'] else ', not null'} | {c['description']} |")
+    columns = load_spec(manifest["schema_version"])["columns"]
+    described = [
+        [f"`{c['name']}`", c["type"] + ("" if c["nullable"] else ", not null"), c["description"]] for c in columns
+    ]
+    lines += ["## Columns", "", *table(["column", "type", "description"], described, "lll")]
     cited = ["kd"] + [c for m in methods for c in METHOD_CITATIONS.get(m, ())]
     if any("Role-wise" in " ".join(e["recipe"].get("notes") or []) for e in splits.values()):
         cited.append("rolewise")
