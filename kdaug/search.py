@@ -493,8 +493,8 @@ class Search:
             mark = " **(best)**" if any(r is b or r == b for b in best.values()) else ""
             policy, reward, seconds = f"{shown(r['policy'])}{mark}", f"{100 * r['reward']:.1f}", f"{r['seconds']:.0f}"
             cells.append([r["role"], r["trial"], policy, r["rung"], r["epochs"], reward, r["best_epoch"], seconds])
-        header = ["role", "trial", "policy", "rung", "epochs", "dev accuracy", "best epoch", "cost (s)"]
-        lines += table(header, cells, "lrlrrrrr")
+        columns = ["role", "trial", "policy", "rung", "epochs", "dev accuracy", "best epoch", "cost (s)"]
+        lines += table(columns, cells, "lrlrrrrr")
         lines += ["", f"Search cost: {self.spent_minutes():.1f} minutes of trials.", ""]
         (self.out / "trials.md").write_text("\n".join(lines))
         (self.out / "trials.json").write_text(json.dumps(trials, indent=2) + "\n")

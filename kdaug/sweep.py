@@ -18,8 +18,9 @@ import argparse
 import json
 import math
 import statistics
-import sys
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, NamedTuple
 
 
 def parser() -> argparse.ArgumentParser:
@@ -59,114 +60,154 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: list[str]) -> int:
-    import shlex
+class Cell(NamedTuple):
+    """One cell of the grid: its runs' metrics are grouped by it (degree 0: the originals alone)."""
 
-    from kdaug.core.augment import method_of
-    from kdaug.core.errors import KdaugError
-    from kdaug.core.flags import flags_of
-    from kdaug.core.recipe import Recipe
-    from kdaug.experiments import WORKING_DATASET_CARD, materialize_once, stratified_subset
-    from kdaug.pipelines.materialize import check_beam_args, prepare
-    from kdaug.runs import train_many
-    from kdaug.trainers.config import TrainConfig
+    method: str
+    degree: float
+    size: int | None  # training-set size (None: all of --input)
+    objective: str
 
-    p = parser()
-    args, beam_args = p.parse_known_args(argv)
-    command = "kdaug sweep " + " ".join(shlex.quote(a) for a in argv)
-    out = Path(args.output)
-    try:
-        check_beam_args(beam_args, flags_of(p))
-        degrees = [float(d) for d in args.degrees.split(",")]
-        sizes = [int(n) for n in args.sizes.split(",")] if args.sizes else [None]
+
+@dataclass
+class Sweep:
+    """One sweep: its settings, and the steps main() runs in order."""
+
+    args: argparse.Namespace
+    beam_args: list[str]
+    command: str
+
+    @property
+    def out(self) -> Path:
+        return Path(self.args.output)
+
+    def datasets(self) -> list[tuple[str, float, int | None, Any]]:
+        """(method, degree, size, materialize plan) of every dataset, each checked before any work."""
+        from kdaug.core.augment import method_of
+        from kdaug.core.errors import KdaugError
+        from kdaug.core.recipe import Recipe
+        from kdaug.experiments import WORKING_DATASET_CARD, stratified_subset
+        from kdaug.pipelines.materialize import prepare
+
+        a = self.args
+        try:
+            degrees = [float(d) for d in a.degrees.split(",")]
+            sizes = [int(n) for n in a.sizes.split(",")] if a.sizes else [None]
+        except ValueError as err:
+            raise KdaugError(f"--degrees and --sizes take comma-separated numbers ({err})") from None
         if any(not 0 < d <= 1 for d in degrees) or any(n is not None and n < 1 for n in sizes):
             raise KdaugError("--degrees take ratios in (0, 1] and --sizes positive counts")
-        methods = [m.strip() for m in args.methods.split(";" if ";" in args.methods else ",") if m.strip()]
-        objectives = [o.strip() for o in args.objectives.split(",")]
-        if not set(objectives) <= {"finetune", "distill"}:
-            raise KdaugError("--objectives takes finetune and/or distill")
-        jobs = []  # (method, degree, size, plan); degree 0: the originals alone
+        methods = [m.strip() for m in a.methods.split(";" if ";" in a.methods else ",") if m.strip()]
+        jobs = []
         for size in sizes:
             suffix = f"-n{size}" if size else ""
-            corpus = args.input
+            corpus = a.input
             if size:
-                subset = out / "inputs" / f"train-n{size}.jsonl"
-                corpus = str(stratified_subset(args.input, subset, size, args.id_column, args.label_column))
+                subset = self.out / "inputs" / f"train-n{size}.jsonl"
+                corpus = str(stratified_subset(a.input, subset, size, a.id_column, a.label_column))
             grid = [("none", 0.0, [])] + [
-                (method_of(m), d, [f"{m}{',' if ':' in m else ':'}ratio={d},copies={args.copies}"])
+                (method_of(m), d, [f"{m}{',' if ':' in m else ':'}ratio={d},copies={a.copies}"])
                 for m in methods
                 for d in degrees
             ]
             for method, degree, augment in grid:
                 recipe = Recipe(
                     input=corpus,
-                    output=str(out / "datasets" / f"{method}-{degree}{suffix}"),
-                    teacher=args.teacher,
+                    output=str(self.out / "datasets" / f"{method}-{degree}{suffix}"),
+                    teacher=a.teacher,
                     augment=augment,
-                    id_column=args.id_column,
-                    label_column=args.label_column,
+                    id_column=a.id_column,
+                    label_column=a.label_column,
                     seed=0,
                     **WORKING_DATASET_CARD,
                 )
-                jobs.append((method, degree, size, prepare(recipe, command)))
-    except (KdaugError, ValueError) as err:
-        print(f"kdaug sweep: error: {err}", file=sys.stderr)
-        return 2
+                jobs.append((method, degree, size, prepare(recipe, self.command)))
+        return jobs
 
-    runs = []  # ((method, degree, size, objective), config): every dataset first, then all trainings at once
-    for method, degree, size, plan in jobs:
-        manifest = materialize_once(plan, beam_args, command)
-        rows = manifest["splits"][plan.recipe.split]["rows_written"]
-        epochs = max(args.epochs, math.ceil(args.min_steps * args.batch_size / max(rows, 1)))
-        name = Path(plan.recipe.output).name
-        for objective in objectives:
-            for seed in range(args.seeds):
-                cfg = TrainConfig(
-                    data=plan.recipe.output,
-                    student=args.student,
-                    eval=args.eval,
-                    test=args.test,
-                    objective=objective,
-                    output=str(out / "runs" / f"{name}-{objective}-s{seed}"),
-                    epochs=epochs,
-                    batch_size=args.batch_size,
-                    seed=seed,
-                )
-                runs.append(((method, degree, size, objective), cfg))
+    def runs(self, jobs: list, objectives: list[str]) -> list[tuple[Cell, Any]]:
+        """Every dataset materialized (or reused), then each cell's training configs, one per seed."""
+        from kdaug.experiments import materialize_once
+        from kdaug.trainers.config import TrainConfig
 
-    def done(i: int, cfg: TrainConfig, metrics: dict) -> None:
-        method, degree, size, objective = runs[i][0]
-        scored = metrics["test"]["accuracy"] if args.test else metrics["best"]["accuracy"]
-        where = f" n={size}" if size else ""
-        print(f"{method} {degree}{where} {objective} seed {cfg.seed}: {scored:.4f}", flush=True)
+        a = self.args
+        runs = []
+        for method, degree, size, plan in jobs:
+            manifest = materialize_once(plan, self.beam_args, self.command)
+            rows = manifest["splits"][plan.recipe.split]["rows_written"]
+            epochs = max(a.epochs, math.ceil(a.min_steps * a.batch_size / max(rows, 1)))
+            name = Path(plan.recipe.output).name
+            for objective in objectives:
+                for seed in range(a.seeds):
+                    cfg = TrainConfig(
+                        data=plan.recipe.output,
+                        student=a.student,
+                        eval=a.eval,
+                        test=a.test,
+                        objective=objective,
+                        output=str(self.out / "runs" / f"{name}-{objective}-s{seed}"),
+                        epochs=epochs,
+                        batch_size=a.batch_size,
+                        seed=seed,
+                    )
+                    runs.append((Cell(method, degree, size, objective), cfg))
+        return runs
 
-    trained = train_many([cfg for _, cfg in runs], args.parallel, retrain_mismatched=True, on_done=done)
-    by_key: dict[tuple, list[dict]] = {}
-    for (key, _), m in zip(runs, trained):
-        by_key.setdefault(key, []).append(m)
-    scored_on = "test" if args.test else "dev"
-    results = [
-        {
-            "method": method,
-            "degree": degree,
-            "size": size,
-            "objective": objective,
-            "scored_on": scored_on,
-            "accuracy": [m["test"]["accuracy"] if args.test else m["best"]["accuracy"] for m in ms],
-            "dev_accuracy": [m["best"]["accuracy"] for m in ms],
-            "epochs": ms[0]["config"]["epochs"],
-        }
-        for (method, degree, size, objective), ms in by_key.items()
-    ]
-    summary = summarize(results)
-    comparisons = comparisons_at_best_degree(summary, by_key) if args.test else []
-    (out / "results.json").write_text(
-        json.dumps({"results": results, "best": summary, "comparisons": comparisons}, indent=2) + "\n"
-    )
-    text = results_table(results, summary, comparisons)
-    (out / "results.md").write_text(text + "\n")
-    plot(results, out / "sweep.png")
-    print("\n" + text)
+    def train(self, runs: list[tuple[Cell, Any]]) -> dict[Cell, list[dict]]:
+        """All trainings at once (one per core), each printed as it ends: the metrics, by cell."""
+        from kdaug.runs import train_many
+
+        def done(i: int, cfg, metrics: dict) -> None:
+            cell = runs[i][0]
+            scored = metrics["test"]["accuracy"] if self.args.test else metrics["best"]["accuracy"]
+            where = f" n={cell.size}" if cell.size else ""
+            print(f"{cell.method} {cell.degree}{where} {cell.objective} seed {cfg.seed}: {scored:.4f}", flush=True)
+
+        trained = train_many([cfg for _, cfg in runs], self.args.parallel, retrain_mismatched=True, on_done=done)
+        by_cell: dict[Cell, list[dict]] = {}
+        for (cell, _), m in zip(runs, trained):
+            by_cell.setdefault(cell, []).append(m)
+        return by_cell
+
+    def report(self, by_cell: dict[Cell, list[dict]]) -> None:
+        """results.json, results.md and sweep.png, and the table printed."""
+        test = bool(self.args.test)
+        results = [
+            {
+                **cell._asdict(),
+                "scored_on": "test" if test else "dev",
+                "accuracy": [m["test"]["accuracy"] if test else m["best"]["accuracy"] for m in ms],
+                "dev_accuracy": [m["best"]["accuracy"] for m in ms],
+                "epochs": ms[0]["config"]["epochs"],
+            }
+            for cell, ms in by_cell.items()
+        ]
+        summary = summarize(results)
+        comparisons = comparisons_at_best_degree(summary, by_cell) if test else []
+        (self.out / "results.json").write_text(
+            json.dumps({"results": results, "best": summary, "comparisons": comparisons}, indent=2) + "\n"
+        )
+        text = results_table(results, summary, comparisons)
+        (self.out / "results.md").write_text(text + "\n")
+        plot(results, self.out / "sweep.png")
+        print("\n" + text)
+
+
+def main(argv: list[str]) -> int:
+    import shlex
+
+    from kdaug.core.errors import KdaugError
+    from kdaug.core.flags import flags_of
+    from kdaug.pipelines.materialize import check_beam_args
+
+    p = parser()
+    args, beam_args = p.parse_known_args(argv)
+    check_beam_args(beam_args, flags_of(p))
+    objectives = [o.strip() for o in args.objectives.split(",")]
+    if not set(objectives) <= {"finetune", "distill"}:
+        raise KdaugError("--objectives takes finetune and/or distill")
+    sweep = Sweep(args, beam_args, "kdaug sweep " + " ".join(shlex.quote(a) for a in argv))
+    jobs = sweep.datasets()  # every dataset checked before any work
+    sweep.report(sweep.train(sweep.runs(jobs, objectives)))
     return 0
 
 

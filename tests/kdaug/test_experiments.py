@@ -65,3 +65,12 @@ def test_sweep_over_degree_and_size_reports_test_and_resumes(tmp_path, mr_rows, 
     assert {p: p.stat().st_mtime_ns for p in out.glob("datasets/*/manifest.json")} == manifests
     assert json.loads((out / "results.json").read_text())["results"] == saved["results"]
     assert capsys.readouterr().out.split("\n\n", 1)[-1] == first.split("\n\n", 1)[-1]
+
+
+def test_a_sweep_with_bad_degrees_or_objectives_fails_before_any_work(tmp_path, capsys):
+    base = ["sweep", "--input", "i.jsonl", "--eval", "e.jsonl", "--teacher", "t", "--output", str(tmp_path / "s")]
+    assert kdaug([*base, "--degrees", "0.3,lots"]) == 2
+    assert "kdaug sweep: error: --degrees and --sizes take comma-separated numbers" in capsys.readouterr().err
+    assert kdaug([*base, "--objectives", "distill,pretrain"]) == 2
+    assert "--objectives takes finetune and/or distill" in capsys.readouterr().err
+    assert not (tmp_path / "s").exists()
