@@ -460,7 +460,7 @@ class Comparison:
 
 def leaderboard(rows: list[dict], comparisons: list[dict], args, teacher: dict) -> str:
     from kdaug.core.markdown import table
-    from kdaug.experiments import mean_std
+    from kdaug.experiments import scored_cells
     from kdaug.stats import describe
 
     vs = {(c["a"], c["b"]): c for c in comparisons}
@@ -483,8 +483,7 @@ def leaderboard(rows: list[dict], comparisons: list[dict], args, teacher: dict) 
         ratios = r["dataset"].get("corpus_changed_ratio", {})
         ratio = ", ".join(f"{v:.2f}" for v in ratios.values()) if ratios else ""
         gap = f"{100 * r['gap_closed']:.0f}%" if r.get("gap_closed") is not None else ""
-        scored = [mean_std(r[k]) for k in ("test_accuracy", "test_macro_f1", "dev_accuracy")]
-        cells.append([i, r["name"], r["objective"], *scored, delta, p, gap, copies, ratio])
+        cells.append([i, r["name"], r["objective"], *scored_cells(r), delta, p, gap, copies, ratio])
     lines += table(header, cells, "rllrrrlrrrr")
     lines += ["", "Every comparison (one-sided: p is the share of resamples where A is not better than B):", ""]
     lines += [f"- {describe(c['a'], c['b'], c)}" for c in comparisons]

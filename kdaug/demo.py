@@ -286,9 +286,7 @@ CLAIMS = [  # (A, B): "A beats B", each printed with its paired bootstrap
 
 def results_table(results: dict) -> str:
     from kdaug.core.markdown import table
-    from kdaug.experiments import mean_std as fmt
+    from kdaug.experiments import scored_cells
 
-    rows = [
-        (name, fmt(r["test_accuracy"]), fmt(r["test_macro_f1"]), fmt(r["dev_accuracy"])) for name, r in results.items()
-    ]
+    rows = [[name, *scored_cells(r)] for name, r in results.items()]
     return "\n".join(table(["model", "test accuracy", "test macro-F1", "dev accuracy"], rows, "lrrr"))

@@ -123,6 +123,14 @@ def mean_std(xs: Sequence[float]) -> str:
     return f"{100 * statistics.mean(xs):.1f} ± {100 * statistics.stdev(xs):.1f}"
 
 
+SCORED = ("test_accuracy", "test_macro_f1", "dev_accuracy")  # the columns a results table shows, in order
+
+
+def scored_cells(scored: dict) -> list[str]:
+    """A model's SCORED columns as a table shows them (mean ± std over seeds), from scores()."""
+    return [mean_std(scored[k]) for k in SCORED]
+
+
 def paired(name_a: str, name_b: str, runs_a: list[dict], runs_b: list[dict]) -> dict:
     """A's and B's runs (metrics with test predictions) compared by a paired bootstrap over the test
     examples (kdaug.stats)."""

@@ -123,7 +123,7 @@ def load_space(path: str | None, roles: list[str]) -> dict[str, dict]:
     """Each searched role's space, validated: known augmenters, non-empty candidate lists, specs that parse."""
     import yaml
 
-    from kdaug.core.augment import REGISTRY, parse_augment_spec
+    from kdaug.core.augment import REGISTRY, keeps_gold_label, parse_augment_spec
     from kdaug.core.errors import KdaugError
 
     space = copy.deepcopy(DEFAULT_SPACE)
@@ -145,8 +145,8 @@ def load_space(path: str | None, roles: list[str]) -> dict[str, dict]:
         for method, knobs in augmenters.items():
             if not isinstance(knobs, dict) or not all(isinstance(v, list) and v for v in knobs.values()):
                 raise KdaugError(f"--space: {role}.{method}: each knob needs a non-empty list of values")
-            if role == "teacher" and method in REGISTRY and not REGISTRY[method].keeps_gold_label:
-                kept = sorted(m for m, cls in REGISTRY.items() if cls.keeps_gold_label)
+            if role == "teacher" and not keeps_gold_label(method):
+                kept = sorted(m for m in REGISTRY if keeps_gold_label(m))
                 raise KdaugError(
                     f"--space: the teacher role fine-tunes on gold labels, which {method}'s copies do not keep; "
                     f"use {kept}"
@@ -453,7 +453,7 @@ class Search:
         import yaml
 
         from kdaug.core.markdown import table
-        from kdaug.experiments import mean_std
+        from kdaug.experiments import scored_cells
         from kdaug.stats import describe
 
         a = self.args
@@ -508,10 +508,7 @@ class Search:
             "scored on --test.",
             "",
         ]
-        scored = [
-            [n, *(mean_std(v[k]) for k in ("test_accuracy", "test_macro_f1", "dev_accuracy"))]
-            for n, v in results.items()
-        ]
+        scored = [[n, *scored_cells(v)] for n, v in results.items()]
         final += table(["entry", "test accuracy", "test macro-F1", "dev accuracy"], scored, "lrrr")
         final += ["", "Teachers (dev accuracy picked the searched ones; test scored after the search):", ""]
         final.append(f"- --teacher (labels the entries without a searched teacher): test {100 * given:.1f}")

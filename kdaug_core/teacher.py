@@ -20,7 +20,7 @@ import numpy as np
 from kdaug.core.flags import option
 from kdaug.core.logits import entropy_of_logits
 from kdaug.core.models import ModelError, load_pretrained, load_tokenizer, local_model_dir, pick_device, weights_sha256
-from kdaug.core.precision import PRECISIONS
+from kdaug.core.precision import PRECISIONS, torch_dtype
 from kdaug.core.precision import resolve_precision as resolve
 
 
@@ -270,7 +270,7 @@ class Teacher:
         second: list[str] | None = [p or "" for p in pairs] if pairs is not None and pairs[0] is not None else None
         out = np.empty((n, self.info.num_labels), dtype=np.float32)
         truncated = np.zeros(n, dtype=bool)
-        dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(self.precision)
+        dtype = None if self.precision == "fp32" else torch_dtype(self.precision)  # autocast's
         device_type = "cuda" if self.device.startswith("cuda") else "cpu"
         batches = self.batches(texts, second)
         if self.prefetch:

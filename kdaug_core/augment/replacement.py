@@ -241,15 +241,16 @@ class ReplacementAugmenter(Augmenter):
         first, because the fit ranks good swaps above bad ones (not perfectly)."""
         n = len(slot.candidates)
         main = n if slot.main is None else slot.main
-        groups = [(range(main), FITTING), (range(main, n), OTHER_SENSE)]
-        for group, tier in groups:
-            ranked = sorted(group, key=lambda j: (-fits[j], j))
-            fitting = sorted(j for j in ranked[:FITTING_KEPT] if fits[j] >= self.min_fit)
+        ranked = [
+            (sorted(group, key=lambda j: (-fits[j], j)), tier)
+            for group, tier in ((range(main), FITTING), (range(main, n), OTHER_SENSE))
+        ]
+        for order, tier in ranked:
+            fitting = sorted(j for j in order[:FITTING_KEPT] if fits[j] >= self.min_fit)
             if fitting:
                 return [slot.candidates[j] for j in fitting], tier
-        for group, _ in groups:
-            ranked = sorted(group, key=lambda j: (-fits[j], j))
-            kept = sorted(j for j in ranked[:UNFITTING_KEPT] if fits[j] >= UNFITTING_FLOOR)
+        for order, _ in ranked:
+            kept = sorted(j for j in order[:UNFITTING_KEPT] if fits[j] >= UNFITTING_FLOOR)
             if kept:
                 return [slot.candidates[j] for j in kept], UNFITTING
         return [], UNFITTING
