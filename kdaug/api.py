@@ -26,7 +26,7 @@ def materialize(
     beam_args: list[str] | tuple = (),
     scale: Any = None,
     **fields: Any,
-) -> dict:
+) -> dict | None:
     """Augments a corpus, labels every row with the teacher and writes the dataset (Parquet, manifest,
     card). Give a Recipe, or its fields as keywords (`input=`, `output=`, `teacher=`, `augment=[...]`,
     ...), optionally on top of a recipe YAML (`config=`). `beam_args` are Apache Beam pipeline options
@@ -39,7 +39,7 @@ def materialize(
     elif config is not None or fields:
         raise TypeError("materialize() takes a Recipe or recipe fields, not both")
     manifests = materialize_recipe(recipe, list(beam_args), command="kdaug.materialize()", scale=scale)
-    for role, job in recipe.role_recipes() or [(None, recipe)]:
+    for role, job in recipe.jobs():
         entry = (manifests.get(role) or {}).get("splits", {}).get(job.split, {})
         if entry.get("records_dead_lettered"):
             log.warning(

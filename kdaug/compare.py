@@ -34,7 +34,9 @@ import json
 import re
 import shlex
 import statistics
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 TOKEN_OBJECTIVES = ["distill", "finetune"]
 KD_ONLY = ["distill"]  # AugPro's mixed or perturbed copies have no gold label of their own: KD only
@@ -72,6 +74,29 @@ DEFAULT_GRID: list[dict] = [
 MLM_ENTRY = {"name": "mlm 0.3 x4", "augment": ["mlm:model={mlm},ratio=0.3,copies=4"], "objectives": TOKEN_OBJECTIVES}
 REFERENCE = "no augmentation"
 FILTERS = {"max_teacher_kl_to_source": "teacher_kl_to_source", "max_teacher_entropy": "teacher_entropy"}
+
+
+@dataclass
+class GridEntry:
+    """One entry of the grid: an augmentation recipe, the objectives it is trained with, and the training
+    options (a filter on the copies) it adds."""
+
+    name: str
+    augment: list[str]  # --augment specs, in one dataset ([]: the reference)
+    objectives: list[str]
+    train: dict[str, Any] = field(default_factory=dict)  # TrainConfig fields; qNN: a percentile of the copies
+    chosen_on: str | None = None  # "dev": made from the first round's results (the mix), never from test
+
+    @property
+    def dataset_key(self) -> str:
+        return dataset_key(self.augment)
+
+    @property
+    def single_method(self) -> str | None:
+        """The method of an entry of one augment spec, unfiltered; else None (the mix considers only these)."""
+        from kdaug.core.augment import method_of
+
+        return method_of(self.augment[0]) if len(self.augment) == 1 and not self.train else None
 
 
 def parser() -> argparse.ArgumentParser:
@@ -114,7 +139,7 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def load_grid(args) -> list[dict]:
+def load_grid(args) -> list[GridEntry]:
     """The entries to run, validated: names unique, objectives known, train options TrainConfig fields."""
     import dataclasses
 
@@ -158,9 +183,20 @@ def load_grid(args) -> list[dict]:
         unknown = set(e.get("train", {})) - fields
         if unknown:
             raise KdaugError(f"grid entry {name!r}: train options {sorted(unknown)} are not training options")
-        e["augment"] = list(e.get("augment", []))
-        e["objectives"] = [o for o in e.get("objectives", objectives) if o in objectives]
-    return [e for e in grid if e["objectives"]]
+        unknown = set(e) - {f.name for f in dataclasses.fields(GridEntry)}
+        if unknown:
+            raise KdaugError(f"grid entry {name!r}: unknown keys {sorted(unknown)} (name, augment, objectives, train)")
+    entries = [
+        GridEntry(
+            name=e["name"],
+            augment=list(e.get("augment", [])),
+            objectives=[o for o in e.get("objectives", objectives) if o in objectives],
+            train=dict(e.get("train", {})),
+            chosen_on=e.get("chosen_on"),
+        )
+        for e in grid
+    ]
+    return [e for e in entries if e.objectives]
 
 
 def slug(text: str) -> str:
@@ -207,14 +243,17 @@ def main(argv: list[str]) -> int:
 class Comparison:
     """The comparison's state: its datasets (by augment list), its trainings (by entry and objective)."""
 
-    def __init__(self, args, beam_args: list[str], command: str, grid: list[dict]):
+    def __init__(self, args, beam_args: list[str], command: str, grid: list[GridEntry]):
         self.args, self.beam_args, self.command, self.grid = args, beam_args, command, grid
         self.out = Path(args.output)
-        self.plans: dict[str, object] = {}  # dataset key -> materialize plan
+        self.plans: dict[str, Any] = {}  # dataset key -> materialize plan
         self.trained: dict[tuple[str, str], list[dict]] = {}  # (entry name, objective) -> metrics per seed
+        self.train_options: dict[str, dict] = {}  # entry name -> its train options, percentiles resolved
+        self.datasets: dict[str, dict] = {}  # entry name -> its dataset: path, rows and shift per method
 
     def plan(self, augment: list[str]):
         """The dataset of an augment list (prepared once: every check before any work)."""
+        from kdaug.core.augment import parse_augment_spec
         from kdaug.core.recipe import Recipe
         from kdaug.experiments import WORKING_DATASET_CARD
         from kdaug.pipelines.materialize import prepare
@@ -225,7 +264,7 @@ class Comparison:
                 input=self.args.input,
                 output=str(self.out / "datasets" / slug(key if augment else "no augmentation")),
                 teacher=self.args.teacher,
-                augment=augment,
+                augment=[parse_augment_spec(spec) for spec in augment],
                 id_column=self.args.id_column,
                 label_column=self.args.label_column,
                 teacher_precision=self.args.teacher_precision,
@@ -237,7 +276,7 @@ class Comparison:
 
     def run(self) -> int:
         for entry in self.grid:  # every dataset checked before the first is made
-            self.plan(entry["augment"])
+            self.plan(entry.augment)
         self.train_entries(self.grid)
         second = []
         if self.args.fgsm_reference_student:
@@ -248,33 +287,32 @@ class Comparison:
                 second.append(mix)
         if second:
             for entry in second:
-                self.plan(entry["augment"])
+                self.plan(entry.augment)
             self.grid += second
             self.train_entries(second)
         self.report()
         return 0
 
-    def train_entries(self, entries: list[dict]) -> None:
+    def train_entries(self, entries: list[GridEntry]) -> None:
         from kdaug.experiments import materialize_once
         from kdaug.runs import train_many
         from kdaug.trainers.config import TrainConfig
 
         manifests = {}
         for entry in entries:
-            plan = self.plan(entry["augment"])
-            key = dataset_key(entry["augment"])
-            if key not in manifests:
-                print(f"dataset for {entry['name']}: {plan.recipe.output}", flush=True)
-                manifests[key] = materialize_once(plan, self.beam_args, self.command)
+            plan = self.plan(entry.augment)
+            if entry.dataset_key not in manifests:
+                print(f"dataset for {entry.name}: {plan.recipe.output}", flush=True)
+                manifests[entry.dataset_key] = materialize_once(plan, self.beam_args, self.command)
         runs = []
         for entry in entries:
-            data = self.plan(entry["augment"]).recipe.output
-            options = dict(entry.get("train", {}))
+            data = self.plan(entry.augment).recipe.output
+            options = dict(entry.train)
             for option, column in FILTERS.items():
                 if option in options:
                     options[option] = percentile_threshold(data, column, options[option])
-            entry["resolved_train"] = options
-            for objective in entry["objectives"]:
+            self.train_options[entry.name] = options
+            for objective in entry.objectives:
                 for seed in range(self.args.seeds):
                     cfg = TrainConfig(
                         data=data,
@@ -282,13 +320,13 @@ class Comparison:
                         eval=self.args.eval,
                         test=self.args.test,
                         objective=objective,
-                        output=str(self.out / "runs" / f"{slug(entry['name'])}-{objective}-s{seed}"),
+                        output=str(self.out / "runs" / f"{slug(entry.name)}-{objective}-s{seed}"),
                         epochs=self.args.epochs,
                         batch_size=self.args.batch_size,
                         seed=seed,
                         **options,
                     )
-                    runs.append(((entry["name"], objective), cfg))
+                    runs.append(((entry.name, objective), cfg))
 
         def done(i: int, cfg, metrics: dict) -> None:
             (name, objective), _ = runs[i]
@@ -298,9 +336,9 @@ class Comparison:
         for (key, _), metrics in zip(runs, trained):
             self.trained.setdefault(key, []).append(metrics)
         for entry in entries:
-            split = manifests[dataset_key(entry["augment"])]["splits"]["train"]
-            entry["dataset"] = {
-                "path": self.plan(entry["augment"]).recipe.output,
+            split = manifests[entry.dataset_key]["splits"]["train"]
+            self.datasets[entry.name] = {
+                "path": self.plan(entry.augment).recipe.output,
                 "rows_per_method": split["rows_per_method"],
                 "corpus_changed_ratio": split.get("corpus_changed_ratio", {}),
                 "teacher_kl_to_source_mean": split.get("teacher_kl_to_source_mean", {}),
@@ -309,45 +347,39 @@ class Comparison:
     def dev_mean(self, name: str, objective: str = "distill") -> float:
         return statistics.mean(m["best"]["accuracy"] for m in self.trained[(name, objective)])
 
-    def mix_entry(self) -> dict | None:
+    def mix_entry(self) -> GridEntry | None:
         """The best `--mix` single-augmenter entries (distill, mean dev accuracy; unfiltered, one augment
         spec each, distinct methods), their specs in one dataset."""
-        from kdaug.core.augment import method_of
-
-        singles = [
-            e
-            for e in self.grid
-            if len(e["augment"]) == 1 and not e.get("train") and (e["name"], "distill") in self.trained
-        ]
-        best: list[dict] = []
-        for e in sorted(singles, key=lambda e: -self.dev_mean(e["name"])):
-            taken = {method_of(spec) for b in best for spec in b["augment"]}
-            if method_of(e["augment"][0]) not in taken:
+        singles = [e for e in self.grid if e.single_method and (e.name, "distill") in self.trained]
+        best: list[GridEntry] = []
+        for e in sorted(singles, key=lambda e: -self.dev_mean(e.name)):
+            if e.single_method not in {b.single_method for b in best}:
                 best.append(e)
         if len(best) < 2 or self.args.mix < 2:
             return None
         best = best[: self.args.mix]
-        return {
-            "name": "mix: " + " + ".join(e["name"] for e in best),
-            "augment": [e["augment"][0] for e in best],
-            "objectives": ["distill"],
-            "chosen_on": "dev",
-        }
+        return GridEntry(
+            name="mix: " + " + ".join(e.name for e in best),
+            augment=[e.augment[0] for e in best],
+            objectives=["distill"],
+            chosen_on="dev",
+        )
 
-    def fgsm_second_round(self) -> list[dict]:
+    def fgsm_second_round(self) -> list[GridEntry]:
         """Distills the reference student on the first round's AugPro-FGSM dataset; returns the second
         round's entry, whose copies follow that student's virtual-adversarial direction."""
+        from kdaug.core.augment import method_of
         from kdaug.core.errors import KdaugError
         from kdaug.runs import train_one
         from kdaug.trainers.config import TrainConfig
 
-        first = next((e for e in self.grid if e["augment"][:1] and e["augment"][0].startswith("augpro_fgsm")), None)
+        first = next((e for e in self.grid if e.augment and method_of(e.augment[0]) == "augpro_fgsm"), None)
         if first is None:
             raise KdaugError("--fgsm-reference-student needs an augpro_fgsm entry in the grid (its first round)")
         reference = self.out / "reference-student"
         train_one(
             TrainConfig(
-                data=self.plan(first["augment"]).recipe.output,
+                data=self.plan(first.augment).recipe.output,
                 student=self.args.fgsm_reference_student,
                 eval=self.args.eval,
                 output=str(reference),
@@ -358,14 +390,14 @@ class Comparison:
             ),
             retrain_mismatched=True,
         )
-        spec = first["augment"][0]
+        spec = first.augment[0]
         sep = "," if ":" in spec else ":"
         return [
-            {
-                "name": f"{first['name']}, second round (student reference)",
-                "augment": [f"{spec}{sep}reference={reference / 'best'}"],
-                "objectives": ["distill"],
-            }
+            GridEntry(
+                name=f"{first.name}, second round (student reference)",
+                augment=[f"{spec}{sep}reference={reference / 'best'}"],
+                objectives=["distill"],
+            )
         ]
 
     def teacher_on_test(self) -> dict:
@@ -386,15 +418,15 @@ class Comparison:
 
         rows = []
         for entry in self.grid:
-            for objective in entry["objectives"]:
-                ms = self.trained[(entry["name"], objective)]
+            for objective in entry.objectives:
+                ms = self.trained[(entry.name, objective)]
                 rows.append(
                     {
-                        "name": entry["name"],
+                        "name": entry.name,
                         "objective": objective,
-                        "augment": entry["augment"],
-                        "train": entry.get("resolved_train", {}),
-                        "dataset": entry.get("dataset", {}),
+                        "augment": entry.augment,
+                        "train": self.train_options.get(entry.name, {}),
+                        "dataset": self.datasets.get(entry.name, {}),
                         **scores(ms),
                     }
                 )

@@ -179,6 +179,7 @@ class Demo:
     def materialize_dataset(self) -> None:
         """The training split through the Beam pipeline, labelled by the teacher (a dataset an earlier demo
         completed with the same job is reused), and its report."""
+        from kdaug.core.augment import parse_augment_spec
         from kdaug.core.recipe import Recipe
         from kdaug.core.report import write_report
         from kdaug.experiments import materialize_once
@@ -190,7 +191,7 @@ class Demo:
             input=str(self.train_path),
             output=str(self.out / "dataset"),
             teacher=str(self.out / "teacher" / "best"),
-            augment=[self.augment],
+            augment=[parse_augment_spec(self.augment)],
             id_column="id",
             seed=0,
             # The card of a dataset one could publish (kdaug publish): MR's authors state no licence.

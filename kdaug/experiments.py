@@ -15,12 +15,13 @@ import os
 import statistics
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 log = logging.getLogger("kdaug")
 
 # A dataset an experiment makes for its own trainings is not one to publish: its card says licence "unknown"
 # (the source corpus's terms still apply) without materialize's reminder for each of them.
-WORKING_DATASET_CARD = {"license": "unknown"}
+WORKING_DATASET_CARD: dict[str, Any] = {"license": "unknown"}
 
 MARKER = ".kdaug-experiment.json"  # beside a dataset: what it was materialized from (the experiment's own record)
 
@@ -36,17 +37,23 @@ def stratified_subset(src: str, dest: Path, size: int, id_column: str | None, la
 
     if dest.is_file():
         return dest
-    records = [rec for unit in plan_read_units(src) for rec in read_unit(unit) if isinstance(rec.fields, dict)]
+    records = [
+        (rec.fields, rec.position)
+        for unit in plan_read_units(src)
+        for rec in read_unit(unit)
+        if isinstance(rec.fields, dict)
+    ]
     if size > len(records):
         raise KdaugError(f"a training subset of {size} records asked of {src}, which has {len(records)}")
-    if any(label_column not in rec.fields for rec in records):
+    if any(label_column not in fields for fields, _ in records):
         raise KdaugError(f"{src}: a record has no {label_column!r} column, so a subset cannot keep the label shares")
-    by_label: dict[str, list] = {}
+    by_label: dict[str, list[tuple[dict, str]]] = {}
     for rec in records:
-        by_label.setdefault(json.dumps(rec.fields[label_column], sort_keys=True), []).append(rec)
+        by_label.setdefault(json.dumps(rec[0][label_column], sort_keys=True), []).append(rec)
 
-    def key(rec) -> str:
-        ident = str(rec.fields[id_column]) if id_column and rec.fields.get(id_column) is not None else rec.position
+    def key(rec: tuple[dict, str]) -> str:
+        fields, position = rec
+        ident = str(fields[id_column]) if id_column and fields.get(id_column) is not None else position
         return hashlib.sha256(ident.encode("utf-8")).hexdigest()
 
     # Each label's quota by largest remainder, so the quotas add up to `size` exactly.
@@ -60,7 +67,7 @@ def stratified_subset(src: str, dest: Path, size: int, id_column: str | None, la
     with open(tmp, "w", encoding="utf-8") as f:
         for rec in records:  # in the corpus's own order
             if id(rec) in kept:
-                f.write(json.dumps(rec.fields, ensure_ascii=False) + "\n")
+                f.write(json.dumps(rec[0], ensure_ascii=False) + "\n")
     os.replace(tmp, dest)
     return dest
 

@@ -77,9 +77,9 @@ def train_many(
     results: list[dict | None] = [None] * len(configs)
     if parallel == 1:
         for i, cfg in enumerate(configs):
-            results[i] = train_one(cfg, retrain_mismatched, progress=None)  # a bar on a terminal
+            results[i] = metrics = train_one(cfg, retrain_mismatched, progress=None)  # a bar on a terminal
             if on_done:
-                on_done(i, cfg, results[i])
+                on_done(i, cfg, metrics)
         return results  # type: ignore[return-value]
     context = multiprocessing.get_context("spawn")  # a fresh interpreter: no torch threads inherited
     shares = context.Queue()
@@ -94,9 +94,9 @@ def train_many(
         }
         for future in as_completed(futures):
             i = futures[future]
-            results[i] = future.result()
+            results[i] = metrics = future.result()
             if on_done:
-                on_done(i, configs[i], results[i])
+                on_done(i, configs[i], metrics)
     return results  # type: ignore[return-value]
 
 

@@ -220,6 +220,7 @@ class Search:
     # -- datasets and trainings
 
     def plan(self, name: str, policy: list[str], teacher: str):
+        from kdaug.core.augment import parse_augment_spec
         from kdaug.core.recipe import Recipe
         from kdaug.experiments import WORKING_DATASET_CARD
         from kdaug.pipelines.materialize import prepare
@@ -229,7 +230,7 @@ class Search:
                 input=self.args.input,
                 output=str(self.out / "datasets" / name),
                 teacher=teacher,
-                augment=policy,
+                augment=[parse_augment_spec(spec) for spec in policy],
                 id_column=self.args.id_column,
                 label_column=self.args.label_column,
                 teacher_precision=self.args.teacher_precision,

@@ -18,6 +18,7 @@ import argparse
 import json
 import math
 import statistics
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -83,7 +84,7 @@ class Sweep:
 
     def datasets(self) -> list[tuple[str, float, int | None, Any]]:
         """(method, degree, size, materialize plan) of every dataset, each checked before any work."""
-        from kdaug.core.augment import method_of
+        from kdaug.core.augment import method_of, parse_augment_spec
         from kdaug.core.errors import KdaugError
         from kdaug.core.recipe import Recipe
         from kdaug.experiments import WORKING_DATASET_CARD, stratified_subset
@@ -105,7 +106,7 @@ class Sweep:
             if size:
                 subset = self.out / "inputs" / f"train-n{size}.jsonl"
                 corpus = str(stratified_subset(a.input, subset, size, a.id_column, a.label_column))
-            grid = [("none", 0.0, [])] + [
+            grid: list[tuple[str, float, list[str]]] = [("none", 0.0, [])] + [
                 (method_of(m), d, [f"{m}{',' if ':' in m else ':'}ratio={d},copies={a.copies}"])
                 for m in methods
                 for d in degrees
@@ -115,7 +116,7 @@ class Sweep:
                     input=corpus,
                     output=str(self.out / "datasets" / f"{method}-{degree}{suffix}"),
                     teacher=a.teacher,
-                    augment=augment,
+                    augment=[parse_augment_spec(spec) for spec in augment],
                     id_column=a.id_column,
                     label_column=a.label_column,
                     seed=0,
@@ -259,7 +260,7 @@ def comparisons_at_best_degree(summary: dict, by_key: dict) -> list[dict]:
     return out
 
 
-def results_table(results: list[dict], summary: dict, comparisons: list[dict] = ()) -> str:
+def results_table(results: list[dict], summary: dict, comparisons: Sequence[dict] = ()) -> str:
     from kdaug.core.markdown import table
     from kdaug.experiments import mean_std
     from kdaug.stats import describe

@@ -169,6 +169,22 @@ class Recipe:
             out.append((role, Recipe(**values)))
         return out
 
+    def jobs(self) -> list[tuple[str | None, Recipe]]:
+        """What materializing the recipe runs: (role, recipe) per role, or [(None, self)] without roles."""
+        return [*self.role_recipes()] or [(None, self)]
+
+    @property
+    def soft_label_format(self) -> SoftLabels:
+        """soft_labels as __post_init__ parsed it (a string, dict or None given)."""
+        assert isinstance(self.soft_labels, SoftLabels)
+        return self.soft_labels
+
+    @property
+    def word_window(self) -> int | None:
+        """max_words as __post_init__ checked it (None: no limit)."""
+        assert self.max_words is None or isinstance(self.max_words, int)
+        return self.max_words
+
     @property
     def columns(self) -> ColumnSpec:
         return ColumnSpec(self.text_column, self.text_pair_column, self.label_column, self.id_column)

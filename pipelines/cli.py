@@ -171,7 +171,7 @@ def _materialize(argv: list[str]) -> int:
     if args.report:
         from kdaug.core.report import write_report
 
-        for role, job in recipe.role_recipes() or [(None, recipe)]:
+        for role, job in recipe.jobs():
             if manifests.get(role) is not None:
                 print(f"report: {write_report(job.output)}")
     return 0

@@ -144,7 +144,7 @@ def build(pipeline: beam.Pipeline, plan: Plan, processes: int = 1) -> None:
         duplicates=beam.pvalue.AsDict(duplicates),
     ).with_outputs(T.REUSED, main="chunks")
     to_label = valid.chunks | "Augment" >> beam.ParDo(
-        T.AugmentChunkFn(r.augment, r.seed, AUGMENT_BATCH, plan.scale.torch_threads, processes, r.max_words)
+        T.AugmentChunkFn(r.augment, r.seed, AUGMENT_BATCH, plan.scale.torch_threads, processes, r.word_window)
     )
     if plan.scale.accelerator:  # right fitting: a fusion break, then the labelling on accelerator workers
         to_label = to_label | "ToLabellingWorkers" >> beam.Reshuffle()
@@ -201,7 +201,7 @@ class FindDuplicateIds(beam.PTransform):
         )
 
 
-def label_and_write(plan: Plan, processes: int) -> LabelAndWrite:
+def label_and_write(plan: Plan, processes: int) -> beam.PTransform:
     """The teacher's labelling and the Parquet writing of each chunk, with the accelerator's resource
     hints where the job is right-fitted (on the composite, so writing stays on the labelling workers)."""
     r = plan.recipe
@@ -226,8 +226,8 @@ def label_and_write(plan: Plan, processes: int) -> LabelAndWrite:
         "recipe": r.dataset_recipe(),
         "split": r.split,
     }
-    schema = arrow_schema(metadata, soft_labels=r.soft_labels)
-    step = LabelAndWrite(handler, T.WriteChunkFn(r.output, r.split, schema, r.soft_labels))
+    schema = arrow_schema(metadata, soft_labels=r.soft_label_format)
+    step: beam.PTransform = LabelAndWrite(handler, T.WriteChunkFn(r.output, r.split, schema, r.soft_label_format))
     if plan.scale.accelerator:
         hints = {"accelerator": plan.scale.accelerator}
         step = step.with_resource_hints(**hints, **({"min_ram": plan.scale.min_ram} if plan.scale.min_ram else {}))
@@ -350,7 +350,7 @@ def materialize_recipe(
     {role: manifest} ({None: manifest} without roles; the manifest is None under --dry_run)."""
     from kdaug.pipelines.worker import keep_long_lived_out_of_gc
 
-    jobs = recipe.role_recipes() or [(None, recipe)]
+    jobs = recipe.jobs()
     plans = [prepare(job, command, scale) for _, job in jobs]
     if not pipeline_options(beam_args or []).view_as(TestOptions).dry_run:
         for _, job in jobs:

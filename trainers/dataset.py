@@ -72,9 +72,10 @@ class MaterializedSplit:
         expected = dict(zip(self.files, self.sha256))
 
         def check(path: str, digest: str) -> None:
-            if expected.get(path) not in (None, digest):
+            want = expected.get(path)
+            if want is not None and want != digest:
                 raise DamagedDatasetError(
-                    f"{path}: sha256 {digest[:16]}... is not the manifest's {expected[path][:16]}...: the file "
+                    f"{path}: sha256 {digest[:16]}... is not the manifest's {want[:16]}...: the file "
                     f"changed after materialize wrote it. Run `kdaug verify {self.directory}` to see every "
                     f"problem, and materialize the split again"
                 )
@@ -116,6 +117,8 @@ class CorpusSplit:
     def open(cls, path: str, columns: ColumnSpec, label_names: list[str] | None = None) -> CorpusSplit:
         units = plan_read_units(path)
         check_columns(units, columns)
+        if not columns.label:
+            raise CorpusError(f"{path}: training on a corpus needs its label column (--label-column)")
         if not label_names:
             values = {str(v) for v in peek_labels(units, columns.label, max_records=1_000_000)}
             if all(v.lstrip("-").isdigit() for v in values):

@@ -44,9 +44,11 @@ def eval_columns(cfg: TrainConfig, split) -> ColumnSpec:
     return columns
 
 
-def load_eval(
-    path: str, columns: ColumnSpec, label_names: list[str], which: str = "eval"
-) -> tuple[list[str], list[str | None], list[int]]:
+# A held-out set: its texts, their pairs (None where it has none) and gold label ids.
+EvalSet = tuple[list[str], list[str | None], list[int]]
+
+
+def load_eval(path: str, columns: ColumnSpec, label_names: list[str], which: str = "eval") -> EvalSet:
     """A held-out set (`which` names its setting: eval or test), read with `columns` (eval_columns()).
     Its columns are checked first (a missing one fails naming the file's columns and the setting to
     change); labels the training data does not know fail the run before any training (scoring on the

@@ -96,8 +96,9 @@ class WordTokenizer:
         seqs = []
         for i, t in enumerate(texts):
             ids = [self.index.get(w.lower(), 1) for w in words(t)]
-            if pairs is not None and pairs[i] is not None:
-                ids += [2] + [self.index.get(w.lower(), 1) for w in words(pairs[i])]
+            pair = pairs[i] if pairs is not None else None
+            if pair is not None:
+                ids += [2] + [self.index.get(w.lower(), 1) for w in words(pair)]
             seqs.append(ids[: self.max_length] or [1])
         longest = max(len(s) for s in seqs)
         input_ids = torch.zeros(len(seqs), longest, dtype=torch.long)
@@ -187,6 +188,8 @@ class BiLstmStudent(Student):
 class TransformersStudent(Student):
     """Any transformers sequence classifier; saved as a plain transformers directory, so from_pretrained
     and `kdaug materialize --teacher DIR` load it."""
+
+    model: Any  # a transformers PreTrainedModel (save_pretrained, .logits), which nn.Module's typing hides
 
     def encode(self, texts, pairs=None):
         has_pairs = pairs is not None and any(p is not None for p in pairs)
@@ -290,10 +293,14 @@ def _build_hf(
     return _transformers_student("hf", p, id2label, max_length, model, load_tokenizer(source))
 
 
-def _teacher_tokenizer(kind: str, teacher: str | None):
+def _named_teacher(kind: str, teacher: str | None) -> str:
     if not teacher:
         raise StudentSpecError(f"{kind} students use the teacher's tokenizer; the dataset names no teacher")
-    return load_tokenizer(teacher)
+    return teacher
+
+
+def _teacher_tokenizer(kind: str, teacher: str | None):
+    return load_tokenizer(_named_teacher(kind, teacher))
 
 
 def _build_bert(
@@ -319,7 +326,8 @@ def _build_bert_from_teacher(
 ) -> Student:
     from transformers import AutoConfig, AutoModelForSequenceClassification, BertConfig, BertForSequenceClassification
 
-    tokenizer = _teacher_tokenizer("bert_from_teacher", teacher)
+    teacher = _named_teacher("bert_from_teacher", teacher)
+    tokenizer = load_tokenizer(teacher)
     teacher_model = load_pretrained(AutoModelForSequenceClassification, teacher)
     tconf = AutoConfig.from_pretrained(teacher)
     if tconf.model_type != "bert":

@@ -40,7 +40,7 @@ from kdaug.trainers.checkpoint import (
 )
 from kdaug.trainers.config import TrainConfig, TrainConfigError
 from kdaug.trainers.dataset import epoch_batches, open_split, open_training_data, trained_rows
-from kdaug.trainers.evaluation import eval_columns, evaluate, load_eval
+from kdaug.trainers.evaluation import EvalSet, eval_columns, evaluate, load_eval
 from kdaug.trainers.losses import ce_loss, kd_loss
 from kdaug.trainers.students import Student, StudentSpec, build_student, load_student
 
@@ -95,8 +95,8 @@ class Run:
 
     cfg: TrainConfig  # with the held-out sets' columns resolved
     split: Any  # the training data (dataset.MaterializedSplit or CorpusSplit)
-    eval_set: tuple  # (texts, pairs, gold) of --eval
-    test_set: tuple | None  # the same of --test
+    eval_set: EvalSet  # (texts, pairs, gold) of --eval
+    test_set: EvalSet | None  # the same of --test
     student: Student
     optimizer: torch.optim.Optimizer
     state: TrainState

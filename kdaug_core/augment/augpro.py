@@ -56,6 +56,10 @@ def parse_mu(v: str) -> tuple[str, float]:
 
 
 class _AugProBase(Augmenter):
+    model: str  # the teacher's when not given (set in __init__)
+    max_length: int
+    device: str
+    proj: Projector
     PARAMS = {
         # AugPro has no ratio to ask for: its shift follows from mu or eps, and is measured per copy.
         **{k: v for k, v in Augmenter.PARAMS.items() if k != "ratio"},
@@ -154,6 +158,8 @@ class _AugProBase(Augmenter):
 
 class AugProMix(_AugProBase):
     method = "augpro_mix"
+    mu: str
+    ties: str
     PARAMS = {
         **_AugProBase.PARAMS,
         "mu": Param(str, "0.5", "weight of the source: a number in (0, 1) or beta:A (Beta(A, A) per copy)", _mu_ok),

@@ -13,6 +13,10 @@ from kdaug.core.words import word_tokens
 
 class AugProFgsm(_AugProBase):
     method = "augpro_fgsm"
+    eps: float | None
+    power_iterations: int
+    xi: float
+    reference: str
     PARAMS = {
         **_AugProBase.PARAMS,
         "ratio": Param(
@@ -80,6 +84,7 @@ class AugProFgsm(_AugProBase):
         """The fixed step (eps given) of a copy's `attempt`-th draft (0 first), in units of the embedding
         table's std, so one eps means the same for every model. A copy being redrawn (its last draft
         repeated the source or an earlier copy) steps further; both sides of a pair take the same step."""
+        assert self.eps is not None, "a fixed step only where eps is given"
         return self.eps * 1.5**attempt
 
     def perturb_pairs(self, sources, sides, pending) -> list[dict[int, tuple[str, int]]]:

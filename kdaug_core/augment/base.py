@@ -54,7 +54,7 @@ class Augmenter(ABC):
     # it: AugPro's copies mix two sentences or move off the data, and have only the teacher's label.
     keeps_gold_label: ClassVar[bool] = False
     # Each declared parameter becomes an attribute of the same name (validated in __init__).
-    ratio: float
+    ratio: float | None  # None where an augmenter's shift follows from another parameter (AugPro's eps)
     copies: int
     side: str
     PARAMS: ClassVar[dict[str, Param]] = {

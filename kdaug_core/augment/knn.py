@@ -36,6 +36,10 @@ def stem(word: str) -> str:
 
 class KnnAugmenter(ReplacementAugmenter):
     method = "knn"
+    source: str
+    model: str | None
+    k: int
+    vocab_limit: int
     PARAMS = {
         **ReplacementAugmenter.PARAMS,
         "source": Param(str, "glove", "glove, teacher, or a path to a GloVe .txt / .npy file"),
@@ -52,6 +56,7 @@ class KnnAugmenter(ReplacementAugmenter):
 
     def _load_table(self):
         if self.source == "teacher":
+            assert self.model, "checked in __init__"
             return load_teacher_embeddings(self.model)
         return load_glove(self.source, limit=self.vocab_limit)
 

@@ -42,6 +42,13 @@ def _mode_ok(v: str) -> str | None:
 
 class MlmAugmenter(ReplacementAugmenter):
     method = "mlm"
+    model: str  # required: checked in __init__
+    top_m: int
+    mode: str
+    batch_size: int
+    max_length: int
+    device: str
+    precision: str
     PARAMS = {
         **ReplacementAugmenter.PARAMS,
         "model": Param(str, None, "a transformers masked LM: local directory or hub id (required)"),

@@ -128,6 +128,7 @@ class ReplacementAugmenter(Augmenter):
 
     MAX_ATTEMPTS_PER_COPY = 8
     keeps_gold_label = True
+    ratio: float  # always given: the share of words a copy changes
     stopwords: str
     short: str
     context: str | None = None  # declared by the augmenters that take CONTEXT_PARAMS
@@ -204,10 +205,10 @@ class ReplacementAugmenter(Augmenter):
 
     def check_context(self) -> None:
         """Fails before any work when the context check's model cannot be found."""
-        if self.context_model():
+        if model := self.context_model():
             from kdaug.core.models import local_model_dir
 
-            local_model_dir(self.context_model(), "context model")
+            local_model_dir(model, "context model")
 
     def fit_to_context(
         self, sources: Sequence[SourceExample], tokens: list[list[list[WordToken]]], slots: list[list[Slot]]
@@ -216,7 +217,9 @@ class ReplacementAugmenter(Augmenter):
         if not hasattr(self, "_context_fit"):
             from kdaug.core.augment.context import ContextFit
 
-            self._context_fit = ContextFit(self.context_model())
+            model = self.context_model()
+            assert model, "fit_to_context runs only with a context model"
+            self._context_fit = ContextFit(model)
         from kdaug.core.augment.context import FitQuery
 
         for src, tok, sl in zip(sources, tokens, slots):

@@ -31,7 +31,7 @@ def windowed(source: SourceExample, max_words: int | None) -> tuple[SourceExampl
     if not max_words:
         return None
     (text, tail), (pair, pair_tail) = _cut(source.text, max_words), _cut(source.text_pair, max_words)
-    if not tail and not pair_tail:
+    if text is None or (not tail and not pair_tail):
         return None
     return replace(source, text=text, text_pair=pair), (tail, pair_tail)
 

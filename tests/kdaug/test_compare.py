@@ -159,15 +159,15 @@ def test_the_built_in_grid_covers_every_augmenter_and_entries_can_be_chosen():
 
     base = ["--input", "i", "--eval", "e", "--test", "t", "--teacher", "m", "--output", "o"]
     grid = load_grid(parser().parse_args(base + ["--mlm", "some/mlm"]))
-    methods = {spec.split(":")[0] for e in grid for spec in e["augment"]}
+    methods = {spec.split(":")[0] for e in grid for spec in e.augment}
     assert methods == {"synonym", "knn", "mlm", "augpro_mix", "augpro_fgsm"}
-    assert grid[0]["name"] == "no augmentation" and grid[0]["objectives"] == ["distill", "finetune"]
-    assert all(e["objectives"] == ["distill"] for e in grid if e["augment"][:1] and "augpro" in e["augment"][0])
-    assert "mlm:model=some/mlm,ratio=0.3,copies=4" in [s for e in grid for s in e["augment"]]
+    assert grid[0].name == "no augmentation" and grid[0].objectives == ["distill", "finetune"]
+    assert all(e.objectives == ["distill"] for e in grid if e.augment[:1] and "augpro" in e.augment[0])
+    assert "mlm:model=some/mlm,ratio=0.3,copies=4" in [s for e in grid for s in e.augment]
     skipped = load_grid(parser().parse_args(base + ["--skip", "synonym 0.3 x16", "--objectives", "finetune"]))
-    assert "synonym 0.3 x16" not in {e["name"] for e in skipped}
-    assert all(e["objectives"] == ["finetune"] for e in skipped)  # KD-only entries dropped with distill
+    assert "synonym 0.3 x16" not in {e.name for e in skipped}
+    assert all(e.objectives == ["finetune"] for e in skipped)  # KD-only entries dropped with distill
     only = load_grid(parser().parse_args(base + ["--only", "augpro_fgsm x4"]))
-    assert [e["name"] for e in only] == ["no augmentation", "augpro_fgsm x4"]
+    assert [e.name for e in only] == ["no augmentation", "augpro_fgsm x4"]
     with pytest.raises(Exception, match="no entry named"):
         load_grid(parser().parse_args(base + ["--skip", "synonym x99"]))
