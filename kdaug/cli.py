@@ -57,21 +57,21 @@ def _search(argv: list[str]) -> int:
 
 
 def _verify(argv: list[str]) -> int:
-    from kdaug.core.publish import verify_main
+    from kdaug.dataset_commands import verify_main
 
     return verify_main(argv)
 
 
 def _publish(argv: list[str]) -> int:
-    from kdaug.core.publish import publish_main
+    from kdaug.dataset_commands import publish_main
 
     return publish_main(argv)
 
 
 def _report(argv: list[str]) -> int:
-    from kdaug.core.report import main
+    from kdaug.dataset_commands import report_main
 
-    return main(argv)
+    return report_main(argv)
 
 
 SUBCOMMANDS: dict[str, tuple[Callable[[list[str]], int], str]] = {

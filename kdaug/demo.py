@@ -180,8 +180,8 @@ class Demo:
         """The training split through the Beam pipeline, labelled by the teacher (a dataset an earlier demo
         completed with the same job is reused), and its report."""
         from kdaug.core.augment import parse_augment_spec
+        from kdaug.core.publishing.report import write_report
         from kdaug.core.recipe import Recipe
-        from kdaug.core.report import write_report
         from kdaug.experiments import materialize_once
         from kdaug.pipelines.materialize import prepare
 

@@ -1,5 +1,5 @@
 """What a materialize run counts, as one typed value: the pipeline's steps each emit a partial RunCounts,
-the pipeline sums them, and the manifest (kdaug.core.card) reads the total. Both sides use this one
+the pipeline sums them, and the manifest (kdaug.core.publishing.manifest) reads the total. Both sides use this one
 definition, so a count cannot be written under one name and read under another."""
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ class RunCounts:
     copies_requested: Mapping[str, int] = field(default_factory=dict)  # per augment spec key ("synonym.0")
     copies_written: Mapping[str, int] = field(default_factory=dict)  # per augment spec key
     copies_short_text: Mapping[str, int] = field(default_factory=dict)  # per spec key: not drawn, text too short
-    dead_letters: Mapping[str, int] = field(default_factory=dict)  # per stage ("read", "copy:label", ...)
+    dead_letters: Mapping[str, int] = field(default_factory=dict)  # source records', per stage ("read", "label")
+    copy_dead_letters_by_stage: Mapping[str, int] = field(default_factory=dict)  # copies', per stage
     truncated_rows: int = 0
     data_bytes: int = 0
     soft_label_bytes: int = 0
@@ -106,19 +107,21 @@ class RunCounts:
         )
 
     @classmethod
-    def dead_lettered(cls, file_name: str, stages: Iterable[str]) -> RunCounts:
-        per_stage: dict[str, int] = {}
-        for stage in stages:
-            per_stage[stage] = per_stage.get(stage, 0) + 1
-        return cls(dead_letters=per_stage, dead_letter_files=frozenset([file_name]))
+    def dead_lettered(cls, file_name: str, letters: Iterable[Mapping[str, Any]]) -> RunCounts:
+        """The dead letters of a file, per stage, those of source records apart from those of copies."""
+        records: dict[str, int] = {}
+        copies: dict[str, int] = {}
+        for letter in letters:
+            counted = copies if letter["copy"] else records
+            counted[letter["stage"]] = counted.get(letter["stage"], 0) + 1
+        return cls(dead_letters=records, copy_dead_letters_by_stage=copies, dead_letter_files=frozenset([file_name]))
 
     # What the manifest reads.
 
     @property
     def source_dead_letters(self) -> int:
-        """Dead letters of source records (the rest are copies: `copy:` stages)."""
-        return sum(n for stage, n in self.dead_letters.items() if not stage.startswith("copy:"))
+        return sum(self.dead_letters.values())
 
     @property
     def copy_dead_letters(self) -> int:
-        return sum(n for stage, n in self.dead_letters.items() if stage.startswith("copy:"))
+        return sum(self.copy_dead_letters_by_stage.values())

@@ -21,7 +21,7 @@ from kdaug.core.precision import PRECISIONS
 from kdaug.core.schema import SoftLabels
 
 SPLIT_RE = r"^[A-Za-z0-9_.]+$"
-CARD_FIELDS = ("license", "source_datasets", "language", "pretty_name", "task_ids")
+CARD_FIELDS = ("license", "source_datasets", "language", "pretty_name", "task_ids", "role")
 
 
 class RecipeError(KdaugError, ValueError):
@@ -86,11 +86,14 @@ class Recipe:
     language: list[str] = field(default_factory=lambda: ["en"])
     pretty_name: str | None = None
     task_ids: list[str] = field(default_factory=list)
+    # Which role's dataset of a role-wise recipe this is (role_recipes sets it; the card names the role and
+    # cites the role-wise paper). Card metadata: the rows do not depend on it.
+    role: str | None = None
 
     def __post_init__(self):
         import re
 
-        from kdaug.core.card import check_card_fields
+        from kdaug.core.publishing.card import check_card_fields
 
         for name in ("source_datasets", "language", "task_ids"):
             if isinstance(getattr(self, name), str):
@@ -146,7 +149,7 @@ class Recipe:
                 if not re.match(SPLIT_RE, str(role)) or not isinstance(overrides, dict):
                     raise RecipeError(f"role {role!r}: needs a simple name and a mapping of overrides")
                 bad = set(overrides) - {f.name for f in dataclasses.fields(self)} | (
-                    {"roles", "input", "output"} & set(overrides)
+                    {"roles", "role", "input", "output"} & set(overrides)
                 )
                 if bad:
                     raise RecipeError(f"role {role!r}: cannot override {sorted(bad)}")
@@ -162,10 +165,8 @@ class Recipe:
                 **base,
                 **{k.replace("-", "_"): v for k, v in overrides.items()},
                 "output": f"{self.output.rstrip('/')}/{role}",
+                "role": role,
             }
-            values["notes"] = list(values.get("notes") or []) + [
-                f"Role-wise augmentation: the {role!r} role's dataset."
-            ]
             out.append((role, Recipe(**values)))
         return out
 

@@ -169,7 +169,7 @@ def _materialize(argv: list[str]) -> int:
         recipe, beam_args, command, scale_from_args(args), on_start=print_role, on_done=print_summary
     )
     if args.report:
-        from kdaug.core.report import write_report
+        from kdaug.core.publishing.report import write_report
 
         for role, job in recipe.jobs():
             if manifests.get(role) is not None:

@@ -39,12 +39,13 @@ from apache_beam.options.pipeline_options import (
 )
 
 from kdaug.core.augment import build_augmenters
-from kdaug.core.card import dataset_documents, merge_manifest, split_manifest
 from kdaug.core.corpus import LabelSpace, ReadUnit, check_columns, check_labels, plan_read_units
 from kdaug.core.counts import RunCounts
 from kdaug.core.dataset import DATA, DEAD_LETTER, DatasetDir, job_fingerprint
 from kdaug.core.flags import option, reject_unknown
 from kdaug.core.models import pick_device
+from kdaug.core.publishing.card import dataset_documents
+from kdaug.core.publishing.manifest import merge_manifest, split_manifest
 from kdaug.core.recipe import Recipe, RecipeError
 from kdaug.core.schema import arrow_schema, load_spec
 from kdaug.core.teacher import TeacherError, TeacherInfo, TeacherSettings, resolve_precision, resolve_teacher

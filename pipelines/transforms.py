@@ -42,13 +42,20 @@ log = logging.getLogger("kdaug")
 
 
 def dead_letter(
-    stage: str, reason: str, position: str = "", record_id: str | None = None, raw: str = "", fields=None
+    stage: str,
+    reason: str,
+    position: str = "",
+    record_id: str | None = None,
+    raw: str = "",
+    fields=None,
+    copy: bool = False,
 ) -> dict:
-    """A rejected record: where it was rejected and why, `record` as it stands in the input (a CSV row with
-    its quotes, a JSONL line; cut after MAX_RAW_CHARS) and the `fields` it was parsed into (None when it
-    could not be parsed, or for a copy)."""
+    """A rejected record or copy (`copy`): where it was rejected and why, `record` as it stands in the input
+    (a CSV row with its quotes, a JSONL line; cut after MAX_RAW_CHARS) or a copy's text, and the `fields`
+    it was parsed into (None when it could not be parsed, or for a copy)."""
     return {
         "stage": stage,
+        "copy": copy,
         "position": position,
         "id": record_id,
         "reason": reason,
@@ -264,7 +271,9 @@ class AugmentChunkFn(beam.DoFn):
                 except Exception as one_err:  # noqa: BLE001 - the source's copies are dead-lettered, not the job
                     results.append(None)
                     dead.append(
-                        dead_letter(f"copy:augment:{aug.spec_key}", failure(one_err), src.position, src.id, src.text)
+                        dead_letter(
+                            "augment", f"{aug.spec_key}: {failure(one_err)}", src.position, src.id, src.text, copy=True
+                        )
                     )
         for src, res in zip(batch, results):
             if res is None:
@@ -291,8 +300,7 @@ def failed_inference_to_dead_letters(item):
 
 
 def _row_dead_letter(row: dict, stage: str, reason: str) -> dict:
-    stage = stage if row["aug_method"] == "original" else f"copy:{stage}"
-    return dead_letter(stage, reason, "", row["id"], row["text"])
+    return dead_letter(stage, reason, "", row["id"], row["text"], copy=row["aug_method"] != "original")
 
 
 def data_file_name(split: str, key: str) -> str:
@@ -379,4 +387,4 @@ class WriteDeadLettersFn(beam.DoFn):
         data = "".join(json.dumps(d, ensure_ascii=False) + "\n" for d in letters).encode("utf-8", "backslashreplace")
         name = f"{self.split}-00000-of-00001.jsonl"
         DatasetDir(self.output).stage_dead_letters(self.split, name, data)
-        yield RunCounts.dead_lettered(name, [d["stage"] for d in letters])
+        yield RunCounts.dead_lettered(name, letters)

@@ -63,9 +63,13 @@ def parse_augment_spec(text: str | dict) -> AugmentSpec:
     return AugmentSpec(method, REGISTRY[method].validate_params(params))
 
 
+def spec_key(method: str, index: int) -> str:
+    """The stable key of the `index`-th spec of a recipe (METHOD.INDEX): part of every copy's id and seed."""
+    return f"{method}.{index}"
+
+
 def spec_keys(specs: list[AugmentSpec]) -> list[str]:
-    """A stable key per spec (METHOD.INDEX): part of every copy's id and seed."""
-    return [f"{s.method}.{i}" for i, s in enumerate(specs)]
+    return [spec_key(s.method, i) for i, s in enumerate(specs)]
 
 
 def build_augmenters(specs: list[AugmentSpec]) -> list[Augmenter]:

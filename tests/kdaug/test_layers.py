@@ -14,6 +14,7 @@ APP = (
     "kdaug.api",
     "kdaug.cli",
     "kdaug.compare",
+    "kdaug.dataset_commands",
     "kdaug.demo",
     "kdaug.experiments",
     "kdaug.sweep",

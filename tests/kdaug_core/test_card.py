@@ -3,7 +3,7 @@ from importlib import resources
 
 import pytest
 
-from kdaug.core.card import TASK_IDS, dataset_card, hub_licenses, size_category
+from kdaug.core.publishing.card import TASK_IDS, dataset_card, hub_licenses, size_category
 from kdaug.core.recipe import Recipe, RecipeError
 
 
@@ -42,6 +42,7 @@ def test_the_card_body_says_how_to_load_train_and_cite(published_dataset):
     assert "ungrammatical" in text and "teacher's errors" in text
     assert "WordNet" in text and "2305.12565" in text and "Distilling the Knowledge" in text
     assert "AugPro" not in text  # only the methods this dataset used are cited
+    assert "Role-Wise" not in text and "- Role:" not in text  # a dataset of no role
     assert "kdaug materialize --split train" in text and "kdaug materialize --split validation" in text
 
 

@@ -1,5 +1,5 @@
-from kdaug.core.card import split_manifest
 from kdaug.core.counts import RunCounts
+from kdaug.core.publishing.manifest import split_manifest
 
 
 def rows(*methods_and_ratios):
@@ -27,7 +27,10 @@ def test_partial_counts_sum_field_by_field():
             soft_label_bytes=10,
         ),
         RunCounts.written("train-00000-00001.parquet", rows(("original", 0.0), ("synonym", 0.25)), 50, 5),
-        RunCounts.dead_lettered("train-00000-of-00001.jsonl", ["read", "read", "copy:label"]),
+        RunCounts.dead_lettered(
+            "train-00000-of-00001.jsonl",
+            [{"stage": "read", "copy": False}, {"stage": "read", "copy": False}, {"stage": "label", "copy": True}],
+        ),
     ]
     total = RunCounts.total(parts)
     assert total == RunCounts.total(reversed(parts))  # the order the runner delivers them in does not matter
@@ -37,7 +40,7 @@ def test_partial_counts_sum_field_by_field():
     assert total.changed_ratio_sum == {"original": 0.0, "synonym": 1.0}
     assert total.data_bytes == 150 and total.soft_label_bytes == 15
     assert total.data_files == {"train-00000-00000.parquet", "train-00000-00001.parquet"}
-    assert total.dead_letters == {"read": 2, "copy:label": 1}
+    assert total.dead_letters == {"read": 2} and total.copy_dead_letters_by_stage == {"label": 1}
     assert total.source_dead_letters == 2 and total.copy_dead_letters == 1
 
 
@@ -49,14 +52,17 @@ def test_the_manifest_reads_the_typed_counts():
             RunCounts.written(
                 "f.parquet", rows(("original", 0.0), ("original", 0.0), ("synonym", 0.2), ("synonym", 0.4)), 80, 8
             ),
-            RunCounts.dead_lettered("d.jsonl", ["read"]),
+            RunCounts.dead_lettered("d.jsonl", [{"stage": "read", "copy": False}]),
         ]
     )
-    entry = split_manifest(total, {"soft_labels": None}, {}, "cmd", ["data/f.parquet"], ["dead_letter/d.jsonl"])
+    recipe = {"soft_labels": None, "augment": [{"method": "synonym", "ratio": 0.3}]}
+    entry = split_manifest(total, recipe, {}, "cmd", ["data/f.parquet"], ["dead_letter/d.jsonl"])
     assert entry["records_read"] == 3 and entry["records_written"] == 2 and entry["records_dead_lettered"] == 1
     assert entry["reconciles"]
     assert entry["rows_per_method"] == {"original": 2, "synonym": 2}
     assert abs(entry["mean_changed_ratio"]["synonym"] - 0.3) < 1e-12
-    assert entry["augment"] == {"synonym.0": {"requested": 4, "written": 3, "short": 1, "short_text": 0}}
+    assert entry["augment"] == {
+        "synonym.0": {"method": "synonym", "requested": 4, "written": 3, "short": 1, "short_text": 0}
+    }
     assert entry["teacher_kl_to_source_mean"] == {"synonym": 0.5}
     assert entry["storage"]["bytes_per_row"] == 20.0

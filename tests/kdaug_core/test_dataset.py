@@ -10,7 +10,6 @@ import uuid
 import fsspec
 import pytest
 
-from kdaug.core.card import merge_manifest
 from kdaug.core.corpus import RawRecord
 from kdaug.core.dataset import (
     STAGING,
@@ -19,6 +18,7 @@ from kdaug.core.dataset import (
     OutputNotWritableError,
     chunk_fingerprint,
 )
+from kdaug.core.publishing.manifest import merge_manifest
 
 
 def card(manifest: dict) -> dict[str, str]:

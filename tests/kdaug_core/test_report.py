@@ -7,7 +7,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from kdaug.cli import main as kdaug
-from kdaug.core.report import highlight, render, write_report
+from kdaug.core.publishing.report import highlight, render, write_report
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 # Flags for a closed network and a root user (see the machine notes): no sandbox, no background fetches.

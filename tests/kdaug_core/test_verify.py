@@ -4,7 +4,7 @@ import shutil
 import pytest
 
 from kdaug.cli import main as kdaug
-from kdaug.core.verify import verify
+from kdaug.core.publishing.verify import verify
 
 
 @pytest.fixture

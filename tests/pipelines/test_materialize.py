@@ -162,9 +162,9 @@ def test_a_row_arrow_cannot_store_is_dead_lettered_and_the_rest_written():
     ]
     table, dead = writable_table(rows, schema, SoftLabels())
     assert table.column("id").to_pylist() == ["s"]
-    assert [(d["id"], d["stage"]) for d in dead] == [("s/x", "copy:write")] and "UnicodeEncodeError" in dead[0][
-        "reason"
-    ]
+    assert [(d["id"], d["stage"], d["copy"]) for d in dead] == [
+        ("s/x", "write", True)
+    ] and "UnicodeEncodeError" in dead[0]["reason"]
 
 
 def test_same_seed_same_dataset_across_runs_runners_worker_processes_and_right_fitting(tmp_path, mr_rows, materialize):
@@ -451,6 +451,12 @@ def test_role_wise_policies_materialize_one_dataset_per_role(tmp_path, tiny_teac
     assert student["rows_per_method"]["synonym"] == 24 and student["rows_per_method"]["knn"] == 8
     assert student["mean_changed_ratio"]["synonym"] > teacher["mean_changed_ratio"]["synonym"]
     assert "role 'student'" in capsys.readouterr().out
+    # each dataset records its role as a field: the card names it and cites the role-wise paper
+    for role in ("teacher", "student"):
+        assert json.loads((tmp_path / "o" / role / "manifest.json").read_text())["card"]["role"] == role
+        card = (tmp_path / "o" / role / "README.md").read_text()
+        assert f"- Role: the `{role}` role's dataset" in card and "Role-Wise Data Augmentation" in card
+    assert student["augment"]["knn.1"]["method"] == "knn"
     bad = tmp_path / "bad.yaml"
     bad.write_text(f"teacher: {tiny_teacher}\nroles:\n  teacher: {{output: elsewhere}}\n")
     assert kdaug(["materialize", "--config", str(bad), "--input", str(corpus), "--output", str(tmp_path / "b")]) == 2

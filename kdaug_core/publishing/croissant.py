@@ -8,7 +8,8 @@ A pure function of the manifest; `mlcroissant validate` accepts it and `mlcroiss
 
 from __future__ import annotations
 
-from kdaug.core.card import CITATIONS, card_metadata, complete_splits, label_names_of, methods_of
+from kdaug.core.publishing.card import CITATIONS, card_metadata
+from kdaug.core.publishing.manifest import complete_splits, label_names_of, methods_of
 from kdaug.core.schema import load_spec
 
 CONFORMS_TO = "http://mlcommons.org/croissant/1.0"

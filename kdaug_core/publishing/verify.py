@@ -108,7 +108,9 @@ def verify_split(ds: DatasetDir, split: str, entry: dict) -> list[str]:
             problems.append(
                 f"{sum(rows.values())} rows in the data files, the manifest says {entry.get('rows_written')}"
             )
-    dead_expected = sum(entry.get("dead_letter_reasons", {}).values())
+    dead_expected = sum(entry.get("dead_letter_reasons", {}).values()) + sum(
+        entry.get("copy_dead_letter_reasons", {}).values()
+    )
     dead_files = [n for n in entry.get("dead_letter_files", []) if n in present]
     if len(dead_files) == len(entry.get("dead_letter_files", [])):
         letters = 0

@@ -1,9 +1,8 @@
-"""`kdaug verify DIR` and `kdaug publish DIR --repo-id ORG/NAME`: check a dataset against its manifest, then
-upload it to the Hugging Face Hub as one commit (card and croissant.json included).
+"""`kdaug verify`, `kdaug report` and `kdaug publish`: the commands over a materialized dataset (the work
+is in kdaug.core.publishing).
 
 Publishing always verifies first: a dataset whose files do not match their checksums is not uploaded.
-`--dry-run` stops after printing what would be uploaded and the card, and touches no network. The token
-comes from the usual Hugging Face environment (HF_TOKEN, or `huggingface-cli login`).
+`--dry-run` stops after printing what would be uploaded and the card, and touches no network.
 """
 
 from __future__ import annotations
@@ -12,14 +11,11 @@ import argparse
 import re
 import sys
 
-from kdaug.core.dataset import CARD, CROISSANT, MANIFEST, DatasetDir
-from kdaug.core.verify import verify
-
-REPORT = "report.html"
-REPO_ID_RE = r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$"
-
 
 def verify_main(argv: list[str]) -> int:
+    from kdaug.core.dataset import DatasetDir
+    from kdaug.core.publishing.verify import verify
+
     p = argparse.ArgumentParser(
         prog="kdaug verify",
         description="Check a materialized dataset against its manifest: checksums, row counts, schema, counts.",
@@ -38,17 +34,25 @@ def verify_main(argv: list[str]) -> int:
     return 0
 
 
-def upload_list(url: str) -> list[str]:
-    """What publishing uploads, relative to the dataset directory: every file the manifest lists, the
-    manifest, the card, croissant.json, and report.html when there is one. Never the staging area."""
-    ds = DatasetDir(url)
-    manifest = ds.read_manifest() or {}
-    files = [f["path"] for e in manifest.get("splits", {}).values() for f in e.get("files", [])]
-    extra = [name for name in (MANIFEST, CARD, CROISSANT, REPORT) if ds.fs.exists(ds.path(name))]
-    return sorted(files) + extra
+def report_main(argv: list[str]) -> int:
+    from kdaug.core.publishing.report import write_report
+
+    p = argparse.ArgumentParser(prog="kdaug report", description="Write DIR/report.html: what the augmenters did.")
+    p.add_argument("dataset", metavar="DIR", help="a materialized dataset directory")
+    p.add_argument("--output", help="where to write the page (default DIR/report.html)")
+    p.add_argument("--examples", type=int, default=10, help="copies shown per method, sampled and most drifted (10)")
+    args = p.parse_args(argv)
+    if args.examples < 1:
+        p.error("--examples must be at least 1")
+    print(f"report: {write_report(args.dataset, args.output, args.examples)}")
+    return 0
 
 
 def publish_main(argv: list[str]) -> int:
+    from kdaug.core.dataset import CARD, DatasetDir
+    from kdaug.core.publishing.hub import REPO_ID_RE, upload, upload_list
+    from kdaug.core.publishing.verify import verify
+
     p = argparse.ArgumentParser(
         prog="kdaug publish",
         description="Verify a dataset and upload it to the Hugging Face Hub as one commit.",
@@ -81,27 +85,10 @@ def publish_main(argv: list[str]) -> int:
         print(ds.fs.cat_file(ds.path(CARD)).decode("utf-8"))
         print("--dry-run: nothing was uploaded")
         return 0
-    return upload(args, files)
-
-
-def upload(args: argparse.Namespace, files: list[str]) -> int:
-    from huggingface_hub import HfApi
-
-    api = HfApi()
     try:
-        api.create_repo(args.repo_id, repo_type="dataset", private=args.private, exist_ok=True)
-        if args.revision:
-            api.create_branch(args.repo_id, repo_type="dataset", branch=args.revision, exist_ok=True)
-        info = api.upload_folder(
-            folder_path=args.dataset,
-            repo_id=args.repo_id,
-            repo_type="dataset",
-            revision=args.revision,
-            allow_patterns=files,
-            commit_message=args.commit_message or "Upload kdaug dataset",
-        )
+        url = upload(args.dataset, args.repo_id, files, args.private, args.revision, args.commit_message)
     except Exception as err:  # HTTP, network, auth: the Hub says why
         print(f"kdaug publish: error: the upload to {args.repo_id!r} failed: {err}", file=sys.stderr)
         return 1
-    print(f"published: {getattr(info, 'commit_url', info)}")
+    print(f"published: {url}")
     return 0

@@ -11,7 +11,6 @@ in one pass and the texts of the chosen rows in a second, so it scales to datase
 
 from __future__ import annotations
 
-import argparse
 import base64
 import hashlib
 import heapq
@@ -26,8 +25,8 @@ from difflib import SequenceMatcher
 
 import pyarrow.parquet as pq
 
-from kdaug.core.card import complete_splits
 from kdaug.core.dataset import DatasetDir, IncompleteDatasetError
+from kdaug.core.publishing.manifest import complete_splits
 from kdaug.core.words import word_tokens
 
 log = logging.getLogger("kdaug")
@@ -179,7 +178,8 @@ def dead_letter_groups(ds: DatasetDir, entry: dict, examples: int = 3) -> list[t
                 if not line.strip():
                     continue
                 letter = json.loads(line)
-                key = f"{letter.get('stage')}: {str(letter.get('reason', '')).split(':')[0][:120]}"
+                stage = f"copy {letter.get('stage')}" if letter.get("copy") else letter.get("stage")
+                key = f"{stage}: {str(letter.get('reason', '')).split(':')[0][:120]}"
                 counts[key] += 1
                 if len(groups[key]) < examples:
                     groups[key].append(letter)
@@ -319,15 +319,3 @@ def write_report(url: str, output: str | None = None, per_method: int = 10) -> s
     else:
         ds.write(target, text.encode("utf-8"))
     return output or ds.shown(target)
-
-
-def main(argv: list[str]) -> int:
-    p = argparse.ArgumentParser(prog="kdaug report", description="Write DIR/report.html: what the augmenters did.")
-    p.add_argument("dataset", metavar="DIR", help="a materialized dataset directory")
-    p.add_argument("--output", help="where to write the page (default DIR/report.html)")
-    p.add_argument("--examples", type=int, default=10, help="copies shown per method, sampled and most drifted (10)")
-    args = p.parse_args(argv)
-    if args.examples < 1:
-        p.error("--examples must be at least 1")
-    print(f"report: {write_report(args.dataset, args.output, args.examples)}")
-    return 0
