@@ -12,6 +12,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import statistics
 from collections.abc import Sequence
 from pathlib import Path
@@ -149,3 +150,10 @@ def paired(name_a: str, name_b: str, runs_a: list[dict], runs_b: list[dict]) -> 
         stats.correctness([m["test"]["predictions"] for m in runs_b], gold),
     )
     return {"a": name_a, "b": name_b, **result}
+
+
+def slug(text: str) -> str:
+    """A directory name for an entry or a dataset: readable, with a hash so two never collide."""
+    shown = re.sub(r"=[^,\"]*/[^,\"]*", "=path", text)  # a reference's path would crowd out the rest
+    readable = re.sub(r"[^a-z0-9.]+", "-", shown.lower()).strip("-")[:40]
+    return f"{readable}-{hashlib.sha256(text.encode()).hexdigest()[:8]}"

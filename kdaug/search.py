@@ -32,36 +32,14 @@ kept: a killed search run again with the same command reuses finished trials and
 from __future__ import annotations
 
 import argparse
-import copy
 import hashlib
 import json
-import random
 import shlex
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-# Each role's space: the augmenters a policy may use, each knob's candidate values, and how many
-# augmenters one policy combines. The student's follows the papers (KD likes ~30-50% changed tokens and
-# many copies; AugPro's projection); the teacher's is lighter (fine-tuning prefers ~10%).
-DEFAULT_SPACE: dict[str, dict] = {
-    "teacher": {
-        "max_augmenters": 1,
-        "augmenters": {
-            "synonym": {"ratio": [0.05, 0.1, 0.2, 0.3], "copies": [1, 2, 4]},
-            "knn": {"ratio": [0.05, 0.1, 0.2, 0.3], "copies": [1, 2, 4]},
-        },
-    },
-    "student": {
-        "max_augmenters": 2,
-        "augmenters": {
-            "synonym": {"ratio": [0.1, 0.2, 0.3, 0.4, 0.5], "copies": [2, 4, 8]},
-            "knn": {"ratio": [0.1, 0.2, 0.3, 0.4, 0.5], "copies": [2, 4, 8]},
-            "augpro_mix": {"mu": [0.3, 0.5, 0.7], "copies": [2, 4, 8]},
-        },
-    },
-}
-ROLES = ("teacher", "student")
+from kdaug.search_space import NONE, ROLES, draw_population, load_space, policy_key, rungs, shown
 
 
 @dataclass(frozen=True)
@@ -75,7 +53,17 @@ class FinalEntry:
     labeller: str
 
 
-NONE = "no augmentation"
+def final_pairs(entries: list[FinalEntry]) -> list[tuple[str, str]]:
+    """The paired comparisons of the final round, by entry name: the searched policy against no
+    augmentation and the fixed recipe; the role-wise pair against the searched policy labelled by
+    --teacher, one policy for both roles and the fixed recipe."""
+    of_kind = {e.kind: e.name for e in entries}
+    searched, fixed, rolewise, one = (of_kind.get(k) for k in ("searched", "fixed", "role-wise", "one policy"))
+    assert searched is not None, "every final round has the searched policy"
+    pairs = [(searched, NONE)] + ([(searched, fixed)] if fixed else [])
+    if rolewise:
+        pairs += [(rolewise, searched)] + ([(rolewise, one)] if one else []) + ([(rolewise, fixed)] if fixed else [])
+    return pairs
 
 
 def parser() -> argparse.ArgumentParser:
@@ -117,90 +105,6 @@ def parser() -> argparse.ArgumentParser:
 
 
 # ------------------------------------------------------------------------------------------- the space
-
-
-def load_space(path: str | None, roles: list[str]) -> dict[str, dict]:
-    """Each searched role's space, validated: known augmenters, non-empty candidate lists, specs that parse."""
-    import yaml
-
-    from kdaug.core.augment import REGISTRY, keeps_gold_label, parse_augment_spec
-    from kdaug.core.errors import KdaugError
-
-    space = copy.deepcopy(DEFAULT_SPACE)
-    if path:
-        try:
-            given = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-        except (OSError, yaml.YAMLError) as err:
-            raise KdaugError(f"--space {path}: {err}") from None
-        if not isinstance(given, dict) or set(given) - set(ROLES):
-            raise KdaugError(f"--space {path}: expected a mapping with keys among {ROLES}")
-        space.update(given)
-    for role in roles:
-        s = space[role]
-        augmenters = s.get("augmenters") if isinstance(s, dict) else None
-        if not isinstance(augmenters, dict) or not augmenters:
-            raise KdaugError(f"--space: role {role!r} needs augmenters: {{METHOD: {{KNOB: [values]}}}}")
-        if not isinstance(s.get("max_augmenters", 1), int) or s.get("max_augmenters", 1) < 1:
-            raise KdaugError(f"--space: role {role!r}: max_augmenters must be a positive integer")
-        for method, knobs in augmenters.items():
-            if not isinstance(knobs, dict) or not all(isinstance(v, list) and v for v in knobs.values()):
-                raise KdaugError(f"--space: {role}.{method}: each knob needs a non-empty list of values")
-            if role == "teacher" and not keeps_gold_label(method):
-                kept = sorted(m for m in REGISTRY if keeps_gold_label(m))
-                raise KdaugError(
-                    f"--space: the teacher role fine-tunes on gold labels, which {method}'s copies do not keep; "
-                    f"use {kept}"
-                )
-            for values in _corners(knobs):  # every knob value must make a valid spec
-                parse_augment_spec(spec_of(method, values))
-    return {role: space[role] for role in roles}
-
-
-def _corners(knobs: dict) -> list[dict]:
-    return [{k: v[i % len(v)] for k, v in knobs.items()} for i in range(max(len(v) for v in knobs.values()))]
-
-
-def spec_of(method: str, values: dict) -> str:
-    return f"{method}:" + ",".join(f"{k}={v}" for k, v in values.items()) if values else method
-
-
-def draw_population(space: dict, trials: int, seed: int, role: str) -> list[list[str]]:
-    """`trials` distinct policies: no augmentation first, then draws from the space (seeded by role)."""
-    rng = random.Random(f"kdaug-search/{seed}/{role}")
-    methods = sorted(space["augmenters"])
-    population: list[list[str]] = [[]]
-    for _ in range(100 * trials):
-        if len(population) >= trials:
-            break
-        count = rng.randint(1, min(space.get("max_augmenters", 1), len(methods)))
-        policy = [
-            spec_of(m, {k: rng.choice(v) for k, v in sorted(space["augmenters"][m].items())})
-            for m in sorted(rng.sample(methods, count))
-        ]
-        if policy not in population:
-            population.append(policy)
-    return population
-
-
-def rungs(trials: int, eta: int, min_epochs: int, max_epochs: int) -> list[tuple[int, int]]:
-    """Successive halving: [(trials kept, epochs)] from all trials at min_epochs to the last rung."""
-    out, n, epochs = [], trials, min_epochs
-    while True:
-        out.append((n, min(epochs, max_epochs)))
-        if n <= 1 or epochs >= max_epochs:
-            return out
-        n, epochs = max(1, n // eta), epochs * eta
-
-
-def policy_key(role: str, policy: list[str]) -> str:
-    from kdaug.core.augment import method_of
-
-    readable = "-".join(method_of(s) for s in policy) or "none"
-    return f"{role}-{readable}-{hashlib.sha256(json.dumps(policy).encode()).hexdigest()[:10]}"
-
-
-def shown(policy: list[str]) -> str:
-    return " + ".join(policy) or NONE
 
 
 # ------------------------------------------------------------------------------------------- the search
@@ -358,10 +262,7 @@ class Search:
     # -- the whole search
 
     def run(self) -> int:
-        from kdaug.compare import slug
-        from kdaug.core.augment import keeps_gold_label
         from kdaug.experiments import paired, scores
-        from kdaug.runs import train_many
 
         a = self.args
         roles = [r.strip() for r in a.roles.split(",")]
@@ -371,17 +272,32 @@ class Search:
             best["teacher"] = self.search_role("teacher", a.teacher)
             teacher = str(Path(best["teacher"]["run"]) / "best")
         best["student"] = self.search_role("student", teacher)
+        entries, teachers = self.final_entries(best, teacher)
+        runs = self.final_round(entries)
+        results = {name: scores(ms) for name, ms in runs.items()}
+        comparisons = [paired(x, y, runs[x], runs[y]) for x, y in final_pairs(entries)]
+        # The teachers on --test, now that the search is over (it never looked): is a better student a
+        # better teacher's doing?
+        given = self.test_accuracy(a.teacher)
+        for t in teachers.values():
+            t["test_accuracy"] = self.test_accuracy(str(Path(t["run"]) / "best"))
+        self.write(best, results, comparisons, teachers, given)
+        return 0
 
-        # The final round: each entry's dataset, labelled by its teacher, and --final-seeds students on --test.
+    def final_entries(self, best: dict[str, dict], teacher: str) -> tuple[list[FinalEntry], dict[str, dict]]:
+        """The final round's entries (no augmentation, the fixed recipe, the searched student policy and,
+        when the teacher role was searched, the role-wise pair and one policy for both roles), and the
+        teachers made for them."""
+        from kdaug.core.augment import keeps_gold_label
+
+        a = self.args
         student_policy = best["student"]["policy"]
         entries = [FinalEntry("none", NONE, [], a.teacher)]
         baseline = [] if a.baseline_augment.lower() == "none" else [s.strip() for s in a.baseline_augment.split(";")]
         if baseline:
             entries.append(FinalEntry("fixed", f"fixed recipe: {shown(baseline)}", baseline, a.teacher))
-        searched = FinalEntry(
-            "searched", f"searched student policy: {shown(student_policy)}", student_policy, a.teacher
-        )
-        entries.append(searched)
+        name = f"searched student policy: {shown(student_policy)}"
+        entries.append(FinalEntry("searched", name, student_policy, a.teacher))
         teachers: dict[str, dict] = {}
         if "teacher" in best:
             name = f"role-wise: teacher {shown(best['teacher']['policy'])}, student {shown(student_policy)}"
@@ -393,6 +309,15 @@ class Search:
                 teachers["the student's policy"] = one
                 name = f"one policy for both roles: {shown(student_policy)}"
                 entries.append(FinalEntry("one policy", name, student_policy, str(Path(one["run"]) / "best")))
+        return entries, teachers
+
+    def final_round(self, entries: list[FinalEntry]) -> dict[str, list[dict]]:
+        """Each entry's dataset, labelled by its teacher, and --final-seeds students on --test: their
+        metrics per entry name."""
+        from kdaug.experiments import slug
+        from kdaug.runs import train_many
+
+        a = self.args
         print("\n== final round on --test", flush=True)
         configs, names = [], []
         for e in entries:
@@ -401,27 +326,10 @@ class Search:
                 output = self.out / "final" / f"{slug(e.name)}-s{seed}"  # by entry: two may share a dataset
                 configs.append(self.config("student", data, output, a.max_epochs, seed, test=True))
                 names.append(e.name)
-        metrics = train_many(configs, a.parallel, retrain_mismatched=True)
         runs: dict[str, list[dict]] = {}
-        for name, m in zip(names, metrics):
+        for name, m in zip(names, train_many(configs, a.parallel, retrain_mismatched=True)):
             runs.setdefault(name, []).append(m)
-        results = {name: scores(ms) for name, ms in runs.items()}
-        of_kind = {e.kind: e.name for e in entries}
-        pairs = [(searched.name, NONE)] + ([(searched.name, of_kind["fixed"])] if baseline else [])
-        if "role-wise" in of_kind:
-            rolewise = of_kind["role-wise"]
-            pairs += [(rolewise, searched.name)] + (
-                [(rolewise, of_kind["one policy"])] if "one policy" in of_kind else []
-            )
-            pairs += [(rolewise, of_kind["fixed"])] if baseline else []  # against the best single fixed policy
-        comparisons = [paired(x, y, runs[x], runs[y]) for x, y in pairs]
-        # The teachers on --test, now that the search is over (it never looked): is a better student a
-        # better teacher's doing?
-        given = self.test_accuracy(a.teacher)
-        for t in teachers.values():
-            t["test_accuracy"] = self.test_accuracy(str(Path(t["run"]) / "best"))
-        self.write(best, results, comparisons, teachers, given)
-        return 0
+        return runs
 
     def test_accuracy(self, teacher: str) -> float:
         """A teacher's accuracy on --test, through the labelling path materialize uses."""
@@ -437,88 +345,16 @@ class Search:
         predicted = model.label(texts, pairs if any(p is not None for p in pairs) else None).pred
         return float(np.mean(predicted == np.array(gold)))
 
-    def one_policy_teacher(self, policy: list[str]) -> dict:
-        """The teacher fine-tuned on the student's policy, as long as the teacher role's finalists."""
-        from kdaug.runs import train_one
-
-        a = self.args
-        key = policy_key("teacher", policy)
-        data, made_s = self.dataset(policy, a.teacher)
-        cfg = self.config("teacher", data, self.out / "runs" / key, a.teacher_max_epochs, a.seed)
-        metrics = train_one(cfg, retrain_mismatched=True)
-        return {"policy": policy, "reward": metrics["best"]["accuracy"], "run": cfg.output}
-
-    # -- output
-
     def write(self, best: dict, results: dict, comparisons: list[dict], teachers: dict, given: float) -> None:
-        import yaml
+        from kdaug.search_report import best_recipe_yaml, final_page, plot_trials, trials_page
 
-        from kdaug.core.markdown import table
-        from kdaug.experiments import scored_cells
-        from kdaug.stats import describe
-
-        a = self.args
-        recipe = {
-            "input": a.input,
-            "teacher": a.teacher,
-            "id_column": a.id_column,
-            "label_column": a.label_column,
-            "seed": a.seed,
-            "roles": {
-                "student": {"augment": best["student"]["policy"]}
-                | ({"teacher": str(Path(best["teacher"]["run"]) / "best")} if "teacher" in best else {})
-            },
-        }
-        if "teacher" in best:
-            recipe["roles"]["teacher"] = {"augment": best["teacher"]["policy"]}
-        header = (
-            "# kdaug search's best policies. `kdaug materialize --config best_recipe.yaml --output DIR` writes\n"
-            "# DIR/student (the student's distillation data, labelled by the searched teacher when there is one)"
-            + (
-                " and\n# DIR/teacher (the data the teacher role's winner was fine-tuned on)"
-                if "teacher" in best
-                else ""
-            )
-            + ".\n"
-        )
-        (self.out / "best_recipe.yaml").write_text(header + yaml.safe_dump(recipe, sort_keys=False))
+        (self.out / "best_recipe.yaml").write_text(best_recipe_yaml(self.args, best))
         trials = sorted(self.records, key=lambda r: (ROLES.index(r["role"]), r["rung"], r["trial"]))
-        lines = [
-            "# kdaug search: every trial",
-            "",
-            f"Command: `{self.command}`",
-            "",
-        ]
-        cells = []
-        for r in trials:
-            mark = " **(best)**" if any(r is b or r == b for b in best.values()) else ""
-            policy, reward, seconds = f"{shown(r['policy'])}{mark}", f"{100 * r['reward']:.1f}", f"{r['seconds']:.0f}"
-            cells.append([r["role"], r["trial"], policy, r["rung"], r["epochs"], reward, r["best_epoch"], seconds])
-        columns = ["role", "trial", "policy", "rung", "epochs", "dev accuracy", "best epoch", "cost (s)"]
-        lines += table(columns, cells, "lrlrrrrr")
-        lines += ["", f"Search cost: {self.spent_minutes():.1f} minutes of trials.", ""]
-        (self.out / "trials.md").write_text("\n".join(lines))
+        (self.out / "trials.md").write_text(trials_page(self.command, trials, best, self.spent_minutes()))
         (self.out / "trials.json").write_text(json.dumps(trials, indent=2) + "\n")
         plot_trials(trials, self.out / "search.png")
-        final = [
-            "# kdaug search: the final round",
-            "",
-            f"Command: `{self.command}`",
-            "",
-            f"Students distilled for {a.max_epochs} epochs, {a.final_seeds} seeds, epochs picked on --eval, "
-            "scored on --test.",
-            "",
-        ]
-        scored = [[n, *scored_cells(v)] for n, v in results.items()]
-        final += table(["entry", "test accuracy", "test macro-F1", "dev accuracy"], scored, "lrrr")
-        final += ["", "Teachers (dev accuracy picked the searched ones; test scored after the search):", ""]
-        final.append(f"- --teacher (labels the entries without a searched teacher): test {100 * given:.1f}")
-        final += [
-            f"- {name}: {shown(t['policy'])}, dev {100 * t['reward']:.1f}, test {100 * t['test_accuracy']:.1f}"
-            for name, t in teachers.items()
-        ]
-        final += ["", "Paired comparisons:", ""] + [f"- {describe(c['a'], c['b'], c)}" for c in comparisons] + [""]
-        (self.out / "results.md").write_text("\n".join(final))
+        final = final_page(self.command, self.args, results, comparisons, teachers, given)
+        (self.out / "results.md").write_text(final)
         payload = {
             "command": self.command,
             "best": {role: {k: r[k] for k in ("policy", "reward", "epochs", "run")} for role, r in best.items()},
@@ -530,41 +366,19 @@ class Search:
             "given_teacher_test_accuracy": given,
         }
         (self.out / "results.json").write_text(json.dumps(payload, indent=2) + "\n")
-        print("\n" + "\n".join(final))
+        print("\n" + final)
         print(f"written to {self.out}/results.md, trials.md, search.png and best_recipe.yaml")
 
+    def one_policy_teacher(self, policy: list[str]) -> dict:
+        """The teacher fine-tuned on the student's policy, as long as the teacher role's finalists."""
+        from kdaug.runs import train_one
 
-def plot_trials(trials: list[dict], path: Path) -> None:
-    """Dev accuracy of every trial evaluation, in the order the search made them, one panel per role."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from matplotlib.ticker import MaxNLocator
-
-    roles = [r for r in ROLES if any(t["role"] == r for t in trials)]
-    if not roles:
-        return
-    fig, axes = plt.subplots(1, len(roles), figsize=(6 * len(roles), 3.8), squeeze=False)
-    for ax, role in zip(axes[0], roles):
-        mine = [t for t in trials if t["role"] == role]
-        for rung in sorted({t["rung"] for t in mine}):
-            xs = [i for i, t in enumerate(mine) if t["rung"] == rung]
-            ys = [100 * mine[i]["reward"] for i in xs]
-            epochs = mine[xs[0]]["epochs"]
-            ax.scatter(xs, ys, label=f"rung {rung} ({epochs} epoch{'s' if epochs > 1 else ''})", s=30)
-        for i, t in enumerate(mine):  # which trial each point is (trial 0: no augmentation)
-            label = f"t{t['trial']}" + (f" ({NONE})" if not t["policy"] else "")
-            ax.annotate(label, (i, 100 * t["reward"]), fontsize=7, xytext=(3, 3), textcoords="offset points")
-        ax.set_title(f"{role} role", fontsize=10)
-        ax.set_xlabel("trial evaluation (in order)")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.set_ylabel("dev accuracy (%)")
-        ax.legend(fontsize=7)
-        ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+        a = self.args
+        key = policy_key("teacher", policy)
+        data, made_s = self.dataset(policy, a.teacher)
+        cfg = self.config("teacher", data, self.out / "runs" / key, a.teacher_max_epochs, a.seed)
+        metrics = train_one(cfg, retrain_mismatched=True)
+        return {"policy": policy, "reward": metrics["best"]["accuracy"], "run": cfg.output}
 
 
 def main(argv: list[str]) -> int:

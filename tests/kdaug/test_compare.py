@@ -155,7 +155,8 @@ def test_a_bad_grid_fails_before_any_work(corpora, tiny_teacher, tmp_path, capsy
 
 
 def test_the_built_in_grid_covers_every_augmenter_and_entries_can_be_chosen():
-    from kdaug.compare import load_grid, parser
+    from kdaug.compare import parser
+    from kdaug.compare_grid import load_grid
 
     base = ["--input", "i", "--eval", "e", "--test", "t", "--teacher", "m", "--output", "o"]
     grid = load_grid(parser().parse_args(base + ["--mlm", "some/mlm"]))

@@ -5,7 +5,8 @@ import yaml
 
 from kdaug.cli import main as kdaug
 from kdaug.core.errors import KdaugError
-from kdaug.search import DEFAULT_SPACE, Search, draw_population, load_space, rungs
+from kdaug.search import Search
+from kdaug.search_space import DEFAULT_SPACE, draw_population, load_space, rungs
 from tests.conftest import write_jsonl
 
 
