@@ -57,7 +57,7 @@ def replacements(source: str, copy: str) -> list[tuple[list[str], list[str]]]:
 
 
 def quality(pairs: list[tuple[list[str], list[str]]], glove) -> dict:
-    from kdaug.core.augment.synonym import derived
+    from kdaug.core.augment.word_forms import derived
     from kdaug.core.words import NUMBER_WORDS
 
     index = {w: i for i, w in enumerate(glove.words)}

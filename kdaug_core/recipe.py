@@ -8,6 +8,7 @@ about *how* it was run (runner, worker count) belongs here: those never change t
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +23,11 @@ from kdaug.core.schema import SoftLabels
 
 SPLIT_RE = r"^[A-Za-z0-9_.]+$"
 CARD_FIELDS = ("license", "source_datasets", "language", "pretty_name", "task_ids", "role")
+
+
+def _whole(value: Any, least: int | None) -> bool:
+    """An int (not a bool) of at least `least` (None: any)."""
+    return isinstance(value, int) and not isinstance(value, bool) and (least is None or value >= least)
 
 
 class RecipeError(KdaugError, ValueError):
@@ -91,8 +97,12 @@ class Recipe:
     role: str | None = None
 
     def __post_init__(self):
-        import re
+        self._check_card_fields()
+        self._parse_given_forms()
+        self._check_values()
+        self._check_roles()
 
+    def _check_card_fields(self) -> None:
         from kdaug.core.publishing.card import check_card_fields
 
         for name in ("source_datasets", "language", "task_ids"):
@@ -103,6 +113,8 @@ class Recipe:
         except ValueError as err:
             raise RecipeError(str(err)) from None
 
+    def _parse_given_forms(self) -> None:
+        """Every accepted form (a spec string, 'none', '-1=negative', ...) into the one the job uses."""
         if isinstance(self.augment, (str, AugmentSpec, dict)):
             self.augment = [self.augment]  # one spec given alone, not in a list
         self.augment = [
@@ -112,47 +124,46 @@ class Recipe:
         self.label_map = parse_label_map(self.label_map)
         if self.label_column in ("", "none", "None"):
             self.label_column = None
-        if not re.match(SPLIT_RE, self.split or ""):
-            raise RecipeError(f"{given('split', self.split)} must be letters, digits, '_' or '.'")
-        if self.input_format is not None and self.input_format not in FORMATS:
-            raise RecipeError(f"{given('input_format', self.input_format)} is not one of {FORMATS}")
         try:
             self.soft_labels = SoftLabels.parse(self.soft_labels)
         except ValueError as err:
             raise RecipeError(f"{option('soft_labels')}: {err}") from None
-        if self.teacher_precision not in PRECISIONS:
-            raise RecipeError(f"{given('teacher_precision', self.teacher_precision)} is not one of {PRECISIONS}")
-        if isinstance(self.chunk_size, bool) or not isinstance(self.chunk_size, int) or self.chunk_size < 1:
-            raise RecipeError(f"{option('chunk_size')} must be a positive integer")
-        if (
-            isinstance(self.input_range_bytes, bool)
-            or not isinstance(self.input_range_bytes, int)
-            or self.input_range_bytes < 0
-        ):
-            raise RecipeError(f"{option('input_range_bytes')} must be a whole number of bytes (0: never split a file)")
         if isinstance(self.max_words, str) and self.max_words.lower() == "none":
             self.max_words = None
-        if self.max_words is not None and (
-            isinstance(self.max_words, bool) or not isinstance(self.max_words, int) or self.max_words < 1
-        ):
+
+    def _check_values(self) -> None:
+        if not re.match(SPLIT_RE, self.split or ""):
+            raise RecipeError(f"{given('split', self.split)} must be letters, digits, '_' or '.'")
+        if self.input_format is not None and self.input_format not in FORMATS:
+            raise RecipeError(f"{given('input_format', self.input_format)} is not one of {FORMATS}")
+        if self.teacher_precision not in PRECISIONS:
+            raise RecipeError(f"{given('teacher_precision', self.teacher_precision)} is not one of {PRECISIONS}")
+        if not _whole(self.chunk_size, 1):
+            raise RecipeError(f"{option('chunk_size')} must be a positive integer")
+        if not _whole(self.input_range_bytes, 0):
+            raise RecipeError(f"{option('input_range_bytes')} must be a whole number of bytes (0: never split a file)")
+        if self.max_words is not None and not _whole(self.max_words, 1):
             raise RecipeError(f"{option('max_words')} must be a positive whole number of words (or none for no limit)")
         if self.inference_batch_size < 1:
             raise RecipeError(f"{option('inference_batch_size')} must be at least 1")
         if self.max_length is not None and self.max_length < 8:
             raise RecipeError(f"{option('max_length')} must be at least 8")
-        if not isinstance(self.seed, int) or isinstance(self.seed, bool):
+        if not _whole(self.seed, None):
             raise RecipeError(f"{option('seed')} must be an integer, got {self.seed!r}")
-        if self.roles is not None:
-            if not isinstance(self.roles, dict) or not self.roles:
-                raise RecipeError("roles must be a mapping of role name to recipe overrides")
-            for role, overrides in self.roles.items():
-                if not re.match(SPLIT_RE, str(role)) or not isinstance(overrides, dict):
-                    raise RecipeError(f"role {role!r}: needs a simple name and a mapping of overrides")
-                bad = set(overrides) - {f.name for f in dataclasses.fields(self)} | (
-                    {"roles", "role", "input", "output"} & set(overrides)
-                )
-                if bad:
-                    raise RecipeError(f"role {role!r}: cannot override {sorted(bad)}")
+
+    def _check_roles(self) -> None:
+        if self.roles is None:
+            return
+        if not isinstance(self.roles, dict) or not self.roles:
+            raise RecipeError("roles must be a mapping of role name to recipe overrides")
+        for role, overrides in self.roles.items():
+            if not re.match(SPLIT_RE, str(role)) or not isinstance(overrides, dict):
+                raise RecipeError(f"role {role!r}: needs a simple name and a mapping of overrides")
+            bad = set(overrides) - {f.name for f in dataclasses.fields(self)} | (
+                {"roles", "role", "input", "output"} & set(overrides)
+            )
+            if bad:
+                raise RecipeError(f"role {role!r}: cannot override {sorted(bad)}")
 
     def role_recipes(self) -> list[tuple[str, Recipe]]:
         """[(role, recipe)] with each role's overrides applied and output OUTPUT/ROLE; [] without roles."""

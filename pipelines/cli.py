@@ -24,113 +24,131 @@ def materialize_parser() -> argparse.ArgumentParser:
         "Unknown flags are Apache Beam pipeline options (--runner, --direct_num_workers, ...).",
     )
     p.add_argument("--config", help="recipe YAML; flags override its values")
-    p.add_argument(
+    p.add_argument("--output", help="dataset directory (data/, dead_letter/, manifest.json, README.md)")
+    p.add_argument("--split", help=f"name of the split written (default {DEFAULTS['split']})")
+    _corpus_flags(p.add_argument_group("the corpus"))
+    _augment_flags(p.add_argument_group("augmentation"))
+    _teacher_flags(p.add_argument_group("the teacher and its soft labels"))
+    _card_flags(p.add_argument_group("the dataset card and croissant.json (never change the rows)"))
+    _run_flags(p.add_argument_group("how the job runs (never changes the rows)"))
+    return p
+
+
+def _corpus_flags(g: argparse._ArgumentGroup) -> None:
+    g.add_argument(
         "--input",
         help="JSONL, CSV/TSV (also .gz/.bz2/.xz) or Parquet file or directory, or a saved `datasets` directory",
     )
-    p.add_argument("--output", help="dataset directory (data/, dead_letter/, manifest.json, README.md)")
-    p.add_argument("--teacher", help="a transformers sequence-classification model: local directory or hub id")
-    p.add_argument(
-        "--augment", action="append", metavar="SPEC", help="augmentation, e.g. synonym:ratio=0.3,copies=4 (repeatable)"
-    )
-    p.add_argument("--seed", type=int)
-    p.add_argument("--split", help=f"name of the split written (default {DEFAULTS['split']})")
-    p.add_argument("--text-column")
-    p.add_argument("--text-pair-column")
-    p.add_argument("--label-column", help="'none' for an unlabelled corpus")
-    p.add_argument("--id-column")
-    p.add_argument("--label-map", help="corpus label -> teacher label, e.g. '-1=negative,1=positive'")
-    p.add_argument("--input-format", help="jsonl, csv, tsv, parquet or hf_dataset (default: from the path)")
-    p.add_argument("--input-split", help="split of a saved DatasetDict to read (default: --split)")
-    p.add_argument(
+    g.add_argument("--text-column")
+    g.add_argument("--text-pair-column")
+    g.add_argument("--label-column", help="'none' for an unlabelled corpus")
+    g.add_argument("--id-column")
+    g.add_argument("--label-map", help="corpus label -> teacher label, e.g. '-1=negative,1=positive'")
+    g.add_argument("--input-format", help="jsonl, csv, tsv, parquet or hf_dataset (default: from the path)")
+    g.add_argument("--input-split", help="split of a saved DatasetDict to read (default: --split)")
+    g.add_argument(
         "--no-csv-header",
         dest="csv_header",
         action="store_const",
         const=False,
         help="CSV/TSV files have no header row; name columns by index (0, 1, ...)",
     )
-    p.add_argument("--max-length", type=int, help="teacher's max tokens (default: the model's limit)")
-    p.add_argument("--device", help=f"auto, cpu, cuda, cuda:N (default {DEFAULTS['device']})")
-    p.add_argument(
-        "--inference-batch-size",
-        type=int,
-        help=f"most sequences per teacher forward pass (default {DEFAULTS['inference_batch_size']})",
+
+
+def _augment_flags(g: argparse._ArgumentGroup) -> None:
+    g.add_argument(
+        "--augment", action="append", metavar="SPEC", help="augmentation, e.g. synonym:ratio=0.3,copies=4 (repeatable)"
     )
-    p.add_argument(
-        "--teacher-precision",
-        help="auto (bf16/fp16 autocast on a GPU, fp32 on CPU), fp32, bf16, fp16 "
-        f"(default {DEFAULTS['teacher_precision']})",
-    )
-    p.add_argument("--soft-labels", help="how logits are stored: float32 (default), float16, topk:K, float16,topk:K")
-    p.add_argument(
-        "--chunk-size",
-        type=int,
-        help=f"source records per chunk: unit of work and of output files (default {DEFAULTS['chunk_size']})",
-    )
-    p.add_argument(
-        "--input-range-bytes",
-        type=int,
-        metavar="BYTES",
-        help="read a JSONL/CSV/TSV file larger than this as byte ranges of this size, spread over "
-        f"workers (default {DEFAULTS['input_range_bytes']}; 0: one file, one unit of work)",
-    )
-    card = p.add_argument_group("the dataset card and croissant.json (never change the rows)")
-    card.add_argument(
-        "--license", help="the data's licence, a Hub licence id (e.g. cc-by-4.0); without it the card says unknown"
-    )
-    card.add_argument(
-        "--source-dataset",
-        dest="source_datasets",
-        action="append",
-        metavar="ID_OR_URL",
-        help="the dataset the corpus comes from, a Hub id or URL (repeatable)",
-    )
-    card.add_argument("--language", action="append", metavar="CODE", help="language code of the texts (default en)")
-    card.add_argument("--pretty-name", help="the dataset's display name")
-    card.add_argument(
-        "--task-id",
-        dest="task_ids",
-        action="append",
-        metavar="ID",
-        help="Hub task id, e.g. sentiment-classification (default multi-class-classification)",
-    )
-    run = p.add_argument_group("how the job runs (never changes the rows)")
-    run.add_argument(
-        "--report", action="store_true", help="also write DIR/report.html (kdaug report) once the split is written"
-    )
-    run.add_argument(
-        "--teacher-accelerator",
-        metavar="HINT",
-        help="right fitting: label on workers with this accelerator, augment on the others, e.g. "
-        "'type:nvidia-l4;count:1;install-nvidia-driver' (a Beam resource hint, after a Reshuffle)",
-    )
-    run.add_argument("--teacher-min-ram", metavar="SIZE", help="resource hint for the labelling workers, e.g. 32GB")
-    run.add_argument(
-        "--teacher-copies-per-machine",
-        type=int,
-        metavar="N",
-        help="load N teacher copies per machine shared by its worker processes (default: one per process)",
-    )
-    run.add_argument(
-        "--torch-threads",
-        type=int,
-        metavar="N",
-        help="torch threads per worker process (default: the machine's cores / its worker processes)",
-    )
-    p.add_argument(
+    g.add_argument("--seed", type=int)
+    g.add_argument(
         "--max-words",
         type=_max_words,
         metavar="N",
         help="augment a longer text only within its first N words (it is still written whole and labelled); "
         f"'none' for no limit (default {DEFAULTS['max_words']})",
     )
-    p.add_argument(
+    g.add_argument(
+        "--chunk-size",
+        type=int,
+        help=f"source records per chunk: unit of work and of output files (default {DEFAULTS['chunk_size']})",
+    )
+    g.add_argument(
+        "--input-range-bytes",
+        type=int,
+        metavar="BYTES",
+        help="read a JSONL/CSV/TSV file larger than this as byte ranges of this size, spread over "
+        f"workers (default {DEFAULTS['input_range_bytes']}; 0: one file, one unit of work)",
+    )
+
+
+def _teacher_flags(g: argparse._ArgumentGroup) -> None:
+    g.add_argument("--teacher", help="a transformers sequence-classification model: local directory or hub id")
+    g.add_argument("--max-length", type=int, help="teacher's max tokens (default: the model's limit)")
+    g.add_argument("--device", help=f"auto, cpu, cuda, cuda:N (default {DEFAULTS['device']})")
+    g.add_argument(
+        "--inference-batch-size",
+        type=int,
+        help=f"most sequences per teacher forward pass (default {DEFAULTS['inference_batch_size']})",
+    )
+    g.add_argument(
+        "--teacher-precision",
+        help="auto (bf16/fp16 autocast on a GPU, fp32 on CPU), fp32, bf16, fp16 "
+        f"(default {DEFAULTS['teacher_precision']})",
+    )
+    g.add_argument("--soft-labels", help="how logits are stored: float32 (default), float16, topk:K, float16,topk:K")
+    g.add_argument(
         "--trust-remote-code",
         action="store_const",
         const=True,
         help="allow the teacher's own modelling code from its repository (off by default)",
     )
-    return p
+
+
+def _card_flags(g: argparse._ArgumentGroup) -> None:
+    g.add_argument(
+        "--license", help="the data's licence, a Hub licence id (e.g. cc-by-4.0); without it the card says unknown"
+    )
+    g.add_argument(
+        "--source-dataset",
+        dest="source_datasets",
+        action="append",
+        metavar="ID_OR_URL",
+        help="the dataset the corpus comes from, a Hub id or URL (repeatable)",
+    )
+    g.add_argument("--language", action="append", metavar="CODE", help="language code of the texts (default en)")
+    g.add_argument("--pretty-name", help="the dataset's display name")
+    g.add_argument(
+        "--task-id",
+        dest="task_ids",
+        action="append",
+        metavar="ID",
+        help="Hub task id, e.g. sentiment-classification (default multi-class-classification)",
+    )
+
+
+def _run_flags(g: argparse._ArgumentGroup) -> None:
+    g.add_argument(
+        "--report", action="store_true", help="also write DIR/report.html (kdaug report) once the split is written"
+    )
+    g.add_argument(
+        "--teacher-accelerator",
+        metavar="HINT",
+        help="right fitting: label on workers with this accelerator, augment on the others, e.g. "
+        "'type:nvidia-l4;count:1;install-nvidia-driver' (a Beam resource hint, after a Reshuffle)",
+    )
+    g.add_argument("--teacher-min-ram", metavar="SIZE", help="resource hint for the labelling workers, e.g. 32GB")
+    g.add_argument(
+        "--teacher-copies-per-machine",
+        type=int,
+        metavar="N",
+        help="load N teacher copies per machine shared by its worker processes (default: one per process)",
+    )
+    g.add_argument(
+        "--torch-threads",
+        type=int,
+        metavar="N",
+        help="torch threads per worker process (default: the machine's cores / its worker processes)",
+    )
 
 
 RUN_FLAGS = ("teacher_accelerator", "teacher_min_ram", "teacher_copies_per_machine", "torch_threads", "report")

@@ -19,7 +19,7 @@ from kdaug.trainers.train import train
 SETUP_ERRORS = (KdaugError, FileNotFoundError)
 
 
-def _add(p: argparse.ArgumentParser, flag: str, help: str = "", **kwargs) -> None:
+def _add(p: argparse.ArgumentParser | argparse._ArgumentGroup, flag: str, help: str = "", **kwargs) -> None:
     """A flag whose default is TrainConfig's, shown in its help."""
     dest = kwargs.get("dest") or flag.lstrip("-").replace("-", "_")
     default = DEFAULTS.get(dest)
@@ -49,79 +49,99 @@ def parser(objective: str) -> argparse.ArgumentParser:
     )
     p.add_argument("--eval", required=True, help="held-out labelled corpus (any format materialize reads)")
     p.add_argument("--output", required=True)
+    _held_out_flags(p.add_argument_group("held-out sets"))
+    _row_flags(p.add_argument_group("which rows to train on"))
+    _optimisation_flags(p.add_argument_group("optimisation"))
+    if objective == "distill":
+        _kd_flags(p.add_argument_group("the KD loss"))
+    else:
+        _corpus_flags(p.add_argument_group("fine-tuning"))
+    return p
+
+
+def _held_out_flags(g: argparse._ArgumentGroup) -> None:
     _add(
-        p,
+        g,
         "--test",
         help="a held-out labelled corpus, apart from --eval: the best epoch (picked on --eval) is scored on it "
         "once, as metrics.json's test",
     )
-    _add(p, "--split")
-    _add(p, "--epochs", type=int)
-    _add(p, "--batch-size", type=int)
-    _add(p, "--lr", type=float, help="AdamW learning rate (default: the student kind's own)")
-    _add(p, "--seed", type=int)
-    _add(p, "--methods", help="comma-separated aug_method values to train on (e.g. original,synonym)")
-    _add(p, "--min-changed-ratio", type=float)
-    _add(p, "--max-changed-ratio", type=float)
-    _add(p, "--max-teacher-entropy", type=float)
+    _add(g, "--eval-text-column")
+    _add(g, "--eval-text-pair-column")
+    _add(g, "--eval-label-column")
+
+
+def _row_flags(g: argparse._ArgumentGroup) -> None:
+    _add(g, "--split")
+    _add(g, "--methods", help="comma-separated aug_method values to train on (e.g. original,synonym)")
+    _add(g, "--min-changed-ratio", type=float)
+    _add(g, "--max-changed-ratio", type=float)
+    _add(g, "--max-teacher-entropy", type=float)
     _add(
-        p,
+        g,
         "--max-teacher-kl-to-source",
         type=float,
         help="drop copies whose teacher distribution drifted further than this (nats) from their source's",
     )
-    _add(p, "--aug-weight", type=float, help="loss weight of augmented rows (originals: 1)")
-    _add(p, "--eval-text-column")
-    _add(p, "--eval-text-pair-column")
-    _add(p, "--eval-label-column")
-    _add(p, "--device")
+    _add(g, "--aug-weight", type=float, help="loss weight of augmented rows (originals: 1)")
+
+
+def _optimisation_flags(g: argparse._ArgumentGroup) -> None:
+    _add(g, "--epochs", type=int)
+    _add(g, "--batch-size", type=int)
+    _add(g, "--lr", type=float, help="AdamW learning rate (default: the student kind's own)")
+    _add(g, "--seed", type=int)
+    _add(g, "--device")
     _add(
-        p,
+        g,
         "--torch-threads",
         type=int,
         help="threads for torch (default: one per core this process is given, i.e. its CPU affinity); give "
         "each of N trainings sharing a machine 1/N of its cores",
     )
     _add(
-        p,
+        g,
         "--lr-schedule",
         choices=LR_SCHEDULES,
         help="constant, or linear: the learning rate decays to 0 at the end of the last epoch",
     )
     _add(
-        p,
+        g,
         "--bucket-pool",
         type=int,
         help="batches are cut from pools of this many batches of the shuffled stream, sorted by length, so a "
         "batch pads little (1: plain shuffled batches)",
     )
     _add(
-        p,
+        g,
         "--restart",
         action="store_const",
         const=True,
         help="discard a checkpoint of an earlier run in --output and train from the start (by default a run "
         "resumes its own checkpoint, and refuses one of another run)",
     )
-    if objective == "distill":
-        _add(p, "--temperature", type=float)
-        _add(p, "--alpha", type=float, help="weight of the KD term (1 - alpha: gold CE)")
-        _add(
-            p,
-            "--kd-loss",
-            choices=KD_LOSSES,
-            help="the KD term: kl (Hinton's T^2-scaled KL of softened distributions) or mse (squared error on raw "
-            "logits, as Tang et al. distil BiLSTMs from BERT; --temperature unused)",
-        )
-    else:
-        p.add_argument(
-            "--no-augmented", dest="augmented", action="store_const", const=False, help="train on originals only"
-        )
-        _add(p, "--text-column", help="plain corpus as --data: its text column")
-        _add(p, "--text-pair-column")
-        _add(p, "--label-column")
-        _add(p, "--labels", help="plain corpus: label names by index, comma-separated (default: from the data)")
-    return p
+
+
+def _kd_flags(g: argparse._ArgumentGroup) -> None:
+    _add(g, "--temperature", type=float)
+    _add(g, "--alpha", type=float, help="weight of the KD term (1 - alpha: gold CE)")
+    _add(
+        g,
+        "--kd-loss",
+        choices=KD_LOSSES,
+        help="the KD term: kl (Hinton's T^2-scaled KL of softened distributions) or mse (squared error on raw "
+        "logits, as Tang et al. distil BiLSTMs from BERT; --temperature unused)",
+    )
+
+
+def _corpus_flags(g: argparse._ArgumentGroup) -> None:
+    g.add_argument(
+        "--no-augmented", dest="augmented", action="store_const", const=False, help="train on originals only"
+    )
+    _add(g, "--text-column", help="plain corpus as --data: its text column")
+    _add(g, "--text-pair-column")
+    _add(g, "--label-column")
+    _add(g, "--labels", help="plain corpus: label names by index, comma-separated (default: from the data)")
 
 
 def run(objective: str, argv: list[str]) -> int:

@@ -47,13 +47,21 @@ from kdaug.core.augment.replacement import (
     ReplacementAugmenter,
     expression_positions,
 )
+from kdaug.core.augment.word_forms import (
+    derived,
+    inflect_verb_phrase,
+    irregular_forms,
+    regular_plural,
+    third_person,
+    unchanged,
+    verb_exceptions,
+)
 from kdaug.core.words import MODAL_VERBS, NUMBER_WORDS, WordToken
 
 _POS_ORDER = ("n", "v", "a", "r")
 SENSES = ("auto", "frequent", "all")
 FREQUENT_SHARE = 0.1  # senses=frequent keeps senses with at least this share of the reading's tagged uses
 NAME_MAX_COMMON_USES = 5  # a word WordNet knows as a name and that has fewer tagged common uses is a name
-_THIRD_PERSON = {"be": "is", "have": "has"}
 VERB_FORMS = ("ed", "ing")  # a past (or past participle) and a present participle
 _PAST_ONLY_LISTED = ("run", "come")  # "ran", "came" are listed; their participles are the base
 
@@ -91,8 +99,8 @@ class SynonymAugmenter(ReplacementAugmenter):
         super().setup()
         self._wn = load_wordnet()
         self._counts = lemma_counts()
-        self._irregular_plurals = _reverse_exceptions(self._wn, "n")
-        self._irregular_verbs = _verb_exceptions(self._wn)
+        self._irregular_plurals = irregular_forms(self._wn, "n")
+        self._irregular_verbs = verb_exceptions(self._wn)
         self._offensive = offensive_words()
         self._lookup = lru_cache(maxsize=200_000)(self._lookup)  # type: ignore[method-assign]
         # a word's reading is asked for again as each word it is a candidate of is looked up
@@ -173,7 +181,7 @@ class SynonymAugmenter(ReplacementAugmenter):
             for order, source in enumerate([synset, *near]):
                 for lemma in source.lemmas():
                     cand = lemma.name().replace("_", " ")
-                    if self._good_candidate(cand, forms) and self._same_part_of_speech(cand, pos):
+                    if self._good_candidate(cand, forms) and self.unchanged_part_of_speech(cand, pos):
                         ranked.append((2 * rank + min(order, 1), -self._counts.get(lemma.key(), 0), cand))
         out: list[str] = []
         main = 0
@@ -186,7 +194,7 @@ class SynonymAugmenter(ReplacementAugmenter):
                 break
         return tuple(out), main
 
-    def _same_part_of_speech(self, cand: str, pos: str) -> bool:
+    def unchanged_part_of_speech(self, cand: str, pos: str) -> bool:
         """Whether a candidate is, most often, the part of speech it is offered as: WordNet lists "good"
         among the adverbs ("she did good"), "easy" too, "seat" among the verbs; in a sentence they read
         as the adjective and the noun. A candidate without tagged uses is given the benefit."""
@@ -203,9 +211,9 @@ class SynonymAugmenter(ReplacementAugmenter):
         an inflection that cannot be reproduced."""
         best, best_score = None, -1.0
         for pos in parts:
-            readings = [(word, _same)] + [(b, self._inflector(b, pos, word)) for b in self._wn._morphy(word, pos)]
+            readings = [(word, unchanged)] + [(b, self._inflector(b, pos, word)) for b in self._wn._morphy(word, pos)]
             for base, inflect in readings:
-                if base == word and inflect is not _same:
+                if base == word and inflect is not unchanged:
                     continue
                 senses = self._senses_of(base, pos)
                 if not senses:
@@ -236,7 +244,7 @@ class SynonymAugmenter(ReplacementAugmenter):
         if pos == "n" and self._plural(base) == word:
             return self._inflect_noun
         if pos == "v" and third_person(base) == word:
-            return _inflect_verb
+            return inflect_verb_phrase
         for kind in VERB_FORMS:
             if pos == "v" and self._verb_form(base, kind) == word:
                 return partial(self._inflect_verb_form, kind=kind)
@@ -325,64 +333,6 @@ def part_of_speech_hint(tokens: list[WordToken], index: int) -> str:
     return "v" if after in _DETERMINERS and after != "this" else ""
 
 
-def derived(cand: str, word: str) -> bool:
-    """Whether `cand` is a derivation of `word` rather than another word for it: WordNet lists "evilness"
-    and "pridefulness" beside "evil" and "pride", "frailness" beside "frailty", "wondrous" beside
-    "wondrously". They share the word's stem, and in its place they mostly break the sentence. Spelling
-    variants ("humour", "marvellously") are not derivations."""
-    if len(word) >= 3 and (cand.startswith(word) or word.startswith(cand)):
-        return True
-    shared = next((i for i, (a, b) in enumerate(zip(cand, word)) if a != b), min(len(cand), len(word)))
-    return shared >= 5 and not _spelling_variant(cand, word)
-
-
-def _spelling_variant(a: str, b: str) -> bool:
-    """Within two edits of each other and at most one letter longer or shorter ("color" / "colour")."""
-    if abs(len(a) - len(b)) > 1:
-        return False
-    previous = list(range(len(b) + 1))
-    for i, x in enumerate(a, 1):
-        current = [i]
-        for j, y in enumerate(b, 1):
-            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (x != y)))
-        previous = current
-    return previous[-1] <= 2
-
-
-def _same(cand: str) -> str:
-    return cand
-
-
-_MAN_SINGULARS = ("human", "german", "roman", "shaman", "talisman", "caiman", "ottoman", "walkman", "doberman")
-
-
-def regular_plural(word: str) -> str:
-    if word.endswith("ies"):
-        return word  # series, species: the same in the plural ("serieses" is no word)
-    if word.endswith("man") and not word.endswith(_MAN_SINGULARS):
-        return word[:-3] + "men"  # gentleman -> gentlemen
-    if word.endswith(("s", "x", "z", "ch", "sh")):
-        return word + "es"
-    if word.endswith("y") and len(word) > 1 and word[-2] not in "aeiou":
-        return word[:-1] + "ies"
-    return word + "s"
-
-
-def third_person(verb: str) -> str:
-    """The third person singular present: "goes", "does", "watches", "tries", "is", "has"."""
-    if verb in _THIRD_PERSON:
-        return _THIRD_PERSON[verb]
-    if verb.endswith("o") and len(verb) > 1 and verb[-2] not in "aeiou":
-        return verb + "es"
-    return regular_plural(verb)
-
-
-def _inflect_verb(cand: str) -> str:
-    """Third person of a verb phrase: its first word ("take care" -> "takes care")."""
-    first, _, rest = cand.partition(" ")
-    return f"{third_person(first)} {rest}" if rest else third_person(first)
-
-
 def fixed_expressions(wn, stopwords: frozenset[str] | set[str]) -> frozenset[str]:
     """WordNet's multi-word lemmas of two to EXPRESSION_MAX_WORDS words, lower-case, space-separated; those
     that hold a number word (never replaced anyway) or only stopwords ("to it") are left out."""
@@ -394,28 +344,3 @@ def fixed_expressions(wn, stopwords: frozenset[str] | set[str]) -> frozenset[str
         if not any(p in NUMBER_WORDS for p in parts):
             out.add(" ".join(parts))
     return frozenset(out)
-
-
-def _verb_exceptions(wn) -> dict[str, list[str]]:
-    """Verb -> its forms in WordNet's verb exception list ("find" -> ["found"], "stop" -> ["stopped",
-    "stopping"]), without the third persons ("is", "has": third_person makes those)."""
-    out: dict[str, list[str]] = {}
-    for inflected, bases in sorted(wn._exception_map["v"].items()):
-        for base in bases:
-            if inflected != third_person(base):
-                out.setdefault(base, []).append(inflected)
-    return out
-
-
-def _reverse_exceptions(wn, pos: str) -> dict[str, str]:
-    """Base -> its irregular plural, from WordNet's exception list (noun.exc: "men" -> "man"). Where a base
-    has several, the regular one if listed, else the first in alphabetical order."""
-    forms: dict[str, list[str]] = {}
-    for inflected, bases in wn._exception_map[pos].items():
-        for base in bases:
-            forms.setdefault(base, []).append(inflected)
-    out = {}
-    for base, inflected in forms.items():
-        regular = regular_plural(base)
-        out[base] = regular if regular in inflected else sorted(inflected)[0]
-    return out

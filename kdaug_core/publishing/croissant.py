@@ -8,7 +8,7 @@ A pure function of the manifest; `mlcroissant validate` accepts it and `mlcroiss
 
 from __future__ import annotations
 
-from kdaug.core.publishing.card import CITATIONS, card_metadata
+from kdaug.core.publishing.card import CITATIONS, card_metadata, cited_papers
 from kdaug.core.publishing.manifest import complete_splits, label_names_of, methods_of
 from kdaug.core.schema import load_spec
 
@@ -74,61 +74,10 @@ def croissant_metadata(manifest: dict) -> dict:
     meta = card_metadata(manifest)
     labels = label_names_of(splits)
     methods = methods_of(splits)
-    created = max(e["created"] for e in splits.values())
-    distribution: list[dict] = []
-    for e in splits.values():
-        for f in e.get("files", []):
-            distribution.append(
-                {
-                    "@type": "cr:FileObject",
-                    "@id": f["path"],
-                    "name": f["path"],
-                    "contentUrl": f["path"],
-                    "contentSize": f"{f['bytes']} B",
-                    "encodingFormat": ENCODING[f["path"].split("/")[0]],
-                    "sha256": f["sha256"],
-                }
-            )
-    record_sets = []
     columns = load_spec(manifest["schema_version"])["columns"]
-    for split in splits:
-        fileset = f"parquet-files-for-{split}"
-        distribution.append(
-            {
-                "@type": "cr:FileSet",
-                "@id": fileset,
-                "name": fileset,
-                "description": f"The Parquet files of split {split!r} (their checksums: the FileObjects).",
-                "encodingFormat": ENCODING["data"],
-                "includes": f"data/{split}-*.parquet",
-            }
-        )
-        fields = []
-        for c in columns:
-            field = {
-                "@type": "cr:Field",
-                "@id": f"{split}/{c['name']}",
-                "name": c["name"],
-                "description": c["description"]
-                + (f" Class index into {labels}." if c["name"] in ("label", "teacher_pred") else ""),
-                "dataType": DATA_TYPES[c["type"][5:-1] if c["type"].startswith("list<") else c["type"]],
-                "source": {"fileSet": {"@id": fileset}, "extract": {"column": c["name"]}},
-            }
-            if c["type"].startswith("list<"):
-                field["repeated"] = True
-            fields.append(field)
-        record_sets.append(
-            {
-                "@type": "cr:RecordSet",
-                "@id": split,
-                "name": split,
-                "description": f"The rows of split {split!r}: originals and their augmented copies.",
-                "field": fields,
-            }
-        )
     commands = sorted({e["command"] for e in splits.values()})
     teachers = sorted({e["teacher"]["spec"] for e in splits.values()})
-    cited = ["kd"] + (["augpro"] if any(m.startswith("augpro") for m in methods) else []) + ["shift"]
+    cited = cited_papers(splits, (manifest.get("card") or {}).get("role"))
     return {
         "@context": CONTEXT,
         "@type": "sc:Dataset",
@@ -143,7 +92,7 @@ def croissant_metadata(manifest: dict) -> dict:
         "license": license_url(meta["license"]),
         "url": "https://pypi.org/project/kdaug/",
         "version": "1.0.0",
-        "datePublished": created,
+        "datePublished": max(e["created"] for e in splits.values()),
         "inLanguage": meta["language"],
         "keywords": meta["tags"],
         "citeAs": " ".join(CITATIONS[c] for c in cited),
@@ -152,6 +101,59 @@ def croissant_metadata(manifest: dict) -> dict:
         "isAccessibleForFree": True,
         # How the data was made (Croissant RAI's provenance field): the exact commands.
         "rai:dataCollection": "Made by: " + "; ".join(commands),
-        "distribution": distribution,
-        "recordSet": record_sets,
+        "distribution": file_objects(splits) + [file_set(split) for split in splits],
+        "recordSet": [record_set(split, columns, labels) for split in splits],
+    }
+
+
+def file_objects(splits: dict[str, dict]) -> list[dict]:
+    """Every data and dead-letter file, with its size and sha256."""
+    return [
+        {
+            "@type": "cr:FileObject",
+            "@id": f["path"],
+            "name": f["path"],
+            "contentUrl": f["path"],
+            "contentSize": f"{f['bytes']} B",
+            "encodingFormat": ENCODING[f["path"].split("/")[0]],
+            "sha256": f["sha256"],
+        }
+        for e in splits.values()
+        for f in e.get("files", [])
+    ]
+
+
+def file_set(split: str) -> dict:
+    return {
+        "@type": "cr:FileSet",
+        "@id": f"parquet-files-for-{split}",
+        "name": f"parquet-files-for-{split}",
+        "description": f"The Parquet files of split {split!r} (their checksums: the FileObjects).",
+        "encodingFormat": ENCODING["data"],
+        "includes": f"data/{split}-*.parquet",
+    }
+
+
+def record_set(split: str, columns: list[dict], labels: list[str]) -> dict:
+    """A split's rows: one field per schema column, read from the split's file set."""
+    fields = []
+    for c in columns:
+        field = {
+            "@type": "cr:Field",
+            "@id": f"{split}/{c['name']}",
+            "name": c["name"],
+            "description": c["description"]
+            + (f" Class index into {labels}." if c["name"] in ("label", "teacher_pred") else ""),
+            "dataType": DATA_TYPES[c["type"][5:-1] if c["type"].startswith("list<") else c["type"]],
+            "source": {"fileSet": {"@id": f"parquet-files-for-{split}"}, "extract": {"column": c["name"]}},
+        }
+        if c["type"].startswith("list<"):
+            field["repeated"] = True
+        fields.append(field)
+    return {
+        "@type": "cr:RecordSet",
+        "@id": split,
+        "name": split,
+        "description": f"The rows of split {split!r}: originals and their augmented copies.",
+        "field": fields,
     }

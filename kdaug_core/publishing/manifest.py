@@ -30,28 +30,7 @@ def split_manifest(
     """The manifest entry for one split, from what the pipeline counted."""
     per_method = {m: counts.rows[m] for m in sorted(counts.rows)}
     mean_ratio = {m: counts.changed_ratio_sum.get(m, 0.0) / n if n else 0.0 for m, n in per_method.items()}
-    method_of_key = {spec_key(a["method"], i): a["method"] for i, a in enumerate(recipe.get("augment", []))}
-    augment = {
-        s: {
-            "method": method_of_key[s],
-            "requested": counts.copies_requested.get(s, 0),
-            "written": counts.copies_written.get(s, 0),
-            # copies not written: all of them, and those not drawn because the text was too short for the ratio
-            "short": counts.copies_requested.get(s, 0) - counts.copies_written.get(s, 0),
-            "short_text": counts.copies_short_text.get(s, 0),
-        }
-        for s in sorted(counts.copies_requested)
-    }
-    # The corpus's changed share per copy drawn or skipped as too short (skipped ones count as unchanged):
-    # what an augmenter's ratio targets (on texts of any length its expectation is the ratio).
-    skipped: dict[str, int] = {}
-    for entry in augment.values():
-        skipped[entry["method"]] = skipped.get(entry["method"], 0) + entry["short_text"]
-    corpus_ratio = {
-        m: counts.changed_ratio_sum.get(m, 0.0) / (n + skipped.get(m, 0)) if n + skipped.get(m, 0) else 0.0
-        for m, n in per_method.items()
-        if m != "original"
-    }
+    augment = augment_entries(counts, recipe)
     originals = per_method.get("original", 0)
     rows = sum(per_method.values())
     data_bytes, soft_bytes = counts.data_bytes, counts.soft_label_bytes
@@ -64,7 +43,7 @@ def split_manifest(
         "rows_written": rows,
         "rows_per_method": per_method,
         "mean_changed_ratio": mean_ratio,
-        "corpus_changed_ratio": corpus_ratio,
+        "corpus_changed_ratio": corpus_changed_ratio(counts, augment),
         "augment": augment,
         "dead_letter_reasons": dict(counts.dead_letters),  # source records', per stage
         "copy_dead_letter_reasons": dict(counts.copy_dead_letters_by_stage),  # copies', per stage
@@ -89,6 +68,35 @@ def split_manifest(
         "command": command,
         "versions": versions(),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def augment_entries(counts: RunCounts, recipe: dict) -> dict[str, dict]:
+    """Per augment spec (by its key): its method, copies asked and written, and those short."""
+    method_of_key = {spec_key(a["method"], i): a["method"] for i, a in enumerate(recipe.get("augment", []))}
+    return {
+        s: {
+            "method": method_of_key[s],
+            "requested": counts.copies_requested.get(s, 0),
+            "written": counts.copies_written.get(s, 0),
+            # copies not written: all of them, and those not drawn because the text was too short for the ratio
+            "short": counts.copies_requested.get(s, 0) - counts.copies_written.get(s, 0),
+            "short_text": counts.copies_short_text.get(s, 0),
+        }
+        for s in sorted(counts.copies_requested)
+    }
+
+
+def corpus_changed_ratio(counts: RunCounts, augment: dict[str, dict]) -> dict[str, float]:
+    """The corpus's changed share per copy drawn or skipped as too short (skipped ones count as unchanged),
+    per method: what an augmenter's ratio targets (on texts of any length its expectation is the ratio)."""
+    skipped: dict[str, int] = {}
+    for entry in augment.values():
+        skipped[entry["method"]] = skipped.get(entry["method"], 0) + entry["short_text"]
+    return {
+        m: counts.changed_ratio_sum.get(m, 0.0) / (n + skipped.get(m, 0)) if n + skipped.get(m, 0) else 0.0
+        for m, n in sorted(counts.rows.items())
+        if m != "original"
     }
 
 

@@ -196,10 +196,26 @@ def split_section(ds: DatasetDir, split: str, entry: dict, per_method: int) -> s
     rows = fetch_rows(files, ds, set(wanted) | set(wanted.values()))
     labels = entry["teacher"]["label_names"]
     parts = [f'<section class="split" id="split-{html.escape(split)}"><h2>Split <code>{html.escape(split)}</code></h2>']
+    parts += methods_table(stats)
     parts.append(
+        f'<img class="plot" alt="histograms of split {html.escape(split)}" src="{histogram_png(stats, split)}">'
+    )
+    for title, heaps, order in (
+        ("A sample of copies beside their sources", stats.sample, "sample"),
+        ("The copies that drifted most (largest teacher_kl_to_source)", stats.drifted, "drifted"),
+    ):
+        parts += copies_table(title, heaps, order, rows, labels)
+    parts += dead_letters_table(dead_letter_groups(ds, entry))
+    parts.append("</section>")
+    return "\n".join(parts)
+
+
+def methods_table(stats: SplitStats) -> list[str]:
+    """Per method: rows, mean changed_ratio, KL to source and entropy, and label flips."""
+    parts = [
         '<table class="methods"><tr><th>method</th><th>rows</th><th>mean changed_ratio</th>'
         "<th>mean teacher_kl_to_source</th><th>mean teacher entropy</th><th>label flips</th></tr>"
-    )
+    ]
     for method in sorted(stats.rows, key=lambda m: (m != "original", m)):
         means = {c: sum(v) / len(v) if (v := stats.values[method].get(c)) else None for c, _ in PLOTTED}
         flips = (
@@ -217,49 +233,48 @@ def split_section(ds: DatasetDir, split: str, entry: dict, per_method: int) -> s
         '<p class="note">Label flips: copies whose teacher prediction differs from their source\'s. A flip is '
         "not an error: it may be a copy whose meaning changed, which the teacher's soft label then teaches.</p>"
     )
-    parts.append(
-        f'<img class="plot" alt="histograms of split {html.escape(split)}" src="{histogram_png(stats, split)}">'
-    )
-    for title, heaps, order in (
-        ("A sample of copies beside their sources", stats.sample, "sample"),
-        ("The copies that drifted most (largest teacher_kl_to_source)", stats.drifted, "drifted"),
-    ):
-        parts.append(f"<h3>{title}</h3>")
-        parts.append(
-            f'<table class="diff" data-kind="{order}"><tr><th>method</th><th>source</th><th>copy</th>'
-            "<th>changed_ratio</th><th>KL to source</th><th>teacher: source &rarr; copy</th></tr>"
-        )
-        for method in sorted(heaps):
-            for _, cid, sid in sorted(heaps[method], reverse=True):
-                copy, source = rows.get(cid), rows.get(sid)
-                if copy is None or source is None:
-                    continue
-                before, after = highlight(source["text"], copy["text"])
-                if copy.get("text_pair") is not None and source.get("text_pair") is not None:
-                    pb, pa = highlight(source["text_pair"], copy["text_pair"])
-                    before, after = f"{before}<br><i>pair:</i> {pb}", f"{after}<br><i>pair:</i> {pa}"
-                flip = source["teacher_pred"] != copy["teacher_pred"]
-                parts.append(
-                    f"<tr><td>{html.escape(method)}</td><td>{before}</td><td>{after}</td>"
-                    f"<td>{fmt(copy['changed_ratio'])}</td><td>{fmt(copy['teacher_kl_to_source'], 4)}</td>"
-                    f'<td class="{"flip" if flip else ""}">{html.escape(labels[source["teacher_pred"]])} &rarr; '
-                    f"{html.escape(labels[copy['teacher_pred']])}</td></tr>"
-                )
-        parts.append("</table>")
-    groups = dead_letter_groups(ds, entry)
-    parts.append("<h3>Dead letters</h3>")
-    if not groups:
-        parts.append("<p>None: every record and copy was written.</p>")
-    else:
-        parts.append('<table class="dead"><tr><th>stage: reason</th><th>count</th><th>examples</th></tr>')
-        for key, n, examples in groups:
-            shown = "<br>".join(
-                html.escape(f"{e.get('position', '')} id={e.get('id')}: {e.get('reason', '')}"[:300]) for e in examples
+    return parts
+
+
+def copies_table(title: str, heaps: dict, order: str, rows: dict[str, dict], labels: list[str]) -> list[str]:
+    """Copies beside their sources, the changed words highlighted, with the teacher's view of each."""
+    parts = [
+        f"<h3>{title}</h3>",
+        f'<table class="diff" data-kind="{order}"><tr><th>method</th><th>source</th><th>copy</th>'
+        "<th>changed_ratio</th><th>KL to source</th><th>teacher: source &rarr; copy</th></tr>",
+    ]
+    for method in sorted(heaps):
+        for _, cid, sid in sorted(heaps[method], reverse=True):
+            copy, source = rows.get(cid), rows.get(sid)
+            if copy is None or source is None:
+                continue
+            before, after = highlight(source["text"], copy["text"])
+            if copy.get("text_pair") is not None and source.get("text_pair") is not None:
+                pb, pa = highlight(source["text_pair"], copy["text_pair"])
+                before, after = f"{before}<br><i>pair:</i> {pb}", f"{after}<br><i>pair:</i> {pa}"
+            flip = source["teacher_pred"] != copy["teacher_pred"]
+            parts.append(
+                f"<tr><td>{html.escape(method)}</td><td>{before}</td><td>{after}</td>"
+                f"<td>{fmt(copy['changed_ratio'])}</td><td>{fmt(copy['teacher_kl_to_source'], 4)}</td>"
+                f'<td class="{"flip" if flip else ""}">{html.escape(labels[source["teacher_pred"]])} &rarr; '
+                f"{html.escape(labels[copy['teacher_pred']])}</td></tr>"
             )
-            parts.append(f"<tr><td>{html.escape(key)}</td><td>{n}</td><td>{shown}</td></tr>")
-        parts.append("</table>")
-    parts.append("</section>")
-    return "\n".join(parts)
+    parts.append("</table>")
+    return parts
+
+
+def dead_letters_table(groups: list[tuple[str, int, list[dict]]]) -> list[str]:
+    parts = ["<h3>Dead letters</h3>"]
+    if not groups:
+        return parts + ["<p>None: every record and copy was written.</p>"]
+    parts.append('<table class="dead"><tr><th>stage: reason</th><th>count</th><th>examples</th></tr>')
+    for key, n, examples in groups:
+        shown = "<br>".join(
+            html.escape(f"{e.get('position', '')} id={e.get('id')}: {e.get('reason', '')}"[:300]) for e in examples
+        )
+        parts.append(f"<tr><td>{html.escape(key)}</td><td>{n}</td><td>{shown}</td></tr>")
+    parts.append("</table>")
+    return parts
 
 
 STYLE = """

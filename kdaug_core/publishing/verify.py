@@ -54,29 +54,47 @@ def verify_split(ds: DatasetDir, split: str, entry: dict) -> list[str]:
     if files is None:
         problems.append("the manifest records no checksums (an older kdaug wrote it; materialize it again)")
         files = [{"path": p} for p in entry["data_files"] + entry.get("dead_letter_files", [])]
-    listed = {f["path"] for f in files}
+    problems += unlisted_files(ds, split, {f["path"] for f in files})
+    present = []
+    for f in files:
+        if not ds.fs.exists(ds.path(f["path"])):
+            problems.append(f"{f['path']} is missing")
+            continue
+        present.append(f["path"])
+        if "sha256" in f:
+            problems += checksum_problems(ds, f)
+    problems += row_problems(ds, split, entry, present)
+    problems += dead_letter_problems(ds, entry, present)
+    return problems + count_problems(entry)
+
+
+def unlisted_files(ds: DatasetDir, split: str, listed: set[str]) -> list[str]:
+    """Files under the split's name in data/ or dead_letter/ the manifest does not list."""
+    problems = []
     for sub in (DATA, DEAD_LETTER):
         for found in sorted(ds.fs.glob(ds.path(sub, f"{split}-*"))):
             name = f"{sub}/{posixpath.basename(found)}"
             if name not in listed:
                 problems.append(f"{name} is not in the manifest (a reader of {sub}/ would take it in)")
-    present = []
-    for f in files:
-        path = ds.path(f["path"])
-        if not ds.fs.exists(path):
-            problems.append(f"{f['path']} is missing")
-            continue
-        present.append(f["path"])
-        if "sha256" not in f:
-            continue
-        actual = ds.file_entry(path, f["path"])
-        if actual["bytes"] != f["bytes"]:
-            problems.append(f"{f['path']} has {actual['bytes']} bytes, the manifest says {f['bytes']}")
-        elif actual["sha256"] != f["sha256"]:
-            problems.append(
-                f"{f['path']}: sha256 {actual['sha256'][:16]}... does not match the manifest's {f['sha256'][:16]}... "
-                f"(the file changed after it was written)"
-            )
+    return problems
+
+
+def checksum_problems(ds: DatasetDir, f: dict) -> list[str]:
+    actual = ds.file_entry(ds.path(f["path"]), f["path"])
+    if actual["bytes"] != f["bytes"]:
+        return [f"{f['path']} has {actual['bytes']} bytes, the manifest says {f['bytes']}"]
+    if actual["sha256"] != f["sha256"]:
+        return [
+            f"{f['path']}: sha256 {actual['sha256'][:16]}... does not match the manifest's {f['sha256'][:16]}... "
+            f"(the file changed after it was written)"
+        ]
+    return []
+
+
+def row_problems(ds: DatasetDir, split: str, entry: dict, present: list[str]) -> list[str]:
+    """Each data file's schema, split and labels; the rows, in all and per method, against the manifest's
+    (counted only when every data file is there and readable)."""
+    problems: list[str] = []
     labels = entry.get("teacher", {}).get("label_names")
     rows: Counter[str] = Counter()
     readable = True
@@ -108,24 +126,36 @@ def verify_split(ds: DatasetDir, split: str, entry: dict) -> list[str]:
             problems.append(
                 f"{sum(rows.values())} rows in the data files, the manifest says {entry.get('rows_written')}"
             )
+    return problems
+
+
+def dead_letter_problems(ds: DatasetDir, entry: dict, present: list[str]) -> list[str]:
+    """The dead-letter files hold as many letters (JSON lines) as the manifest counts, records' and copies'."""
     dead_expected = sum(entry.get("dead_letter_reasons", {}).values()) + sum(
         entry.get("copy_dead_letter_reasons", {}).values()
     )
     dead_files = [n for n in entry.get("dead_letter_files", []) if n in present]
-    if len(dead_files) == len(entry.get("dead_letter_files", [])):
-        letters = 0
-        for name in dead_files:
-            with ds.fs.open(ds.path(name), "rb") as fh:
-                for line in fh:
-                    if line.strip():
-                        letters += 1
-                        try:
-                            json.loads(line)
-                        except ValueError:
-                            problems.append(f"{name}: a line is not JSON")
-                            break
-        if letters != dead_expected:
-            problems.append(f"{letters} dead letters in {DEAD_LETTER}/, the manifest counts {dead_expected}")
+    if len(dead_files) != len(entry.get("dead_letter_files", [])):
+        return []  # a missing file is already a problem
+    problems, letters = [], 0
+    for name in dead_files:
+        with ds.fs.open(ds.path(name), "rb") as fh:
+            for line in fh:
+                if line.strip():
+                    letters += 1
+                    try:
+                        json.loads(line)
+                    except ValueError:
+                        problems.append(f"{name}: a line is not JSON")
+                        break
+    if letters != dead_expected:
+        problems.append(f"{letters} dead letters in {DEAD_LETTER}/, the manifest counts {dead_expected}")
+    return problems
+
+
+def count_problems(entry: dict) -> list[str]:
+    """Records read = written + dead-lettered, and one original row per record written."""
+    problems = []
     read, written, dead = (int(entry.get(k) or 0) for k in ("records_read", "records_written", "records_dead_lettered"))
     if read != written + dead:
         problems.append(f"counts do not reconcile: {read} records read != {written} written + {dead} dead-lettered")

@@ -273,7 +273,7 @@ def test_words_of_a_closed_class_expression_are_left_alone():
 
 
 def test_third_person_and_irregular_plurals():
-    from kdaug.core.augment.synonym import regular_plural, third_person
+    from kdaug.core.augment.word_forms import regular_plural, third_person
 
     assert [third_person(v) for v in ("go", "do", "echo", "watch", "try", "play", "be", "have")] == [
         "goes",

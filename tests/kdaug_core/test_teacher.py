@@ -5,7 +5,8 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 from kdaug.core.logits import entropy_of_logits
 from kdaug.core.models import ModelError, pick_device
-from kdaug.core.teacher import TeacherError, TeacherSettings, _Encoder, _pack_by_budget, resolve_teacher
+from kdaug.core.teacher import TeacherError, TeacherSettings, resolve_teacher
+from kdaug.core.teacher_batches import Encoder, pack_by_budget
 
 
 def direct_logits(model_dir, texts, pairs=None, max_length=128):
@@ -102,8 +103,8 @@ def test_encode_equals_the_tokenizer_call(tiny_pair_teacher, side, paired):
     pairs = PAIRS if paired else None
     whole = tok(TEXTS, pairs, truncation=False)
     cut = tok(TEXTS, pairs, truncation=True, max_length=16)
-    fast = _Encoder(tok, max_length=16)
-    slow = _Encoder(tok, max_length=16)
+    fast = Encoder(tok, max_length=16)
+    slow = Encoder(tok, max_length=16)
     slow._whole = None  # the path a tokenizer without a Rust backend takes
     for encoder in (fast, slow):
         features, truncated = encoder.encode(TEXTS, pairs)
@@ -155,7 +156,7 @@ def test_pad_equals_the_tokenizers_own(tiny_pair_teacher, side):
 def test_pack_by_budget_respects_budget_and_batch_size():
     lengths = [5, 50, 6, 7, 48, 10]
     order = sorted(range(6), key=lambda i: lengths[i])
-    batches = _pack_by_budget(order, lengths, token_budget=100, max_batch=3)
+    batches = pack_by_budget(order, lengths, token_budget=100, max_batch=3)
     assert sorted(i for b in batches for i in b) == list(range(6))
     for b in batches:
         assert len(b) <= 3 and max(lengths[i] for i in b) * len(b) <= 100 or len(b) == 1
@@ -165,12 +166,12 @@ def test_pack_by_budget_caps_padding_once_a_batch_is_full_enough():
     rng = np.random.default_rng(0)
     lengths = list(rng.integers(4, 60, size=400))
     order = sorted(range(400), key=lambda i: lengths[i])
-    batches = _pack_by_budget(order, lengths, token_budget=100_000, max_batch=1000, max_padding=0.2, min_batch=8)
+    batches = pack_by_budget(order, lengths, token_budget=100_000, max_batch=1000, max_padding=0.2, min_batch=8)
     assert sorted(i for b in batches for i in b) == list(range(400))
     real = sum(lengths)
     padded = sum(max(lengths[i] for i in b) * len(b) for b in batches)
     assert padded <= 1.2 * real and len(batches) < 40  # little padding, still big batches
-    one_batch = _pack_by_budget(order, lengths, token_budget=100_000, max_batch=1000, max_padding=10.0)
+    one_batch = pack_by_budget(order, lengths, token_budget=100_000, max_batch=1000, max_padding=10.0)
     assert len(one_batch) == 1 and max(lengths) * 400 > 1.5 * real  # what the cap avoids
 
 
