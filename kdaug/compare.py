@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shlex
 import statistics
 from pathlib import Path
 from typing import Any
@@ -98,13 +97,9 @@ def percentile_threshold(dataset: str, column: str, spec) -> float:
 
 
 def main(argv: list[str]) -> int:
-    from kdaug.core.flags import flags_of
-    from kdaug.pipelines.materialize import check_beam_args
+    from kdaug.pipelines.materialize import parse_job_args
 
-    p = parser()
-    args, beam_args = p.parse_known_args(argv)
-    command = "kdaug compare " + " ".join(shlex.quote(a) for a in argv)
-    check_beam_args(beam_args, flags_of(p))
+    args, beam_args, command = parse_job_args(parser(), argv)
     grid = load_grid(args)
     return Comparison(args, beam_args, command, grid).run()
 

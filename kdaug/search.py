@@ -34,7 +34,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import shlex
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -382,12 +381,10 @@ class Search:
 
 
 def main(argv: list[str]) -> int:
-    from kdaug.core.flags import flags_of
-    from kdaug.pipelines.materialize import check_beam_args
+    from kdaug.pipelines.materialize import parse_job_args
 
     p = parser()
-    args, beam_args = p.parse_known_args(argv)
-    command = "kdaug search " + " ".join(shlex.quote(a) for a in argv)
+    args, beam_args, command = parse_job_args(p, argv)
     roles = [r.strip() for r in args.roles.split(",") if r.strip()]
     if not roles or set(roles) - set(ROLES) or "student" not in roles:
         p.error("--roles takes student or teacher,student")
@@ -400,7 +397,6 @@ def main(argv: list[str]) -> int:
             p.error(f"--{flag.replace('_', '-')} must be at least 1")
     if args.eta < 2:
         p.error("--eta must be at least 2")
-    check_beam_args(beam_args, flags_of(p))
     space = load_space(args.space, roles)
     if args.baseline_augment.lower() != "none":
         from kdaug.core.augment import parse_augment_spec

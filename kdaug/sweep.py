@@ -194,19 +194,14 @@ class Sweep:
 
 
 def main(argv: list[str]) -> int:
-    import shlex
-
     from kdaug.core.errors import KdaugError
-    from kdaug.core.flags import flags_of
-    from kdaug.pipelines.materialize import check_beam_args
+    from kdaug.pipelines.materialize import parse_job_args
 
-    p = parser()
-    args, beam_args = p.parse_known_args(argv)
-    check_beam_args(beam_args, flags_of(p))
+    args, beam_args, command = parse_job_args(parser(), argv)
     objectives = [o.strip() for o in args.objectives.split(",")]
     if not set(objectives) <= {"finetune", "distill"}:
         raise KdaugError("--objectives takes finetune and/or distill")
-    sweep = Sweep(args, beam_args, "kdaug sweep " + " ".join(shlex.quote(a) for a in argv))
+    sweep = Sweep(args, beam_args, command)
     jobs = sweep.datasets()  # every dataset checked before any work
     sweep.report(sweep.train(sweep.runs(jobs, objectives)))
     return 0

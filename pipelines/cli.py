@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import shlex
 
-from kdaug.core.flags import command_line, flags_of
+from kdaug.core.flags import command_line
 from kdaug.core.recipe import Recipe
 
 # Recipe holds every default; the help texts read them from there (a flag left out is not passed).
@@ -176,12 +175,9 @@ def materialize(argv: list[str]) -> int:
 
 
 def _materialize(argv: list[str]) -> int:
-    from kdaug.pipelines.materialize import check_beam_args, materialize_recipe
+    from kdaug.pipelines.materialize import materialize_recipe, parse_job_args
 
-    parser = materialize_parser()
-    args, beam_args = parser.parse_known_args(argv)
-    command = "kdaug materialize " + " ".join(shlex.quote(a) for a in argv)
-    check_beam_args(beam_args, flags_of(parser))
+    args, beam_args, command = parse_job_args(materialize_parser(), argv)
     recipe = recipe_from_args(args)
     manifests = materialize_recipe(
         recipe, beam_args, command, scale_from_args(args), on_start=print_role, on_done=print_summary

@@ -21,6 +21,7 @@ Everything that can fail before work (teacher, columns, labels, augment specs, a
 
 from __future__ import annotations
 
+import argparse
 import functools
 import logging
 import shlex
@@ -42,7 +43,7 @@ from kdaug.core.augment import build_augmenters
 from kdaug.core.corpus import LabelSpace, ReadUnit, check_columns, check_labels, plan_read_units
 from kdaug.core.counts import RunCounts
 from kdaug.core.dataset import DATA, DEAD_LETTER, DatasetDir, job_fingerprint
-from kdaug.core.flags import option, reject_unknown
+from kdaug.core.flags import flags_of, option, reject_unknown
 from kdaug.core.models import pick_device
 from kdaug.core.publishing.card import dataset_documents
 from kdaug.core.publishing.manifest import merge_manifest, split_manifest
@@ -316,6 +317,14 @@ def build_pipeline(plan: Plan, options: PipelineOptions) -> beam.Pipeline:
     pipeline = beam.Pipeline(options=options)
     build(pipeline, plan, processes_per_machine(options))
     return pipeline
+
+
+def parse_job_args(parser: argparse.ArgumentParser, argv: list[str]) -> tuple[argparse.Namespace, list[str], str]:
+    """A command's own arguments, the Apache Beam options among `argv` (an argument that is neither
+    fails, naming the closest), and the command line as datasets record it (`kdaug materialize ...`)."""
+    args, beam_args = parser.parse_known_args(argv)
+    check_beam_args(beam_args, flags_of(parser))
+    return args, beam_args, f"{parser.prog} " + " ".join(shlex.quote(a) for a in argv)
 
 
 def check_beam_args(beam_args: list[str], own_flags: list[str]) -> None:
