@@ -7,6 +7,8 @@
     manifest = kdaug.materialize(recipe)                       # the Beam pipeline; DirectRunner by default
     metrics = kdaug.distill("out/kd", student="bilstm", eval="dev.jsonl", output="runs/bilstm-kd")
     teacher = kdaug.finetune("train.jsonl", student="hf:model=minilm", eval="dev.jsonl", output="runs/teacher")
+    model = kdaug.load_model("runs/bilstm-kd/best")           # a student or a teacher, run on new text
+    model.predict(["a gripping, funny film"])                  # ['positive']; predict_proba: probabilities
 
 The package is layered: `kdaug.core` (augmenters, shift, teacher inference, schema access, assets),
 `kdaug.pipelines` (Beam, over core), `kdaug.trainers` (PyTorch, over core), `kdaug.schemas` (the
@@ -25,13 +27,14 @@ try:
 except _metadata.PackageNotFoundError:  # run from a source tree that was never installed
     __version__ = "0+unknown"
 
-__all__ = ["KdaugError", "Recipe", "TrainConfig", "__version__", "distill", "finetune", "materialize"]
+__all__ = ["KdaugError", "Recipe", "TrainConfig", "__version__", "distill", "finetune", "load_model", "materialize"]
 
 if TYPE_CHECKING:
     from kdaug.api import distill, finetune, materialize
     from kdaug.core.errors import KdaugError
     from kdaug.core.recipe import Recipe
     from kdaug.trainers.config import TrainConfig
+    from kdaug.trainers.inference import load_model
 
 _LAZY = {
     "Recipe": "kdaug.core.recipe",
@@ -40,6 +43,7 @@ _LAZY = {
     "materialize": "kdaug.api",
     "distill": "kdaug.api",
     "finetune": "kdaug.api",
+    "load_model": "kdaug.trainers.inference",
 }
 
 

@@ -56,6 +56,18 @@ def _search(argv: list[str]) -> int:
     return main(argv)
 
 
+def _predict(argv: list[str]) -> int:
+    from kdaug.model_commands import predict_main
+
+    return predict_main(argv)
+
+
+def _evaluate(argv: list[str]) -> int:
+    from kdaug.model_commands import evaluate_main
+
+    return evaluate_main(argv)
+
+
 def _verify(argv: list[str]) -> int:
     from kdaug.dataset_commands import verify_main
 
@@ -82,6 +94,8 @@ SUBCOMMANDS: dict[str, tuple[Callable[[list[str]], int], str]] = {
     "compare": (_compare, "KD leaderboard over augmenters, objectives and seeds, with paired tests"),
     "sweep": (_sweep, "grid over shift degree, method, objective and training size: which degree is best"),
     "search": (_search, "search each role's augmentation policy (successive halving), then test the winners"),
+    "predict": (_predict, "run a student (or a teacher) on a corpus: labels and class probabilities per record"),
+    "evaluate": (_evaluate, "score a student (or a teacher) on a labelled file: accuracy, macro-F1, confusion, ECE"),
     "verify": (_verify, "check a dataset against its manifest: checksums, row counts, schema, counts"),
     "publish": (_publish, "verify a dataset and upload it to the Hugging Face Hub (--dry-run: no network)"),
     "report": (_report, "DIR/report.html: what the augmenters did, in plots and highlighted copies"),

@@ -1,4 +1,5 @@
-"""Quantities of a teacher's logits that kdaug stores per row, computed stably in float64."""
+"""Quantities of a model's logits (those kdaug stores per row, and the class probabilities), computed stably
+in float64."""
 
 from __future__ import annotations
 
@@ -9,6 +10,11 @@ def _log_softmax64(logits: np.ndarray) -> np.ndarray:
     z = np.asarray(logits, dtype=np.float64)
     z = z - z.max(axis=-1, keepdims=True)
     return z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
+
+
+def probabilities_of_logits(logits: np.ndarray) -> np.ndarray:
+    """softmax(logits), row-wise, as float32."""
+    return np.exp(_log_softmax64(logits)).astype(np.float32)
 
 
 def entropy_of_logits(logits: np.ndarray) -> np.ndarray:

@@ -203,3 +203,29 @@ def reseal(dataset_dir, split="train"):
     methods = Counter(m for name in entry["data_files"] for m in pq.read_table(ds.path(name))["aug_method"].to_pylist())
     entry["rows_written"], entry["rows_per_method"] = sum(methods.values()), dict(methods)
     (Path(dataset_dir) / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+
+
+STUDENT_SPECS = {
+    "bilstm": "bilstm:hidden=16,embed_dim=8",
+    "bert": "bert:layers=1,hidden=32,heads=2,intermediate=64",
+    "bert_from_teacher": "bert_from_teacher:layers=1",
+    "hf": "hf:model={teacher}",
+}
+
+
+@pytest.fixture(scope="session")
+def tiny_students(tmp_path_factory, tiny_teacher) -> dict[str, Path]:
+    """One saved student directory per kind (untrained, seeded), as `kdaug distill` writes best/."""
+    import torch
+
+    from kdaug.trainers.students import StudentSpec, build_student
+
+    root = tmp_path_factory.mktemp("students")
+    texts = ["a wonderful film", "a dull and lifeless story", "great acting", "not worth the ticket"]
+    out = {}
+    for kind, spec in STUDENT_SPECS.items():
+        torch.manual_seed(0)
+        student = build_student(StudentSpec.parse(spec.format(teacher=tiny_teacher)), LABELS, str(tiny_teacher), texts)
+        student.save(root / kind)
+        out[kind] = root / kind
+    return out

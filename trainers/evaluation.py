@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 
-import numpy as np
 import torch
 
 from kdaug.core.corpus import (
@@ -18,6 +17,7 @@ from kdaug.core.corpus import (
     validate_record,
 )
 from kdaug.core.flags import given, option
+from kdaug.core.metrics import classification_scores
 from kdaug.trainers.config import TrainConfig, TrainConfigError
 from kdaug.trainers.students import Student
 
@@ -48,14 +48,17 @@ def eval_columns(cfg: TrainConfig, split) -> ColumnSpec:
 EvalSet = tuple[list[str], list[str | None], list[int]]
 
 
-def load_eval(path: str, columns: ColumnSpec, label_names: list[str], which: str = "eval") -> EvalSet:
-    """A held-out set (`which` names its setting: eval or test), read with `columns` (eval_columns()).
+def load_eval(
+    path: str, columns: ColumnSpec, label_names: list[str], which: str = "eval", prefix: str = "eval_"
+) -> EvalSet:
+    """A held-out set (`which` names its setting: eval or test; `prefix`, its column settings': eval_ for
+    --eval-text-column), read with `columns` (eval_columns()).
     Its columns are checked first (a missing one fails naming the file's columns and the setting to
     change); labels the training data does not know fail the run before any training (scoring on the
     rest would report accuracy on part of the set); other unusable records are left out, and said."""
     where = given(which, path)
     units = plan_read_units(path)
-    check_columns(units, columns, where, prefix="eval_")
+    check_columns(units, columns, where, prefix=prefix)
     labels = LabelSpace(dict(enumerate(label_names)))
     texts, pairs, gold = [], [], []
     unknown: dict[str, list[str]] = {}  # label value -> positions
@@ -93,7 +96,7 @@ def load_eval(path: str, columns: ColumnSpec, label_names: list[str], which: str
         )
     if not gold:
         raise TrainConfigError(
-            f"{where} has no labelled records in column {columns.label!r} ({option('eval_label_column')})"
+            f"{where} has no labelled records in column {columns.label!r} ({option(prefix + 'label_column')})"
         )
     return texts, pairs, gold
 
@@ -108,11 +111,5 @@ def evaluate(student: Student, texts, pairs, gold, batch_size: int = 256, predic
             logits = student(student.encode(texts[i : i + batch_size], pairs[i : i + batch_size]))
             preds += logits.argmax(-1).tolist()
     student.train()
-    gold_a, pred_a = np.array(gold), np.array(preds)
-    f1s = []
-    for c in sorted(set(gold) | set(preds)):
-        tp = np.sum((pred_a == c) & (gold_a == c))
-        fp, fn = np.sum((pred_a == c) & (gold_a != c)), np.sum((pred_a != c) & (gold_a == c))
-        f1s.append(0.0 if tp == 0 else 2 * tp / (2 * tp + fp + fn))
-    scores = {"accuracy": float(np.mean(gold_a == pred_a)), "macro_f1": float(np.mean(f1s))}
+    scores = classification_scores(gold, preds)
     return {**scores, "predictions": preds} if predictions else scores

@@ -18,6 +18,7 @@ APP = (
     "kdaug.dataset_commands",
     "kdaug.demo",
     "kdaug.experiments",
+    "kdaug.model_commands",
     "kdaug.sweep",
     "kdaug.search",
     "kdaug.search_report",
