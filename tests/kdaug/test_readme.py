@@ -41,16 +41,19 @@ def test_the_readmes_own_data_example_runs_as_written(tmp_path, monkeypatch, mr_
     monkeypatch.chdir(tmp_path)
     bash, python = own_data_blocks()
     steps = commands(bash)
-    assert [s[1] for s in steps] == ["finetune", "materialize", "distill", "report", "verify", "publish"]
+    assert [s[1] for s in steps] == [
+        "finetune", "materialize", "distill", "predict", "evaluate", "evaluate", "report", "verify", "publish"
+    ]
     for argv in steps:
         assert argv[0] == "kdaug" and kdaug_cli(argv[1:]) == 0, argv
     assert (tmp_path / "runs" / "bilstm-kd" / "metrics.json").is_file()
     assert (tmp_path / "out" / "reviews-kd" / "report.html").is_file()
+    assert len((tmp_path / "preds.csv").read_text().splitlines()) == 1 + 20  # a header and dev.csv's 20 rows
     capsys.readouterr()
 
     exec(compile(python, "README.md", "exec"), {})  # the Python version, on the files the commands made
     best = capsys.readouterr().out
-    assert "accuracy" in best and "macro_f1" in best
+    assert "accuracy" in best and "macro_f1" in best and ("['positive']" in best or "['negative']" in best)
     import json
 
     metrics = json.loads((tmp_path / "runs" / "bilstm-kd" / "metrics.json").read_text())
