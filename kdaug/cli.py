@@ -68,6 +68,12 @@ def _evaluate(argv: list[str]) -> int:
     return evaluate_main(argv)
 
 
+def _export(argv: list[str]) -> int:
+    from kdaug.model_commands import export_main
+
+    return export_main(argv)
+
+
 def _verify(argv: list[str]) -> int:
     from kdaug.dataset_commands import verify_main
 
@@ -96,6 +102,7 @@ SUBCOMMANDS: dict[str, tuple[Callable[[list[str]], int], str]] = {
     "search": (_search, "search each role's augmentation policy (successive halving), then test the winners"),
     "predict": (_predict, "run a student (or a teacher) on a corpus: labels and class probabilities per record"),
     "evaluate": (_evaluate, "score a student (or a teacher) on a labelled file: accuracy, macro-F1, confusion, ECE"),
+    "export": (_export, "export a student (or a teacher) to ONNX, optionally int8, checked against PyTorch"),
     "verify": (_verify, "check a dataset against its manifest: checksums, row counts, schema, counts"),
     "publish": (_publish, "verify a dataset and upload it to the Hugging Face Hub (--dry-run: no network)"),
     "report": (_report, "DIR/report.html: what the augmenters did, in plots and highlighted copies"),

@@ -1,6 +1,7 @@
-"""`kdaug predict` and `kdaug evaluate`: a trained student (or a teacher) run on new text, and scored on a
-labelled file. The model is any directory `kdaug distill` or `finetune` wrote (its best/ or last/), or a
-transformers classifier (a teacher's directory or hub id).
+"""`kdaug predict`, `kdaug evaluate` and `kdaug export`: a trained student (or a teacher) run on new text,
+scored on a labelled file, exported to ONNX for serving. The model is any directory `kdaug distill` or
+`finetune` wrote (its best/ or last/), a transformers classifier (a teacher's directory or hub id), or
+(predict, evaluate) a `kdaug export` directory, run with ONNX Runtime.
 
 Everything a run needs is checked before any work: the output's directory, the input's columns, the
 model. A record without text is left out and said; the others are written in the input's order.
@@ -160,4 +161,42 @@ def evaluate_main(argv: list[str]) -> int:
     if output:
         output.write_text(json.dumps(scores, indent=2) + "\n")
         print(f"\nscores: {output}")
+    return 0
+
+
+def export_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="kdaug export",
+        description="Export a student (or a teacher) to ONNX for serving: OUT/model.onnx with dynamic batch and "
+        "sequence axes, the tokenizer files and export.json; checked with ONNX Runtime against PyTorch.",
+    )
+    p.add_argument("--model", required=True, help="a student's directory (a run's best/) or a teacher's")
+    p.add_argument("--output", required=True, help="the export's directory (replaced if it holds an export)")
+    p.add_argument("--format", default="onnx", choices=["onnx"], help="onnx (the only format so far)")
+    p.add_argument("--int8", action="store_true", help="quantize the graph's weights to int8 (dynamic quantization)")
+    p.add_argument("--opset", type=int, default=None, help="ONNX opset (default 17)")
+    return p
+
+
+def export_main(argv: list[str]) -> int:
+    from kdaug.core.errors import KdaugError
+    from kdaug.trainers.export import EXPORT_MANIFEST, OPSET, export_onnx
+
+    args = export_parser().parse_args(argv)
+    out = Path(args.output)
+    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / EXPORT_MANIFEST).is_file())):
+        raise KdaugError(f"--output {args.output!r} exists and is not an export: choose a new directory")
+    writable_output(str(out / EXPORT_MANIFEST))
+    if not Path(args.model).expanduser().exists():
+        from kdaug.core.models import local_model_dir
+
+        local_model_dir(args.model, "model")  # a hub id is fetched; a missing path fails here
+    print(f"exporting {args.model!r} to ONNX{' (int8)' if args.int8 else ''}: {out}")
+    manifest = export_onnx(args.model, out, int8=args.int8, opset=args.opset or OPSET)
+    for name, check in manifest["check"].items():
+        print(
+            f"  {name}: largest logit difference from PyTorch {check['max_abs_logit_difference']:.2e}, "
+            f"predictions agree on {100 * check['prediction_agreement']:.0f}% of {check['probes']} probe texts"
+        )
+    print(f"  {out / 'model.onnx'}: {manifest['onnx_bytes']:,} bytes; inputs {', '.join(manifest['inputs'])}")
     return 0

@@ -20,7 +20,7 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   "$VENV/bin/python" -m pip install -q --upgrade pip 2>&1 | grep -v "is ignored" || true
   # torch first and pinned: unpinned, pip resolves the newest build with GBs of CUDA packages.
   "$VENV/bin/python" -m pip install -q "$TORCH_SPEC" 2>&1 | grep -v "is ignored" || true
-  "$VENV/bin/python" -m pip install -q -e ".[test,demo]" 2>&1 | grep -v "is ignored" || true
+  "$VENV/bin/python" -m pip install -q -e ".[test,demo,serve]" 2>&1 | grep -v "is ignored" || true
   "$VENV/bin/python" -c "import torch, apache_beam, transformers, kdaug.core, kdaug.pipelines, kdaug.trainers" \
     || { echo "[setup] the install failed; see pip's messages above" >&2; exit 1; }
   echo "$want" > "$stamp"

@@ -69,11 +69,14 @@ def load_model(source: str | Path, device: str = "auto", batch_size: int = 64, p
     path = Path(source).expanduser()
     if path.is_dir() and (path / MARKER).is_file():
         return _student(path, device, batch_size)
+    if path.is_dir() and (path / "export.json").is_file():
+        return _onnx(path, batch_size)
     if path.is_dir() and not (path / "config.json").is_file():
         held = sorted(p.name for p in path.iterdir())[:8]
         raise ModelError(
-            f"model {str(source)!r} is neither a kdaug student (no {MARKER}) nor a transformers model (no "
-            f"config.json); it holds {held}. Pass a run's best/ directory or a teacher's directory"
+            f"model {str(source)!r} is neither a kdaug student (no {MARKER}), an export (no export.json) nor a "
+            f"transformers model (no config.json); it holds {held}. Pass a run's best/ directory, an export or a "
+            f"teacher's directory"
         )
     return _teacher(str(source), device, batch_size, precision)
 
@@ -104,6 +107,44 @@ def _student(path: Path, device: str, batch_size: int) -> Model:
 
     names = [id2label[i] for i in range(len(id2label))]
     return Model(str(path), config["kind"], names, int(config.get("max_length", 128)), run)
+
+
+def _onnx(path: Path, batch_size: int) -> Model:
+    """An export of `kdaug export`, run with ONNX Runtime on the CPU; its texts tokenized as the student's."""
+    import onnxruntime as ort
+
+    manifest = json.loads((path / "export.json").read_text(encoding="utf-8"))
+    max_length = int(manifest["max_length"])
+    if manifest["kind"] == "bilstm":
+        from kdaug.trainers.students import WordTokenizer
+
+        words = WordTokenizer.load(path, max_length)
+
+        def encode(texts, pairs):
+            return {k: v.numpy() for k, v in words.encode(texts, pairs).items()}
+    else:
+        from kdaug.core.models import load_tokenizer
+        from kdaug.trainers.students import encode_with
+
+        tokenizer = load_tokenizer(path)
+
+        def encode(texts, pairs):
+            return encode_with(tokenizer, texts, pairs, max_length, tensors="np")
+
+    session = ort.InferenceSession(str(path / "model.onnx"), providers=["CPUExecutionProvider"])
+    names = [i.name for i in session.get_inputs()]
+
+    def run(texts, pairs, on_batch):
+        out = []
+        for i in range(0, len(texts), batch_size):
+            batch = encode(texts[i : i + batch_size], pairs[i : i + batch_size] if pairs is not None else None)
+            out.append(session.run(["logits"], {n: batch[n].astype(np.int64) for n in names})[0])
+            if on_batch:
+                on_batch(len(out[-1]))
+        return np.concatenate(out)
+
+    kind = f"onnx {'int8 ' if manifest.get('int8') else ''}{manifest['kind']}"
+    return Model(str(path), kind, list(manifest["label_names"]), max_length, run)
 
 
 def _teacher(spec: str, device: str, batch_size: int, precision: str) -> Model:

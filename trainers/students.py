@@ -185,6 +185,22 @@ class BiLstmStudent(Student):
         return cls("bilstm", config, model, WordTokenizer.load(directory, config["max_length"]))
 
 
+def encode_with(tokenizer, texts, pairs, max_length: int, tensors: str = "pt") -> dict:
+    """A transformers tokenizer's batch: texts (and their pairs, where any has one), cut to max_length,
+    padded to the longest; `tensors` "pt" (torch) or "np" (an exported model's runtime)."""
+    has_pairs = pairs is not None and any(p is not None for p in pairs)
+    return dict(
+        tokenizer(
+            texts,
+            pairs if has_pairs else None,
+            truncation=True,
+            max_length=max_length,
+            padding=True,
+            return_tensors=tensors,
+        )
+    )
+
+
 class TransformersStudent(Student):
     """Any transformers sequence classifier; saved as a plain transformers directory, so from_pretrained
     and `kdaug materialize --teacher DIR` load it."""
@@ -192,17 +208,7 @@ class TransformersStudent(Student):
     model: Any  # a transformers PreTrainedModel (save_pretrained, .logits), which nn.Module's typing hides
 
     def encode(self, texts, pairs=None):
-        has_pairs = pairs is not None and any(p is not None for p in pairs)
-        return dict(
-            self.tokenizer(
-                texts,
-                pairs if has_pairs else None,
-                truncation=True,
-                max_length=self.config.get("max_length", 128),
-                padding=True,
-                return_tensors="pt",
-            )
-        )
+        return encode_with(self.tokenizer, texts, pairs, self.config.get("max_length", 128))
 
     def forward(self, batch):
         return self.model(**batch).logits

@@ -42,7 +42,15 @@ def test_the_readmes_own_data_example_runs_as_written(tmp_path, monkeypatch, mr_
     bash, python = own_data_blocks()
     steps = commands(bash)
     assert [s[1] for s in steps] == [
-        "finetune", "materialize", "distill", "predict", "evaluate", "evaluate", "report", "verify", "publish"
+        "finetune",
+        "materialize",
+        "distill",
+        "predict",
+        "evaluate",
+        "evaluate",
+        "report",
+        "verify",
+        "publish",
     ]
     for argv in steps:
         assert argv[0] == "kdaug" and kdaug_cli(argv[1:]) == 0, argv
