@@ -278,7 +278,7 @@ class Comparison:
         return {"test_accuracy": sum(int(p == g) for p, g in zip(predictions, gold)) / max(len(gold), 1)}
 
     def report(self) -> None:
-        from kdaug.experiments import gap_closed, paired, scores
+        from kdaug.experiments import gap_closed, paired, scores, teacher_headroom
 
         rows = []
         for entry in self.grid:
@@ -313,6 +313,12 @@ class Comparison:
         comparisons += self.method_claims(rows)
         rows.sort(key=lambda r: -statistics.mean(r["test_accuracy"]))
         teacher = self.teacher_on_test()
+        reference = gold or self.trained.get((REFERENCE, "distill"))
+        if reference:  # the teacher beside the students, said plainly when it is not clearly ahead
+            name = "the gold-labels-only student" if gold else "the student distilled without augmentation"
+            teacher["headroom"] = teacher_headroom(
+                teacher["test_accuracy"], [m["test"]["accuracy"] for m in reference], name
+            )
         if gold:  # the share of the teacher-student gap each entry closes, from the gold-labels-only student
             base = statistics.mean(m["test"]["accuracy"] for m in gold)
             for r in rows:
@@ -366,6 +372,7 @@ def leaderboard(rows: list[dict], comparisons: list[dict], args, teacher: dict) 
         f"share of the gap between the gold-labels-only student and the teacher ({100 * teacher['test_accuracy']:.1f} "
         "test accuracy) that the entry closes.",
         "",
+        *([teacher["headroom"], ""] if teacher.get("headroom") else []),
     ]
     header = ["#", "augmentation", "objective", "test accuracy", "test macro-F1", "dev accuracy"]
     header += ["Δ vs no augmentation [95% CI]", "p", "gap closed", "copies", "changed ratio"]

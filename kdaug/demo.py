@@ -249,7 +249,7 @@ class Demo:
     def report(self, teacher: dict, students: dict[str, list[dict]]) -> None:
         """The table (mean ± std over seeds), each claim's paired bootstrap and the share of the gap
         closed: printed, and written to results.md and results.json."""
-        from kdaug.experiments import gap_closed, paired, scores
+        from kdaug.experiments import gap_closed, paired, scores, teacher_headroom
         from kdaug.stats import describe
 
         results = {"teacher": scores([teacher]), **{name: scores(ms) for name, ms in students.items()}}
@@ -260,6 +260,7 @@ class Demo:
         )
         teacher_test = results["teacher"]["test_accuracy"][0]
         share = gap_closed(best, gold, teacher_test)
+        claims = f"{teacher_headroom(teacher_test, results['student, gold labels only']['test_accuracy'])}\n\n{claims}"
         if share is not None:  # the share of the teacher-student gap that distillation with augmentation closes
             claims += (
                 f"\n- KD + augmentation closes {100 * share:.0f}% of the test-accuracy gap "

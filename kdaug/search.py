@@ -261,7 +261,7 @@ class Search:
     # -- the whole search
 
     def run(self) -> int:
-        from kdaug.experiments import paired, scores
+        from kdaug.experiments import paired, scores, teacher_headroom
 
         a = self.args
         roles = [r.strip() for r in a.roles.split(",")]
@@ -280,7 +280,10 @@ class Search:
         given = self.test_accuracy(a.teacher)
         for t in teachers.values():
             t["test_accuracy"] = self.test_accuracy(str(Path(t["run"]) / "best"))
-        self.write(best, results, comparisons, teachers, given)
+        headroom = teacher_headroom(
+            given, [m["test"]["accuracy"] for m in runs[NONE]], "the student distilled without augmentation"
+        )
+        self.write(best, results, comparisons, teachers, given, headroom)
         return 0
 
     def final_entries(self, best: dict[str, dict], teacher: str) -> tuple[list[FinalEntry], dict[str, dict]]:
@@ -344,7 +347,9 @@ class Search:
         predicted = model.label(texts, pairs if any(p is not None for p in pairs) else None).pred
         return float(np.mean(predicted == np.array(gold)))
 
-    def write(self, best: dict, results: dict, comparisons: list[dict], teachers: dict, given: float) -> None:
+    def write(
+        self, best: dict, results: dict, comparisons: list[dict], teachers: dict, given: float, headroom: str
+    ) -> None:
         from kdaug.search_report import best_recipe_yaml, final_page, plot_trials, trials_page
 
         (self.out / "best_recipe.yaml").write_text(best_recipe_yaml(self.args, best))
@@ -352,7 +357,7 @@ class Search:
         (self.out / "trials.md").write_text(trials_page(self.command, trials, best, self.spent_minutes()))
         (self.out / "trials.json").write_text(json.dumps(trials, indent=2) + "\n")
         plot_trials(trials, self.out / "search.png")
-        final = final_page(self.command, self.args, results, comparisons, teachers, given)
+        final = final_page(self.command, self.args, results, comparisons, teachers, given, headroom)
         (self.out / "results.md").write_text(final)
         payload = {
             "command": self.command,
@@ -363,6 +368,7 @@ class Search:
                 n: {k: t[k] for k in ("policy", "reward", "test_accuracy", "run")} for n, t in teachers.items()
             },
             "given_teacher_test_accuracy": given,
+            "teacher_headroom": headroom,
         }
         (self.out / "results.json").write_text(json.dumps(payload, indent=2) + "\n")
         print("\n" + final)

@@ -50,7 +50,9 @@ def trials_page(command: str, trials: list[dict], best: dict, spent_minutes: flo
     return "\n".join(lines)
 
 
-def final_page(command: str, args, results: dict, comparisons: list[dict], teachers: dict, given: float) -> str:
+def final_page(
+    command: str, args, results: dict, comparisons: list[dict], teachers: dict, given: float, headroom: str
+) -> str:
     from kdaug.core.markdown import table
     from kdaug.experiments import scored_cells
     from kdaug.stats import describe
@@ -72,6 +74,7 @@ def final_page(command: str, args, results: dict, comparisons: list[dict], teach
         f"- {name}: {shown(t['policy'])}, dev {100 * t['reward']:.1f}, test {100 * t['test_accuracy']:.1f}"
         for name, t in teachers.items()
     ]
+    final += ["", headroom]
     final += ["", "Paired comparisons:", ""] + [f"- {describe(c['a'], c['b'], c)}" for c in comparisons] + [""]
     return "\n".join(final)
 

@@ -21,7 +21,7 @@ import numpy as np
 from kdaug.core.corpus import ColumnSpec, SourceExample
 from kdaug.core.logits import probabilities_of_logits
 from kdaug.core.models import ModelError
-from kdaug.trainers.students import MARKER, load_student
+from kdaug.trainers.students import MARKER, Student, load_student
 
 # logits [n, labels] of texts and their pairs (None: single texts), calling on_batch(n) after each batch
 Run = Callable[[Sequence[str], Sequence[str | None] | None, Callable[[int], None] | None], np.ndarray]
@@ -82,17 +82,21 @@ def load_model(source: str | Path, device: str = "auto", batch_size: int = 64, p
 
 
 def _student(path: Path, device: str, batch_size: int) -> Model:
-    import torch
-
     from kdaug.core.models import pick_device
 
     device = pick_device(device)
     try:
-        config = json.loads((path / MARKER).read_text(encoding="utf-8"))
         student = load_student(path).to(device).eval()
     except (OSError, ValueError, KeyError) as err:
         raise ModelError(f"student {str(path)!r} cannot be loaded: {type(err).__name__}: {err}") from None
-    id2label = {int(k): v for k, v in config["id2label"].items()}
+    return student_model(student, str(path), device, batch_size)
+
+
+def student_model(student: Student, source: str, device: str = "cpu", batch_size: int = 64) -> Model:
+    """A loaded student (or a teacher held as one, trainers.export.as_student) as a Model."""
+    import torch
+
+    id2label = {int(k): v for k, v in student.config["id2label"].items()}
 
     def run(texts, pairs, on_batch):
         out = []
@@ -106,7 +110,7 @@ def _student(path: Path, device: str, batch_size: int) -> Model:
         return np.concatenate(out)
 
     names = [id2label[i] for i in range(len(id2label))]
-    return Model(str(path), config["kind"], names, int(config.get("max_length", 128)), run)
+    return Model(source, student.kind, names, int(student.config.get("max_length", 128)), run)
 
 
 def _onnx(path: Path, batch_size: int) -> Model:

@@ -99,6 +99,10 @@ def test_compare_writes_a_leaderboard_with_paired_tests_mix_and_second_round(
     assert all(c["examples"] == 24 and c["seeds"] == [2, 2] for c in saved["comparisons"])
     text = (out / "results.md").read_text()
     assert text.count("paired bootstrap over 24 test examples") == len(saved["comparisons"])
+    assert saved["teacher"]["headroom"] in text
+    assert (
+        "not clearly better than the gold-labels-only student" in text or "leads the gold-labels-only student" in text
+    )
     assert (out / "compare.png").stat().st_size > 0
     assert "| 1 |" in capsys.readouterr().out
 

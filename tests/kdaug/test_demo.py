@@ -27,6 +27,8 @@ def test_demo_story_runs_on_real_minilm_and_mr(tmp_path, capsys):
         results["teacher"]["test_accuracy"][0] > results["student, gold labels only"]["test_accuracy"][0]
     )
     assert ("of the test-accuracy gap between the gold-labels-only student" in printed) == teacher_above_gold
+    # the teacher beside the gold-only student: its lead, or plainly that it has none to speak of
+    assert "The teacher (" in printed or "Note: the teacher (" in printed
     manifest = json.loads((out / "dataset" / "manifest.json").read_text())
     split = manifest["splits"]["train"]
     assert split["records_read"] == 60 and split["reconciles"]

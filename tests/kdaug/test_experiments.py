@@ -74,3 +74,15 @@ def test_a_sweep_with_bad_degrees_or_objectives_fails_before_any_work(tmp_path, 
     assert kdaug([*base, "--objectives", "distill,pretrain"]) == 2
     assert "--objectives takes finetune and/or distill" in capsys.readouterr().err
     assert not (tmp_path / "s").exists()
+
+
+def test_the_teacher_is_set_beside_its_students_and_a_teacher_with_no_lead_is_said_plainly():
+    from kdaug.experiments import teacher_headroom
+
+    ahead = teacher_headroom(0.828, [0.760, 0.770, 0.766])
+    assert ahead.startswith("The teacher (82.8 test accuracy) leads") and "6.3 points" in ahead
+    # the new user's case: teacher 74.4, gold-only student 73.4 -> not clearly better
+    level = teacher_headroom(0.744, [0.730, 0.738, 0.734])
+    assert level.startswith("Note: the teacher (74.4 test accuracy) is not clearly better") and "73.4" in level
+    # a lead within twice the students' spread over seeds is not a clear one either
+    assert teacher_headroom(0.80, [0.76, 0.79, 0.73]).startswith("Note:")

@@ -114,7 +114,9 @@ def test_search_is_deterministic_resumes_after_a_kill_and_writes_a_recipe_that_m
     searched_teacher = results["teachers"]["searched teacher policy"]
     assert searched_teacher["policy"] == results["best"]["teacher"]["policy"]
     assert 0.0 <= searched_teacher["test_accuracy"] <= 1.0
-    assert "--teacher (labels the entries without a searched teacher): test" in (whole / "results.md").read_text()
+    final = (whole / "results.md").read_text()
+    assert "--teacher (labels the entries without a searched teacher): test" in final
+    assert "the student distilled without augmentation (" in final  # the teacher beside the reference student
     for name in ("trials.md", "results.md", "search.png", "best_recipe.yaml"):
         assert (whole / name).is_file()
     printed = capsys.readouterr().out
