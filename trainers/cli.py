@@ -52,6 +52,7 @@ def parser(objective: str) -> argparse.ArgumentParser:
     _held_out_flags(p.add_argument_group("held-out sets"))
     _row_flags(p.add_argument_group("which rows to train on"))
     _optimisation_flags(p.add_argument_group("optimisation"))
+    _quantize_flags(p.add_argument_group("a low-precision student"))
     if objective == "distill":
         _kd_flags(p.add_argument_group("the KD loss"))
     else:
@@ -119,6 +120,24 @@ def _optimisation_flags(g: argparse._ArgumentGroup) -> None:
         const=True,
         help="discard a checkpoint of an earlier run in --output and train from the start (by default a run "
         "resumes its own checkpoint, and refuses one of another run)",
+    )
+
+
+def _quantize_flags(g: argparse._ArgumentGroup) -> None:
+    _add(
+        g,
+        "--quantize",
+        type=int,
+        metavar="BITS",
+        help="quantization-aware training: weights fake-quantized per channel to 8, 4 or 2 (ternary) bits, "
+        "straight-through gradients (default: a float student)",
+    )
+    _add(
+        g,
+        "--quantize-activations",
+        action="store_const",
+        const=True,
+        help="with --quantize: also each linear layer's input, to 8 bits per tensor",
     )
 
 

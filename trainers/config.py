@@ -17,6 +17,7 @@ class TrainConfigError(KdaugError, ValueError):
 
 
 LR_SCHEDULES = ("constant", "linear")
+QUANTIZE_BITS = (8, 4, 2)  # trainers/quantize.py's BITS (kept here so the config loads without torch)
 
 
 @keyword_checked
@@ -61,6 +62,10 @@ class TrainConfig:
     log_every_s: float = 30.0  # without a terminal: a progress line in the log this often (epochs always)
     stop_after_steps: int | None = None  # for tests and smoke runs: end the run early, as a kill would
     restart: bool = False  # discard a checkpoint in `output` and train from the start
+    # Quantization-aware training (trainers/quantize.py): weights fake-quantized to this many bits (8, 4 or
+    # 2: ternary) per output channel, straight-through gradients; None: a float student.
+    quantize: int | None = None
+    quantize_activations: bool = False  # also each Linear's input, to 8 bits per tensor
 
     def __post_init__(self):
         if self.objective not in OBJECTIVES:
@@ -79,6 +84,10 @@ class TrainConfig:
             )
         if self.kd_loss not in KD_LOSSES:
             raise TrainConfigError(f"{option('kd_loss')} must be one of {', '.join(KD_LOSSES)}, not {self.kd_loss!r}")
+        if self.quantize is not None and self.quantize not in QUANTIZE_BITS:
+            raise TrainConfigError(f"{option('quantize')} takes 8, 4 or 2 bits, not {self.quantize!r}")
+        if self.quantize_activations and self.quantize is None:
+            raise TrainConfigError(f"{option('quantize_activations')} needs {option('quantize')} BITS")
 
 
 CONFIG_DEFAULTS = {f.name: f.default for f in fields(TrainConfig) if f.default is not MISSING}

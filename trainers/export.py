@@ -27,6 +27,7 @@ import numpy as np
 import torch
 
 from kdaug.core.models import ModelError, weights_sha256
+from kdaug.trainers.quantize import bake, packed_bytes
 from kdaug.trainers.students import MARKER, Student, TransformersStudent, load_student
 
 EXPORT_MANIFEST = "export.json"
@@ -42,6 +43,15 @@ PROBES = [
     "one of the best films of the year, with a cast that makes every scene worth watching twice",
     "I expected more",
 ]
+
+
+LOW_BIT_NOTE = {
+    8: "int8 weights (ONNX Runtime's dynamic quantization, per channel: the student's own grid)",
+    4: "float32 weights on the 4-bit grid: ONNX Runtime has no 4-bit kernel for every op here (its MatMulNBits "
+    "takes 4-bit MatMul weights); packed_bytes is the size a 4-bit runtime would hold",
+    2: "float32 weights on the ternary grid: no common runtime serves 2-bit weights on a CPU; packed_bytes is "
+    "the size at 2 bits a weight (ternary kernels would hold)",
+}
 
 
 class ExportError(ModelError):
@@ -80,6 +90,13 @@ def as_student(source: str | Path) -> Student:
 def export_onnx(source: str | Path, output: str | Path, int8: bool = False, opset: int = OPSET) -> dict:
     """Exports `source` (a student or teacher directory) to `output`; returns export.json's content."""
     student = as_student(source).eval()
+    quantized = student.config.get("quantize")
+    low_bit = None
+    if quantized:  # a quantization-aware student: its quantized weights, as plain weights
+        bits = int(quantized["bits"])
+        low_bit = {**quantized, "packed_bytes": packed_bytes(student.model, bits), "served_as": LOW_BIT_NOTE[bits]}
+        bake(student.model)
+        int8 = int8 or bits == 8  # its weights are on an int8 grid already: stored as int8, nothing lost
     out = Path(output)
     staging = out.with_name(f".{out.name}.partial")
     shutil.rmtree(staging, ignore_errors=True)
@@ -115,6 +132,7 @@ def export_onnx(source: str | Path, output: str | Path, int8: bool = False, opse
         "source": str(source),
         "source_sha256": weights_sha256(Path(source)) if Path(source).is_dir() else None,
         "check": checks,
+        "quantization_aware": low_bit,
         "tokenizer": _save_tokenizer(student, staging),
         "versions": {"torch": torch.__version__, "onnxruntime": _ort_version()},
     }
@@ -155,7 +173,8 @@ def _quantize(student: Student, graph: Path, names: list[str]) -> dict:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     quantized = graph.with_name("model.int8.onnx")
-    quantize_dynamic(str(graph), str(quantized), weight_type=QuantType.QInt8)
+    # Per channel, symmetric: the grid of an 8-bit quantization-aware student exactly.
+    quantize_dynamic(str(graph), str(quantized), weight_type=QuantType.QInt8, per_channel=True)
     quantized.replace(graph)
     return check_export(student, graph, names)
 

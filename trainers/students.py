@@ -151,10 +151,15 @@ class Student(nn.Module):
         """Input tensors -> logits [batch, labels]."""
 
     def save(self, directory: str | Path) -> None:
+        """The config and the weights; a quantized student's latent float weights (its config says how
+        they are quantized again on load)."""
+        from kdaug.trainers.quantize import latent_weights
+
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         (directory / MARKER).write_text(json.dumps({"kind": self.kind, **self.config}, indent=2))
-        self.save_weights(directory)
+        with latent_weights(self.model):
+            self.save_weights(directory)
 
     @abstractmethod
     def save_weights(self, directory: Path) -> None:
@@ -411,12 +416,27 @@ def build_student(
     teacher: str | None,
     train_texts: Iterable[str] | None = None,
     max_length: int = 128,
+    quantize: dict | None = None,
 ) -> Student:
-    return KINDS[spec.kind].build(spec.params, id2label, teacher, train_texts or [], max_length)
+    """A new student; `quantize` ({"bits": 8|4|2, "activations": bool}) makes it quantization-aware."""
+    student = KINDS[spec.kind].build(spec.params, id2label, teacher, train_texts or [], max_length)
+    if quantize:
+        student.config["quantize"] = dict(quantize)
+    return _quantized(student)
 
 
 def load_student(directory: str | Path) -> Student:
     directory = Path(directory)
     config = json.loads((directory / MARKER).read_text())
     kind = config.pop("kind")
-    return KINDS[kind].load(directory, config)
+    return _quantized(KINDS[kind].load(directory, config))
+
+
+def _quantized(student: Student) -> Student:
+    """The student with its weights fake-quantized as its config says (trainers/quantize.py)."""
+    setting = student.config.get("quantize")
+    if setting:
+        from kdaug.trainers.quantize import quantize
+
+        quantize(student.model, int(setting["bits"]), bool(setting.get("activations")))
+    return student

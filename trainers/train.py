@@ -275,7 +275,8 @@ def new_student(split, cfg: TrainConfig, spec: StudentSpec) -> tuple[Student, in
             yield from (t for t in (row["text"], row["text_pair"]) if t)
 
     words = texts()
-    student = build_student(spec, dict(enumerate(split.label_names)), split.teacher, words, cfg.max_length)
+    quantize = {"bits": cfg.quantize, "activations": cfg.quantize_activations} if cfg.quantize else None
+    student = build_student(spec, dict(enumerate(split.label_names)), split.teacher, words, cfg.max_length, quantize)
     for _ in words:  # a student without a vocabulary of its own reads no text: finish the count
         pass
     return student, rows
