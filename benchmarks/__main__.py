@@ -1,8 +1,13 @@
 """Runs every benchmark: python -m benchmarks (or `make bench`)."""
 
-from benchmarks import augment, copy_quality, labelling, long_texts, training
+from benchmarks import augment, copy_quality, labelling, long_texts, students, training
 
 if __name__ == "__main__":
     raise SystemExit(
-        augment.main([]) or copy_quality.main([]) or long_texts.main([]) or labelling.main([]) or training.main([])
+        augment.main([])
+        or copy_quality.main([])
+        or long_texts.main([])
+        or labelling.main([])
+        or training.main([])
+        or students.main([])
     )

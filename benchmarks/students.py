@@ -180,7 +180,7 @@ def plot(rows: list[dict], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(8, 5))
+    fig, ax = plt.subplots(figsize=(10, 4.8))
     markers = {"PyTorch": "o", "ONNX Runtime": "s"}
     names = list(dict.fromkeys(r["model"] for r in rows))
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
@@ -197,14 +197,18 @@ def plot(rows: list[dict], path: Path) -> None:
         )
     for i, name in enumerate(names):
         ax.scatter([], [], color=colors[i % len(colors)], label=name)
-    ax.scatter([], [], marker="o", color="gray", label="PyTorch (filled: fp32, hollow: int8)")
-    ax.scatter([], [], marker="s", color="gray", label="ONNX Runtime")
+    ax.scatter([], [], marker="o", color="gray", label="circle: PyTorch")
+    ax.scatter([], [], marker="s", color="gray", label="square: ONNX Runtime")
+    ax.scatter([], [], marker="o", facecolors="none", edgecolors="gray", label="filled: fp32, hollow: int8")
     ax.set_xscale("log")
+    ticks = [t for t in (0.125, 0.25, 0.5, 1, 2, 4, 8, 16, 32) if t <= 2 * max(r["latency_b1_p50_ms"] for r in rows)]
+    ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
+    ax.minorticks_off()
     ax.set_xlabel("latency at batch 1, p50 (ms, log scale; tokenization included)")
     ax.set_ylabel("MR test accuracy (%)")
     ax.set_title("What a student buys: accuracy against latency (CPU)")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="lower right")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
