@@ -104,6 +104,15 @@ class Demo:
             type=int,
             help="students trained at once, each on its own share of the cores (default: one per core)",
         )
+        p.add_argument(
+            "--quantize",
+            type=int,
+            choices=(8, 4, 2),
+            metavar="BITS",
+            help="low-precision students (quantization-aware distillation at 8, 4 or 2 bits), as the role-wise "
+            "paper distils into; the teacher and dataset are the float demo's, the students and results go to "
+            "students-qBITS/ and results-qBITS.md",
+        )
         args, beam_args = p.parse_known_args(argv)
         teacher_epochs, student_epochs = (3, 10) if args.full else (1, 5)
         augment = args.augment or (FULL_AUGMENT if args.full else f"synonym:ratio={args.ratio},copies=4")
@@ -120,6 +129,11 @@ class Demo:
             limited.write_text("\n".join(lines[:half] + lines[-(args.limit - half) :]) + "\n", encoding="utf-8")
             train_path = limited
         return cls(args, beam_args, augment, teacher_epochs, student_epochs, train_path, dev_path, test_path, out, argv)
+
+    @property
+    def suffix(self) -> str:
+        """Low-precision students' directory and results name suffix (-q2), so they sit beside the float ones."""
+        return f"-q{self.args.quantize}" if self.args.quantize else ""
 
     def step(self, msg: str) -> None:
         print(f"[{time.time() - self.started:6.0f}s] {msg}", flush=True)
@@ -222,12 +236,13 @@ class Demo:
                     student="bilstm:hidden=150,embeddings=glove",
                     eval=str(self.dev_path),
                     test=str(self.test_path),
-                    output=str(self.out / "students" / f"{objective}-{len(methods or [])}-s{seed}"),
+                    output=str(self.out / f"students{self.suffix}" / f"{objective}-{len(methods or [])}-s{seed}"),
                     objective=objective,
                     methods=methods,
                     epochs=self.student_epochs,
                     batch_size=64,
                     seed=seed,
+                    quantize=self.args.quantize,
                 ),
             )
             for seed in range(self.args.seeds)
@@ -268,14 +283,21 @@ class Demo:
             )
         table = results_table(results) + "\n\n" + claims
         out = self.out
-        (out / "results.json").write_text(json.dumps({"models": results, "comparisons": comparisons}, indent=2) + "\n")
-        (out / "results.md").write_text(table + "\n")
+        (out / f"results{self.suffix}.json").write_text(
+            json.dumps({"models": results, "comparisons": comparisons}, indent=2) + "\n"
+        )
+        (out / f"results{self.suffix}.md").write_text(table + "\n")
         self.step("done")
         examples = len(next(iter(students.values()))[0]["test"]["gold"])
+        precision = (
+            f", weights quantized to {self.args.quantize} bits (trained aware of it)" if self.args.quantize else ""
+        )
         print(
             f"\nMR test split ({examples} sentences; each model's epoch picked on the 500 dev "
-            f"sentences); students: BiLSTM with GloVe 6B-50d; mean ± std over {self.args.seeds} seed(s)\n\n{table}\n\n"
-            f"written to {out}/results.md; dataset card: {out}/dataset/README.md; report: {out}/dataset/report.html"
+            f"sentences); students: BiLSTM with GloVe 6B-50d{precision}; mean ± std over {self.args.seeds} seed(s)"
+            f"\n\n{table}\n\n"
+            f"written to {out}/results{self.suffix}.md; dataset card: {out}/dataset/README.md; "
+            f"report: {out}/dataset/report.html"
         )
 
 

@@ -61,6 +61,14 @@ def test_demo_story_runs_on_real_minilm_and_mr(tmp_path, capsys):
     assert "trained it again" not in capsys.readouterr().out
     assert json.loads((out / "dataset" / "manifest.json").read_text())["splits"]["train"]["created"] == created
 
+    # Low-precision students beside the float ones: the same teacher and dataset, their own runs and results.
+    float_results = (out / "results.md").read_text()
+    assert kdaug(argv + ["--augment", "synonym:ratio=0.5,copies=4", "--quantize", "2"]) == 0
+    assert "weights quantized to 2 bits" in capsys.readouterr().out
+    assert (out / "results.md").read_text() == float_results and (out / "results-q2.md").is_file()
+    saved = json.loads((out / "students-q2" / "distill-0-s0" / "best" / "kdaug_student.json").read_text())
+    assert saved["quantize"] == {"bits": 2, "activations": False}
+
 
 def test_demo_rejects_a_bad_augmentation_before_any_work(tmp_path, capsys):
     assert kdaug(["demo", "--output", str(tmp_path / "demo"), "--augment", "synonym:ratio=2"]) == 2
