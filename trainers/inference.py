@@ -63,9 +63,9 @@ class Model:
 
 
 def load_model(source: str | Path, device: str = "auto", batch_size: int = 64, precision: str = "fp32") -> Model:
-    """A student directory (it has kdaug_student.json) or a transformers classifier (directory or hub id),
-    on `device` (auto: a GPU where there is one). A directory that is neither fails here, naming what it
-    holds."""
+    """A student directory (it has kdaug_student.json), a `kdaug export` directory (export.json: run with
+    ONNX Runtime on the CPU) or a transformers classifier (directory or hub id), on `device` (auto: a GPU
+    where there is one). A directory that is none of them fails here, naming what it holds."""
     path = Path(source).expanduser()
     if path.is_dir() and (path / MARKER).is_file():
         return _student(path, device, batch_size)
