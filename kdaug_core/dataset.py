@@ -119,6 +119,11 @@ class DatasetDir:
             return None
         return record
 
+    def staged_chunk_count(self, split: str) -> int:
+        """How many chunks of the split an unfinished job has staged (a rerun reuses those of its own job)."""
+        chunks = self.staging(split, "chunks")
+        return len(self.fs.glob(f"{chunks}/*.json")) if self.fs.exists(chunks) else 0
+
     def stage_chunk(self, split: str, key: str, data_file: str | None, data: bytes | None, record: dict) -> None:
         """A finished chunk: its data file first, then its record (which makes it count as staged)."""
         if data_file is not None and data is not None:

@@ -8,6 +8,7 @@ about *how* it was run (runner, worker count) belongs here: those never change t
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -44,6 +45,19 @@ def with_teacher_default(spec: AugmentSpec, teacher: str) -> AugmentSpec:
     if "context" in params and params["context"] is None:
         params["context"] = teacher
     return spec if params == spec.params else AugmentSpec(spec.method, params)
+
+
+def _absolute_unless_remote(path: str) -> str:
+    """A local path (or glob) made absolute; a URL (gs://, s3://, hf://) as it is."""
+    return path if "://" in path else os.path.abspath(os.path.expanduser(path))
+
+
+def _absolute_if_local(value: Any) -> Any:
+    """A string naming an existing local file or directory made absolute; anything else (a hub id, a
+    number, a keyword) as it is."""
+    if isinstance(value, str) and "://" not in value and os.path.exists(os.path.expanduser(value)):
+        return os.path.abspath(os.path.expanduser(value))
+    return value
 
 
 @keyword_checked
@@ -214,6 +228,22 @@ class Recipe:
         for key in ("output", *CARD_FIELDS):
             d.pop(key)
         return d
+
+    def with_absolute_paths(self) -> Recipe:
+        """The recipe as the job's workers must see it: every local path it names (input, output, a
+        local teacher, an augmenter's model or reference directory) made absolute. A worker of a
+        portable runner (Flink, Spark, Dataflow, Beam's worker pool) runs in its own working directory,
+        where a relative path names another file or none. What a dataset records stays the recipe as
+        given (`dataset_recipe`), so its bytes do not depend on the directory the job was started in
+        and a published dataset does not carry the author's home directory."""
+        augment = [AugmentSpec(a.method, {k: _absolute_if_local(v) for k, v in a.params.items()}) for a in self.augment]
+        return dataclasses.replace(
+            self,
+            input=_absolute_unless_remote(self.input),
+            output=_absolute_unless_remote(self.output),
+            teacher=_absolute_if_local(self.teacher),
+            augment=augment,
+        )
 
     def card_info(self) -> dict[str, Any]:
         """The dataset card's metadata, as the manifest keeps it."""

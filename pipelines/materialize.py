@@ -43,6 +43,7 @@ from kdaug.core.augment import build_augmenters
 from kdaug.core.corpus import LabelSpace, ReadUnit, check_columns, check_labels, plan_read_units
 from kdaug.core.counts import RunCounts
 from kdaug.core.dataset import DATA, DEAD_LETTER, DatasetDir, job_fingerprint
+from kdaug.core.errors import KdaugError
 from kdaug.core.flags import flags_of, option, reject_unknown
 from kdaug.core.models import pick_device
 from kdaug.core.publishing.card import dataset_documents
@@ -55,6 +56,11 @@ from kdaug.pipelines.model_handler import TeacherModelHandler
 
 log = logging.getLogger("kdaug")
 AUGMENT_BATCH = 64
+
+
+class JobFailedError(KdaugError, RuntimeError):
+    """The runner gave up on the job (a worker process lost, a bundle that failed past the runner's
+    retries). Nothing is committed; what finished is staged for the same command to reuse."""
 
 
 @dataclass(frozen=True)
@@ -76,6 +82,12 @@ class Plan:
     command: str
     scale: Scale = Scale()
     started: float = field(default_factory=time.time)
+
+    @functools.cached_property
+    def on_workers(self) -> Recipe:
+        """The recipe with its local paths absolute: what the workers open (see Recipe.with_absolute_paths).
+        Everything the dataset records comes from `recipe`, as given."""
+        return self.recipe.with_absolute_paths()
 
     @property
     def job(self) -> str:
@@ -136,7 +148,7 @@ def processes_per_machine(options: PipelineOptions) -> int:
 
 def build(pipeline: beam.Pipeline, plan: Plan, processes: int = 1) -> None:
     """The graph of the module docstring's diagram, a named step per box."""
-    r = plan.recipe
+    r = plan.on_workers
     units = pipeline | "Units" >> beam.Create(list(enumerate(plan.units))) | "SpreadUnits" >> beam.Reshuffle()
     starts = beam.pvalue.AsDict(pipeline | "RangeStarts" >> RangeStarts(plan))
     chunks = units | "ReadChunks" >> beam.ParDo(T.ReadChunksFn(r.chunk_size), starts=starts)
@@ -146,7 +158,15 @@ def build(pipeline: beam.Pipeline, plan: Plan, processes: int = 1) -> None:
         duplicates=beam.pvalue.AsDict(duplicates),
     ).with_outputs(T.REUSED, main="chunks")
     to_label = valid.chunks | "Augment" >> beam.ParDo(
-        T.AugmentChunkFn(r.augment, r.seed, AUGMENT_BATCH, plan.scale.torch_threads, processes, r.word_window)
+        T.AugmentChunkFn(
+            r.augment,
+            r.seed,
+            AUGMENT_BATCH,
+            plan.scale.torch_threads,
+            processes,
+            r.word_window,
+            recorded_specs=plan.recipe.augment,
+        )
     )
     if plan.scale.accelerator:  # right fitting: a fusion break, then the labelling on accelerator workers
         to_label = to_label | "ToLabellingWorkers" >> beam.Reshuffle()
@@ -208,7 +228,7 @@ def label_and_write(plan: Plan, processes: int) -> beam.PTransform:
     hints where the job is right-fitted (on the composite, so writing stays on the labelling workers)."""
     r = plan.recipe
     settings = TeacherSettings(
-        r.teacher,
+        plan.on_workers.teacher,
         device=r.device,
         max_length=plan.teacher.max_length,
         trust_remote_code=r.trust_remote_code,
@@ -229,7 +249,8 @@ def label_and_write(plan: Plan, processes: int) -> beam.PTransform:
         "split": r.split,
     }
     schema = arrow_schema(metadata, soft_labels=r.soft_label_format)
-    step: beam.PTransform = LabelAndWrite(handler, T.WriteChunkFn(r.output, r.split, schema, r.soft_label_format))
+    writer = T.WriteChunkFn(plan.on_workers.output, r.split, schema, r.soft_label_format)
+    step: beam.PTransform = LabelAndWrite(handler, writer)
     if plan.scale.accelerator:
         hints = {"accelerator": plan.scale.accelerator}
         step = step.with_resource_hints(**hints, **({"min_ram": plan.scale.min_ram} if plan.scale.min_ram else {}))
@@ -303,7 +324,7 @@ def finalize(_, plan: Plan, counts: RunCounts) -> None:
         [f"{DEAD_LETTER}/{n}" for n in dead_files],
     )
     with_entry = functools.partial(merge_manifest, card=r.card_info())
-    DatasetDir(r.output).commit(r.split, entry, data_files, dead_files, with_entry, dataset_documents)
+    DatasetDir(plan.on_workers.output).commit(r.split, entry, data_files, dead_files, with_entry, dataset_documents)
     if counts.chunks_reused:
         log.info(
             "%s: %d of %d chunks reused from an interrupted earlier run",
@@ -397,8 +418,19 @@ def run(
     pipeline = build_pipeline(plan, options)
     if dry_run and "dataflow" not in (options.view_as(StandardOptions).runner or "").lower():
         return None  # only the Dataflow runner knows --dry_run; the others would run the job
-    result = pipeline.run()
-    if dry_run:
-        return None
-    result.wait_until_finish()
+    try:
+        result = pipeline.run()
+        if dry_run:
+            return None
+        result.wait_until_finish()
+    except KdaugError:
+        raise
+    except Exception as err:  # the runner's own failure: the job is not done, what finished is staged
+        log.error("the runner failed the job:", exc_info=True)
+        staged = DatasetDir(recipe.output).staged_chunk_count(recipe.split)
+        cause = str(err).strip().splitlines()[-1] if str(err).strip() else type(err).__name__
+        raise JobFailedError(
+            f"{recipe.output}: the runner failed the job ({type(err).__name__}: {cause[:300]}); nothing was "
+            f"committed, {staged} finished chunk(s) are staged: run the same command again to finish it"
+        ) from err
     return DatasetDir(recipe.output).read_manifest()

@@ -211,14 +211,18 @@ class AugmentChunkFn(beam.DoFn):
         processes_per_machine: int = 1,
         max_words: int | None = None,
         log_every_s: float = 30.0,
+        recorded_specs: list[AugmentSpec] | None = None,
     ):
+        # specs: what the augmenters run with (local paths absolute); recorded_specs: what rows record
+        # (the specs as given; None: specs)
         self.specs, self.seed, self.batch_size, self.max_words = specs, seed, batch_size, max_words
+        self.recorded_specs = recorded_specs
         self.torch_threads, self.processes_per_machine = torch_threads, processes_per_machine
         self.log_every_s = log_every_s
 
     def setup(self):
         set_torch_threads(self.processes_per_machine, self.torch_threads)  # kNN, masked LM and AugPro use torch
-        self.augmenters = build_augmenters(self.specs)
+        self.augmenters = build_augmenters(self.specs, self.recorded_specs)
         for aug in self.augmenters:
             aug.setup()
         # AugPro and the masked LM run for minutes on a CPU: one progress line per augmenter (per worker

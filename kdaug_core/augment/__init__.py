@@ -72,8 +72,14 @@ def spec_keys(specs: list[AugmentSpec]) -> list[str]:
     return [spec_key(s.method, i) for i, s in enumerate(specs)]
 
 
-def build_augmenters(specs: list[AugmentSpec]) -> list[Augmenter]:
-    return [REGISTRY[s.method](spec_key=key, **s.params) for s, key in zip(specs, spec_keys(specs))]
+def build_augmenters(specs: list[AugmentSpec], recorded: list[AugmentSpec] | None = None) -> list[Augmenter]:
+    """The augmenters of `specs`; with `recorded` (the same specs as the user gave them), rows record those."""
+    augmenters = [REGISTRY[s.method](spec_key=key, **s.params) for s, key in zip(specs, spec_keys(specs))]
+    if recorded is not None:
+        if [s.method for s in recorded] != [s.method for s in specs]:
+            raise ValueError("recorded specs must name the same augmenters, in the same order")
+        augmenters = [aug.recorded_as(given.params) for aug, given in zip(augmenters, recorded)]
+    return augmenters
 
 
 def method_of(spec: str | dict) -> str:

@@ -66,8 +66,15 @@ class Augmenter(ABC):
     def __init__(self, spec_key: str = "", **params: Any):
         self.params = self.validate_params(params)
         self.spec_key = spec_key or self.method
+        self.recorded_params = self.params  # what rows record (aug_params); see recorded_as
         for name, value in self.params.items():
             setattr(self, name, value)
+
+    def recorded_as(self, params: dict[str, Any]) -> Augmenter:
+        """Rows record these params instead of the ones it runs with: the spec as the user gave it,
+        where a job's workers run with its local paths made absolute (Recipe.with_absolute_paths)."""
+        self.recorded_params = self.validate_params(params)
+        return self
 
     @classmethod
     def validate_params(cls, params: dict[str, Any]) -> dict[str, Any]:
@@ -89,7 +96,7 @@ class Augmenter(ABC):
         return out
 
     def aug_params_json(self) -> str:
-        return json.dumps({"method": self.method, **self.params}, sort_keys=True)
+        return json.dumps({"method": self.method, **self.recorded_params}, sort_keys=True)
 
     def setup(self) -> None:  # noqa: B027 - a no-op by default: not every augmenter loads anything
         """Loads heavy assets; called once per worker before the first batch."""

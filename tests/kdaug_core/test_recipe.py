@@ -53,3 +53,37 @@ def test_required_values():
         Recipe.from_sources(None, input="i", output="o")
     with command_line(), pytest.raises(RecipeError, match="--teacher is required"):
         Recipe.from_sources(None, input="i", output="o")
+
+
+def test_workers_see_every_local_path_absolute_while_the_dataset_records_them_as_given(tmp_path, monkeypatch):
+    import json
+
+    from kdaug.core.augment import build_augmenters
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "teacher").mkdir()
+    (tmp_path / "mlm").mkdir()
+    given = Recipe(
+        input="corpus/*.jsonl",
+        output="out",
+        teacher="teacher",
+        augment=["synonym:ratio=0.3,copies=2", "mlm:model=mlm,copies=1", "knn:ratio=0.3,copies=1,source=glove"],
+    )
+    seen = given.with_absolute_paths()
+    assert seen.input == str(tmp_path / "corpus" / "*.jsonl") and seen.output == str(tmp_path / "out")
+    assert seen.teacher == str(tmp_path / "teacher")
+    assert seen.augment[0].params["context"] == str(tmp_path / "teacher")  # the teacher, filled in as the encoder
+    assert seen.augment[1].params["model"] == str(tmp_path / "mlm")
+    assert seen.augment[2].params["source"] == "glove"  # a keyword, not a path here
+    assert seen.dataset_recipe()["teacher"] != given.dataset_recipe()["teacher"] == "teacher"
+
+    remote = Recipe(input="gs://b/corpus", output="gs://b/out", teacher="org/model").with_absolute_paths()
+    assert (remote.input, remote.output, remote.teacher) == ("gs://b/corpus", "gs://b/out", "org/model")
+
+    ran, recorded = (
+        build_augmenters(seen.augment[:1], recorded=given.augment[:1])[0],
+        build_augmenters(given.augment[:1])[0],
+    )
+    assert ran.context == str(tmp_path / "teacher")  # what it loads
+    assert ran.aug_params_json() == recorded.aug_params_json()  # what its rows say
+    assert json.loads(ran.aug_params_json())["context"] == "teacher"
