@@ -20,6 +20,12 @@ def _materialize(argv: list[str]) -> int:
     return materialize(argv)
 
 
+def _plan(argv: list[str]) -> int:
+    from kdaug.pipelines.plan import plan
+
+    return plan(argv)
+
+
 def _distill(argv: list[str]) -> int:
     from kdaug.trainers.cli import distill
 
@@ -94,6 +100,7 @@ def _report(argv: list[str]) -> int:
 
 SUBCOMMANDS: dict[str, tuple[Callable[[list[str]], int], str]] = {
     "materialize": (_materialize, "materialize a distillation dataset (Beam pipeline)"),
+    "plan": (_plan, "what materialize with the same arguments would write and cost, measured on a sample"),
     "demo": (_demo, "the whole story on MR: fine-tune a teacher, materialize, distill students"),
     "distill": (_distill, "distill a student from a materialized dataset"),
     "finetune": (_finetune, "fine-tune on the gold labels of a materialized dataset"),
