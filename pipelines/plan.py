@@ -93,6 +93,8 @@ def plan(argv: list[str]) -> int:
 
 
 def _hours(h: float) -> str:
+    if h < 1 / 3600:
+        return "under 1 s"
     if h < 1 / 60:
         return f"{h * 3600:.0f} s"
     return f"{h * 60:.1f} min" if h < 1 else f"{h:,.1f} h"
