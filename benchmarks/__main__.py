@@ -1,6 +1,7 @@
-"""Runs every benchmark: python -m benchmarks (or `make bench`)."""
+"""Runs every benchmark: python -m benchmarks (or `make bench`). `python -m benchmarks.scale` (hours at a
+million sources) runs on its own."""
 
-from benchmarks import augment, copy_quality, labelling, long_texts, students, training
+from benchmarks import augment, copy_quality, costs, labelling, long_texts, students, training
 
 if __name__ == "__main__":
     raise SystemExit(
@@ -10,4 +11,5 @@ if __name__ == "__main__":
         or labelling.main([])
         or training.main([])
         or students.main([])
+        or costs.main([])
     )

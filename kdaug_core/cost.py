@@ -9,6 +9,7 @@ them and a stated share of the card's peak, until a run on that card measures it
 
 from __future__ import annotations
 
+import io
 import random
 import time
 from collections.abc import Iterable, Sequence
@@ -16,9 +17,10 @@ from dataclasses import dataclass, field
 
 from kdaug.core.augment import build_augmenters
 from kdaug.core.corpus import BadRecord, ColumnSpec, LabelSpace, ReadUnit, SourceExample, read_unit, validate_record
-from kdaug.core.labelling import label_rows
+from kdaug.core.labelling import add_kl_to_source, label_rows
 from kdaug.core.progress import Progress
 from kdaug.core.rows import copy_row, original_row
+from kdaug.core.schema import SoftLabels, rows_to_table
 from kdaug.core.teacher import Teacher, TeacherSettings
 from kdaug.core.threads import set_torch_threads
 
@@ -37,6 +39,7 @@ class CorpusCount:
     sources: int
     bad_records: int
     sample: list[SourceExample]
+    read_seconds_per_record: float = 0.0  # reading and validating, on one core
 
 
 def count_corpus(
@@ -45,6 +48,7 @@ def count_corpus(
     """Reads every record once (units whole, not in byte ranges) and keeps a reservoir sample of the
     valid ones, the same for the same corpus and seed."""
     rng = random.Random(seed)
+    started = time.perf_counter()
     sources = bad = 0
     sample: list[SourceExample] = []
     progress = Progress("counting the corpus", unit="records")
@@ -62,7 +66,7 @@ def count_corpus(
             elif (j := rng.randrange(sources)) < sample_size:
                 sample[j] = src
     progress.close()
-    return CorpusCount(sources, bad, sample)
+    return CorpusCount(sources, bad, sample, (time.perf_counter() - started) / max(sources + bad, 1))
 
 
 @dataclass
@@ -78,6 +82,7 @@ class SampleCosts:
     tokens_per_row: float
     teacher_parameters: int
     teacher_flops_per_row: float
+    write_seconds_per_row: float = 0.0  # rows to a zstd Parquet table, as the pipeline writes a chunk
 
 
 def measure_costs(
@@ -86,11 +91,14 @@ def measure_costs(
     seed: int,
     teacher: TeacherSettings,
     warmup: Sequence[SourceExample] = (),
+    warmup_seconds: float = 60.0,
+    schema=None,
+    soft_labels: SoftLabels | None = None,
 ) -> SampleCosts:
     """Runs the augmenters and the teacher on the sample, one torch thread (a core), so the times are per
-    core. Each augmenter first runs, untimed, on `warmup` (other sources of the same corpus): a long job
-    runs with its caches (WordNet's lookups, candidates' vectors) warm from earlier chunks, which a
-    sample's first pass would not see; its setup is timed apart."""
+    core. Each augmenter first runs, untimed, on `warmup` (other sources of the same corpus; for at most
+    `warmup_seconds`): a long job runs with its caches (WordNet's lookups, candidates' vectors) warm from
+    earlier chunks, which a sample's first pass would not see; its setup is timed apart."""
     set_torch_threads(threads=1)
     warm = list(warmup) or sample[:8]
     ordered = sorted(sample, key=lambda s: (len(s.text) + len(s.text_pair or ""), s.id))
@@ -101,8 +109,11 @@ def measure_costs(
         t0 = time.perf_counter()
         aug.setup()
         setup_seconds[aug.spec_key] = time.perf_counter() - t0
+        warm_until = time.perf_counter() + warmup_seconds
         for start in range(0, len(warm), AUGMENT_BATCH):
             aug.augment_batch(warm[start : start + AUGMENT_BATCH], seed + 1)
+            if time.perf_counter() > warm_until:
+                break
         t0 = time.perf_counter()
         made = 0
         for batch in batches:
@@ -117,13 +128,35 @@ def measure_costs(
     load_seconds = time.perf_counter() - t0
     label_rows(model, rows[:16])  # warm-up
     t0 = time.perf_counter()
-    label_rows(model, rows)
+    labelled = label_rows(model, rows)
     label_seconds = (time.perf_counter() - t0) / len(rows)
     tokens = _mean_tokens(model, rows)
     parameters, flops = teacher_flops(model, tokens)
+    write_seconds = 0.0
+    if schema is not None:
+        write_seconds = _write_seconds(labelled.rows, schema, soft_labels or SoftLabels())
     return SampleCosts(
-        len(sample), augment_seconds, copies, setup_seconds, label_seconds, load_seconds, tokens, parameters, flops
+        len(sample),
+        augment_seconds,
+        copies,
+        setup_seconds,
+        label_seconds,
+        load_seconds,
+        tokens,
+        parameters,
+        flops,
+        write_seconds,
     )
+
+
+def _write_seconds(rows: list[dict], schema, soft_labels: SoftLabels) -> float:
+    """Seconds a row to store labelled rows as the pipeline does (KL to the source, an Arrow table, zstd)."""
+    import pyarrow.parquet as pq
+
+    t0 = time.perf_counter()
+    add_kl_to_source(rows)
+    pq.write_table(rows_to_table(rows, schema, soft_labels), io.BytesIO(), compression="zstd")
+    return (time.perf_counter() - t0) / max(len(rows), 1)
 
 
 def _mean_tokens(model: Teacher, rows: list[dict]) -> float:
@@ -156,6 +189,8 @@ class JobEstimate:
     copies: dict[str, int]  # spec key -> copies expected (the sample's written share)
     costs: SampleCosts
     cores: int
+    read_seconds_per_record: float = 0.0
+    worker_start_seconds: float = 0.0  # a worker process's start: Python, Beam, torch, transformers imported
     gpu_peak_tflops: dict[str, float] = field(default_factory=lambda: dict(GPU_PEAK_TFLOPS))
     gpu_utilization: float = ASSUMED_GPU_UTILIZATION
 
@@ -169,13 +204,19 @@ class JobEstimate:
     def label_core_hours(self) -> float:
         return self.costs.label_seconds_per_row * self.rows / 3600
 
+    def io_core_hours(self) -> float:
+        """Reading and validating the corpus, and writing the rows."""
+        read = self.read_seconds_per_record * (self.sources + self.bad_records)
+        return (read + self.costs.write_seconds_per_row * self.rows) / 3600
+
     def core_hours(self) -> float:
-        return sum(self.augment_core_hours().values()) + self.label_core_hours()
+        return sum(self.augment_core_hours().values()) + self.label_core_hours() + self.io_core_hours()
 
     def wall_hours(self) -> float:
-        """On `cores` worker processes of one thread each, every one loading the assets and the teacher."""
-        setup = (sum(self.costs.setup_seconds.values()) + self.costs.teacher_load_seconds) / 3600
-        return self.core_hours() / self.cores + setup
+        """On `cores` worker processes of one thread each, every one started (its imports), then loading
+        the assets and the teacher."""
+        setup = self.worker_start_seconds + sum(self.costs.setup_seconds.values()) + self.costs.teacher_load_seconds
+        return self.core_hours() / self.cores + setup / 3600
 
     def teacher_flops(self) -> float:
         return self.costs.teacher_flops_per_row * self.rows
@@ -193,6 +234,7 @@ class JobEstimate:
         return {
             **{f"augment {k}": h * scale for k, h in self.augment_core_hours().items()},
             "label": self.label_core_hours() * scale,
+            "read and write": self.io_core_hours() * scale,
         }
 
     def to_dict(self) -> dict:
@@ -206,8 +248,10 @@ class JobEstimate:
             "cores": self.cores,
             "augment_core_hours": self.augment_core_hours(),
             "label_core_hours": self.label_core_hours(),
+            "read_and_write_core_hours": self.io_core_hours(),
             "core_hours": self.core_hours(),
             "wall_hours": self.wall_hours(),
+            "worker_start_seconds": self.worker_start_seconds,
             "teacher_flops": self.teacher_flops(),
             "gpu_hours_estimated": self.gpu_hours(),
             "gpu_utilization_assumed": self.gpu_utilization,
@@ -215,6 +259,28 @@ class JobEstimate:
         }
 
 
-def estimate(count: CorpusCount, costs: SampleCosts, copies_asked: dict[str, int], cores: int) -> JobEstimate:
+def worker_start_seconds() -> float:
+    """How long a fresh Python process takes to import what a materialize worker imports, here."""
+    import subprocess
+    import sys
+
+    t0 = time.perf_counter()
+    imports = "import apache_beam, torch, transformers, pyarrow.parquet, kdaug.core.augment, kdaug.core.teacher"
+    subprocess.run([sys.executable, "-c", imports], check=True, capture_output=True)
+    return time.perf_counter() - t0
+
+
+def estimate(
+    count: CorpusCount, costs: SampleCosts, copies_asked: dict[str, int], cores: int, start_seconds: float = 0.0
+) -> JobEstimate:
     copies = {k: round(count.sources * per) for k, per in costs.copies_per_source.items()}
-    return JobEstimate(count.sources, count.bad_records, copies_asked, copies, costs, cores)
+    return JobEstimate(
+        count.sources,
+        count.bad_records,
+        copies_asked,
+        copies,
+        costs,
+        cores,
+        count.read_seconds_per_record,
+        start_seconds,
+    )

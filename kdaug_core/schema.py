@@ -224,3 +224,14 @@ def dense_logits(values: list, indices: list | None, num_labels: int) -> list[fl
     for i, v in zip(indices, values):
         out[i] = float(v)
     return out
+
+
+def rows_to_table(rows: list[dict], schema, soft_labels: SoftLabels):
+    """Row dicts (teacher_logits as float32 arrays) -> an Arrow table of `schema`, soft labels stored as asked."""
+    columns = {
+        f.name: pa.array([r.get(f.name) for r in rows], f.type) for f in schema if f.name not in SOFT_LABEL_COLUMNS
+    }
+    num_labels = len(json.loads(schema.metadata[b"kdaug.label_names"]))
+    logits = np.stack([r["teacher_logits"] for r in rows]) if rows else np.zeros((0, num_labels), np.float32)
+    columns.update(zip(SOFT_LABEL_COLUMNS, soft_label_arrays(logits, soft_labels)))
+    return pa.Table.from_arrays([columns[f.name] for f in schema], schema=schema)

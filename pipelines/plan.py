@@ -15,9 +15,10 @@ import platform
 from pathlib import Path
 
 from kdaug.core.corpus import plan_read_units
-from kdaug.core.cost import ASSUMED_GPU_UTILIZATION, count_corpus, estimate, measure_costs
+from kdaug.core.cost import ASSUMED_GPU_UTILIZATION, count_corpus, estimate, measure_costs, worker_start_seconds
 from kdaug.core.markdown import table
 from kdaug.core.recipe import RecipeError
+from kdaug.core.schema import arrow_schema
 from kdaug.core.teacher import TeacherSettings
 from kdaug.core.threads import available_cores
 from kdaug.pipelines.cli import materialize_parser, recipe_from_args, scale_from_args
@@ -35,7 +36,8 @@ def plan_parser() -> argparse.ArgumentParser:
         "--sample",
         type=int,
         default=256,
-        help="sources the costs are measured on, after as many others warm the augmenters' caches (default 256)",
+        help="sources the costs are measured on, after up to 4 times as many others warm the augmenters' caches "
+        "(default 256)",
     )
     g.add_argument(
         "--cores", type=int, help="cores the job will run on, one worker process each (default: this machine's)"
@@ -46,6 +48,7 @@ def plan_parser() -> argparse.ArgumentParser:
     return p
 
 
+WARMUP_SAMPLES = 4  # sources run untimed first, per timed one (for at most a minute an augmenter)
 ESTIMATE_FLAGS = ("sample", "cores", "core_hour_price", "gpu_hour_price", "json")
 
 
@@ -67,10 +70,10 @@ def plan(argv: list[str]) -> int:
         print(f"{'== role ' + repr(role) + ': ' if role else ''}kdaug plan: {job.input} -> {job.output}", flush=True)
         units = plan_read_units(job.input, job.input_format, job.input_split or job.split, job.csv_header)
         labels = p.labels if job.label_column else None
-        count = count_corpus(units, job.columns, labels, 2 * wanted["sample"], job.seed)
+        count = count_corpus(units, job.columns, labels, (1 + WARMUP_SAMPLES) * wanted["sample"], job.seed)
         if not count.sample:
             raise RecipeError(f"{job.input}: no valid record to measure on ({count.bad_records} bad)")
-        # half of the sample warms the augmenters' caches, as a long job's earlier chunks would; half is timed
+        # the rest of the sample warms the augmenters' caches, as a long job's earlier chunks would
         timed, warmup = count.sample[: wanted["sample"]], count.sample[wanted["sample"] :]
         settings = TeacherSettings(
             job.teacher,
@@ -81,9 +84,12 @@ def plan(argv: list[str]) -> int:
             precision=job.teacher_precision if job.teacher_precision != "auto" else "fp32",
         )
         print(f"measuring on {len(timed)} of {count.sources:,} sources, one core ...", flush=True)
-        costs = measure_costs(timed, job.augment, job.seed, settings, warmup)
+        schema = arrow_schema({"label_names": p.labels.names()}, soft_labels=job.soft_label_format)
+        costs = measure_costs(
+            timed, job.augment, job.seed, settings, warmup, schema=schema, soft_labels=job.soft_label_format
+        )
         asked = {f"{a.method}.{i}": int(a.params.get("copies", 1)) for i, a in enumerate(job.augment)}
-        result = estimate(count, costs, asked, cores)
+        result = estimate(count, costs, asked, cores, worker_start_seconds())
         print(report(result, wanted["core_hour_price"], wanted["gpu_hour_price"]))
         if wanted["json"]:
             out = Path(wanted["json"] if not role else f"{wanted['json']}.{role}.json")
@@ -134,13 +140,16 @@ def report(e, core_price: float | None = None, gpu_price: float | None = None) -
     rows.append(
         ["label (teacher)", f"{label_per_k:.1f} s", f"{per_million['label']:,.2f}", _hours(e.label_core_hours())]
     )
+    io_per_k = 1000 * e.io_core_hours() * 3600 / max(e.sources, 1)
+    io_row = ["read, validate, write", f"{io_per_k:.1f} s", f"{per_million['read and write']:,.2f}"]
+    rows.append([*io_row, _hours(e.io_core_hours())])
     rows.append(["total", "", f"{sum(per_million.values()):,.2f}", _hours(e.core_hours())])
     header = ["step", "per 1,000 sources (one core)", "core-hours per million sources", "core-hours"]
     lines += table(header, rows, "lrrr")
     lines += [
         "",
-        f"Wall time on {e.cores} core(s): about {_hours(e.wall_hours())} (each worker also loads the assets, "
-        f"{sum(c.setup_seconds.values()) + c.teacher_load_seconds:.0f} s here).",
+        f"Wall time on {e.cores} core(s): about {_hours(e.wall_hours())} (each worker also starts and loads the "
+        f"assets: {e.worker_start_seconds + sum(c.setup_seconds.values()) + c.teacher_load_seconds:.0f} s here).",
     ]
     if core_price is not None:
         lines.append(f"At {core_price:g} a core-hour: {core_price * e.core_hours():,.4g}.")

@@ -31,7 +31,7 @@ from kdaug.core.counts import RunCounts
 from kdaug.core.dataset import DatasetDir, chunk_fingerprint
 from kdaug.core.progress import Progress
 from kdaug.core.rows import copy_row, original_row, position_key
-from kdaug.core.schema import SOFT_LABEL_COLUMNS, SoftLabels, soft_label_arrays
+from kdaug.core.schema import SOFT_LABEL_COLUMNS, SoftLabels, rows_to_table
 from kdaug.core.threads import set_torch_threads
 from kdaug.core.words import words
 from kdaug.pipelines.worker import keep_long_lived_out_of_gc
@@ -309,20 +309,6 @@ def _row_dead_letter(row: dict, stage: str, reason: str) -> dict:
 
 def data_file_name(split: str, key: str) -> str:
     return f"{split}-{key}.parquet"
-
-
-def rows_to_table(rows: list[dict], schema, soft_labels: SoftLabels):
-    """Row dicts (teacher_logits as float32 arrays) -> an Arrow table of `schema`, soft labels stored as asked."""
-    import numpy as np
-    import pyarrow as pa
-
-    columns = {
-        f.name: pa.array([r.get(f.name) for r in rows], f.type) for f in schema if f.name not in SOFT_LABEL_COLUMNS
-    }
-    num_labels = len(json.loads(schema.metadata[b"kdaug.label_names"]))
-    logits = np.stack([r["teacher_logits"] for r in rows]) if rows else np.zeros((0, num_labels), np.float32)
-    columns.update(zip(SOFT_LABEL_COLUMNS, soft_label_arrays(logits, soft_labels)))
-    return pa.Table.from_arrays([columns[f.name] for f in schema], schema=schema)
 
 
 def writable_table(rows: list[dict], schema, soft_labels: SoftLabels):

@@ -57,7 +57,9 @@ def test_measured_costs_scale_to_the_corpus(corpus, tiny_teacher):
     assert e.rows == 300 + e.copies["synonym.0"]
     assert e.copies["synonym.0"] == round(300 * costs.copies_per_source["synonym.0"])
     augment_h = costs.augment_seconds["synonym.0"] * 300 / 3600
-    assert e.core_hours() == pytest.approx(augment_h + costs.label_seconds_per_row * e.rows / 3600)
+    io_h = (count.read_seconds_per_record * 302 + costs.write_seconds_per_row * e.rows) / 3600
+    assert count.read_seconds_per_record > 0 and costs.write_seconds_per_row == 0  # no schema: no write measured
+    assert e.core_hours() == pytest.approx(augment_h + costs.label_seconds_per_row * e.rows / 3600 + io_h)
     assert e.per_million_sources()["augment synonym.0"] == pytest.approx(augment_h * 1e6 / 300)
 
 
@@ -65,10 +67,11 @@ def test_wall_time_divides_the_work_between_cores_and_gpu_time_follows_flops():
     costs = SampleCosts(100, {"synonym.0": 0.01}, {"synonym.0": 4.0}, {"synonym.0": 3.0}, 0.002, 2.0, 30, 10**8, 1e10)
     from kdaug.core.cost import CorpusCount
 
-    e = estimate(CorpusCount(1_000_000, 0, []), costs, {"synonym.0": 4}, cores=8)
+    costs.write_seconds_per_row = 0.0001
+    e = estimate(CorpusCount(1_000_000, 0, [], 0.00005), costs, {"synonym.0": 4}, cores=8, start_seconds=7.0)
     assert e.rows == 5_000_000
-    assert e.core_hours() == pytest.approx((0.01 * 1e6 + 0.002 * 5e6) / 3600)
-    assert e.wall_hours() == pytest.approx(e.core_hours() / 8 + 5.0 / 3600)
+    assert e.core_hours() == pytest.approx((0.01 * 1e6 + 0.002 * 5e6 + 0.00005 * 1e6 + 0.0001 * 5e6) / 3600)
+    assert e.wall_hours() == pytest.approx(e.core_hours() / 8 + (7.0 + 3.0 + 2.0) / 3600)  # start, setup, teacher
     gpu = e.gpu_hours()
     assert gpu["H100"] == pytest.approx(1e10 * 5e6 / (989e12 * 0.3) / 3600)
     assert gpu["T4"] > gpu["A100"] > gpu["H100"]

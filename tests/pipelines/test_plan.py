@@ -22,6 +22,8 @@ def test_plan_counts_what_materialize_then_writes_and_writes_nothing_itself(
     assert "ESTIMATED from FLOPs" in printed and "H100" in printed
     planned = json.loads(estimate.read_text())
     assert planned["cores"] == 4 and planned["sources"] == 80 and planned["bad_records"] == 1
+    assert planned["sample"]["write_seconds_per_row"] > 0 and planned["worker_start_seconds"] > 0
+    assert planned["wall_hours"] > planned["core_hours"] / 4
 
     manifest, rows = materialize(corpus, out, augment=[augment], id_column="id")
     entry = manifest["splits"]["train"]
