@@ -8,6 +8,8 @@ import platform
 import time
 from pathlib import Path
 
+from kdaug.core.threads import cpu_model
+
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
@@ -21,11 +23,8 @@ def machine() -> dict:
         "torch_threads": torch.get_num_threads(),
         "processor": platform.processor() or platform.machine(),
     }
-    try:
-        with open("/proc/cpuinfo") as f:
-            info["cpu"] = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
+    if cpu := cpu_model():
+        info["cpu"] = cpu
     if torch.cuda.is_available():
         info["gpu"] = torch.cuda.get_device_name(0)
     return info

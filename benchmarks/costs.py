@@ -101,7 +101,7 @@ def main(argv: list[str]) -> int:
         augment_rows.append(
             {
                 "augmenter": name,
-                "spec": spec.split(",model=")[0] if "{mlm}" in spec else spec,
+                "spec": spec,
                 "ms_per_source": 1000 * seconds,
                 "copies_per_source": costs.copies_per_source[key],
                 "core_hours_per_million_sources": seconds * 1e6 / 3600,

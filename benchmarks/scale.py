@@ -177,8 +177,9 @@ def run_job(cmd: list[str], kill_when=None) -> dict:
 
 
 def staged_chunks(out: Path) -> int:
-    chunks = out / ".kdaug" / "staging" / "train" / "chunks"
-    return len(list(chunks.glob("*.json"))) if chunks.is_dir() else 0
+    from kdaug.core.dataset import DatasetDir
+
+    return DatasetDir(str(out)).staged_chunk_count("train")
 
 
 def data_files(out: Path) -> dict[str, str]:

@@ -83,6 +83,7 @@ class SampleCosts:
     teacher_parameters: int
     teacher_flops_per_row: float
     write_seconds_per_row: float = 0.0  # rows to a zstd Parquet table, as the pipeline writes a chunk
+    copies_asked: dict[str, int] = field(default_factory=dict)  # spec key -> copies per source the recipe asks
 
 
 def measure_costs(
@@ -105,7 +106,8 @@ def measure_costs(
     batches = [ordered[i : i + AUGMENT_BATCH] for i in range(0, len(ordered), AUGMENT_BATCH)]
     rows = [original_row(s) for s in ordered]
     augment_seconds, copies, setup_seconds = {}, {}, {}
-    for aug in build_augmenters(augment):
+    augmenters = build_augmenters(augment)
+    for aug in augmenters:
         t0 = time.perf_counter()
         aug.setup()
         setup_seconds[aug.spec_key] = time.perf_counter() - t0
@@ -146,6 +148,7 @@ def measure_costs(
         parameters,
         flops,
         write_seconds,
+        {aug.spec_key: int(aug.params.get("copies", 1)) for aug in augmenters},
     )
 
 
@@ -185,7 +188,6 @@ class JobEstimate:
 
     sources: int
     bad_records: int
-    copies_asked: dict[str, int]  # spec key -> copies per source the recipe asks for
     copies: dict[str, int]  # spec key -> copies expected (the sample's written share)
     costs: SampleCosts
     cores: int
@@ -193,6 +195,10 @@ class JobEstimate:
     worker_start_seconds: float = 0.0  # a worker process's start: Python, Beam, torch, transformers imported
     gpu_peak_tflops: dict[str, float] = field(default_factory=lambda: dict(GPU_PEAK_TFLOPS))
     gpu_utilization: float = ASSUMED_GPU_UTILIZATION
+
+    @property
+    def copies_asked(self) -> dict[str, int]:
+        return self.costs.copies_asked
 
     @property
     def rows(self) -> int:
@@ -212,11 +218,14 @@ class JobEstimate:
     def core_hours(self) -> float:
         return sum(self.augment_core_hours().values()) + self.label_core_hours() + self.io_core_hours()
 
+    def setup_seconds(self) -> float:
+        """What each worker process spends before its first chunk: starting (its imports), then loading the
+        augmenters' assets and the teacher."""
+        return self.worker_start_seconds + sum(self.costs.setup_seconds.values()) + self.costs.teacher_load_seconds
+
     def wall_hours(self) -> float:
-        """On `cores` worker processes of one thread each, every one started (its imports), then loading
-        the assets and the teacher."""
-        setup = self.worker_start_seconds + sum(self.costs.setup_seconds.values()) + self.costs.teacher_load_seconds
-        return self.core_hours() / self.cores + setup / 3600
+        """On `cores` worker processes of one thread each, every one set up first."""
+        return self.core_hours() / self.cores + self.setup_seconds() / 3600
 
     def teacher_flops(self) -> float:
         return self.costs.teacher_flops_per_row * self.rows
@@ -270,14 +279,11 @@ def worker_start_seconds() -> float:
     return time.perf_counter() - t0
 
 
-def estimate(
-    count: CorpusCount, costs: SampleCosts, copies_asked: dict[str, int], cores: int, start_seconds: float = 0.0
-) -> JobEstimate:
+def estimate(count: CorpusCount, costs: SampleCosts, cores: int, start_seconds: float = 0.0) -> JobEstimate:
     copies = {k: round(count.sources * per) for k, per in costs.copies_per_source.items()}
     return JobEstimate(
         count.sources,
         count.bad_records,
-        copies_asked,
         copies,
         costs,
         cores,

@@ -28,3 +28,12 @@ def set_torch_threads(processes_per_machine: int = 1, threads: int | None = None
         torch.set_num_threads(n)
     os.environ.setdefault("RAYON_NUM_THREADS", str(n))
     return n
+
+
+def cpu_model() -> str | None:
+    """The CPU's model name from /proc/cpuinfo (Linux); None where it is not there."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            return next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        return None

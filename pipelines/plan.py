@@ -20,7 +20,7 @@ from kdaug.core.markdown import table
 from kdaug.core.recipe import RecipeError
 from kdaug.core.schema import arrow_schema
 from kdaug.core.teacher import TeacherSettings
-from kdaug.core.threads import available_cores
+from kdaug.core.threads import available_cores, cpu_model
 from kdaug.pipelines.cli import materialize_parser, recipe_from_args, scale_from_args
 
 
@@ -65,6 +65,7 @@ def plan(argv: list[str]) -> int:
         raise RecipeError("--cores must be at least 1")
     recipe = recipe_from_args(args)
     cores = wanted["cores"] or available_cores()
+    start_seconds = worker_start_seconds()  # the same for every role's job
     for role, job in recipe.jobs():
         p = prepare(job, command, scale_from_args(args))  # every check materialize makes before work
         print(f"{'== role ' + repr(role) + ': ' if role else ''}kdaug plan: {job.input} -> {job.output}", flush=True)
@@ -88,8 +89,7 @@ def plan(argv: list[str]) -> int:
         costs = measure_costs(
             timed, job.augment, job.seed, settings, warmup, schema=schema, soft_labels=job.soft_label_format
         )
-        asked = {f"{a.method}.{i}": int(a.params.get("copies", 1)) for i, a in enumerate(job.augment)}
-        result = estimate(count, costs, asked, cores, worker_start_seconds())
+        result = estimate(count, costs, cores, start_seconds)
         print(report(result, wanted["core_hour_price"], wanted["gpu_hour_price"]))
         if wanted["json"]:
             out = Path(wanted["json"] if not role else f"{wanted['json']}.{role}.json")
@@ -106,17 +106,10 @@ def _hours(h: float) -> str:
     return f"{h * 60:.1f} min" if h < 1 else f"{h:,.1f} h"
 
 
-def _cpu() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            return next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        return platform.processor() or platform.machine()
-
-
 def report(e, core_price: float | None = None, gpu_price: float | None = None) -> str:
     """The estimate as a person reads it: counts, a table of steps, the teacher's FLOPs and GPU estimate."""
     c = e.costs
+    cpu = cpu_model() or platform.processor() or platform.machine()
     lines = [
         f"  sources {e.sources:,}"
         + (f" ({e.bad_records:,} bad records will be dead-lettered)" if e.bad_records else ""),
@@ -127,7 +120,7 @@ def report(e, core_price: float | None = None, gpu_price: float | None = None) -
         ),
         f"  rows {e.rows:,}",
         "",
-        f"Measured on {c.sources} sampled sources on this machine ({_cpu()}, "
+        f"Measured on {c.sources} sampled sources on this machine ({cpu}, "
         f"one core); the wall time assumes {e.cores} worker process(es) of one core each:",
         "",
     ]
@@ -149,7 +142,7 @@ def report(e, core_price: float | None = None, gpu_price: float | None = None) -
     lines += [
         "",
         f"Wall time on {e.cores} core(s): about {_hours(e.wall_hours())} (each worker also starts and loads the "
-        f"assets: {e.worker_start_seconds + sum(c.setup_seconds.values()) + c.teacher_load_seconds:.0f} s here).",
+        f"assets: {e.setup_seconds():.0f} s here).",
     ]
     if core_price is not None:
         lines.append(f"At {core_price:g} a core-hour: {core_price * e.core_hours():,.4g}.")

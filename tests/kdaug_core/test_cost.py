@@ -53,7 +53,8 @@ def test_measured_costs_scale_to_the_corpus(corpus, tiny_teacher):
     assert costs.augment_seconds["synonym.0"] > 0 and costs.label_seconds_per_row > 0
     assert 5 < costs.tokens_per_row < 80  # MR sentences: about 27 WordPiece tokens
 
-    e = estimate(count, costs, {"synonym.0": 3}, cores=4)
+    assert costs.copies_asked == {"synonym.0": 3}
+    e = estimate(count, costs, cores=4)
     assert e.rows == 300 + e.copies["synonym.0"]
     assert e.copies["synonym.0"] == round(300 * costs.copies_per_source["synonym.0"])
     augment_h = costs.augment_seconds["synonym.0"] * 300 / 3600
@@ -68,10 +69,11 @@ def test_wall_time_divides_the_work_between_cores_and_gpu_time_follows_flops():
     from kdaug.core.cost import CorpusCount
 
     costs.write_seconds_per_row = 0.0001
-    e = estimate(CorpusCount(1_000_000, 0, [], 0.00005), costs, {"synonym.0": 4}, cores=8, start_seconds=7.0)
+    e = estimate(CorpusCount(1_000_000, 0, [], 0.00005), costs, cores=8, start_seconds=7.0)
     assert e.rows == 5_000_000
     assert e.core_hours() == pytest.approx((0.01 * 1e6 + 0.002 * 5e6 + 0.00005 * 1e6 + 0.0001 * 5e6) / 3600)
-    assert e.wall_hours() == pytest.approx(e.core_hours() / 8 + (7.0 + 3.0 + 2.0) / 3600)  # start, setup, teacher
+    assert e.setup_seconds() == pytest.approx(7.0 + 3.0 + 2.0)  # start, assets, teacher
+    assert e.wall_hours() == pytest.approx(e.core_hours() / 8 + (7.0 + 3.0 + 2.0) / 3600)
     gpu = e.gpu_hours()
     assert gpu["H100"] == pytest.approx(1e10 * 5e6 / (989e12 * 0.3) / 3600)
     assert gpu["T4"] > gpu["A100"] > gpu["H100"]

@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from kdaug.core.dataset import STAGING, IncompleteDatasetError
+from kdaug.core.dataset import DatasetDir, IncompleteDatasetError
 from kdaug.trainers.dataset import open_split
 from tests.conftest import write_jsonl
 
@@ -44,8 +44,7 @@ def command(corpus: Path, out: Path, teacher: Path, seed: int) -> list[str]:
 
 
 def staged_chunks(out: Path) -> int:
-    chunks = out / STAGING / "train" / "chunks"
-    return len(list(chunks.glob("*.json"))) if chunks.is_dir() else 0
+    return DatasetDir(str(out)).staged_chunk_count("train")
 
 
 def run_and_kill_after(cmd: list[str], out: Path, chunks: int) -> None:
