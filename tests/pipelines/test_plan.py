@@ -39,5 +39,7 @@ def test_plan_fails_fast_on_a_bad_flag_or_sample(tmp_path, capsys, mr_rows, tiny
     assert "--sample" in capsys.readouterr().err
     assert main(["plan", *common, "--sample", "3"]) == 2
     assert "--sample must be at least 8" in capsys.readouterr().err
+    assert main(["plan", *common, "--cores", "0"]) == 2
+    assert "--cores must be at least 1" in capsys.readouterr().err
     assert main(["plan", *common, "--teacher", str(tmp_path / "missing")]) == 2
     assert "teacher" in capsys.readouterr().err
