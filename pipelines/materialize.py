@@ -1,15 +1,17 @@
 """`kdaug materialize`: corpus -> validate -> augment -> teacher labels -> Parquet + card + manifest.
 
-    units ─> read chunks ─> validate ─> augment ─> [Reshuffle: accelerator workers] ─> label ─> Parquet
-               ^              │  ^          │                                            │  (a file per chunk)
-               └ range starts │  └ duplicate ids (side input; only with --id-column)     │
-                 (side input) └─ dead ──────┴─────────────────── dead ───────────────────┴─> dead_letter/
+    units ─> read + validate chunks ─> augment ─> [Reshuffle: accelerator workers] ─> label ─> Parquet
+                ^          │              │                                          │  (a file per chunk)
+                │          └─ dead ───────┴────────────────── dead ──────────────────┴─> dead_letter/
+      side inputs: range starts, duplicate ids (only with --id-column)
     counters ─> manifest.json, README.md (after every file is written)
 
 The unit of work is a chunk: `chunk_size` consecutive records of one input unit (a file, a byte range of
 a large text file, a Parquet row group), with all their copies. Each chunk is read, augmented, labelled
-and written by one fused chain of DoFns, so a job streams: no step holds the corpus, and peak memory does
-not grow with it (Beam's local runner keeps everything that crosses a shuffle in memory). Chunks are fixed
+and written by one fused chain of DoFns (tests/pipelines/test_materialize_graph.py checks the runner's
+stages), so a job streams: no step holds the corpus's records, and a worker's memory does not grow with
+it. Beam's local runner keeps everything that crosses a shuffle in its launcher's memory: here only the
+units, the counts, the dead letters and, with --id-column, the ids (~0.4 GB per million). Chunks are fixed
 by the data, so the batches cut from them, and the rows, are the same on every runner and worker count.
 
 Right fitting (--teacher-accelerator): a Reshuffle after augmentation, and resource hints on the
@@ -151,10 +153,10 @@ def build(pipeline: beam.Pipeline, plan: Plan, processes: int = 1) -> None:
     r = plan.on_workers
     units = pipeline | "Units" >> beam.Create(list(enumerate(plan.units))) | "SpreadUnits" >> beam.Reshuffle()
     starts = beam.pvalue.AsDict(pipeline | "RangeStarts" >> RangeStarts(plan))
-    chunks = units | "ReadChunks" >> beam.ParDo(T.ReadChunksFn(r.chunk_size), starts=starts)
     duplicates = units | "FindDuplicateIds" >> FindDuplicateIds(r.columns if r.id_column else None, starts)
-    valid = chunks | "Validate" >> beam.ParDo(
-        T.ValidateChunkFn(r.columns, plan.labels, r.output, r.split, plan.job),
+    valid = units | "ReadAndValidate" >> beam.ParDo(
+        T.ReadAndValidateFn(r.chunk_size, r.columns, plan.labels, r.output, r.split, plan.job),
+        starts=starts,
         duplicates=beam.pvalue.AsDict(duplicates),
     ).with_outputs(T.REUSED, main="chunks")
     to_label = valid.chunks | "Augment" >> beam.ParDo(
@@ -206,7 +208,9 @@ class RangeStarts(beam.PTransform):
 
 class FindDuplicateIds(beam.PTransform):
     """Units -> (id, first position) of every id the corpus's id column repeats (a later record with it is
-    a dead letter); none without an id column (generated ids, from position and content, cannot repeat)."""
+    a dead letter); none without an id column (generated ids, from position and content, cannot repeat).
+    Two passes (see kdaug.pipelines.transforms): 16-byte digests of all ids, then ids and positions of the
+    digests that repeat; what the shuffle holds is ~16 bytes an id, not the id and its position."""
 
     def __init__(self, columns, starts):
         super().__init__()
@@ -215,9 +219,16 @@ class FindDuplicateIds(beam.PTransform):
     def expand(self, units):
         if self.columns is None:
             return units.pipeline | "NoDuplicates" >> beam.Create([])
+        repeated = (
+            units
+            | "ReadIdDigests" >> beam.ParDo(T.ReadIdDigestsFn(self.columns), starts=self.starts)
+            | "GroupDigests" >> beam.GroupByKey()
+            | "RepeatedDigests" >> beam.FlatMap(T.repeated_digests)
+        )
         return (
             units
-            | "ReadIds" >> beam.ParDo(T.ReadIdsFn(self.columns), starts=self.starts)
+            | "ReadRepeatedIds"
+            >> beam.ParDo(T.ReadRepeatedIdsFn(self.columns), starts=self.starts, repeated=beam.pvalue.AsList(repeated))
             | "GroupIds" >> beam.GroupByKey()
             | "DuplicatedIds" >> beam.FlatMap(T.first_of_duplicated_id)
         )

@@ -7,6 +7,7 @@ record can raise ends as that record's dead letter, never as the job's end."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import logging
@@ -34,7 +35,7 @@ from kdaug.core.rows import copy_row, original_row, position_key
 from kdaug.core.schema import SOFT_LABEL_COLUMNS, SoftLabels, rows_to_table
 from kdaug.core.threads import set_torch_threads
 from kdaug.core.words import words
-from kdaug.pipelines.worker import keep_long_lived_out_of_gc
+from kdaug.pipelines.worker import keep_long_lived_out_of_gc, release_freed_memory
 
 DEAD = "dead_letter"
 REUSED = "reused"  # records of chunks a previous run of the same job staged
@@ -106,65 +107,119 @@ def range_starts_of_file(indexed_ranges: list[tuple[int, ReadUnit]]) -> list[tup
     return list(zip(indices, find_range_starts([unit for _, unit in indexed_ranges])))
 
 
-class ReadChunksFn(beam.DoFn):
+def read_chunks(indexed_unit: tuple[int, ReadUnit], chunk_size: int, start: RangeStart | None):
     """(unit index, unit) -> (chunk key, raw records): consecutive runs of `chunk_size` records. Chunks
     are fixed by the data, so they (and the batches cut from them) are the same on every runner.
-    `starts` maps the index of each byte range to its RangeStart (a side input)."""
-
-    def __init__(self, chunk_size: int):
-        self.chunk_size = chunk_size
-
-    def process(self, indexed_unit: tuple[int, ReadUnit], starts):
-        unit_index, unit = indexed_unit
-        n, chunk = 0, []
-        for rec in read_unit(unit, starts.get(unit_index)):
-            n += 1
-            chunk.append(rec)
-            if len(chunk) == self.chunk_size:
-                yield chunk_key(unit_index, (n - 1) // self.chunk_size), chunk
-                chunk = []
-        if chunk or n == 0:  # an empty unit still gets its (empty) chunk, so the file set is complete
-            yield chunk_key(unit_index, (max(n, 1) - 1) // self.chunk_size), chunk
+    `start`: where the unit's byte range begins (None for a whole file)."""
+    unit_index, unit = indexed_unit
+    n, chunk = 0, []
+    for rec in read_unit(unit, start):
+        n += 1
+        chunk.append(rec)
+        if len(chunk) == chunk_size:
+            yield chunk_key(unit_index, (n - 1) // chunk_size), chunk
+            chunk = []
+    if chunk or n == 0:  # an empty unit still gets its (empty) chunk, so the file set is complete
+        yield chunk_key(unit_index, (max(n, 1) - 1) // chunk_size), chunk
 
 
-class ReadIdsFn(beam.DoFn):
-    """unit -> (id, position) of every valid record: the input of the duplicate-id check."""
+# The duplicate-id check in two passes, so that what crosses its shuffle is 16 bytes an id: a digest
+# per id first, and ids with positions only for the digests that repeat (none, in the usual corpus).
+ID_DIGEST_BYTES = 16
+ID_BUCKETS = 64
+
+
+def id_digest(example_id: str) -> bytes:
+    return hashlib.blake2b(example_id.encode("utf-8", "surrogatepass"), digest_size=ID_DIGEST_BYTES).digest()
+
+
+def valid_examples(indexed_unit: tuple[int, ReadUnit], starts, columns: ColumnSpec):
+    """The unit's valid records (labels unchecked); the invalid ones are ReadAndValidateFn's dead letters."""
+    unit_index, unit = indexed_unit
+    for rec in read_unit(unit, starts.get(unit_index)):
+        try:
+            yield validate_record(rec, columns, None)
+        except Exception:  # noqa: BLE001 - the record is dead-lettered by ReadAndValidateFn, with its reason
+            continue
+
+
+class ReadIdDigestsFn(beam.DoFn):
+    """unit -> (bucket, the digests of its ids in that bucket, sorted and packed): the first pass."""
 
     def __init__(self, columns: ColumnSpec):
         self.columns = columns
 
     def process(self, indexed_unit: tuple[int, ReadUnit], starts):
-        unit_index, unit = indexed_unit
-        for rec in read_unit(unit, starts.get(unit_index)):
-            try:
-                ex = validate_record(rec, self.columns, None)
-            except Exception:  # noqa: BLE001 - the record is dead-lettered by ValidateChunkFn, with its reason
-                continue
-            yield ex.id, ex.position
+        by_bucket: dict[int, list[bytes]] = {}
+        for ex in valid_examples(indexed_unit, starts, self.columns):
+            digest = id_digest(ex.id)
+            by_bucket.setdefault(digest[0] % ID_BUCKETS, []).append(digest)
+        for bucket, digests in sorted(by_bucket.items()):
+            yield bucket, b"".join(sorted(digests))
+
+
+def repeated_digests(item) -> list[bytes]:
+    """(bucket, [packed digests of each unit]) -> the digests that occur more than once."""
+    _, packs = item
+    seen: set[bytes] = set()
+    repeated: set[bytes] = set()
+    for pack in packs:
+        for i in range(0, len(pack), ID_DIGEST_BYTES):
+            digest = pack[i : i + ID_DIGEST_BYTES]
+            (repeated if digest in seen else seen).add(digest)
+    return sorted(repeated)
+
+
+class ReadRepeatedIdsFn(beam.DoFn):
+    """unit -> (id, position) of each valid record whose id's digest repeats: the second pass. It reads
+    nothing when no digest repeats."""
+
+    def __init__(self, columns: ColumnSpec):
+        self.columns = columns
+
+    def process(self, indexed_unit: tuple[int, ReadUnit], starts, repeated):
+        wanted = set(repeated)
+        if not wanted:
+            return
+        for ex in valid_examples(indexed_unit, starts, self.columns):
+            if id_digest(ex.id) in wanted:
+                yield ex.id, ex.position
 
 
 def first_of_duplicated_id(item):
-    """(id, [positions]) -> (id, first position), for ids that occur more than once."""
+    """(id, [positions]) -> (id, first position), for ids that occur more than once (a digest can repeat
+    for two ids, in theory: each then has one position)."""
     example_id, positions = item
     positions = sorted(positions, key=position_key)
     if len(positions) > 1:
         yield example_id, positions[0]
 
 
-class ValidateChunkFn(beam.DoFn):
-    """(key, raw records) -> (ChunkLog, source examples), or the record of the same chunk staged by an
-    earlier run of this job (REUSED). Bad records and later duplicates of an id become dead letters.
-    `duplicates` maps each repeated id to its first position (a side input)."""
+class ReadAndValidateFn(beam.DoFn):
+    """(unit index, unit) -> per chunk of it, (ChunkLog, source examples), or the record of the same chunk
+    staged by an earlier run of this job (REUSED). Bad records and later duplicates of an id become dead
+    letters. Side inputs: `starts` maps the index of each byte range to its RangeStart, `duplicates` each
+    repeated id to its first position.
 
-    def __init__(self, columns: ColumnSpec, labels: LabelSpace | None, output: str, split: str, job: str):
-        self.columns, self.labels = columns, labels
+    Reading and validating are one step so that raw records never cross a stage boundary: with the
+    duplicate-id side input on a later step, runners fuse the reading with the id scan (both read the
+    units) and store every raw record between the two stages (Beam's local runner in its launcher
+    process, ~2 KB per source: 2.7 GB at a million)."""
+
+    def __init__(
+        self, chunk_size: int, columns: ColumnSpec, labels: LabelSpace | None, output: str, split: str, job: str
+    ):
+        self.chunk_size, self.columns, self.labels = chunk_size, columns, labels
         self.output, self.split, self.job = output, split, job
 
     def setup(self):
         self.dataset = DatasetDir(self.output)
 
-    def process(self, item, duplicates):
-        key, records = item
+    def process(self, indexed_unit: tuple[int, ReadUnit], starts, duplicates):
+        for key, records in read_chunks(indexed_unit, self.chunk_size, starts.get(indexed_unit[0])):
+            yield from self.validate_chunk(key, records, duplicates)
+
+    def validate_chunk(self, key: str, records: list, duplicates):
         chunk_log = ChunkLog(key, chunk_fingerprint(self.job, key, records, duplicates, self.columns.id))
         staged = self.dataset.staged_chunk(self.split, key)
         if staged is not None and staged.get("fingerprint") == chunk_log.fingerprint:
@@ -239,6 +294,7 @@ class AugmentChunkFn(beam.DoFn):
             progress.close()
 
     def process(self, item):
+        release_freed_memory()  # what the previous chunk freed (see kdaug.pipelines.worker)
         chunk_log, sources = item
         copies: dict[str, list[dict]] = {s.id: [] for s in sources}
         counts: dict[str, list[int]] = {}  # spec key -> [requested, written, short text], summed over the chunk
@@ -359,6 +415,8 @@ class WriteChunkFn(beam.DoFn):
         counts = chunk_log.counts + RunCounts.written(name, written, len(data), soft_bytes)
         record = {"fingerprint": chunk_log.fingerprint, "counts": counts.to_dict(), "dead_letters": dead}
         self.dataset.stage_chunk(self.split, chunk_log.key, name, data, record)
+        del table, buf, data
+        release_freed_memory()  # labelling's batches and the file's buffers (see kdaug.pipelines.worker)
         yield counts + RunCounts(chunks_written=1)
         for d in dead:
             yield TaggedOutput(DEAD, d)

@@ -11,8 +11,10 @@ objects freed later by reference counting are still freed.
 from __future__ import annotations
 
 import atexit
+import functools
 import gc
 import sys
+from collections.abc import Callable
 
 SDK_WORKER_MAIN = "apache_beam.runners.worker.sdk_worker_main"
 _exit_hook_registered = False
@@ -39,4 +41,33 @@ def keep_long_lived_out_of_gc() -> bool:
         return False
     gc.collect()
     gc.freeze()
+    return True
+
+
+# glibc's allocator keeps what a process frees inside its heap whenever a live allocation sits above it,
+# and a worker's long-lived allocations (caches filled as new words come) sit among each chunk's
+# short-lived ones. Measured on a 100k-source job: a worker's allocations in use stayed flat (~250 MB)
+# while its heap held 1.1 GB more of free memory, and its RSS grew with the job (1.4, 2.1, 4.3 GB at
+# 10k, 100k, 1M sources). malloc_trim(0) gives the free pages anywhere in the heap back to the system
+# (madvise), so RSS follows what is in use. It walks the heap (~30 ms), so once a chunk.
+@functools.cache
+def _malloc_trim() -> Callable[[int], int] | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+    import ctypes.util
+
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+    except (OSError, AttributeError):  # musl has no malloc_trim
+        return None
+
+
+def release_freed_memory() -> bool:
+    """Returns memory the process freed to the system (glibc's malloc_trim); False where there is no
+    glibc (macOS, musl) and nothing was done."""
+    trim = _malloc_trim()
+    if trim is None:
+        return False
+    trim(0)
     return True

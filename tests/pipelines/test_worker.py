@@ -1,4 +1,6 @@
 import gc
+import platform
+import re
 import sys
 import types
 import weakref
@@ -44,3 +46,19 @@ def test_in_a_beam_worker_garbage_goes_and_the_rest_is_frozen_now(monkeypatch, u
     assert worker.keep_long_lived_out_of_gc() is True
     assert gone() is None  # collected before freezing, not frozen for ever
     assert gc.get_freeze_count() > 0 and not any(o is kept for o in gc.get_objects())  # frozen: never scanned
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="malloc_trim is glibc's")
+def test_freed_memory_goes_back_to_the_system():
+    def rss_mib() -> float:
+        with open("/proc/self/status") as f:
+            return int(re.search(r"VmRSS:\s+(\d+)", f.read()).group(1)) / 1024
+
+    freed, pins = [], []
+    for _ in range(3000):  # 190 MiB freed later, each block below a small one that stays: the heap cannot shrink
+        freed.append(bytearray(b"x") * (64 * 1024))
+        pins.append(bytearray(b"p") * 1024)
+    del freed
+    before = rss_mib()
+    assert worker.release_freed_memory()
+    assert before - rss_mib() > 100
