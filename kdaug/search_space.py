@@ -27,7 +27,7 @@ DEFAULT_SPACE: dict[str, dict] = {
         "augmenters": {
             "synonym": {"ratio": [0.1, 0.2, 0.3, 0.4, 0.5], "copies": [2, 4, 8]},
             "knn": {"ratio": [0.1, 0.2, 0.3, 0.4, 0.5], "copies": [2, 4, 8]},
-            "augpro_mix": {"mu": [0.3, 0.5, 0.7], "copies": [2, 4, 8]},
+            "augpro_mix": {"mu": [0.3, 0.4, 0.5], "copies": [2, 4, 8]},
         },
     },
 }

@@ -117,6 +117,18 @@ def test_pairs_and_bad_specs(tiny_teacher):
     assert all(c.text == src.text for c in res[0].copies) and res[0].copies
     with pytest.raises(AugmentSpecError, match="mu"):
         parse_augment_spec("augpro_mix:mu=1.5")
+    with pytest.raises(AugmentSpecError, match="gives the source back"):
+        parse_augment_spec("augpro_mix:mu=0.7")  # it would write no copy
+
+
+def test_augpro_mix_above_half_would_give_the_source_back(tiny_teacher, mr_rows):
+    """Why mu stops at 0.5: projected, a point nearer its source token than its partner's is the source.
+    (Mixed the other way round, mu 0.3, the same pairs do change.)"""
+    sources = as_sources(mr_rows, 16)
+    mixer = make_augmenter(f"augpro_mix:copies=2,mu=0.3,model={tiny_teacher}")
+    changed = sum(len(r.copies) for r in mixer.augment_batch(sources, seed=0))
+    mixer._mu = ("fixed", 0.7)  # past the parser, as the spec can no longer ask
+    assert changed > 0 and sum(len(r.copies) for r in mixer.augment_batch(sources, seed=0)) == 0
     with pytest.raises(AugmentSpecError, match="needs model"):
         build_augmenters([parse_augment_spec("augpro_fgsm:eps=1")])
 
