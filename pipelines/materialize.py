@@ -158,7 +158,7 @@ def build(pipeline: beam.Pipeline, plan: Plan, processes: int = 1) -> None:
         T.ReadAndValidateFn(r.chunk_size, r.columns, plan.labels, r.output, r.split, plan.job),
         starts=starts,
         duplicates=beam.pvalue.AsDict(duplicates),
-    ).with_outputs(T.REUSED, main="chunks")
+    ).with_outputs(T.REUSED, T.UNITS, main="chunks")
     to_label = valid.chunks | "Augment" >> beam.ParDo(
         T.AugmentChunkFn(
             r.augment,
@@ -177,7 +177,13 @@ def build(pipeline: beam.Pipeline, plan: Plan, processes: int = 1) -> None:
     # (a composite takes several inputs as a tuple: a list would be taken as one input per item)
     dead = (labelled["dead"], reused | "ReusedDead" >> beam.FlatMap(T.reused_dead_letters))
     dead_written = dead | "WriteDeadLetters" >> WriteDeadLetters(r.output, r.split)
-    counts = (labelled["written"], reused | "ReusedCounts" >> beam.Map(T.reused_counts), dead_written)
+    counts = (
+        labelled["written"],
+        labelled["failed"],
+        reused | "ReusedCounts" >> beam.Map(T.reused_counts),
+        dead_written,
+        valid[T.UNITS],
+    )
     totals = counts | "SumCounts" >> SumCounts()
     _ = (
         pipeline
@@ -295,7 +301,8 @@ class SumCounts(beam.PTransform):
 
 class LabelAndWrite(beam.PTransform):
     """(ChunkLog, rows) -> teacher labels -> staged Parquet files. Returns the chunks' counts
-    (`written`) and dead letters (`dead`: the chunks' own, and their rows the teacher could not label)."""
+    (`written`), dead letters (`dead`: the chunks' own, and their rows the teacher could not label) and
+    the keys of the chunks the teacher could not label (`failed`, as counts)."""
 
     def __init__(self, handler: TeacherModelHandler, writer: beam.DoFn):
         super().__init__()
@@ -312,13 +319,20 @@ class LabelAndWrite(beam.PTransform):
             written[T.DEAD],
             failed.failed_inferences | "FailedInference" >> beam.FlatMap(T.failed_inference_to_dead_letters),
         ] | "LabelDead" >> beam.Flatten()
-        return {"written": written.counts, "dead": dead}
+        failed_chunks = failed.failed_inferences | "FailedChunks" >> beam.Map(T.failed_chunks)
+        return {"written": written.counts, "dead": dead, "failed": failed_chunks}
 
 
 def finalize(_, plan: Plan, counts: RunCounts) -> None:
     """Runs once, after every chunk and the dead letters are staged: commits the split (the staged files
     replace the split's old ones, then manifest and card; see kdaug.core.dataset)."""
     r = plan.recipe
+    unaccounted = T.unaccounted_chunks(len(plan.units), counts, r.split)
+    if unaccounted:  # nothing is committed: a rerun reuses what is staged and makes what is missing
+        raise JobFailedError(
+            f"{r.output}: the runner lost work ({len(unaccounted)}: {'; '.join(unaccounted[:3])}); nothing was "
+            "committed: run the same command again to finish it"
+        )
     teacher = {
         "spec": plan.teacher.spec,
         "weights_sha256": plan.teacher.weights_sha256,

@@ -39,6 +39,7 @@ from kdaug.pipelines.worker import keep_long_lived_out_of_gc, release_freed_memo
 
 DEAD = "dead_letter"
 REUSED = "reused"  # records of chunks a previous run of the same job staged
+UNITS = "units"  # the chunks each unit was read into (RunCounts.unit_chunks): what finalize checks files against
 log = logging.getLogger("kdaug")
 
 
@@ -197,9 +198,10 @@ def first_of_duplicated_id(item):
 
 class ReadAndValidateFn(beam.DoFn):
     """(unit index, unit) -> per chunk of it, (ChunkLog, source examples), or the record of the same chunk
-    staged by an earlier run of this job (REUSED). Bad records and later duplicates of an id become dead
-    letters. Side inputs: `starts` maps the index of each byte range to its RangeStart, `duplicates` each
-    repeated id to its first position.
+    staged by an earlier run of this job (REUSED), and after the unit's last chunk the number of its
+    chunks (UNITS). Bad records and later duplicates of an id become dead letters. Side inputs: `starts`
+    maps the index of each byte range to its RangeStart, `duplicates` each repeated id to its first
+    position.
 
     Reading and validating are one step so that raw records never cross a stage boundary: with the
     duplicate-id side input on a later step, runners fuse the reading with the id scan (both read the
@@ -216,8 +218,11 @@ class ReadAndValidateFn(beam.DoFn):
         self.dataset = DatasetDir(self.output)
 
     def process(self, indexed_unit: tuple[int, ReadUnit], starts, duplicates):
+        chunks = 0
         for key, records in read_chunks(indexed_unit, self.chunk_size, starts.get(indexed_unit[0])):
+            chunks += 1
             yield from self.validate_chunk(key, records, duplicates)
+        yield TaggedOutput(UNITS, RunCounts(unit_chunks={str(indexed_unit[0]): chunks}))
 
     def validate_chunk(self, key: str, records: list, duplicates):
         chunk_log = ChunkLog(key, chunk_fingerprint(self.job, key, records, duplicates, self.columns.id))
@@ -357,6 +362,26 @@ def failed_inference_to_dead_letters(item):
         yield from chunk_log.dead
         for row in rows:
             yield _row_dead_letter(row, "label", f"teacher inference failed: {failure(exc)}")
+
+
+def failed_chunks(item) -> RunCounts:
+    """RunInference's failure output -> the keys of its chunks (dead-lettered, so accounted for)."""
+    batch, _ = item
+    return RunCounts(chunks_failed=frozenset(chunk_log.key for chunk_log, _ in batch))
+
+
+def unaccounted_chunks(unit_count: int, counts: RunCounts, split: str) -> list[str]:
+    """What a job would leave out of its dataset: every unit the reading did not report, and every chunk a
+    unit reported that has neither a data file (written now or reused) nor dead letters. Empty when the
+    job is whole; a runner that loses work between steps (Beam's local runner once dropped 7 of 260
+    chunks of a million-source job between two stages) must not commit."""
+    problems = [f"unit {u} was never read" for u in range(unit_count) if str(u) not in counts.unit_chunks]
+    for unit, chunks in sorted(counts.unit_chunks.items(), key=lambda kv: int(kv[0])):
+        for c in range(chunks):
+            key = chunk_key(int(unit), c)
+            if data_file_name(split, key) not in counts.data_files and key not in counts.chunks_failed:
+                problems.append(f"chunk {key} has no data file")
+    return problems
 
 
 def _row_dead_letter(row: dict, stage: str, reason: str) -> dict:

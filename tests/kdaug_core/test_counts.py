@@ -44,6 +44,24 @@ def test_partial_counts_sum_field_by_field():
     assert total.source_dead_letters == 2 and total.copy_dead_letters == 1
 
 
+def test_sums_of_floats_do_not_depend_on_the_order_chunks_arrive_in():
+    ratios = [0.1, 0.2, 0.3]
+    assert (0.1 + 0.2) + 0.3 != (0.3 + 0.2) + 0.1  # float addition is not associative
+    parts = [RunCounts.written(f"f{i}", rows(("synonym", r)), 1, 1) for i, r in enumerate(ratios)]
+    forward, backward = RunCounts.total(parts), RunCounts.total(reversed(parts))
+    assert forward == backward and forward.changed_ratio_sum == backward.changed_ratio_sum
+    assert abs(forward.changed_ratio_sum["synonym"] - 0.6) < 1e-9
+
+
+def test_chunks_staged_with_float_sums_are_still_read():
+    legacy = RunCounts.written("f", rows(("synonym", 0.25)), 1, 1).to_dict()
+    legacy["changed_ratio_sum"] = {"synonym": 0.25}
+    legacy["kl_to_source_sum"] = {"synonym": 0.5}
+    del legacy["changed_ratio_fixed_sum"], legacy["kl_to_source_fixed_sum"]
+    counts = RunCounts.from_dict(legacy)
+    assert counts.changed_ratio_sum == {"synonym": 0.25} and counts.kl_to_source_sum == {"synonym": 0.5}
+
+
 def test_the_manifest_reads_the_typed_counts():
     total = RunCounts.total(
         [

@@ -9,9 +9,11 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.runners.portability.fn_api_runner.fn_runner import FnApiRunner
 
 from kdaug.core.corpus import ColumnSpec, plan_read_units
+from kdaug.core.counts import RunCounts
+from kdaug.core.dataset import DatasetDir
 from kdaug.core.recipe import Recipe
 from kdaug.pipelines import transforms as T
-from kdaug.pipelines.materialize import build, prepare
+from kdaug.pipelines.materialize import JobFailedError, build, prepare
 from tests.conftest import write_jsonl
 
 
@@ -67,3 +69,45 @@ def test_id_digests_are_packed_per_bucket_and_the_second_pass_reads_only_repeats
     assert [example_id for example_id, _ in second] == ["r7", "r7"]
     assert list(T.first_of_duplicated_id(("r7", [p for _, p in second][::-1]))) == [second[0]]
     assert list(T.ReadRepeatedIdsFn(columns).process(units[0], {}, [])) == []
+
+
+def test_every_unit_and_chunk_must_be_accounted_for_before_a_commit():
+    split = "train"
+    whole = RunCounts(
+        unit_chunks={"0": 2, "1": 1},
+        data_files=frozenset(T.data_file_name(split, T.chunk_key(u, c)) for u, c in [(0, 0), (0, 1), (1, 0)]),
+    )
+    assert T.unaccounted_chunks(2, whole, split) == []
+    assert T.unaccounted_chunks(3, whole, split) == ["unit 2 was never read"]
+    lost = RunCounts(unit_chunks={"0": 2, "1": 1}, data_files=frozenset([T.data_file_name(split, "00000-00000")]))
+    assert T.unaccounted_chunks(2, lost, split) == [
+        "chunk 00000-00001 has no data file",
+        "chunk 00001-00000 has no data file",
+    ]
+    failed = lost + RunCounts(chunks_failed=frozenset(["00000-00001", "00001-00000"]))  # dead-lettered: accounted
+    assert T.unaccounted_chunks(2, failed, split) == []
+    twice = whole + RunCounts(unit_chunks={"1": 1})  # a unit read twice reports chunks it does not have
+    assert T.unaccounted_chunks(2, twice, split) == ["chunk 00001-00001 has no data file"]
+
+
+def test_a_job_that_loses_a_chunk_commits_nothing_and_its_rerun_finishes(tmp_path, mr_rows, materialize, monkeypatch):
+    """A runner that drops a chunk between steps (as Beam's local runner once did) is simulated by a
+    writer that drops one; the job fails before committing, and the same job run again completes."""
+    corpus = write_jsonl(tmp_path / "c.jsonl", [dict(r, id=f"r{i}") for i, r in enumerate(mr_rows[:60])])
+    out = tmp_path / "out"
+    kw = dict(augment=["synonym:ratio=0.3,copies=1,context=none"], id_column="id", chunk_size=20)
+    write = T.WriteChunkFn.process
+
+    def drop_the_second_chunk(self, item):
+        if item[0].key != "00000-00001":
+            yield from write(self, item)
+
+    monkeypatch.setattr(T.WriteChunkFn, "process", drop_the_second_chunk)
+    with pytest.raises(JobFailedError, match="lost work"):
+        materialize(corpus, out, **kw)
+    assert DatasetDir(str(out)).read_manifest() is None and DatasetDir(str(out)).staged_chunk_count("train") == 2
+    monkeypatch.setattr(T.WriteChunkFn, "process", write)
+    manifest, rows = materialize(corpus, out, **kw)
+    entry = manifest["splits"]["train"]
+    assert entry["chunks"] == {"written": 1, "reused": 2} and entry["records_written"] == 60
+    assert len({r["source_id"] for r in rows}) == 60

@@ -10,6 +10,11 @@ import pytest
 from kdaug.pipelines import worker
 
 
+def _rss_mib() -> float:
+    with open("/proc/self/status") as f:
+        return int(re.search(r"VmRSS:\s+(\d+)", f.read()).group(1)) / 1024
+
+
 @pytest.fixture
 def unfrozen():
     yield
@@ -50,15 +55,11 @@ def test_in_a_beam_worker_garbage_goes_and_the_rest_is_frozen_now(monkeypatch, u
 
 @pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="malloc_trim is glibc's")
 def test_freed_memory_goes_back_to_the_system():
-    def rss_mib() -> float:
-        with open("/proc/self/status") as f:
-            return int(re.search(r"VmRSS:\s+(\d+)", f.read()).group(1)) / 1024
-
     freed, pins = [], []
     for _ in range(3000):  # 190 MiB freed later, each block below a small one that stays: the heap cannot shrink
         freed.append(bytearray(b"x") * (64 * 1024))
         pins.append(bytearray(b"p") * 1024)
     del freed
-    before = rss_mib()
+    before = _rss_mib()
     assert worker.release_freed_memory()
-    assert before - rss_mib() > 100
+    assert before - _rss_mib() > 100
