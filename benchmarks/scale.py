@@ -11,7 +11,7 @@ worker processes (`--direct_running_mode=multi_processing`), the corpus in files
 sources (a unit of work each), at least one a worker.
 
 Measured per size: wall time per 1,000 sources (linear growth: flat), peak RSS of each worker process
-(sampled from /proc every 0.5 s; flat), rows written. Then, at `--kill-at` sources:
+(sampled from /proc every 0.5 s), rows written. Then, at `--kill-at` sources:
 the job killed (SIGKILL, its whole process group) when half its chunks are staged, rerun with the same
 command: chunks reused, the rerun's time, and its files byte for byte against the uninterrupted run's.
 Output size per million rows at float32, float16 and top-1 soft labels (the smallest size, rewritten).
@@ -241,7 +241,7 @@ def main(argv: list[str]) -> int:
     print(
         f"benchmarks.scale: materialize {', '.join(f'{n:,}' for n in sizes)} sources ({AUGMENT}, a 2-layer "
         f"teacher) on {args.workers} worker processes, a kill at {args.kill_at:,} and its rerun; roughly "
-        f"{sum(sizes) * (2 if args.kill_at else 1) / 1e6 * 0.6:.1f} h on 2 cores (about 35 min per million "
+        f"{sum(sizes) * (2 if args.kill_at else 1) / 1e6 * 0.6:.1f} h on 2 cores (about 33 min per million "
         "sources as measured here)",
         flush=True,
     )
