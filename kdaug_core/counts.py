@@ -69,7 +69,7 @@ class RunCounts:
     @classmethod
     def from_dict(cls, values: dict) -> RunCounts:
         values = dict(values)
-        for legacy in ("changed_ratio_sum", "kl_to_source_sum"):  # float sums, in chunks staged by kdaug 0.1.0
+        for legacy in ("changed_ratio_sum", "kl_to_source_sum"):  # float sums, in chunks staged before fixed point
             if legacy in values:
                 sums = values.pop(legacy)
                 values[legacy.replace("_sum", "_fixed_sum")] = {m: to_fixed(v) for m, v in sums.items()}

@@ -11,7 +11,7 @@ a large text file, a Parquet row group), with all their copies. Each chunk is re
 and written by one fused chain of DoFns (tests/pipelines/test_materialize_graph.py checks the runner's
 stages), so a job streams: no step holds the corpus's records, and a worker's memory does not grow with
 it. Beam's local runner keeps everything that crosses a shuffle in its launcher's memory: here only the
-units, the counts, the dead letters and, with --id-column, the ids (~0.4 GB per million). Chunks are fixed
+units, the counts, the dead letters and, with --id-column, 16-byte digests of the ids. Chunks are fixed
 by the data, so the batches cut from them, and the rows, are the same on every runner and worker count.
 
 Right fitting (--teacher-accelerator): a Reshuffle after augmentation, and resource hints on the

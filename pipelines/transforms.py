@@ -373,8 +373,8 @@ def failed_chunks(item) -> RunCounts:
 def unaccounted_chunks(unit_count: int, counts: RunCounts, split: str) -> list[str]:
     """What a job would leave out of its dataset: every unit the reading did not report, and every chunk a
     unit reported that has neither a data file (written now or reused) nor dead letters. Empty when the
-    job is whole; a runner that loses work between steps (Beam's local runner once dropped 7 of 260
-    chunks of a million-source job between two stages) must not commit."""
+    job is whole; a runner that loses work (Beam's local runner once lost 7 of the 260 chunks of a
+    million-source job, with an earlier graph) must not commit."""
     problems = [f"unit {u} was never read" for u in range(unit_count) if str(u) not in counts.unit_chunks]
     for unit, chunks in sorted(counts.unit_chunks.items(), key=lambda kv: int(kv[0])):
         for c in range(chunks):

@@ -49,10 +49,11 @@ def keep_long_lived_out_of_gc() -> bool:
 # short-lived ones. Measured on a 100k-source job: a worker's allocations in use stayed flat (~250 MB)
 # while its heap held 1.1 GB more of free memory. malloc_trim(0) gives the free pages anywhere in the
 # heap back to the system (madvise), so after each chunk RSS is what is in use (~1.0 GB a worker at 100k
-# and at 1M sources). It walks the heap (~30 ms), so once a chunk. Within a chunk the heap still grows
-# by what the chunk churns through (peaks of 2.1 GB at 100k, 3.1 GB at 1M): a fixed mmap threshold
-# (MALLOC_MMAP_THRESHOLD_=4194304 in the workers' environment) held the 100k peak to 1.1 GB, at 27%
-# more wall time (docs/benchmarks.md), so it is the user's trade, not a default.
+# and at 1M sources). It walks the heap (~30 ms), so it runs at each end of a chunk's chain: both ends
+# where the chain is fused (the second finds little), one on a right-fitted worker. Within a chunk the
+# heap grows by what the chunk churns through (peaks of 2.1 GB at 100k, 3.1 GB at 1M): a fixed mmap
+# threshold (MALLOC_MMAP_THRESHOLD_=4194304 in the workers' environment) held the 100k peak to 1.1 GB,
+# at 27% more wall time (docs/benchmarks.md), so it is the user's trade, not a default.
 @functools.cache
 def _malloc_trim() -> Callable[[int], int] | None:
     if not sys.platform.startswith("linux"):
