@@ -143,7 +143,7 @@ class TeacherSettings:
     spec: str  # a local directory or a hub id
     device: str = "auto"
     max_length: int | None = None  # None: the model's limit
-    token_budget: int = 16384  # padded tokens per forward pass
+    token_budget: int | None = None  # padded tokens per forward pass; None: by device (Teacher.token_budget)
     max_batch_size: int = 256
     trust_remote_code: bool = False
     precision: str = "auto"
@@ -164,6 +164,12 @@ class Teacher:
     """
 
     SLICE = 1024  # texts tokenized per step; batches never span two slices
+    # Padded tokens per forward pass. A GPU wants big batches. On a CPU a batch of 4,096 tokens already
+    # keeps the matrix products efficient, and the budget bounds the activations' block sizes: glibc
+    # keeps the freed blocks of each forward in its heap and reuses them only for requests no bigger,
+    # so with 16,384 (and max_batch_size binding) a worker's heap grew by up to 850 MB within a chunk of
+    # 20k rows against 330 MB at 4,096, at the same speed (docs/benchmarks.md, "At scale").
+    GPU_TOKEN_BUDGET, CPU_TOKEN_BUDGET = 16384, 4096
 
     def __init__(
         self,
@@ -179,7 +185,9 @@ class Teacher:
         self.model, self.tokenizer = model, tokenizer
         self.device, self.precision, self.attention = device, precision, attention  # as decided on this worker
         self.max_length = info.max_length
-        self.prefetch = device.startswith("cuda") if settings.prefetch is None else settings.prefetch
+        on_gpu = device.startswith("cuda")
+        self.prefetch = on_gpu if settings.prefetch is None else settings.prefetch
+        self.token_budget = settings.token_budget or (self.GPU_TOKEN_BUDGET if on_gpu else self.CPU_TOKEN_BUDGET)
         self._encoder = Encoder(tokenizer, info.max_length)
 
     @classmethod
@@ -241,7 +249,7 @@ class Teacher:
         The composition depends only on the texts, never on timing: same inputs, same batches."""
         order = sorted(range(len(texts)), key=lambda i: (len(texts[i]) + len(pairs[i] if pairs else ""), i))
         pin = self.device.startswith("cuda")
-        budget, most = self.settings.token_budget, self.settings.max_batch_size
+        budget, most = self.token_budget, self.settings.max_batch_size
         for start in range(0, len(order), self.SLICE):
             piece = order[start : start + self.SLICE]
             features, truncated = self.encode([texts[i] for i in piece], [pairs[i] for i in piece] if pairs else None)

@@ -5,7 +5,7 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 from kdaug.core.logits import entropy_of_logits
 from kdaug.core.models import ModelError, pick_device
-from kdaug.core.teacher import TeacherError, TeacherSettings, resolve_teacher
+from kdaug.core.teacher import Teacher, TeacherError, TeacherSettings, resolve_teacher
 from kdaug.core.teacher_batches import Encoder, pack_by_budget
 
 
@@ -74,6 +74,15 @@ def test_labels_equal_a_direct_forward_pass_in_input_order(tiny_teacher):
     np.testing.assert_allclose(labels.logits, direct_logits(tiny_teacher, texts), atol=1e-5)
     assert list(labels.pred) == list(labels.logits.argmax(-1))
     assert not labels.truncated.any()
+
+
+def test_the_token_budget_follows_the_device_unless_given(tiny_teacher):
+    on_cpu = TeacherSettings(str(tiny_teacher), device="cpu").load()
+    assert on_cpu.token_budget == Teacher.CPU_TOKEN_BUDGET < Teacher.GPU_TOKEN_BUDGET
+    texts = [" ".join(["word"] * (5 + i % 40)) for i in range(3000)]
+    padded = [batch["input_ids"].numel() for _, batch, _ in on_cpu.batches(texts)]
+    assert max(padded) <= Teacher.CPU_TOKEN_BUDGET and sum(padded) >= sum(len(t.split()) for t in texts)
+    assert TeacherSettings(str(tiny_teacher), device="cpu", token_budget=512).load().token_budget == 512
 
 
 def test_long_texts_are_truncated_for_the_teacher_and_flagged(tiny_teacher):
