@@ -168,7 +168,8 @@ class Teacher:
     # keeps the matrix products efficient, and the budget bounds the activations' block sizes: glibc
     # keeps the freed blocks of each forward in its heap and reuses them only for requests no bigger,
     # so with 16,384 (and max_batch_size binding) a worker's heap grew by up to 850 MB within a chunk of
-    # 20k rows against 330 MB at 4,096, at the same speed (docs/benchmarks.md, "At scale").
+    # 20k rows against 360 MB at 4,096; a 100k-source job's largest worker peaked at 1.26 GB against
+    # 2.10 GB, in 0.93x the time (docs/benchmarks.md, "At scale").
     GPU_TOKEN_BUDGET, CPU_TOKEN_BUDGET = 16384, 4096
 
     def __init__(

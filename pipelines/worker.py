@@ -51,9 +51,10 @@ def keep_long_lived_out_of_gc() -> bool:
 # heap back to the system (madvise), so after each chunk RSS is what is in use (~1.0 GB a worker at 100k
 # and at 1M sources). It walks the heap (~30 ms), so it runs at each end of a chunk's chain: both ends
 # where the chain is fused (the second finds little), one on a right-fitted worker. Within a chunk the
-# heap grows by what the chunk churns through (peaks of 2.1 GB at 100k, 3.1 GB at 1M): a fixed mmap
-# threshold (MALLOC_MMAP_THRESHOLD_=4194304 in the workers' environment) held the 100k peak to 1.1 GB,
-# at 27% more wall time (docs/benchmarks.md), so it is the user's trade, not a default.
+# heap grows by what the chunk churns through, mostly the teacher's activations (bounded on a CPU by
+# Teacher.CPU_TOKEN_BUDGET: peaks of 1.37 GB at 100k, 1.82 GB at 1M); a fixed mmap threshold
+# (MALLOC_MMAP_THRESHOLD_=4194304 in the workers' environment) removes most of the rest at 27% more
+# wall time (docs/benchmarks.md), so it is the user's trade, not a default.
 @functools.cache
 def _malloc_trim() -> Callable[[int], int] | None:
     if not sys.platform.startswith("linux"):
