@@ -31,7 +31,7 @@ def _short_ok(v: str) -> str | None:
 
 
 STOPWORD_POLICIES = ("fill", "keep")
-FILL_POLICIES = ("all", "fitting")
+FILL_POLICIES = ("auto", "all", "fitting")
 
 
 def _fit_ok(v: float) -> str | None:
@@ -50,11 +50,11 @@ CONTEXT_PARAMS = {
     "min_fit": Param(float, 0.7, "keep a candidate whose contextual fit (cosine) reaches this", _fit_ok),
     "fill": Param(
         str,
-        "all",
+        "auto",
         "where fitting replacements of a word's main sense and safe function words cannot meet the ratio: "
-        "all: fitting replacements of other senses, then content words none of whose candidates fits, then "
-        "risky function words, so the ratio holds; fitting: none of these, so a copy may change fewer words "
-        "(its row records how many)",
+        "fitting: nothing else, so a copy may change fewer words (its row records how many); all: fitting "
+        "replacements of other senses, then content words none of whose candidates fits, then risky "
+        "function words, so the ratio holds; auto: fitting with a context check, all without one",
         lambda v: None if v in FILL_POLICIES else f"must be one of {FILL_POLICIES}",
     ),
 }
@@ -133,7 +133,7 @@ class ReplacementAugmenter(Augmenter):
     short: str
     context: str | None = None  # declared by the augmenters that take CONTEXT_PARAMS
     min_fit: float = 0.0
-    fill: str = "all"
+    fill: str = "auto"
     PARAMS = {
         **Augmenter.PARAMS,
         "stopwords": Param(
@@ -202,6 +202,14 @@ class ReplacementAugmenter(Augmenter):
         """The encoder of the context check, or None where there is none (context unset or none)."""
         model = getattr(self, "context", None)
         return None if model in (None, "", "none") else model
+
+    def fill_policy(self) -> str:
+        """What `fill` means here. Auto is fitting where a context check tells fitting swaps apart: read one
+        by one, a third of a 30% copy drawn from the other tiers came out half wrong (docs/copy_quality.md).
+        Without a check nothing is known to fit, so all: the ratio exact."""
+        if self.fill != "auto":
+            return self.fill
+        return "fitting" if self.context_model() else "all"
 
     def check_context(self) -> None:
         """Fails before any work when the context check's model cannot be found."""
@@ -318,7 +326,7 @@ class ReplacementAugmenter(Augmenter):
         tokens = [[word_tokens(s.text), word_tokens(s.text_pair or "")] for s in sources]
         slots = self.find_slots(sources, sides, tokens)
         n_words = [sum(len(tok[side]) for side in sd) for sd, tok in zip(sides, tokens)]
-        last = FUNCTION if self.fill == "fitting" else RISKY_FUNCTION
+        last = FUNCTION if self.fill_policy() == "fitting" else RISKY_FUNCTION
         tiers = [[[s for s in sl if s.candidates and s.tier == t] for t in range(last + 1)] for sl in slots]
         articles = [article_positions(s, tok) for s, tok in zip(sources, tokens)]
 

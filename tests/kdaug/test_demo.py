@@ -33,7 +33,8 @@ def test_demo_story_runs_on_real_minilm_and_mr(tmp_path, capsys):
     split = manifest["splits"]["train"]
     assert split["records_read"] == 60 and split["reconciles"]
     assert split["teacher"]["label_names"] == ["negative", "positive"]
-    assert 0.25 <= split["mean_changed_ratio"]["synonym"] <= 0.35
+    first_ratio = split["mean_changed_ratio"]["synonym"]
+    assert 0.1 <= first_ratio <= 0.31  # checked in context, fill=fitting: at most the ratio asked
     # The demo's dataset is publishable as written: it verifies, has its report, and a dry run shows the upload.
     assert (out / "dataset" / "report.html").is_file() and (out / "dataset" / "croissant.json").is_file()
     assert (
@@ -53,7 +54,7 @@ def test_demo_story_runs_on_real_minilm_and_mr(tmp_path, capsys):
     again = [line for line in printed.splitlines() if "trained it again" in line]
     assert len(again) == 3 and all("students" in line and "the training data changed" in line for line in again)
     split = json.loads((out / "dataset" / "manifest.json").read_text())["splits"]["train"]
-    assert 0.45 <= split["mean_changed_ratio"]["synonym"] <= 0.55
+    assert first_ratio < split["mean_changed_ratio"]["synonym"] <= 0.51
 
     # The same command once more: the completed dataset and students are reused, nothing is redone.
     created = split["created"]

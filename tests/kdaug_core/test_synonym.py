@@ -380,8 +380,8 @@ def test_a_words_main_sense_comes_before_its_other_senses():
     assert film.candidates == ["movie", "picture", "pic"] and film.tier == FITTING
 
 
-def test_the_ratio_holds_with_the_context_check(mr_rows, tiny_teacher):
-    aug = make_augmenter(f"synonym:ratio=0.3,copies=4,context={tiny_teacher}")
+def test_the_ratio_holds_with_the_context_check_and_fill_all(mr_rows, tiny_teacher):
+    aug = make_augmenter(f"synonym:ratio=0.3,copies=4,context={tiny_teacher},fill=all")
     sources = [src(r["text"], i=i) for i, r in enumerate(mr_rows[:120])]
     copies = [c for r in aug.augment_batch(sources, seed=3) for c in r.copies]
     assert len(copies) > 0.9 * 4 * len(sources)
@@ -404,6 +404,11 @@ def test_a_recipe_checks_synonyms_in_context_with_its_teacher_unless_told_not_to
     assert default.augment[0].params["context"] == "t" and off.augment[0].params["context"] == "none"
     knn = Recipe(input="i", output="o", teacher="t", augment="knn:ratio=0.3,copies=1")
     assert knn.augment[0].params["context"] == "t" and knn.augment[0].params["model"] is None
+    # and with the check, only the swaps it finds fitting (fill=auto); without it, the ratio exact
+    from kdaug.core.augment import build_augmenters
+
+    policies = [a.fill_policy() for a in build_augmenters([*default.augment, *off.augment, *knn.augment])]
+    assert policies == ["fitting", "all", "fitting"]
 
 
 @pytest.mark.real_assets
@@ -481,6 +486,22 @@ def test_fill_fitting_changes_fewer_words_rather_than_ones_that_do_not_fit():
         assert "films" in c.text and "year" in c.text
     with pytest.raises(AugmentSpecError, match="must be one of"):
         make_augmenter("synonym:fill=some")
+
+
+def test_fill_is_fitting_by_default_with_a_context_check_and_all_without_one():
+    text = "it is one of the best films of the year"
+    checked = make_augmenter("synonym:ratio=0.5,copies=4,context=fake")
+    checked._context_fit = FakeFit({}, default=0.1)  # no candidate fits
+    fitting = make_augmenter("synonym:ratio=0.5,copies=4,context=fake,fill=fitting")
+    fitting._context_fit = FakeFit({}, default=0.1)
+    assert checked.fill_policy() == "fitting"
+    by_default = checked.augment_batch([src(text)], seed=0)[0].copies
+    assert [c.text for c in by_default] == [c.text for c in fitting.augment_batch([src(text)], seed=0)[0].copies]
+    assert by_default and all(c.shift.changed_words < 4 for c in by_default)
+    unchecked = make_augmenter("synonym:ratio=0.5,copies=4,context=none")
+    assert unchecked.fill_policy() == "all"
+    copies = unchecked.augment_batch([src(text)], seed=0)[0].copies
+    assert copies and all(abs(c.shift.changed_words - 5) <= 1 for c in copies)  # the ratio exact
 
 
 def test_pronouns_that_change_who_is_meant_are_risky_swaps():

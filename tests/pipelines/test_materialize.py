@@ -13,10 +13,11 @@ from tests.kdaug_core.test_teacher import direct_logits
 
 
 def test_mr_2000_with_synonyms_end_to_end(tmp_path, mr_rows, tiny_teacher, materialize):
-    """The issue's acceptance run: 2,000 real sentences, synonym:ratio=0.3,copies=4."""
+    """The issue's acceptance run: 2,000 real sentences, synonym:ratio=0.3,copies=4, with fill=all (the ratio
+    exact; what fill=fitting, the default with a context check, keeps depends on the tiny teacher's random fit)."""
     corpus = write_jsonl(tmp_path / "mr2000.jsonl", mr_rows[:1000] + mr_rows[-1000:])
     out = tmp_path / "out"
-    manifest, rows = materialize(corpus, out, augment=["synonym:ratio=0.3,copies=4"], id_column="id", seed=1)
+    manifest, rows = materialize(corpus, out, augment=["synonym:ratio=0.3,copies=4,fill=all"], id_column="id", seed=1)
     split = manifest["splits"]["train"]
 
     # nearly every copy is drawn; the tiny teacher checks the fit at random, so some words of some short
@@ -175,7 +176,7 @@ def test_same_seed_same_dataset_across_runs_runners_worker_processes_and_right_f
             corpus / f"part-{part}.jsonl",
             [{"text": r["text"], "label": r["label"]} for r in mr_rows[part * 60 : (part + 1) * 60]],
         )
-    kw = dict(augment=["synonym:ratio=0.3,copies=3"], seed=11, chunk_size=25, inference_batch_size=32)
+    kw = dict(augment=["synonym:ratio=0.3,copies=3,fill=all"], seed=11, chunk_size=25, inference_batch_size=32)
     # The same torch thread count everywhere: CPU kernels may round differently with another count
     # (as on another GPU model); by default each of N processes gets cores / N threads.
     one = Scale(torch_threads=1)
@@ -221,7 +222,11 @@ def test_one_big_file_is_read_in_byte_ranges_with_the_same_rows(tmp_path, mr_row
     corpus = tmp_path / "one.jsonl"
     corpus.write_text("\n".join(lines) + "\n", encoding="utf-8")
     kw = dict(
-        augment=["synonym:ratio=0.3,copies=2"], seed=5, chunk_size=16, id_column="id", scale=Scale(torch_threads=1)
+        augment=["synonym:ratio=0.3,copies=2,fill=all"],
+        seed=5,
+        chunk_size=16,
+        id_column="id",
+        scale=Scale(torch_threads=1),
     )
     whole_manifest, whole = materialize(corpus, tmp_path / "whole", input_range_bytes=0, **kw)
     ranged_manifest, ranged = materialize(corpus, tmp_path / "ranged", input_range_bytes=1500, **kw)
@@ -369,7 +374,7 @@ def test_cli_card_flags_reach_the_card_and_croissant_and_report_writes_the_page(
 def test_cli_materialize_with_a_recipe_file(tmp_path, tiny_teacher, capsys):
     corpus = write_jsonl(tmp_path / "c.jsonl", [{"text": "a wonderful film", "label": "positive"}])
     cfg = tmp_path / "recipe.yaml"
-    cfg.write_text(f"teacher: {tiny_teacher}\naugment: ['synonym:ratio=0.5,copies=2']\nseed: 4\n")
+    cfg.write_text(f"teacher: {tiny_teacher}\naugment: ['synonym:ratio=0.5,copies=2,fill=all']\nseed: 4\n")
     code = kdaug(
         [
             "materialize",
@@ -391,8 +396,8 @@ def test_cli_materialize_with_a_recipe_file(tmp_path, tiny_teacher, capsys):
 def test_a_recipe_of_several_augmenters_in_one_run(tmp_path, mr_rows, tiny_mlm, materialize):
     corpus = write_jsonl(tmp_path / "c.jsonl", [{"text": r["text"], "label": r["label"]} for r in mr_rows[:60]])
     specs = [
-        "synonym:ratio=0.1,copies=2",
-        "knn:ratio=0.3,copies=2",
+        "synonym:ratio=0.1,copies=2,fill=all",
+        "knn:ratio=0.3,copies=2,fill=all",
         f"mlm:model={tiny_mlm},ratio=0.3,copies=2",
         f"mlm:model={tiny_mlm},ratio=0.5,copies=1,mode=joint",
     ]
@@ -427,7 +432,7 @@ def test_role_wise_policies_materialize_one_dataset_per_role(tmp_path, tiny_teac
     cfg.write_text(
         f"teacher: {tiny_teacher}\nseed: 1\nroles:\n"
         "  teacher: {augment: ['synonym:ratio=0.1,copies=1']}\n"
-        "  student: {augment: ['synonym:ratio=0.5,copies=3', 'knn:ratio=0.3,copies=1']}\n"
+        "  student: {augment: ['synonym:ratio=0.5,copies=3,fill=all', 'knn:ratio=0.3,copies=1,fill=all']}\n"
     )
     assert (
         kdaug(

@@ -41,7 +41,7 @@ def test_soft_label_storage_round_trips_through_the_trainer(tmp_path, materializ
 
     corpus = write_jsonl(tmp_path / "c.jsonl", mr_rows[:20] + mr_rows[-20:])
     dev = write_jsonl(tmp_path / "dev.jsonl", mr_rows[40:50] + mr_rows[-50:-40])
-    kw = dict(augment=["synonym:ratio=0.3,copies=1"], seed=5)
+    kw = dict(augment=["synonym:ratio=0.3,copies=1,fill=all"], seed=5)
     full_manifest, _ = materialize(corpus, tmp_path / "f32", **kw)
     manifest, _ = materialize(corpus, tmp_path / "stored", soft_labels=soft_labels, **kw)
     reference = {r["id"]: r for r in open_split(str(tmp_path / "f32")).iter_rows()}
@@ -85,7 +85,7 @@ def test_teacher_kl_to_source_in_the_dataset_and_the_trainer_filter(tmp_path, ma
     from kdaug.trainers.train import train
 
     corpus = write_jsonl(tmp_path / "c.jsonl", mr_rows[:15] + mr_rows[-15:])
-    manifest, rows = materialize(corpus, tmp_path / "ds", augment=["synonym:ratio=0.5,copies=2"], seed=2)
+    manifest, rows = materialize(corpus, tmp_path / "ds", augment=["synonym:ratio=0.5,copies=2,fill=all"], seed=2)
     by_id = {r["id"]: r for r in rows}
     copies = [r for r in rows if r["aug_method"] != "original"]
     assert all(r["teacher_kl_to_source"] is None for r in rows if r["aug_method"] == "original")
