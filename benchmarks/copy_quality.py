@@ -27,10 +27,11 @@ CONFIGS = [
         "synonym:senses=all,multiword=true,context=none",
     ),
     ("synonym, frequent senses, no context check", "synonym:context=none"),
-    ("synonym, context check (MiniLM)", "synonym:context={minilm}"),
-    ("synonym, context check (MiniLM), fill=fitting", "synonym:context={minilm},fill=fitting"),
+    ("synonym, context check (MiniLM), fill=all", "synonym:context={minilm},fill=all"),
+    ("synonym, context check (MiniLM), fill=fitting (the default)", "synonym:context={minilm}"),
     ("knn GloVe, no context check", "knn:context=none"),
-    ("knn GloVe, context check (MiniLM)", "knn:context={minilm}"),
+    ("knn GloVe, context check (MiniLM), fill=all", "knn:context={minilm},fill=all"),
+    ("knn GloVe, context check (MiniLM), fill=fitting (the default)", "knn:context={minilm}"),
 ]
 # With --teacher (a fine-tuned sequence classifier: FGSM takes its gradient through the head).
 FGSM_CONFIGS = [

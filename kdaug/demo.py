@@ -31,17 +31,17 @@ from pathlib import Path
 FULL_AUGMENT = "augpro_mix:mu=0.5,ties=coin,copies=8"  # coin: ties split as when --full was measured
 
 # What the plan's estimate scales from: the demo measured from an empty --output on 2 CPU cores, minutes
-# per part (3,000 sentences, 3 seeds). The default: 2026-12-05, 14.0 minutes in all. --full: 2026-12-02,
+# per part (3,000 sentences, 3 seeds). The default: 2026-12-07, 13.9 minutes in all. --full: 2026-12-02,
 # 36 minutes in all on cores shared with a test run, its parts as the default's scale (3 teacher epochs,
 # 8 AugPro-Mix copies that need no context check, 10 student epochs on twice the rows).
 MEASURED_CORES = 2
 MR_TRAIN_SENTENCES = 3000
 MEASURED_MINUTES = {
-    False: {"teacher": 1.0, "dataset": 8.5, "students": 4.5},
+    False: {"teacher": 1.2, "dataset": 10.2, "students": 2.5},
     True: {"teacher": 3.0, "dataset": 5.0, "students": 28.0},
 }
 MEASURED = {
-    False: "3,000 sentences and 3 seeds took teacher 1, dataset 8.5, students 4.5 minutes on 2 cores",
+    False: "3,000 sentences and 3 seeds took teacher 1.2, dataset 10.2, students 2.5 minutes on 2 cores",
     True: "a --full run of 3,000 sentences and 3 seeds took 36 minutes on 2 cores shared with a test run",
 }
 
