@@ -205,7 +205,7 @@ class ReplacementAugmenter(Augmenter):
 
     def fill_policy(self) -> str:
         """What `fill` means here. Auto is fitting where a context check tells fitting swaps apart: read one
-        by one, a third of a 30% copy drawn from the other tiers came out half wrong (docs/copy_quality.md).
+        by one, the third of a 30% copy drawn from the other tiers came out mostly wrong (docs/copy_quality.md).
         Without a check nothing is known to fit, so all: the ratio exact."""
         if self.fill != "auto":
             return self.fill
