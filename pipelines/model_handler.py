@@ -19,7 +19,7 @@ from kdaug.core.labelling import LabelledRows, add_kl_to_source, label_rows
 from kdaug.core.progress import Progress
 from kdaug.core.teacher import Teacher, TeacherSettings
 from kdaug.core.threads import set_torch_threads
-from kdaug.pipelines.worker import keep_long_lived_out_of_gc
+from kdaug.pipelines.worker import HeadroomGuard, keep_long_lived_out_of_gc
 
 Chunk = tuple  # (chunk key, [row dicts])
 
@@ -41,6 +41,7 @@ class TeacherModelHandler(ModelHandler[Chunk, tuple, Teacher]):
         self.settings = settings
         self.torch_threads, self.processes_per_machine = torch_threads, processes_per_machine
         self.progress: Progress | None = None  # one per worker process, made on its first chunk
+        self.memory = HeadroomGuard()  # a worker's peak within a chunk (kdaug.pipelines.worker)
 
     def load_model(self) -> Teacher:
         # Runs on the worker: the device is chosen where the model runs, not where the job was built.
@@ -54,9 +55,16 @@ class TeacherModelHandler(ModelHandler[Chunk, tuple, Teacher]):
     ) -> Iterable[tuple[str, LabelledRows]]:
         if self.progress is None:
             self.progress = Progress("teacher labelling")
+        progress, memory = self.progress, self.memory
+
+        def after_forward(rows: int) -> None:
+            progress.update(rows)  # a line per forward pass, not per chunk
+            memory.check()
+
         out = []
         for key, rows in batch:
-            labelled = label_rows(model, rows, self.progress.update)  # a line per forward pass, not per chunk
+            self.memory.begin()
+            labelled = label_rows(model, rows, after_forward)
             add_kl_to_source(labelled.rows)
             out.append((key, labelled))
         return out

@@ -143,3 +143,16 @@ def test_augmentation_logs_its_progress_per_augmenter(caplog):
     assert made > 0 and lines, caplog.text
     # One line per batch of 2 (log_every_s=0): positions 2, 4, 5; the last one counts every copy made.
     assert lines[-1].startswith("augmenting synonym.0: 5 sources") and f"copies {made}" in lines[-1]
+
+
+def test_labelling_checks_the_workers_headroom_after_every_forward_pass(tiny_teacher, monkeypatch):
+    handler = TeacherModelHandler(TeacherSettings(str(tiny_teacher), device="cpu", token_budget=16))
+    model = handler.load_model()
+    calls = []
+    monkeypatch.setattr(handler.memory, "begin", lambda: calls.append("begin"))
+    monkeypatch.setattr(handler.memory, "check", lambda: calls.append("check"))
+    rows = [_row(i, f"sentence number {i} about a film") for i in range(6)]
+    passes = sum(len(list(model.batches([r["text"] for r in chunk]))) for chunk in (rows[:3], rows[3:]))
+    handler.run_inference([("a", rows[:3]), ("b", rows[3:])], model)
+    assert passes > 2 and calls.count("begin") == 2 and calls.count("check") == passes
+    assert calls[0] == "begin" and calls.index("begin", 1) > 1  # a new floor for each chunk
