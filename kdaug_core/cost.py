@@ -128,7 +128,9 @@ def measure_costs(
     t0 = time.perf_counter()
     model = teacher.load()
     load_seconds = time.perf_counter() - t0
-    label_rows(model, rows[:16])  # warm-up
+    # Warm-up on other sources' rows, untimed: a long job's forward passes run with every batch shape
+    # seen before (the CPU kernels' first call on a new shape costs more), which the sample's would not.
+    label_rows(model, [original_row(s) for s in warm] or rows[:16])
     t0 = time.perf_counter()
     labelled = label_rows(model, rows)
     label_seconds = (time.perf_counter() - t0) / len(rows)

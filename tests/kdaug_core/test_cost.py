@@ -78,3 +78,19 @@ def test_wall_time_divides_the_work_between_cores_and_gpu_time_follows_flops():
     assert gpu["H100"] == pytest.approx(1e10 * 5e6 / (989e12 * 0.3) / 3600)
     assert gpu["T4"] > gpu["A100"] > gpu["H100"]
     assert e.to_dict()["rows"] == 5_000_000
+
+
+def test_the_teacher_warms_up_on_other_sources_before_it_is_timed(corpus, tiny_teacher, monkeypatch):
+    from kdaug.core import cost
+
+    calls = []
+    real = cost.label_rows
+    monkeypatch.setattr(
+        cost, "label_rows", lambda model, rows, *a: calls.append([r["id"] for r in rows]) or real(model, rows, *a)
+    )
+    count = count_corpus(plan_read_units(str(corpus)), COLUMNS, LABELS, sample_size=40)
+    timed, warmup = count.sample[:20], count.sample[20:]
+    spec = parse_augment_spec("synonym:ratio=0.3,copies=1,context=none")
+    measure_costs(timed, [spec], 0, TeacherSettings(str(tiny_teacher), device="cpu"), warmup)
+    assert calls[0] == [s.id for s in warmup]  # every shape the warm-up sources make, untimed
+    assert {s.id for s in timed} <= set(calls[1])  # then the sample's rows, timed
