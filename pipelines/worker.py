@@ -53,8 +53,8 @@ def keep_long_lived_out_of_gc() -> bool:
 # and at 1M sources). It walks the heap (~30 ms), so it runs at each end of a chunk's chain: both ends
 # where the chain is fused (the second finds little), one on a right-fitted worker. Within a chunk the
 # heap grows by what the chunk churns through, mostly the teacher's activations (bounded on a CPU by
-# Teacher.CPU_TOKEN_BUDGET: peaks of 1.37 GB at 100k, 1.82 GB at 1M); a fixed mmap threshold
-# (MALLOC_MMAP_THRESHOLD_=4194304 in the workers' environment) removes most of the rest at 27% more
+# Teacher.CPU_TOKEN_BUDGET, and by HeadroomGuard below: peaks of 1.24 GB at 100k, 1.32 GB at 1M); a fixed
+# mmap threshold (MALLOC_MMAP_THRESHOLD_=4194304 in the workers' environment) removes more at 27% more
 # wall time (docs/benchmarks.md), so it is the user's trade, not a default.
 @functools.cache
 def _malloc_trim() -> Callable[[int], int] | None:
