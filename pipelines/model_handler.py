@@ -63,7 +63,7 @@ class TeacherModelHandler(ModelHandler[Chunk, tuple, Teacher]):
 
         out = []
         for key, rows in batch:
-            self.memory.begin()
+            memory.begin()
             labelled = label_rows(model, rows, after_forward)
             add_kl_to_source(labelled.rows)
             out.append((key, labelled))

@@ -93,7 +93,7 @@ def test_headroom_guard_trims_only_past_the_headroom_and_raises_its_floor(monkey
     proc.rss, proc.in_use = 1300, 1050  # past it: trimmed back to what is in use
     assert guard.check() and proc.trims == 1 and proc.rss == 1050
     assert guard.check() is False  # next pass, nothing grew: no trim
-    proc.rss = 1280  # 230 MB over the old floor but 230 over the new one (1050) too: left alone
+    proc.rss = 1280  # 280 MB over the first floor (1000), 230 over the new one (1050): left alone
     assert not guard.check()
     proc.rss = 1320  # 270 over the floor of 1050
     assert guard.check() and proc.trims == 2 and guard.headroom == 256 * 2**20
